@@ -163,3 +163,22 @@ func (s Set) Paths() []string {
 	sort.Strings(ps)
 	return ps
 }
+
+// MarshalText writes rights as letters, so a Set is a JSON object of
+// path → "rw".
+func (r Rights) MarshalText() ([]byte, error) {
+	if r == 0 {
+		return nil, fmt.Errorf("no rights to write")
+	}
+	return []byte(r.String()), nil
+}
+
+// UnmarshalText reads rights written as letters (see ParseRights).
+func (r *Rights) UnmarshalText(b []byte) error {
+	v, err := ParseRights(string(b))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
