@@ -1,0 +1,124 @@
+// Package api holds the wire types and paths of the HTTP API the runtime
+// serves inside TLS, shared by the runtime and its clients.
+//
+// Files: PUT PathFiles+path (path without its leading slash) writes,
+// POST appends, GET reads; the body is the raw bytes, and a read's response
+// carries the header HeaderSHA256 with the hex SHA-256 of the content.
+// Writes answer 201 (new) or 200 (replaced) with a FileResult. Runs answer
+// 200 with a RunResult when the program exited 0, otherwise 422 with a
+// Problem of type program-failed whose Result holds the RunResult and its
+// receipt. A run before its inputs exist answers 409 not-ready.
+//
+// This package must never contain behaviour: only names and shapes.
+package api
+
+import (
+	"github.com/truce-project/truce/audit"
+	"github.com/truce-project/truce/receipt"
+)
+
+// Paths of the API.
+const (
+	PathFiles       = "/v1/files/"
+	PathRun         = "/v1/run/"
+	PathPipelines   = "/v1/pipelines/"
+	PathPolicy      = "/v1/policy"
+	PathAttestation = "/v1/attestation"
+	PathAudit       = "/v1/audit"
+	PathShutdown    = "/v1/shutdown"
+)
+
+// HeaderSHA256 carries the hex SHA-256 of a read file's content.
+const HeaderSHA256 = "X-Truce-Sha256"
+
+// ContentTypeProblem is the media type of error responses (RFC 9457).
+const ContentTypeProblem = "application/problem+json"
+
+// MaxOutput is how much of a run's stdout and of its stderr a RunResult
+// carries, each.
+const MaxOutput = 1 << 20
+
+// FileResult answers a write or an append.
+type FileResult struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// RunResult answers a run.
+type RunResult struct {
+	Program  string          `json:"program"`
+	Outcome  string          `json:"outcome"`
+	ExitCode uint32          `json:"exit_code"`
+	Message  string          `json:"message,omitempty"`
+	Stdout   []byte          `json:"stdout,omitempty"`
+	Stderr   []byte          `json:"stderr,omitempty"`
+	Receipt  receipt.Receipt `json:"receipt"`
+}
+
+// PipelineResult answers a pipeline run: the steps that ran, in order, and
+// one receipt for the whole pipeline.
+type PipelineResult struct {
+	Pipeline string          `json:"pipeline"`
+	Steps    []RunResult     `json:"steps"`
+	Receipt  receipt.Receipt `json:"receipt"`
+}
+
+// Attestation answers GET PathAttestation: the evidence the runtime
+// produced for its current certificate, the chain, and the nonce it bound.
+type Attestation struct {
+	Platform string   `json:"platform"`
+	Evidence []byte   `json:"evidence"`
+	Chain    [][]byte `json:"chain"`
+	Nonce    []byte   `json:"nonce"`
+}
+
+// Problem is an RFC 9457 problem details object.
+type Problem struct {
+	Type     string     `json:"type"`
+	Title    string     `json:"title"`
+	Status   int        `json:"status"`
+	Detail   string     `json:"detail"`
+	Instance string     `json:"instance,omitempty"`
+	Result   *RunResult `json:"result,omitempty"`
+}
+
+// Error makes a Problem usable as an error by clients.
+func (p *Problem) Error() string {
+	if p.Detail != "" {
+		return p.Title + ": " + p.Detail
+	}
+	return p.Title
+}
+
+// ProblemBase prefixes every problem type.
+const ProblemBase = "https://truce.invalid/problems/"
+
+// Problem type names (Problem.Type is ProblemBase + name).
+const (
+	ProblemForbidden       = "forbidden"
+	ProblemNotFound        = "not-found"
+	ProblemHashMismatch    = "hash-mismatch"
+	ProblemLimitExceeded   = "limit-exceeded"
+	ProblemProgramFailed   = "program-failed"
+	ProblemNotReady        = "not-ready"
+	ProblemBadRequest      = "bad-request"
+	ProblemConflict        = "conflict"
+	ProblemUnauthenticated = "unauthenticated"
+)
+
+// Name returns the problem's type without ProblemBase, or "" for a type
+// outside this API.
+func (p *Problem) Name() string {
+	if len(p.Type) > len(ProblemBase) && p.Type[:len(ProblemBase)] == ProblemBase {
+		return p.Type[len(ProblemBase):]
+	}
+	return ""
+}
+
+// AuditLog answers GET PathAudit: every entry so far and the hex hash of
+// the last one (audit.Genesis when empty). Check it with audit.Verify.
+type AuditLog struct {
+	Entries []audit.Entry `json:"entries"`
+	Head    string        `json:"head"`
+}

@@ -1,0 +1,124 @@
+// Package receipt defines the signed record of one run (or pipeline) that the
+// runtime returns: which policy, which program, the hashes of what it could
+// read before and what it wrote after, how it ended and when, signed by the
+// enclave key whose certificate chain is attached.
+//
+// A receipt proves what the enclave says happened; it must never carry file
+// contents, only hashes, and Verify must never accept a receipt whose
+// signature, chain or policy hash does not check.
+package receipt
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the receipt format this package writes and verifies.
+const Version = 1
+
+// ErrSignature is returned (wrapped) when a receipt's signature does not
+// verify against its leaf certificate: the receipt was changed or forged.
+var ErrSignature = errors.New("receipt signature does not verify")
+
+// ErrPolicy is returned (wrapped) when a receipt names a different policy.
+var ErrPolicy = errors.New("receipt is for a different policy")
+
+// ErrChain is returned (wrapped) when the receipt's certificate chain is
+// missing or not a chain the policy trusts.
+var ErrChain = errors.New("receipt certificate chain not trusted")
+
+// FileHash is the SHA-256 (hex) of one file's content.
+type FileHash struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// Receipt records one run. For a pipeline, Program is "pipeline:NAME" and
+// ProgramHash is the hex SHA-256 of the steps' program hashes, concatenated
+// in order.
+type Receipt struct {
+	Version     int        `json:"version"`
+	PolicyHash  string     `json:"policy_hash"`
+	Program     string     `json:"program"`
+	ProgramHash string     `json:"program_hash"`
+	Inputs      []FileHash `json:"inputs"`
+	Outputs     []FileHash `json:"outputs"`
+	ExitCode    uint32     `json:"exit_code"`
+	Outcome     string     `json:"outcome"`
+	Started     time.Time  `json:"started"`
+	Finished    time.Time  `json:"finished"`
+	Platform    string     `json:"platform"`
+	Chain       [][]byte   `json:"chain"`
+	Signature   []byte     `json:"signature,omitempty"`
+}
+
+// Digest is the SHA-256 of the receipt's canonical encoding: the JSON
+// (encoding/json, fields in struct order, times in RFC 3339 with
+// nanoseconds, byte strings in standard base64) of the receipt with
+// Signature empty, prefixed by the domain string "truce-receipt-v1\n".
+func Digest(r *Receipt) ([32]byte, error) {
+	c := *r
+	c.Signature = nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("encoding receipt: %w", err)
+	}
+	h := sha256.New()
+	h.Write([]byte("truce-receipt-v1\n"))
+	h.Write(b)
+	var d [32]byte
+	copy(d[:], h.Sum(nil))
+	return d, nil
+}
+
+// Sign sets r.Version and signs r with key (ECDSA P-256 over Digest, ASN.1
+// signature), storing the signature in r.Signature.
+func Sign(r *Receipt, key crypto.Signer) error {
+	r.Version = Version
+	r.Signature = nil
+	d, err := Digest(r)
+	if err != nil {
+		return err
+	}
+	sig, err := key.Sign(rand.Reader, d[:], crypto.SHA256)
+	if err != nil {
+		return fmt.Errorf("signing receipt: %w", err)
+	}
+	r.Signature = sig
+	return nil
+}
+
+// VerifySignature checks only that r is signed by the key of its leaf
+// certificate (r.Chain[0]). It does not say whether that certificate is
+// trusted: use Verify for that.
+func VerifySignature(r *Receipt) (*x509.Certificate, error) {
+	if r.Version != Version {
+		return nil, fmt.Errorf("receipt version %d: this truce reads version %d", r.Version, Version)
+	}
+	if len(r.Chain) == 0 {
+		return nil, fmt.Errorf("%w: the receipt has no certificate", ErrChain)
+	}
+	leaf, err := x509.ParseCertificate(r.Chain[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: leaf certificate: %v", ErrChain, err)
+	}
+	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: leaf key is %T, not ECDSA", ErrChain, leaf.PublicKey)
+	}
+	d, err := Digest(r)
+	if err != nil {
+		return nil, err
+	}
+	if !ecdsa.VerifyASN1(pub, d[:], r.Signature) {
+		return nil, ErrSignature
+	}
+	return leaf, nil
+}
