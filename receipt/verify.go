@@ -5,42 +5,16 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/policy"
 )
 
-// ChainChecker decides whether an enclave certificate chain (leaf first) is
-// one pol trusts at time at. Verify uses CheckChain unless it is replaced;
-// the attestation package installs its full check (platform, measurement
-// and policy hash in the certificate extension) at init.
-var ChainChecker func(chain []*x509.Certificate, pol *policy.Policy, at time.Time) error = CheckChain
-
-// CheckChain verifies that chain[0] chains, through the intermediates in
-// chain, to the attestation service CA pinned in pol, at time at.
-func CheckChain(chain []*x509.Certificate, pol *policy.Policy, at time.Time) error {
-	ca := pol.CACertificate()
-	if ca == nil {
-		return fmt.Errorf("%w: the policy pins no attestation service CA", ErrChain)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := chain[0].Verify(x509.VerifyOptions{
-		Roots: roots, Intermediates: inter, CurrentTime: at,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	}); err != nil {
-		return fmt.Errorf("%w: %v", ErrChain, err)
-	}
-	return nil
-}
-
-// Verify checks a receipt fully: the signature against the leaf certificate,
-// the chain against pol's attestation service at the receipt's Finished
-// time, and that the receipt names pol's hash. now is not used for the
-// chain (a receipt stays valid after its enclave certificate expires) but a
-// receipt finished after now is refused.
+// Verify checks a receipt fully: the signature against the leaf
+// certificate; the chain with attest.CheckEnclave (PAS CA, platform,
+// measurement and policy hash in the certificate) at the receipt's Finished
+// time, so a receipt stays verifiable after its short-lived enclave
+// certificate expires; and that the receipt names pol's hash. A receipt
+// finished more than five minutes after now is refused.
 func Verify(r *Receipt, pol *policy.Policy, now time.Time) error {
 	if _, err := VerifySignature(r); err != nil {
 		return err
@@ -59,5 +33,8 @@ func Verify(r *Receipt, pol *policy.Policy, now time.Time) error {
 		}
 		chain = append(chain, c)
 	}
-	return ChainChecker(chain, pol, r.Finished)
+	if _, err := attest.CheckEnclave(chain, pol, r.Finished); err != nil {
+		return fmt.Errorf("%w: %w", ErrChain, err)
+	}
+	return nil
 }
