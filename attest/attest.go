@@ -1,0 +1,152 @@
+// Package attest holds what every platform shares: the Provider (inside the
+// enclave, evidence for 64 bytes of report data) and Verifier (check evidence,
+// return what it attests) interfaces, the report-data binding of an enclave
+// key to a policy and a nonce, the X.509 extension that carries an enclave's
+// identity, and the client-side check of an enclave certificate chain against
+// a policy.
+//
+// It must never accept evidence or a certificate it has not checked, and
+// never treat simulated evidence as hardware-backed.
+package attest
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// DomainSeparator starts every report-data binding, so that a signature over
+// it can never be mistaken for one made for another purpose.
+const DomainSeparator = "truce-attest-v1"
+
+// ReportData binds an enclave key, a policy and a nonce into the 64 bytes
+// the platform signs:
+//
+//	SHA-512( DomainSeparator ‖ SHA-256(spkiDER) ‖ policyHash ‖ len(nonce) as 4-byte big-endian ‖ nonce )
+//
+// Every field before the nonce has a fixed length and the nonce is
+// length-prefixed, so no two different inputs give the same encoding.
+func ReportData(spkiDER []byte, policyHash [32]byte, nonce []byte) [64]byte {
+	h := sha512.New()
+	h.Write([]byte(DomainSeparator))
+	k := sha256.Sum256(spkiDER)
+	h.Write(k[:])
+	h.Write(policyHash[:])
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(nonce)))
+	h.Write(n[:])
+	h.Write(nonce)
+	var out [64]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// Provider produces evidence inside the enclave.
+type Provider interface {
+	// Platform names the platform, such as "sim" or "nitro".
+	Platform() string
+	// Evidence returns the platform's signed evidence over reportData.
+	Evidence(ctx context.Context, reportData [64]byte) ([]byte, error)
+}
+
+// Verifier checks evidence of one platform.
+type Verifier interface {
+	// Platform names the platform whose evidence it checks.
+	Platform() string
+	// Verify checks evidence and returns what it attests. It must never
+	// return claims for evidence whose signature or chain does not verify.
+	Verify(evidence []byte, opts VerifyOptions) (*Claims, error)
+}
+
+// VerifyOptions tune a verification. The zero value verifies now.
+type VerifyOptions struct {
+	// Now is the time at which certificates and tokens must be valid;
+	// zero means time.Now().
+	Now time.Time
+}
+
+// Time returns Now, or the current time if Now is zero.
+func (o VerifyOptions) Time() time.Time {
+	if o.Now.IsZero() {
+		return time.Now()
+	}
+	return o.Now
+}
+
+// Claims is what verified evidence says.
+type Claims struct {
+	Platform    string
+	Measurement []byte
+	ReportData  [64]byte
+	// Simulated is true for evidence that no hardware stands behind.
+	Simulated bool
+	// Details are further platform claims, printable, for debugging.
+	Details map[string]string
+}
+
+// Errors callers branch on. Wrapped errors say more.
+var (
+	// ErrUnsupportedPlatform: no verifier is known for the platform.
+	ErrUnsupportedPlatform = errors.New("unsupported attestation platform")
+	// ErrBadEvidence: evidence is malformed or its signature does not verify.
+	ErrBadEvidence = errors.New("evidence does not verify")
+	// ErrBinding: the report data does not bind the expected key, policy and nonce.
+	ErrBinding = errors.New("evidence is bound to another key, policy or nonce")
+	// ErrUntrustedMeasurement: the measurement is not listed in the policy for the platform.
+	ErrUntrustedMeasurement = errors.New("measurement not trusted by the policy")
+	// ErrPolicyMismatch: the certificate was issued for another policy.
+	ErrPolicyMismatch = errors.New("enclave runs another policy")
+	// ErrBadChain: the chain does not verify to the policy's PAS CA at the time.
+	ErrBadChain = errors.New("enclave certificate chain does not verify")
+	// ErrSimulated: simulated evidence where the policy does not allow it.
+	ErrSimulated = errors.New("simulated platform not allowed by the policy")
+	// ErrNoIdentity: the certificate carries no (or a malformed) enclave identity extension.
+	ErrNoIdentity = errors.New("certificate carries no enclave identity")
+)
+
+var (
+	regMu     sync.RWMutex
+	verifiers = map[string]Verifier{}
+)
+
+// Register makes v the verifier for its platform in the process-wide
+// registry, replacing any earlier one.
+func Register(v Verifier) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	verifiers[v.Platform()] = v
+}
+
+// Lookup returns the registered verifier for platform, or an error wrapping
+// ErrUnsupportedPlatform.
+func Lookup(platform string) (Verifier, error) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	v, ok := verifiers[platform]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (known: %v)", ErrUnsupportedPlatform, platform, platformsLocked())
+	}
+	return v, nil
+}
+
+// Platforms lists the platforms with a registered verifier, sorted.
+func Platforms() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return platformsLocked()
+}
+
+func platformsLocked() []string {
+	out := make([]string, 0, len(verifiers))
+	for p := range verifiers {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}

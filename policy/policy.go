@@ -1,0 +1,387 @@
+package policy
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/truce-project/truce/capability"
+)
+
+// Version is the only policy format version this package reads.
+const Version = 1
+
+// Policy is a parsed and validated policy. Obtain one from Parse; the zero
+// value and values built by hand answer every question with "no" until
+// they are encoded and parsed.
+type Policy struct {
+	// Version of the format; must be 1.
+	Version int `json:"version"`
+	// Name of the computation, for people.
+	Name string `json:"name"`
+	// Expires is when the policy, and every enclave certificate issued
+	// under it, stops being valid.
+	Expires time.Time `json:"expires"`
+	// Host is host:port where clients dial the enclave.
+	Host string `json:"host"`
+	// Attestation says which attestation service and which enclaves are
+	// trusted.
+	Attestation Attestation `json:"attestation"`
+	// Principals are the parties and what each may do.
+	Principals []Principal `json:"principals"`
+	// Programs are the programs that may run, pinned by hash, with the
+	// rights each has while running.
+	Programs []Program `json:"programs"`
+	// Pipelines are named sequences of programs run one after another.
+	Pipelines []Pipeline `json:"pipelines,omitempty"`
+	// Limits bound each run and the enclave's file system.
+	Limits Limits `json:"limits"`
+
+	raw    []byte
+	hash   [32]byte
+	ca     *x509.Certificate
+	parsed bool
+}
+
+// Attestation names the attestation service and the trusted enclaves.
+type Attestation struct {
+	// Service is the URL (https://…) of the proxy attestation service.
+	Service string `json:"service"`
+	// CACert is the PEM certificate of the service's CA; enclave
+	// certificates must chain to it.
+	CACert string `json:"ca_cert"`
+	// Runtimes are the enclave measurements trusted, per platform.
+	Runtimes []Runtime `json:"runtimes"`
+}
+
+// Runtime is one trusted enclave build on one platform.
+type Runtime struct {
+	// Platform is one of sim, nitro, snp, tdx, sgx, cca, psa.
+	Platform string `json:"platform"`
+	// Measurement is the hex of the platform's main measurement: for sim
+	// the SHA-256 of the runtime executable, for nitro PCR0, for snp the
+	// launch MEASUREMENT, for tdx MRTD, for sgx MRENCLAVE, for cca the
+	// realm initial measurement, for psa the software measurement.
+	Measurement string `json:"measurement"`
+	// Extra are further pins, hex, by name; which names each platform
+	// allows is listed by ExtraPins. Evidence must match every extra pin
+	// given.
+	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// Principal is one party of the computation.
+type Principal struct {
+	// Name is how the party is called in the policy, audit log and receipts.
+	Name string `json:"name"`
+	// Cert is the party's PEM certificate, matched exactly against the TLS
+	// client certificate.
+	Cert string `json:"cert"`
+	// Capabilities are the rights of the party on paths.
+	Capabilities capability.Set `json:"capabilities"`
+
+	cert *x509.Certificate
+}
+
+// Program is a program that may run in the enclave.
+type Program struct {
+	// Path is where the program is uploaded in the enclave file system.
+	Path string `json:"path"`
+	// SHA256 is the hex SHA-256 of the program's bytes; other bytes are
+	// refused.
+	SHA256 string `json:"sha256"`
+	// Capabilities are the rights of the running program (r and w only).
+	Capabilities capability.Set `json:"capabilities"`
+
+	hash [32]byte
+}
+
+// Pipeline is a named sequence of programs.
+type Pipeline struct {
+	// Name identifies the pipeline in requests.
+	Name string `json:"name"`
+	// Steps are program paths, run in order.
+	Steps []string `json:"steps"`
+}
+
+// Limits bound runs and storage. Zero means the default.
+type Limits struct {
+	// MemoryMiB is the most linear memory a program may use (default 256).
+	MemoryMiB int `json:"memory_mib,omitempty"`
+	// ExecSeconds is the longest a run may take (default 60).
+	ExecSeconds int `json:"exec_seconds,omitempty"`
+	// FileMiB is the largest a single file may grow (default 1024).
+	FileMiB int `json:"file_mib,omitempty"`
+	// TotalMiB is the most the whole file system may hold (default 4096).
+	TotalMiB int `json:"total_mib,omitempty"`
+}
+
+// Defaults and maxima of the limits.
+const (
+	DefaultMemoryMiB   = 256
+	DefaultExecSeconds = 60
+	DefaultFileMiB     = 1024
+	DefaultTotalMiB    = 4096
+
+	MaxMemoryMiB   = 4096    // a 32-bit WebAssembly memory holds at most 4 GiB
+	MaxExecSeconds = 86400   // one day
+	MaxTotalMiB    = 1 << 20 // 1 TiB
+)
+
+const mib = 1 << 20
+
+func orDefault(v, d int) int {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+// Memory is the memory limit in bytes, default applied.
+func (l Limits) Memory() int64 { return int64(orDefault(l.MemoryMiB, DefaultMemoryMiB)) * mib }
+
+// Exec is the run time limit, default applied.
+func (l Limits) Exec() time.Duration {
+	return time.Duration(orDefault(l.ExecSeconds, DefaultExecSeconds)) * time.Second
+}
+
+// File is the per-file size limit in bytes, default applied.
+func (l Limits) File() int64 { return int64(orDefault(l.FileMiB, DefaultFileMiB)) * mib }
+
+// Total is the file system size limit in bytes, default applied.
+func (l Limits) Total() int64 { return int64(orDefault(l.TotalMiB, DefaultTotalMiB)) * mib }
+
+// Problem is one thing wrong with a policy: where (a JSON path such as
+// principals[1].capabilities["/input/"], empty for the whole file) and what.
+type Problem struct {
+	Path string
+	Msg  string
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Msg
+	}
+	return p.Path + ": " + p.Msg
+}
+
+// ValidationError lists every problem found in a policy.
+type ValidationError struct {
+	Problems []Problem
+}
+
+// ErrInvalid is matched by every *ValidationError (errors.Is).
+var ErrInvalid = errors.New("invalid policy")
+
+func (e *ValidationError) Error() string {
+	if len(e.Problems) == 1 {
+		return "invalid policy: " + e.Problems[0].String()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid policy: %d problems:", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// problems collects problems; semantic ones under a path that already has a
+// structural problem are dropped, as they would only repeat it.
+type problems struct {
+	list []Problem
+	bad  []string
+}
+
+func (ps *problems) structural(path, msg string) {
+	ps.list = append(ps.list, Problem{path, msg})
+	ps.bad = append(ps.bad, path)
+}
+
+func (ps *problems) add(path, format string, a ...any) {
+	for _, b := range ps.bad {
+		if path == b || b == "" || strings.HasPrefix(path, b) && len(path) > len(b) && (path[len(b)] == '.' || path[len(b)] == '[') {
+			return
+		}
+	}
+	ps.list = append(ps.list, Problem{path, fmt.Sprintf(format, a...)})
+}
+
+func (ps *problems) err() error {
+	if len(ps.list) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: ps.list}
+}
+
+// Hash returns the SHA-256 of policy bytes: the policy hash.
+func Hash(data []byte) [32]byte { return sha256.Sum256(data) }
+
+// Parse parses and validates policy bytes strictly; now is used for the
+// expiry checks (a zero now means the current time). On failure the error
+// is a *ValidationError listing every problem found.
+func Parse(data []byte, now time.Time) (*Policy, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	ps := &problems{}
+	tree, prob := parseTree(data)
+	if prob != nil {
+		ps.structural(prob.Path, prob.Msg)
+		return nil, ps.err()
+	}
+	p := &Policy{}
+	decodeInto(tree, reflect.ValueOf(p).Elem(), "", ps)
+	p.validate(now, ps)
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	p.raw = bytes.Clone(data)
+	p.hash = Hash(data)
+	p.parsed = true
+	return p, nil
+}
+
+// Bytes returns the exact bytes parsed. The caller must not modify them.
+func (p *Policy) Bytes() []byte { return p.raw }
+
+// Hash returns the policy hash: the SHA-256 of Bytes.
+func (p *Policy) Hash() [32]byte { return p.hash }
+
+// HashHex returns the policy hash in lower-case hex.
+func (p *Policy) HashHex() string { return hex.EncodeToString(p.hash[:]) }
+
+// Principal returns the principal called name, or nil.
+func (p *Policy) Principal(name string) *Principal {
+	for i := range p.Principals {
+		if p.Principals[i].Name == name {
+			return &p.Principals[i]
+		}
+	}
+	return nil
+}
+
+// PrincipalByCert returns the principal whose certificate is exactly der,
+// or nil.
+func (p *Policy) PrincipalByCert(der []byte) *Principal {
+	if !p.parsed {
+		return nil
+	}
+	for i := range p.Principals {
+		if c := p.Principals[i].cert; c != nil && bytes.Equal(c.Raw, der) {
+			return &p.Principals[i]
+		}
+	}
+	return nil
+}
+
+// Certificate returns the principal's parsed certificate (nil if the
+// policy was not parsed).
+func (pr *Principal) Certificate() *x509.Certificate { return pr.cert }
+
+// Program returns the program at path, or nil.
+func (p *Policy) Program(path string) *Program {
+	for i := range p.Programs {
+		if p.Programs[i].Path == path {
+			return &p.Programs[i]
+		}
+	}
+	return nil
+}
+
+// Hash returns the pinned SHA-256 of the program.
+func (pg *Program) Hash() [32]byte { return pg.hash }
+
+// Pipeline returns the pipeline called name, or nil.
+func (p *Policy) Pipeline(name string) *Pipeline {
+	for i := range p.Pipelines {
+		if p.Pipelines[i].Name == name {
+			return &p.Pipelines[i]
+		}
+	}
+	return nil
+}
+
+// PrincipalAllows reports whether the principal called name has every
+// right in r on the file path. Unknown principals, unparsed policies and
+// unclean paths get nothing.
+func (p *Policy) PrincipalAllows(name, path string, r capability.Rights) bool {
+	if !p.parsed || r == 0 {
+		return false
+	}
+	pr := p.Principal(name)
+	return pr != nil && pr.Capabilities.Allows(path, r)
+}
+
+// ProgramAllows reports whether the program at progPath, while running,
+// has every right in r on the file path. Programs never get a or x.
+func (p *Policy) ProgramAllows(progPath, path string, r capability.Rights) bool {
+	if !p.parsed || r == 0 || r&^(capability.Read|capability.Write) != 0 {
+		return false
+	}
+	pg := p.Program(progPath)
+	return pg != nil && pg.Capabilities.Allows(path, r)
+}
+
+// TrustsMeasurement reports whether the policy lists measurement for
+// platform with no extra pins. A runtime entry that pins extra values is
+// never matched here (fail closed): use TrustsEvidence for those.
+func (p *Policy) TrustsMeasurement(platform string, measurement []byte) bool {
+	return p.TrustsEvidence(platform, measurement, nil)
+}
+
+// TrustsEvidence reports whether some runtime of the policy for platform
+// has this measurement and every extra pin it lists (see ExtraPins) is in
+// extra with equal bytes. Values in extra that the policy does not pin are
+// ignored.
+func (p *Policy) TrustsEvidence(platform string, measurement []byte, extra map[string][]byte) bool {
+	if !p.parsed || len(measurement) == 0 {
+		return false
+	}
+	for _, rt := range p.Attestation.Runtimes {
+		if rt.Platform != platform {
+			continue
+		}
+		m, err := hex.DecodeString(rt.Measurement)
+		if err != nil || !bytes.Equal(m, measurement) {
+			continue
+		}
+		ok := true
+		for k, v := range rt.Extra {
+			want, err := hex.DecodeString(v)
+			got, present := extra[k]
+			if err != nil || !present || !bytes.Equal(want, got) {
+				ok = false
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Runtimes returns the trusted runtimes for platform.
+func (p *Policy) Runtimes(platform string) []Runtime {
+	var rs []Runtime
+	for _, rt := range p.Attestation.Runtimes {
+		if rt.Platform == platform {
+			rs = append(rs, rt)
+		}
+	}
+	return rs
+}
+
+// CACertificate returns the attestation service's parsed CA certificate.
+func (p *Policy) CACertificate() *x509.Certificate { return p.ca }
+
+// Expired reports whether the policy has expired at now.
+func (p *Policy) Expired(now time.Time) bool { return !now.Before(p.Expires) }

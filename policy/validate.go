@@ -1,0 +1,396 @@
+package policy
+
+import (
+
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/identity"
+)
+
+// PlatformSpec describes what a policy pins for one platform.
+type PlatformSpec struct {
+	// Sizes are the allowed measurement lengths in bytes.
+	Sizes []int
+	// Measurement names the measurement as the platform's documents do.
+	Measurement string
+	// Extra maps each extra pin name to its allowed lengths in bytes.
+	Extra map[string][]int
+}
+
+var platforms = map[string]PlatformSpec{
+	"sim":   {Sizes: []int{32}, Measurement: "SHA-256 of the runtime executable"},
+	"nitro": {Sizes: []int{48}, Measurement: "PCR0", Extra: map[string][]int{"pcr1": {48}, "pcr2": {48}, "pcr3": {48}, "pcr4": {48}, "pcr8": {48}}},
+	"snp":   {Sizes: []int{48}, Measurement: "launch MEASUREMENT", Extra: map[string][]int{"host_data": {32}, "id_key_digest": {48}, "author_key_digest": {48}}},
+	"tdx":   {Sizes: []int{48}, Measurement: "MRTD", Extra: map[string][]int{"rtmr0": {48}, "rtmr1": {48}, "rtmr2": {48}, "rtmr3": {48}, "mrconfigid": {48}, "mrowner": {48}, "mrownerconfig": {48}}},
+	"sgx":   {Sizes: []int{32}, Measurement: "MRENCLAVE", Extra: map[string][]int{"mrsigner": {32}}},
+	"cca":   {Sizes: []int{32, 48, 64}, Measurement: "realm initial measurement (RIM)", Extra: map[string][]int{"rem0": {32, 48, 64}, "rem1": {32, 48, 64}, "rem2": {32, 48, 64}, "rem3": {32, 48, 64}, "rpv": {64}}},
+	"psa":   {Sizes: []int{32, 48, 64}, Measurement: "software component measurement", Extra: map[string][]int{"signer_id": {32, 48, 64}, "implementation_id": {32}}},
+}
+
+// Platforms returns the names of the platforms a policy may list, sorted.
+func Platforms() []string {
+	ns := make([]string, 0, len(platforms))
+	for n := range platforms {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+// Platform returns what a policy pins for the named platform.
+func Platform(name string) (PlatformSpec, bool) {
+	s, ok := platforms[name]
+	return s, ok
+}
+
+func sizesText(sizes []int) string {
+	var parts []string
+	for _, s := range sizes {
+		parts = append(parts, fmt.Sprintf("%d bytes (%d hex digits)", s, 2*s))
+	}
+	return strings.Join(parts, " or ")
+}
+
+// checkHex reports why s is not hex of one of the sizes, or "".
+func checkHex(s string, sizes []int) string {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not hex: use digits 0-9 and a-f only", truncate(s))
+	}
+	for _, n := range sizes {
+		if len(b) == n {
+			return ""
+		}
+	}
+	return fmt.Sprintf("is %d bytes, must be %s", len(b), sizesText(sizes))
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+
+func (p *Policy) validate(now time.Time, ps *problems) {
+	if p.Version != Version {
+		ps.add("version", "is %d, must be %d", p.Version, Version)
+	}
+	switch {
+	case strings.TrimSpace(p.Name) == "":
+		ps.add("name", "is empty: give the computation a name")
+	case len(p.Name) > 128:
+		ps.add("name", "is %d bytes long, at most 128 allowed", len(p.Name))
+	case strings.IndexFunc(p.Name, unicode.IsControl) >= 0:
+		ps.add("name", "contains control characters")
+	}
+	if p.Expires.IsZero() {
+		ps.add("expires", "is not set: give an RFC 3339 time such as 2027-01-01T00:00:00Z")
+	} else if !p.Expires.After(now) {
+		ps.add("expires", "%s is in the past: make a new policy with a later expiry", p.Expires.Format(time.RFC3339))
+	}
+	if msg := checkHostPort(p.Host); msg != "" {
+		ps.add("host", "%s", msg)
+	}
+	p.validateAttestation(now, ps)
+	p.validatePrincipals(now, ps)
+	p.validatePrograms(ps)
+	p.validatePipelines(ps)
+	p.validateLimits(ps)
+}
+
+func checkHostPort(hp string) string {
+	if hp == "" {
+		return "is empty: give host:port where clients dial, such as 127.0.0.1:3017"
+	}
+	if strings.Contains(hp, "://") {
+		return fmt.Sprintf("%q must be host:port without a scheme, such as 127.0.0.1:3017", hp)
+	}
+	h, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port: %v", hp, err)
+	}
+	if h == "" {
+		return fmt.Sprintf("%q has no host name", hp)
+	}
+	if strings.ContainsAny(h, " /?#@") || strings.IndexFunc(h, unicode.IsControl) >= 0 {
+		return fmt.Sprintf("%q has an invalid host name", hp)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 || port != strconv.Itoa(n) {
+		return fmt.Sprintf("%q has port %q: give a number from 1 to 65535", hp, port)
+	}
+	return ""
+}
+
+func checkServiceURL(s string) string {
+	if s == "" {
+		return "is empty: give the attestation service URL, such as https://127.0.0.1:3010"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not a URL: %v", s, err)
+	}
+	if u.Scheme != "https" {
+		return fmt.Sprintf("%q must start with https://", s)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return fmt.Sprintf("%q has no host", s)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || strings.Contains(s, "#") {
+		return fmt.Sprintf("%q must not carry user information, a query or a fragment", s)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("%q has port %q: give a number from 1 to 65535", s, port)
+		}
+	}
+	return ""
+}
+
+func (p *Policy) validateAttestation(now time.Time, ps *problems) {
+	a := &p.Attestation
+	if msg := checkServiceURL(a.Service); msg != "" {
+		ps.add("attestation.service", "%s", msg)
+	}
+	if a.CACert == "" {
+		ps.add("attestation.ca_cert", "is empty: give the PEM certificate of the attestation service's CA (truce pas init writes it)")
+	} else if c, err := identity.ParseCertificatePEM([]byte(a.CACert)); err != nil {
+		ps.add("attestation.ca_cert", "%v", err)
+	} else {
+		switch {
+		case !c.BasicConstraintsValid || !c.IsCA:
+			ps.add("attestation.ca_cert", "certificate %q is not a CA (basic constraints CA:TRUE missing): give the attestation service's CA certificate", c.Subject.CommonName)
+		case c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0:
+			ps.add("attestation.ca_cert", "CA certificate %q may not sign certificates (key usage lacks certSign)", c.Subject.CommonName)
+		case !now.Before(c.NotAfter):
+			ps.add("attestation.ca_cert", "CA certificate %q expired at %s", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
+		default:
+			p.ca = c
+		}
+	}
+	if len(a.Runtimes) == 0 {
+		ps.add("attestation.runtimes", "is empty: list at least one trusted enclave measurement (truce measure --platform sim prints one)")
+	}
+	seen := map[string]int{}
+	for i, rt := range a.Runtimes {
+		path := indexPath("attestation.runtimes", i)
+		spec, ok := platforms[rt.Platform]
+		if !ok {
+			ps.add(path+".platform", "unknown platform %q: use one of %s", rt.Platform, strings.Join(Platforms(), ", "))
+			continue
+		}
+		if msg := checkHex(rt.Measurement, spec.Sizes); msg != "" {
+			ps.add(path+".measurement", "%s measurement (%s) %s", rt.Platform, spec.Measurement, msg)
+		}
+		for _, k := range sortedKeys(rt.Extra) {
+			sizes, ok := spec.Extra[k]
+			if !ok {
+				if len(spec.Extra) == 0 {
+					ps.add(keyPath(path+".extra", k), "platform %s has no extra pins", rt.Platform)
+				} else {
+					ps.add(keyPath(path+".extra", k), "unknown pin for %s: use one of %s", rt.Platform, strings.Join(sortedKeys(spec.Extra), ", "))
+				}
+				continue
+			}
+			if msg := checkHex(rt.Extra[k], sizes); msg != "" {
+				ps.add(keyPath(path+".extra", k), "%s", msg)
+			}
+		}
+		key := rt.Platform + "/" + strings.ToLower(rt.Measurement) + "/" + fmt.Sprint(normExtra(rt.Extra))
+		if j, dup := seen[key]; dup {
+			ps.add(path, "same platform and measurement as attestation.runtimes[%d]: list each once", j)
+		}
+		seen[key] = i
+	}
+}
+
+func normExtra(m map[string]string) []string {
+	var out []string
+	for _, k := range sortedKeys(m) {
+		out = append(out, k+"="+strings.ToLower(m[k]))
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func checkGrants(set capability.Set, path string, allowed capability.Rights, who string, ps *problems) {
+	for _, g := range set.Paths() {
+		gp := keyPath(path, g)
+		if err := capability.CheckPath(g); err != nil {
+			ps.add(gp, "%v", err)
+		}
+		if r := set[g]; r&^allowed != 0 {
+			ps.add(gp, "%s may have only %q rights, not %q", who, allowed.String(), (r &^ allowed).String())
+		}
+	}
+}
+
+func (p *Policy) validatePrincipals(now time.Time, ps *problems) {
+	if len(p.Principals) == 0 {
+		ps.add("principals", "is empty: list at least one party (truce identity new NAME makes its certificate)")
+	}
+	names := map[string]int{}
+	ders := map[string]int{}
+	keys := map[string]int{}
+	for i := range p.Principals {
+		pr := &p.Principals[i]
+		path := indexPath("principals", i)
+		if !nameRE.MatchString(pr.Name) {
+			ps.add(path+".name", "%q is not a valid name: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit", pr.Name)
+		} else if j, dup := names[pr.Name]; dup {
+			ps.add(path+".name", "%q is also the name of principals[%d]: names must be unique", pr.Name, j)
+		} else {
+			names[pr.Name] = i
+		}
+		if pr.Cert == "" {
+			ps.add(path+".cert", "is empty: give the party's PEM certificate")
+		} else if c, err := identity.ParseCertificatePEM([]byte(pr.Cert)); err != nil {
+			ps.add(path+".cert", "%v", err)
+		} else {
+			spki, _ := x509.MarshalPKIXPublicKey(c.PublicKey)
+			switch {
+			case !now.Before(c.NotAfter):
+				ps.add(path+".cert", "certificate of %q expired at %s: make a new identity and put its certificate here", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
+			case !clientAuthOK(c):
+				ps.add(path+".cert", "certificate of %q may not be used for TLS client authentication (extended key usage)", c.Subject.CommonName)
+			case c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageDigitalSignature == 0:
+				ps.add(path+".cert", "certificate of %q lacks the digitalSignature key usage TLS 1.3 needs", c.Subject.CommonName)
+			case spki == nil:
+				ps.add(path+".cert", "certificate of %q has a public key type TLS cannot use", c.Subject.CommonName)
+			}
+			if j, dup := ders[string(c.Raw)]; dup {
+				ps.add(path+".cert", "same certificate as principals[%d]: each party needs its own identity", j)
+			} else if j, dup := keys[string(spki)]; dup && spki != nil {
+				ps.add(path+".cert", "same public key as principals[%d]: each party needs its own key", j)
+			} else {
+				ders[string(c.Raw)] = i
+				keys[string(spki)] = i
+				pr.cert = c
+			}
+		}
+		checkGrants(pr.Capabilities, path+".capabilities", capability.All, "principals", ps)
+		for _, g := range pr.Capabilities.Paths() {
+			if pr.Capabilities[g]&capability.Execute == 0 {
+				continue
+			}
+			covers := false
+			for _, pg := range p.Programs {
+				if capability.Covers(g, pg.Path) {
+					covers = true
+				}
+			}
+			if !covers {
+				ps.add(keyPath(path+".capabilities", g), "grants x (run) but no program in programs lies at or below it: add the program or drop x")
+			}
+		}
+	}
+}
+
+func clientAuthOK(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Policy) validatePrograms(ps *problems) {
+	paths := map[string]int{}
+	for i := range p.Programs {
+		pg := &p.Programs[i]
+		path := indexPath("programs", i)
+		if err := capability.CheckPath(pg.Path); err != nil {
+			ps.add(path+".path", "%v", err)
+		} else if strings.HasSuffix(pg.Path, "/") {
+			ps.add(path+".path", "%q is a directory: give the program's file path, such as /program/shamir.wasm", pg.Path)
+		} else if j, dup := paths[pg.Path]; dup {
+			ps.add(path+".path", "%q is also the path of programs[%d]: paths must be unique", pg.Path, j)
+		} else {
+			paths[pg.Path] = i
+			runnable := false
+			for _, pr := range p.Principals {
+				if pr.Capabilities.Allows(pg.Path, capability.Execute) {
+					runnable = true
+				}
+			}
+			if !runnable {
+				ps.add(path, "nobody may run %s: grant some principal x on it", pg.Path)
+			}
+		}
+		if msg := checkHex(pg.SHA256, []int{32}); msg != "" {
+			ps.add(path+".sha256", "%s", msg)
+		} else {
+			b, _ := hex.DecodeString(pg.SHA256)
+			copy(pg.hash[:], b)
+		}
+		checkGrants(pg.Capabilities, path+".capabilities", capability.Read|capability.Write, "programs", ps)
+	}
+}
+
+func (p *Policy) validatePipelines(ps *problems) {
+	names := map[string]int{}
+	for i, pl := range p.Pipelines {
+		path := indexPath("pipelines", i)
+		if !nameRE.MatchString(pl.Name) {
+			ps.add(path+".name", "%q is not a valid name: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit", pl.Name)
+		} else if j, dup := names[pl.Name]; dup {
+			ps.add(path+".name", "%q is also the name of pipelines[%d]: names must be unique", pl.Name, j)
+		} else {
+			names[pl.Name] = i
+		}
+		if len(pl.Steps) == 0 {
+			ps.add(path+".steps", "is empty: list the program paths to run in order")
+		}
+		for j, s := range pl.Steps {
+			if p.Program(s) == nil {
+				ps.add(indexPath(path+".steps", j), "%q is not a program of this policy: list it under programs first", s)
+			}
+		}
+	}
+}
+
+func (p *Policy) validateLimits(ps *problems) {
+	l := p.Limits
+	check := func(name string, v, max int) {
+		switch {
+		case v < 0:
+			ps.add("limits."+name, "is %d: must be positive, or left out for the default", v)
+		case v > max:
+			ps.add("limits."+name, "is %d: at most %d allowed", v, max)
+		}
+	}
+	check("memory_mib", l.MemoryMiB, MaxMemoryMiB)
+	check("exec_seconds", l.ExecSeconds, MaxExecSeconds)
+	check("file_mib", l.FileMiB, MaxTotalMiB)
+	check("total_mib", l.TotalMiB, MaxTotalMiB)
+	if l.FileMiB >= 0 && l.TotalMiB >= 0 && l.File() > l.Total() {
+		ps.add("limits.file_mib", "is %d MiB, more than total_mib (%d MiB): a file cannot be larger than the whole file system", l.File()/mib, l.Total()/mib)
+	}
+}
+
