@@ -1,0 +1,153 @@
+package vfs
+
+import (
+	"strings"
+)
+
+// loc is where a path leads.
+type loc struct {
+	path     string // clean absolute path
+	parent   *node  // directory holding the last element; nil for the root
+	name     string // last element, in parent
+	n        *node  // what the path names; nil if absent
+	dot      bool   // the last element was "." or ".."
+	trailing bool   // the path ended with "/"
+}
+
+// splitPath checks p and splits it into elements. Empty elements are
+// dropped; "." and ".." are kept for walk to resolve.
+func splitPath(p string) (els []string, trailing bool, err error) {
+	if p == "" {
+		return nil, false, ErrNotExist
+	}
+	if len(p) > MaxPath {
+		return nil, false, ErrNameTooLong
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return nil, false, ErrInvalid
+	}
+	trailing = strings.HasSuffix(p, "/")
+	for el := range strings.SplitSeq(p, "/") {
+		if el == "" {
+			continue
+		}
+		if len(el) > MaxName {
+			return nil, false, ErrNameTooLong
+		}
+		els = append(els, el)
+	}
+	return els, trailing, nil
+}
+
+// walk resolves p (absolute; a missing leading "/" is implied) from the
+// root. Every directory it passes through must satisfy see, if see is not
+// nil; otherwise the path is reported as not existing, so that walking
+// reveals nothing about directories the holder cannot see. Must be called
+// with f.mu held.
+func (f *FS) walk(p string, see func(p string, n *node) bool) (loc, error) {
+	els, trailing, err := splitPath(p)
+	if err != nil {
+		return loc{}, err
+	}
+	type step struct {
+		n    *node
+		name string
+	}
+	stack := make([]step, 1, len(els)+1)
+	stack[0] = step{n: f.root}
+	var b strings.Builder
+	cur := func() string {
+		if len(stack) == 1 {
+			return "/"
+		}
+		b.Reset()
+		for _, s := range stack[1:] {
+			b.WriteByte('/')
+			b.WriteString(s.name)
+		}
+		return b.String()
+	}
+	for i, el := range els {
+		last := i == len(els)-1
+		switch el {
+		case ".":
+			if last {
+				return f.locOf(stack[len(stack)-1].n, cur(), trailing, true), nil
+			}
+			continue
+		case "..":
+			if len(stack) == 1 {
+				return loc{}, ErrEscape
+			}
+			stack = stack[:len(stack)-1]
+			if last {
+				return f.locOf(stack[len(stack)-1].n, cur(), trailing, true), nil
+			}
+			continue
+		}
+		d := stack[len(stack)-1].n
+		e := d.entries[el]
+		if last {
+			l := loc{parent: d, name: el, trailing: trailing}
+			if len(stack) == 1 {
+				l.path = "/" + el
+			} else {
+				l.path = cur() + "/" + el
+			}
+			if e != nil {
+				l.n = e.n
+			}
+			return l, nil
+		}
+		if e == nil {
+			return loc{}, ErrNotExist
+		}
+		cp := cur()
+		if cp == "/" {
+			cp = "/" + el
+		} else {
+			cp += "/" + el
+		}
+		if see != nil && !see(cp, e.n) {
+			return loc{}, ErrNotExist
+		}
+		if !e.n.dir {
+			return loc{}, ErrNotDir
+		}
+		stack = append(stack, step{n: e.n, name: el})
+	}
+	// No elements: the root.
+	return loc{path: "/", n: f.root, trailing: trailing}, nil
+}
+
+// locOf describes directory n reached by path p through "." or "..".
+func (f *FS) locOf(n *node, p string, trailing, dot bool) loc {
+	l := loc{path: p, n: n, trailing: trailing, dot: dot}
+	if n != f.root && n.parent != nil {
+		l.parent, l.name = n.parent, n.name
+	}
+	return l
+}
+
+// Clean returns the clean absolute form of p, resolving "." and ".."
+// lexically, or an error if p is malformed or leads above the root.
+func Clean(p string) (string, error) {
+	els, _, err := splitPath(p)
+	if err != nil {
+		return "", err
+	}
+	out := make([]string, 0, len(els))
+	for _, el := range els {
+		switch el {
+		case ".":
+		case "..":
+			if len(out) == 0 {
+				return "", ErrEscape
+			}
+			out = out[:len(out)-1]
+		default:
+			out = append(out, el)
+		}
+	}
+	return "/" + strings.Join(out, "/"), nil
+}
