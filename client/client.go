@@ -1,0 +1,487 @@
+// Package client is the Go SDK of Truce: it dials an enclave through its
+// host, checks that the enclave is one the policy trusts, and then reads,
+// writes and runs over the enclave's HTTP API inside TLS that ends in the
+// enclave.
+//
+// It must never send a request byte, nor its client certificate, to an
+// enclave before attest.CheckEnclave has accepted the enclave's certificate
+// chain against the policy, and never trust anything the host says: the
+// host only relays bytes.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/policy"
+)
+
+// ServerNameSuffix ends every server name a client sends (TLS SNI).
+const ServerNameSuffix = ".truce"
+
+// ServerName is the TLS server name (SNI) a client sends to reach the
+// enclave of a policy through a host serving several: the first 16 hex
+// digits of the policy hash followed by ServerNameSuffix. Hosts route on it.
+func ServerName(policyHash [32]byte) string {
+	return hex.EncodeToString(policyHash[:8]) + ServerNameSuffix
+}
+
+// Options tune Dial. The zero value dials the policy's host now.
+type Options struct {
+	// Addr is the host:port to dial; empty means the policy's Host.
+	Addr string
+	// Now gives the time at which certificates must be valid; nil means
+	// time.Now.
+	Now func() time.Time
+	// DialContext opens the transport connection; nil means a net.Dialer.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ServerName overrides the TLS server name sent; empty means
+	// ServerName(policy hash).
+	ServerName string
+	// Timeout bounds each request that is not a file transfer or a run;
+	// zero means one minute.
+	Timeout time.Duration
+}
+
+// Option changes Options.
+type Option func(*Options)
+
+// WithAddr dials addr instead of the policy's host.
+func WithAddr(addr string) Option { return func(o *Options) { o.Addr = addr } }
+
+// WithClock checks certificates at the times now returns.
+func WithClock(now func() time.Time) Option { return func(o *Options) { o.Now = now } }
+
+// WithDialer opens transport connections with dial.
+func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(o *Options) { o.DialContext = dial }
+}
+
+// WithOptions replaces all options with o.
+func WithOptions(o Options) Option { return func(p *Options) { *p = o } }
+
+// Session is a verified connection to one enclave. It is safe for
+// concurrent use; each request may use its own TLS connection, and every
+// connection is verified as the first was.
+type Session struct {
+	pol    *policy.Policy
+	id     *identity.Identity
+	opts   Options
+	base   string
+	hc     *http.Client
+	tr     *http.Transport
+	mu     sync.Mutex
+	enc    *attest.Identity
+	chain  []*x509.Certificate
+	verErr error
+}
+
+// Dial connects to the enclave of pol as id, verifies the enclave and
+// checks that it runs exactly pol (GET /v1/policy compared byte for byte).
+// It fails, with an error wrapping an attest sentinel such as
+// attest.ErrUntrustedMeasurement, if the enclave's certificate chain is not
+// one the policy trusts; nothing is sent to the enclave then.
+func Dial(ctx context.Context, pol *policy.Policy, id *identity.Identity, opts ...Option) (*Session, error) {
+	if pol == nil {
+		return nil, errors.New("dialing enclave: no policy")
+	}
+	if id == nil {
+		return nil, errors.New("dialing enclave: no identity")
+	}
+	var o Options
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.Addr == "" {
+		o.Addr = pol.Host
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ServerName == "" {
+		o.ServerName = ServerName(pol.Hash())
+	}
+	if o.Timeout == 0 {
+		o.Timeout = time.Minute
+	}
+	if o.DialContext == nil {
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		o.DialContext = d.DialContext
+	}
+	if now := o.Now(); pol.Expired(now) {
+		return nil, fmt.Errorf("%w: policy %q expired at %s", ErrPolicyExpired, pol.Name, pol.Expires.Format(time.RFC3339))
+	}
+	s := &Session{pol: pol, id: id, opts: o, base: "https://" + o.ServerName}
+	s.tr = &http.Transport{
+		DialTLSContext:        s.dialTLS,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 0,
+		ForceAttemptHTTP2:     false,
+	}
+	s.hc = &http.Client{Transport: s.tr}
+	got, err := s.Policy(ctx)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if !bytes.Equal(got, pol.Bytes()) {
+		s.Close()
+		return nil, fmt.Errorf("%w: the enclave's policy (%d bytes, sha256 %x) is not this policy (sha256 %s)",
+			ErrPolicyMismatch, len(got), sha256.Sum256(got), pol.HashHex())
+	}
+	return s, nil
+}
+
+// tlsConfig is the client side of the enclave TLS: 1.3 only, the client
+// certificate of id, and the enclave check in VerifyConnection. The
+// standard name and chain checks are replaced by attest.CheckEnclave, which
+// checks the chain to the policy's CA itself.
+func (s *Session) tlsConfig() *tls.Config {
+	cert := tls.Certificate{Certificate: [][]byte{s.id.Cert.Raw}, PrivateKey: s.id.Key, Leaf: s.id.Cert}
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		ServerName:         s.opts.ServerName,
+		Certificates:       []tls.Certificate{cert},
+		InsecureSkipVerify: true, // replaced by VerifyConnection below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			id, err := attest.CheckEnclave(cs.PeerCertificates, s.pol, s.opts.Now())
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if err != nil {
+				s.verErr = err
+				return err
+			}
+			s.enc, s.chain, s.verErr = id, cs.PeerCertificates, nil
+			return nil
+		},
+	}
+}
+
+func (s *Session) dialTLS(ctx context.Context, _, _ string) (net.Conn, error) {
+	raw, err := s.opts.DialContext(ctx, "tcp", s.opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, s.opts.Addr, err)
+	}
+	tc := tls.Client(raw, s.tlsConfig())
+	if err := tc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		s.mu.Lock()
+		verr := s.verErr
+		s.mu.Unlock()
+		if verr != nil {
+			return nil, fmt.Errorf("the enclave at %s is not one the policy trusts; nothing was sent: %w", s.opts.Addr, verr)
+		}
+		if isAuthAlert(err) {
+			return nil, fmt.Errorf("%w: the enclave refused the certificate of %q: %v", ErrUnauthenticated, s.id.Name, err)
+		}
+		return nil, fmt.Errorf("TLS handshake with the enclave at %s: %w", s.opts.Addr, err)
+	}
+	return tc, nil
+}
+
+func isAuthAlert(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "bad certificate") || strings.Contains(msg, "certificate required") ||
+		strings.Contains(msg, "unknown certificate") || strings.Contains(msg, "access denied")
+}
+
+// Enclave returns what the last verified connection's certificate says of
+// the enclave, and its chain (leaf first).
+func (s *Session) Enclave() (*attest.Identity, []*x509.Certificate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enc, s.chain
+}
+
+// Close releases the session's idle connections.
+func (s *Session) Close() error {
+	s.tr.CloseIdleConnections()
+	return nil
+}
+
+// FileInfo describes a file written, appended or read.
+type FileInfo = api.FileResult
+
+func (s *Session) url(prefix, guestPath string) string {
+	u := url.URL{Scheme: "https", Host: s.opts.ServerName, Path: prefix + strings.TrimPrefix(guestPath, "/")}
+	return u.String()
+}
+
+// do sends req and returns the response if its status is 2xx; otherwise it
+// decodes the problem and returns it as a *ProblemError.
+func (s *Session) do(req *http.Request) (*http.Response, error) {
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	return nil, decodeProblem(req, resp)
+}
+
+// maxProblem bounds a problem document read from the enclave.
+const maxProblem = 4 << 20
+
+func decodeProblem(req *http.Request, resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProblem))
+	pe := &ProblemError{Status: resp.StatusCode, Method: req.Method, Path: req.URL.Path}
+	var p api.Problem
+	if err := json.Unmarshal(body, &p); err == nil && p.Type != "" {
+		pe.Type, pe.Title, pe.Detail, pe.Result = p.Type, p.Title, p.Detail, p.Result
+		pe.Name = p.Name()
+	} else {
+		pe.Title = http.StatusText(resp.StatusCode)
+		pe.Detail = strings.TrimSpace(string(bytes.ToValidUTF8(body[:min(len(body), 512)], nil)))
+		pe.Name = nameForStatus(resp.StatusCode)
+	}
+	return pe
+}
+
+func nameForStatus(code int) string {
+	switch code {
+	case http.StatusForbidden:
+		return api.ProblemForbidden
+	case http.StatusNotFound:
+		return api.ProblemNotFound
+	case http.StatusUnauthorized:
+		return api.ProblemUnauthenticated
+	case http.StatusConflict:
+		return api.ProblemConflict
+	case http.StatusBadRequest:
+		return api.ProblemBadRequest
+	case http.StatusRequestEntityTooLarge:
+		return api.ProblemLimitExceeded
+	}
+	return ""
+}
+
+func (s *Session) newRequest(ctx context.Context, method, u string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("making request %s %s: %w", method, u, err)
+	}
+	return req, nil
+}
+
+func (s *Session) short(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opts.Timeout)
+}
+
+// Policy returns the exact policy bytes the enclave runs.
+func (s *Session) Policy(ctx context.Context) ([]byte, error) {
+	ctx, cancel := s.short(ctx)
+	defer cancel()
+	req, err := s.newRequest(ctx, http.MethodGet, s.base+api.PathPolicy, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the enclave's policy: %w", err)
+	}
+	return b, nil
+}
+
+// Put writes r to guestPath, replacing any content. r is streamed, never
+// held whole in memory. If r is an *os.File or has a Len method, its size is
+// sent ahead.
+func (s *Session) Put(ctx context.Context, guestPath string, r io.Reader) (*FileInfo, error) {
+	return s.upload(ctx, http.MethodPut, guestPath, r)
+}
+
+// Append adds r at the end of guestPath, creating it if the policy allows.
+func (s *Session) Append(ctx context.Context, guestPath string, r io.Reader) (*FileInfo, error) {
+	return s.upload(ctx, http.MethodPost, guestPath, r)
+}
+
+type lener interface{ Len() int }
+
+func (s *Session) upload(ctx context.Context, method, guestPath string, r io.Reader) (*FileInfo, error) {
+	if r == nil {
+		r = http.NoBody
+	}
+	h := sha256.New()
+	body := io.TeeReader(r, h)
+	req, err := s.newRequest(ctx, method, s.url(api.PathFiles, guestPath), io.NopCloser(body))
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = -1
+	switch v := r.(type) {
+	case lener:
+		req.ContentLength = int64(v.Len())
+	case *os.File:
+		if st, err := v.Stat(); err == nil && st.Mode().IsRegular() {
+			if off, err := v.Seek(0, io.SeekCurrent); err == nil {
+				req.ContentLength = st.Size() - off
+			}
+		}
+	}
+	if req.ContentLength == 0 {
+		req.Body = http.NoBody
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := s.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var fi FileInfo
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&fi); err != nil {
+		return nil, fmt.Errorf("reading the answer to %s %s: %w", method, guestPath, err)
+	}
+	if method == http.MethodPut {
+		if sum := hex.EncodeToString(h.Sum(nil)); fi.SHA256 != "" && fi.SHA256 != sum {
+			return &fi, fmt.Errorf("%w: wrote %s with sha256 %s, the enclave stored %s", ErrIntegrity, guestPath, sum, fi.SHA256)
+		}
+	}
+	return &fi, nil
+}
+
+// Get reads guestPath into w, streaming, and checks the content against
+// the hash the enclave sent (ErrIntegrity on a mismatch; w has then
+// received the bad bytes, so callers writing to a file should discard it).
+func (s *Session) Get(ctx context.Context, guestPath string, w io.Writer) (*FileInfo, error) {
+	req, err := s.newRequest(ctx, http.MethodGet, s.url(api.PathFiles, guestPath), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s from the enclave: %w", guestPath, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if want := resp.Header.Get(api.HeaderSHA256); want != "" && !strings.EqualFold(want, sum) {
+		return nil, fmt.Errorf("%w: %s read with sha256 %s, the enclave announced %s", ErrIntegrity, guestPath, sum, want)
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return nil, fmt.Errorf("%w: %s: read %d bytes of %d", ErrIntegrity, guestPath, n, resp.ContentLength)
+	}
+	return &FileInfo{Path: guestPath, Size: n, SHA256: sum}, nil
+}
+
+// Run runs the program at guestPath. A program that exits non-zero gives
+// both its result and a *ProblemError of type program-failed.
+func (s *Session) Run(ctx context.Context, guestPath string) (*api.RunResult, error) {
+	var rr api.RunResult
+	if err := s.post(ctx, s.url(api.PathRun, guestPath), &rr); err != nil {
+		var pe *ProblemError
+		if errors.As(err, &pe) && pe.Result != nil {
+			return pe.Result, err
+		}
+		return nil, err
+	}
+	return &rr, nil
+}
+
+// RunPipeline runs the named pipeline of the policy.
+func (s *Session) RunPipeline(ctx context.Context, name string) (*api.PipelineResult, error) {
+	var pr api.PipelineResult
+	u := url.URL{Scheme: "https", Host: s.opts.ServerName, Path: api.PathPipelines + name}
+	if err := s.post(ctx, u.String(), &pr); err != nil {
+		return nil, err
+	}
+	return &pr, nil
+}
+
+func (s *Session) post(ctx context.Context, u string, out any) error {
+	req, err := s.newRequest(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
+		return fmt.Errorf("reading the answer to POST %s: %w", req.URL.Path, err)
+	}
+	return nil
+}
+
+func (s *Session) getJSON(ctx context.Context, path string, out any) error {
+	ctx, cancel := s.short(ctx)
+	defer cancel()
+	req, err := s.newRequest(ctx, http.MethodGet, s.base+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(out); err != nil {
+		return fmt.Errorf("reading the answer to GET %s: %w", path, err)
+	}
+	return nil
+}
+
+// Audit returns the enclave's audit log. Check it with audit.Verify.
+func (s *Session) Audit(ctx context.Context) (*api.AuditLog, error) {
+	var l api.AuditLog
+	if err := s.getJSON(ctx, api.PathAudit, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// Attestation returns the evidence behind the enclave's current
+// certificate, as the enclave reports it.
+func (s *Session) Attestation(ctx context.Context) (*api.Attestation, error) {
+	var a api.Attestation
+	if err := s.getJSON(ctx, api.PathAttestation, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// Shutdown asks the enclave to wipe its state and stop.
+func (s *Session) Shutdown(ctx context.Context) error {
+	ctx, cancel := s.short(ctx)
+	defer cancel()
+	err := s.post(ctx, s.base+api.PathShutdown, nil)
+	s.Close()
+	return err
+}

@@ -1,0 +1,100 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/truce-project/truce/api"
+)
+
+// Errors callers branch on. A *ProblemError from the enclave matches the
+// sentinel of its problem type with errors.Is.
+var (
+	ErrForbidden       = errors.New("forbidden by the policy")
+	ErrNotFound        = errors.New("not found")
+	ErrHashMismatch    = errors.New("content does not match the hash the policy pins")
+	ErrLimitExceeded   = errors.New("limit exceeded")
+	ErrProgramFailed   = errors.New("program failed")
+	ErrNotReady        = errors.New("not ready")
+	ErrBadRequest      = errors.New("bad request")
+	ErrConflict        = errors.New("conflict")
+	ErrUnauthenticated = errors.New("client certificate is not a principal of the policy")
+
+	// ErrPolicyMismatch: the enclave runs a policy other than the caller's.
+	ErrPolicyMismatch = errors.New("enclave runs another policy")
+	// ErrPolicyExpired: the caller's policy has expired.
+	ErrPolicyExpired = errors.New("policy expired")
+	// ErrUnreachable: the host could not be reached.
+	ErrUnreachable = errors.New("cannot reach the host")
+	// ErrIntegrity: a transfer's content does not match the hash the
+	// enclave announced or stored.
+	ErrIntegrity = errors.New("content hash mismatch in transfer")
+)
+
+var sentinels = map[string]error{
+	api.ProblemForbidden:       ErrForbidden,
+	api.ProblemNotFound:        ErrNotFound,
+	api.ProblemHashMismatch:    ErrHashMismatch,
+	api.ProblemLimitExceeded:   ErrLimitExceeded,
+	api.ProblemProgramFailed:   ErrProgramFailed,
+	api.ProblemNotReady:        ErrNotReady,
+	api.ProblemBadRequest:      ErrBadRequest,
+	api.ProblemConflict:        ErrConflict,
+	api.ProblemUnauthenticated: ErrUnauthenticated,
+}
+
+// ProblemError is an error answer of the enclave (RFC 9457 problem).
+type ProblemError struct {
+	// Type is the problem's type URI; Name is it without api.ProblemBase.
+	Type, Name string
+	// Status is the HTTP status.
+	Status int
+	// Title and Detail say what went wrong.
+	Title, Detail string
+	// Method and Path are the request's.
+	Method, Path string
+	// Result is a failed run's result and receipt, if any.
+	Result *api.RunResult
+}
+
+// Error says what was refused and why.
+func (e *ProblemError) Error() string {
+	what := e.Title
+	if e.Detail != "" {
+		what += ": " + e.Detail
+	}
+	return fmt.Sprintf("%s %s: %s (%d)", e.Method, e.Path, what, e.Status)
+}
+
+// Is matches the sentinel of the problem's type, such as ErrForbidden.
+func (e *ProblemError) Is(target error) bool {
+	s, ok := sentinels[e.Name]
+	return ok && s == target
+}
+
+// Hint says what a user may do about err, or "" if nothing specific.
+func Hint(err error) string {
+	switch {
+	case errors.Is(err, ErrForbidden):
+		return "the policy does not grant your identity this right on this path: check its capabilities with \"truce policy check\""
+	case errors.Is(err, ErrNotFound):
+		return "the file does not exist in the enclave yet: upload it first, or check the path"
+	case errors.Is(err, ErrHashMismatch):
+		return "the policy pins another hash for this program: upload exactly the file whose SHA-256 the policy lists"
+	case errors.Is(err, ErrNotReady):
+		return "the program's inputs are not all uploaded yet: upload them and run again"
+	case errors.Is(err, ErrUnauthenticated):
+		return "use the certificate and key of a principal the policy lists (--identity, --key)"
+	case errors.Is(err, ErrPolicyMismatch):
+		return "the enclave runs another policy: check that you have the policy file the host was started with"
+	case errors.Is(err, ErrPolicyExpired):
+		return "the policy has expired: agree on a new one with a later \"expires\""
+	case errors.Is(err, ErrUnreachable):
+		return "check that \"truce host serve\" is running and that the policy's host address is right"
+	case errors.Is(err, ErrLimitExceeded):
+		return "the request exceeds a limit of the policy (file or total size, memory, time)"
+	case errors.Is(err, ErrProgramFailed):
+		return "the program ran and exited non-zero: see its stderr above"
+	}
+	return ""
+}
