@@ -19,9 +19,10 @@ type Limits struct {
 }
 
 // MaxFileBytes is the largest size a file may ever have, whatever the
-// limits say, so that no offset can make the file system allocate beyond
-// what a slice can hold.
-const MaxFileBytes = 1 << 40
+// limits say (4 GiB, what a 32-bit WASI program can address), so that no
+// offset can make the file system try to allocate without bound. Set
+// Limits for anything the file system must survive.
+const MaxFileBytes = 1 << 32
 
 // MaxPath is the longest path accepted, in bytes; MaxName is the longest
 // path element.

@@ -184,19 +184,12 @@ func (v *View) openLoc(l loc, fl Flags) (*Handle, error) {
 	f := v.fs
 	n := l.n
 	if n != nil && !v.sees(l.path, n) {
-		n = nil
-		if !v.canWrite(l.path) && !(fl&FlagAppend != 0 && v.canAppend(l.path)) {
-			return nil, ErrNotExist
+		// Hidden from the holder: answer as if it were absent, which a
+		// holder that cannot write the path cannot create either.
+		if fl&FlagCreate != 0 {
+			return nil, ErrPermission
 		}
-		// The holder may create it but not see it: it exists, so say so
-		// only when exclusive creation was asked.
-		if fl&FlagCreate == 0 {
-			return nil, ErrNotExist
-		}
-		if fl&FlagExcl != 0 {
-			return nil, ErrExist
-		}
-		n = l.n
+		return nil, ErrNotExist
 	}
 	if n == nil {
 		if fl&FlagCreate == 0 {
@@ -227,7 +220,7 @@ func (v *View) openLoc(l loc, fl Flags) (*Handle, error) {
 		return nil, ErrExist
 	}
 	if n.dir {
-		if fl&(FlagWrite|FlagAppend|FlagTrunc) != 0 {
+		if fl&(FlagWrite|FlagAppend|FlagTrunc|FlagCreate) != 0 {
 			return nil, ErrIsDir
 		}
 		n.opens++
@@ -338,10 +331,10 @@ func (v *View) mkdirAt(base *node, p string) error {
 func (v *View) mkdirLoc(l loc) error {
 	f := v.fs
 	if l.n != nil {
-		if v.sees(l.path, l.n) || v.canWrite(l.path) {
+		if v.sees(l.path, l.n) {
 			return ErrExist
 		}
-		return ErrNotExist
+		return ErrPermission
 	}
 	if l.parent.parent == nil && l.parent != f.root {
 		return ErrNotExist
@@ -749,9 +742,9 @@ func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 	return int64(len(data)), nil
 }
 
-// slurp reads r whole, reserving the bytes against the total quota as it
-// goes so that concurrent uploads cannot together exceed it in memory. The
-// caller must release the reservation.
+// slurp reads r whole, reserving the bytes against the quotas as it goes
+// so that concurrent uploads cannot together buffer more than the total
+// limit. The caller must release the reservation.
 func (f *FS) slurp(r io.Reader, _ int64) ([]byte, error) {
 	var buf []byte
 	chunk := make([]byte, 32<<10)
@@ -787,10 +780,10 @@ func (f *FS) reserve(have, want int64) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.lim.TotalBytes > 0 && f.used+f.reserved+want-have > f.lim.TotalBytes {
-		// Only live files count against the total when the write lands;
-		// reservations stop many uploads at once from holding more
-		// memory than the total allows.
+	if f.lim.TotalBytes > 0 && f.reserved+want-have > f.lim.TotalBytes {
+		// Only live files count against the total when a write lands;
+		// reservations stop many uploads at once from buffering more
+		// than the total in memory.
 		return &QuotaError{Total: true, Limit: f.lim.TotalBytes, Want: f.used + f.reserved + want - have}
 	}
 	f.reserved += want - have
