@@ -7,7 +7,9 @@
 // Writes answer 201 (new) or 200 (replaced) with a FileResult. Runs answer
 // 200 with a RunResult when the program exited 0, otherwise 422 with a
 // Problem of type program-failed whose Result holds the RunResult and its
-// receipt. A run before its inputs exist answers 409 not-ready.
+// receipt. A run before its inputs exist answers 409 not-ready. A pipeline
+// answers 200 with a PipelineResult when every step exited 0, otherwise
+// 422 program-failed with Pipeline (and Result, the failing step) set.
 //
 // This package must never contain behaviour: only names and shapes.
 package api
@@ -73,14 +75,17 @@ type Attestation struct {
 	Nonce    []byte   `json:"nonce"`
 }
 
-// Problem is an RFC 9457 problem details object.
+// Problem is an RFC 9457 problem details object. Result is set for a run
+// whose program failed; Pipeline for a pipeline that stopped at a failing
+// step (its steps so far and the pipeline's receipt).
 type Problem struct {
-	Type     string     `json:"type"`
-	Title    string     `json:"title"`
-	Status   int        `json:"status"`
-	Detail   string     `json:"detail"`
-	Instance string     `json:"instance,omitempty"`
-	Result   *RunResult `json:"result,omitempty"`
+	Type     string          `json:"type"`
+	Title    string          `json:"title"`
+	Status   int             `json:"status"`
+	Detail   string          `json:"detail"`
+	Instance string          `json:"instance,omitempty"`
+	Result   *RunResult      `json:"result,omitempty"`
+	Pipeline *PipelineResult `json:"pipeline,omitempty"`
 }
 
 // Error makes a Problem usable as an error by clients.
