@@ -1,0 +1,17 @@
+// Package pas is the proxy attestation service: it hands out single-use
+// nonces, checks an enclave's evidence against the policy the enclave runs,
+// and issues a short-lived certificate for the enclave's TLS key that
+// carries what was attested (see attest.Identity). Clients then check that
+// certificate against the same policy with attest.CheckEnclave instead of
+// verifying platform evidence themselves.
+//
+// Every certificate is appended to a tamper-evident, hash-chained log in
+// SQLite before it is returned. The service must never issue a certificate
+// it has not logged, never accept a nonce twice, and never accept simulated
+// evidence unless started with AllowSim; a simulated certificate always
+// says so.
+//
+// Client is the HTTP client of the service's API; errors the service
+// returns come back as *ProblemError values that wrap this package's and
+// package attest's sentinel errors.
+package pas

@@ -1,0 +1,128 @@
+package pas
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/truce-project/truce/attest"
+)
+
+// ProblemTypePrefix starts the type URI of every problem the service
+// returns; the rest is one of the Problem* names below. They are stable.
+const ProblemTypePrefix = "tag:truce-project.org,2026:pas/"
+
+// Problem types (the part after ProblemTypePrefix).
+const (
+	ProblemBadRequest           = "bad-request"           // malformed request
+	ProblemBadNonce             = "bad-nonce"             // nonce unknown, used or expired
+	ProblemBadCSR               = "bad-csr"               // CSR malformed, badly signed or of an unusable key type
+	ProblemBadPolicy            = "bad-policy"            // policy does not parse or has expired
+	ProblemUnsupportedPlatform  = "unsupported-platform"  // platform unknown, or sim without --allow-sim
+	ProblemBadEvidence          = "bad-evidence"          // evidence does not verify
+	ProblemBinding              = "binding-mismatch"      // report data does not bind CSR key, policy and nonce
+	ProblemUntrustedMeasurement = "untrusted-measurement" // measurement not listed in the policy
+	ProblemBusy                 = "busy"                  // too many outstanding nonces; retry later
+	ProblemInternal             = "internal"              // the service failed; nothing was issued
+)
+
+// Sentinel errors of this package; attest's sentinels are used for
+// evidence problems.
+var (
+	// ErrNonce: the nonce is unknown, was used already or has expired.
+	ErrNonce = errors.New("nonce unknown, already used or expired")
+	// ErrCSR: the certificate signing request is unusable.
+	ErrCSR = errors.New("certificate signing request refused")
+	// ErrPolicy: the policy sent does not parse or has expired.
+	ErrPolicy = errors.New("policy refused")
+	// ErrRequest: the request is malformed.
+	ErrRequest = errors.New("malformed request")
+	// ErrBusy: the service is overloaded; retry later.
+	ErrBusy = errors.New("attestation service busy")
+	// ErrService: the service failed, or answered something unexpected.
+	ErrService = errors.New("attestation service failed")
+)
+
+var problemErrors = map[string]error{
+	ProblemBadRequest:           ErrRequest,
+	ProblemBadNonce:             ErrNonce,
+	ProblemBadCSR:               ErrCSR,
+	ProblemBadPolicy:            ErrPolicy,
+	ProblemUnsupportedPlatform:  attest.ErrUnsupportedPlatform,
+	ProblemBadEvidence:          attest.ErrBadEvidence,
+	ProblemBinding:              attest.ErrBinding,
+	ProblemUntrustedMeasurement: attest.ErrUntrustedMeasurement,
+	ProblemBusy:                 ErrBusy,
+	ProblemInternal:             ErrService,
+}
+
+var problemStatus = map[string]int{
+	ProblemBadRequest:           http.StatusBadRequest,
+	ProblemBadNonce:             http.StatusForbidden,
+	ProblemBadCSR:               http.StatusBadRequest,
+	ProblemBadPolicy:            http.StatusUnprocessableEntity,
+	ProblemUnsupportedPlatform:  http.StatusForbidden,
+	ProblemBadEvidence:          http.StatusForbidden,
+	ProblemBinding:              http.StatusForbidden,
+	ProblemUntrustedMeasurement: http.StatusForbidden,
+	ProblemBusy:                 http.StatusServiceUnavailable,
+	ProblemInternal:             http.StatusInternalServerError,
+}
+
+var problemTitles = map[string]string{
+	ProblemBadRequest:           "Malformed request",
+	ProblemBadNonce:             "Nonce unknown, already used or expired",
+	ProblemBadCSR:               "Certificate signing request refused",
+	ProblemBadPolicy:            "Policy refused",
+	ProblemUnsupportedPlatform:  "Platform not accepted by this service",
+	ProblemBadEvidence:          "Evidence does not verify",
+	ProblemBinding:              "Evidence bound to another key, policy or nonce",
+	ProblemUntrustedMeasurement: "Measurement not trusted by the policy",
+	ProblemBusy:                 "Service busy",
+	ProblemInternal:             "Service failure; nothing was issued",
+}
+
+// ProblemError is an RFC 9457 problem the service answered. It wraps the
+// sentinel error for its type, so callers branch with errors.Is.
+type ProblemError struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Kind returns the type without ProblemTypePrefix, such as "bad-nonce".
+func (p *ProblemError) Kind() string { return strings.TrimPrefix(p.Type, ProblemTypePrefix) }
+
+func (p *ProblemError) Error() string {
+	msg := p.Title
+	if p.Detail != "" {
+		msg += ": " + p.Detail
+	}
+	return fmt.Sprintf("attestation service refused (%s): %s", p.Kind(), msg)
+}
+
+// Unwrap returns the sentinel error of the problem's type (ErrService for
+// types this package does not know).
+func (p *ProblemError) Unwrap() error {
+	if e, ok := problemErrors[p.Kind()]; ok {
+		return e
+	}
+	return ErrService
+}
+
+func newProblem(kind, detail string) *ProblemError {
+	return &ProblemError{Type: ProblemTypePrefix + kind, Title: problemTitles[kind], Status: problemStatus[kind], Detail: detail}
+}
+
+func writeProblem(w http.ResponseWriter, p *ProblemError) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}

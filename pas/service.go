@@ -1,0 +1,464 @@
+package pas
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/policy"
+)
+
+// Defaults of Config.
+const (
+	DefaultCertLifetime  = 8 * time.Hour
+	DefaultNonceLifetime = 2 * time.Minute
+	DefaultMaxNonces     = 1 << 16
+	// NonceSize is the length of every nonce in bytes.
+	NonceSize = 32
+	// MaxRequestBytes bounds an attestation request: a policy of at most
+	// policy.MaxSize in base64, plus evidence and CSR.
+	MaxRequestBytes = policy.MaxSize*4/3 + 1<<20
+)
+
+// SimulatedOU is the Subject organisational unit of every certificate
+// issued for simulated evidence.
+const SimulatedOU = "SIMULATED – not hardware-backed"
+
+// Config configures a Service. Only Dir is required; the zero values of
+// the others are the defaults.
+type Config struct {
+	// Dir is the service directory made by Init.
+	Dir string
+	// AllowSim makes the service accept evidence of the simulated
+	// platform, checked against Dir/device.pub.
+	AllowSim bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand is the randomness for nonces, serials and signatures; nil
+	// means crypto/rand.
+	Rand io.Reader
+	// CertLifetime is how long issued certificates are valid (never past
+	// the policy's expiry or the CA's); zero means DefaultCertLifetime.
+	CertLifetime time.Duration
+	// NonceLifetime is how long a nonce may be used; zero means
+	// DefaultNonceLifetime.
+	NonceLifetime time.Duration
+	// MaxNonces bounds the outstanding nonces; zero means DefaultMaxNonces.
+	MaxNonces int
+	// Verifiers adds or overrides verifiers by platform, on top of those
+	// registered with attest.Register. A "sim" verifier here is used only
+	// with AllowSim.
+	Verifiers map[string]attest.Verifier
+	// Logger receives one line per issuance or refusal; nil discards.
+	Logger *slog.Logger
+}
+
+// Service is an open attestation service. It is safe for concurrent use.
+type Service struct {
+	cfg   Config
+	ca    *x509.Certificate
+	caKey *ecdsa.PrivateKey
+	log   *Log
+	vs    map[string]attest.Verifier
+
+	mu     sync.Mutex
+	nonces map[[NonceSize]byte]time.Time // nonce → expiry
+}
+
+// Open opens the service in cfg.Dir: its CA, its issuance log (checked
+// before it is extended) and, with AllowSim, the simulated device's public
+// key.
+func Open(cfg Config) (*Service, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("no service directory given")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.CertLifetime <= 0 {
+		cfg.CertLifetime = DefaultCertLifetime
+	}
+	if cfg.NonceLifetime <= 0 {
+		cfg.NonceLifetime = DefaultNonceLifetime
+	}
+	if cfg.MaxNonces <= 0 {
+		cfg.MaxNonces = DefaultMaxNonces
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ca, key, err := loadCA(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	vs := map[string]attest.Verifier{}
+	for _, p := range attest.Platforms() {
+		if v, err := attest.Lookup(p); err == nil {
+			vs[p] = v
+		}
+	}
+	for p, v := range cfg.Verifiers {
+		vs[p] = v
+	}
+	if cfg.AllowSim {
+		if _, ok := cfg.Verifiers[attest.SimPlatform]; !ok {
+			pub, err := sim.LoadPublic(filepath.Join(cfg.Dir, DevicePubFile))
+			if err != nil {
+				return nil, fmt.Errorf("--allow-sim needs the simulated device key: %w", err)
+			}
+			vs[attest.SimPlatform] = sim.NewVerifier(pub)
+		}
+	} else {
+		delete(vs, attest.SimPlatform)
+	}
+	l, err := OpenLog(filepath.Join(cfg.Dir, LogFile))
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, ca: ca, caKey: key, log: l, vs: vs, nonces: map[[NonceSize]byte]time.Time{}}, nil
+}
+
+// CACert returns the service's CA certificate.
+func (s *Service) CACert() *x509.Certificate { return s.ca }
+
+// Log returns the issuance log.
+func (s *Service) Log() *Log { return s.log }
+
+// Close closes the issuance log.
+func (s *Service) Close() error { return s.log.Close() }
+
+// TLSConfig returns a TLS 1.3 server configuration with a fresh key and a
+// certificate from the service's CA for hosts (DNS names or IP addresses).
+func (s *Service) TLSConfig(hosts []string) (*tls.Config, error) {
+	if len(hosts) == 0 {
+		return nil, errors.New("no host names for the service certificate")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), s.cfg.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("generating the service TLS key: %w", err)
+	}
+	serial, err := randomSerial(s.cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "Truce attestation service", Organization: []string{"Truce"}},
+		NotBefore:    now.Add(-time.Minute),
+		NotAfter:     minTime(now.Add(365*24*time.Hour), s.ca.NotAfter),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(s.cfg.Rand, tmpl, s.ca, &key.PublicKey, s.caKey)
+	if err != nil {
+		return nil, fmt.Errorf("issuing the service TLS certificate: %w", err)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der, s.ca.Raw}, PrivateKey: key}},
+	}, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// Handler returns the HTTP API:
+//
+//	POST /v1/nonce   → {"nonce": base64, "expires": RFC 3339}
+//	POST /v1/attest  ← AttestRequest as JSON → certificate chain PEM (leaf first)
+//	GET  /v1/ca      → the CA certificate PEM
+//	GET  /healthz    → "ok"
+//
+// Errors are RFC 9457 problem JSON (see ProblemError).
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/nonce", s.handleNonce)
+	mux.HandleFunc("POST /v1/attest", s.handleAttest)
+	mux.HandleFunc("GET /v1/ca", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		w.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ca.Raw}))
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok\n")
+	})
+	allow := map[string]string{"/v1/nonce": "POST", "/v1/attest": "POST", "/v1/ca": "GET, HEAD", "/healthz": "GET, HEAD"}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		p := &ProblemError{Type: ProblemTypePrefix + ProblemBadRequest, Title: "No such endpoint", Status: http.StatusNotFound,
+			Detail: r.Method + " " + r.URL.Path + ": use POST /v1/nonce, POST /v1/attest, GET /v1/ca or GET /healthz"}
+		if a, ok := allow[r.URL.Path]; ok {
+			w.Header().Set("Allow", a)
+			p.Title, p.Status = "Method not allowed", http.StatusMethodNotAllowed
+		}
+		writeProblem(w, p)
+	})
+	return mux
+}
+
+// NonceResponse is the answer to POST /v1/nonce.
+type NonceResponse struct {
+	Nonce   []byte    `json:"nonce"`
+	Expires time.Time `json:"expires"`
+}
+
+// NewNonce makes and remembers a fresh single-use nonce.
+func (s *Service) NewNonce() ([]byte, time.Time, error) {
+	var n [NonceSize]byte
+	if _, err := io.ReadFull(s.cfg.Rand, n[:]); err != nil {
+		return nil, time.Time{}, fmt.Errorf("generating a nonce: %w", err)
+	}
+	now := s.cfg.Now()
+	exp := now.Add(s.cfg.NonceLifetime)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.nonces) >= s.cfg.MaxNonces {
+		for k, e := range s.nonces {
+			if !now.Before(e) {
+				delete(s.nonces, k)
+			}
+		}
+		if len(s.nonces) >= s.cfg.MaxNonces {
+			return nil, time.Time{}, ErrBusy
+		}
+	}
+	s.nonces[n] = exp
+	return n[:], exp, nil
+}
+
+// consumeNonce removes nonce and reports whether it was known and unexpired.
+func (s *Service) consumeNonce(nonce []byte) error {
+	if len(nonce) != NonceSize {
+		return fmt.Errorf("nonce is %d bytes, want %d: get one from POST /v1/nonce", len(nonce), NonceSize)
+	}
+	k := [NonceSize]byte(nonce)
+	now := s.cfg.Now()
+	s.mu.Lock()
+	exp, ok := s.nonces[k]
+	delete(s.nonces, k)
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		return errors.New("this service did not issue the nonce, or it was used already: get a fresh one from POST /v1/nonce")
+	case !now.Before(exp):
+		return fmt.Errorf("the nonce expired at %s: get a fresh one and attest within %v", exp.UTC().Format(time.RFC3339), s.cfg.NonceLifetime)
+	}
+	return nil
+}
+
+func (s *Service) handleNonce(w http.ResponseWriter, _ *http.Request) {
+	n, exp, err := s.NewNonce()
+	if errors.Is(err, ErrBusy) {
+		writeProblem(w, newProblem(ProblemBusy, "too many outstanding nonces: retry shortly"))
+		return
+	} else if err != nil {
+		s.cfg.Logger.Error("nonce", "err", err)
+		writeProblem(w, newProblem(ProblemInternal, "could not make a nonce"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(NonceResponse{Nonce: n, Expires: exp.UTC()})
+}
+
+// AttestRequest is the body of POST /v1/attest. Byte fields are base64
+// (standard, padded) in JSON.
+type AttestRequest struct {
+	// Platform names the evidence's platform, such as "sim".
+	Platform string `json:"platform"`
+	// Evidence is the platform's evidence over the report data.
+	Evidence []byte `json:"evidence"`
+	// CSR is the DER certificate signing request for the enclave's TLS key.
+	CSR []byte `json:"csr"`
+	// Nonce is the nonce from POST /v1/nonce.
+	Nonce []byte `json:"nonce"`
+	// Policy is the exact bytes of the policy the enclave runs.
+	Policy []byte `json:"policy"`
+}
+
+func (s *Service) handleAttest(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+	var req AttestRequest
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.refuse(w, r, newProblem(ProblemBadRequest, "the body must be one JSON object with platform, evidence, csr, nonce and policy: "+err.Error()))
+		return
+	}
+	chain, p := s.Attest(r.Context(), req)
+	if p != nil {
+		s.refuse(w, r, p)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pem-certificate-chain")
+	w.Header().Set("Cache-Control", "no-store")
+	for _, c := range chain {
+		w.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+	}
+}
+
+func (s *Service) refuse(w http.ResponseWriter, r *http.Request, p *ProblemError) {
+	s.cfg.Logger.Warn("attestation refused", "remote", r.RemoteAddr, "problem", p.Kind(), "detail", p.Detail)
+	writeProblem(w, p)
+}
+
+// Attest runs every check on req and, if all pass, issues and logs the
+// certificate and returns the chain (leaf, CA). The nonce is consumed
+// whatever the outcome.
+func (s *Service) Attest(ctx context.Context, req AttestRequest) ([]*x509.Certificate, *ProblemError) {
+	if err := s.consumeNonce(req.Nonce); err != nil {
+		return nil, newProblem(ProblemBadNonce, err.Error())
+	}
+	csr, err := x509.ParseCertificateRequest(req.CSR)
+	if err != nil {
+		return nil, newProblem(ProblemBadCSR, "csr is not a DER certificate signing request: "+err.Error())
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, newProblem(ProblemBadCSR, "the CSR's signature does not verify: "+err.Error())
+	}
+	if err := tlsKey(csr.PublicKey); err != nil {
+		return nil, newProblem(ProblemBadCSR, err.Error())
+	}
+	now := s.cfg.Now()
+	pol, err := policy.Parse(req.Policy, now)
+	if err != nil {
+		return nil, newProblem(ProblemBadPolicy, err.Error())
+	}
+	v, ok := s.vs[req.Platform]
+	if !ok {
+		detail := fmt.Sprintf("this service does not accept evidence of platform %q", req.Platform)
+		if req.Platform == attest.SimPlatform {
+			detail += ": start it with --allow-sim to accept the simulated platform"
+		}
+		return nil, newProblem(ProblemUnsupportedPlatform, detail)
+	}
+	claims, err := v.Verify(req.Evidence, attest.VerifyOptions{Now: now})
+	if err != nil {
+		return nil, newProblem(ProblemBadEvidence, err.Error())
+	}
+	if claims.Platform != req.Platform {
+		return nil, newProblem(ProblemBadEvidence, fmt.Sprintf("evidence is of platform %q, the request says %q", claims.Platform, req.Platform))
+	}
+	if want := attest.ReportData(csr.RawSubjectPublicKeyInfo, pol.Hash(), req.Nonce); claims.ReportData != want {
+		return nil, newProblem(ProblemBinding, "the evidence's report data is not the binding of this CSR's key, this policy and this nonce")
+	}
+	if !pol.TrustsMeasurement(claims.Platform, claims.Measurement) {
+		return nil, newProblem(ProblemUntrustedMeasurement, fmt.Sprintf("the policy does not list %s measurement %s", claims.Platform, hex.EncodeToString(claims.Measurement)))
+	}
+	id := attest.Identity{Platform: claims.Platform, Measurement: claims.Measurement, PolicyHash: pol.Hash(),
+		Simulated: claims.Simulated || claims.Platform == attest.SimPlatform}
+	leaf, err := s.issue(ctx, now, csr, pol, id)
+	if err != nil {
+		s.cfg.Logger.Error("issuance failed", "err", err)
+		return nil, newProblem(ProblemInternal, "the certificate could not be issued and logged; nothing was issued: retry")
+	}
+	return []*x509.Certificate{leaf, s.ca}, nil
+}
+
+func tlsKey(pub any) error {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve == elliptic.P256() || k.Curve == elliptic.P384() {
+			return nil
+		}
+	case ed25519.PublicKey:
+		return nil
+	}
+	return fmt.Errorf("the CSR's key is a %T: use ECDSA P-256 or P-384, or Ed25519", pub)
+}
+
+// issue signs the certificate, appends it to the log and only then
+// returns it.
+func (s *Service) issue(ctx context.Context, now time.Time, csr *x509.CertificateRequest, pol *policy.Policy, id attest.Identity) (*x509.Certificate, error) {
+	ext, err := id.Extension()
+	if err != nil {
+		return nil, err
+	}
+	serial, err := randomSerial(s.cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	notAfter := minTime(minTime(now.Add(s.cfg.CertLifetime), pol.Expires), s.ca.NotAfter)
+	subj := pkix.Name{CommonName: commonName(pol.Name), Organization: []string{"Truce enclave"}}
+	if id.Simulated {
+		subj.OrganizationalUnit = []string{SimulatedOU}
+	}
+	spkiHash := sha256.Sum256(csr.RawSubjectPublicKeyInfo)
+	tmpl := &x509.Certificate{
+		SerialNumber:    serial,
+		Subject:         subj,
+		NotBefore:       now.Add(-time.Minute),
+		NotAfter:        notAfter,
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtraExtensions: []pkix.Extension{ext},
+		SubjectKeyId:    spkiHash[:20],
+	}
+	host, _, err := net.SplitHostPort(pol.Host)
+	if err != nil {
+		return nil, fmt.Errorf("policy host %q: %w", pol.Host, err)
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	} else {
+		tmpl.DNSNames = []string{host}
+	}
+	der, err := x509.CreateCertificate(s.cfg.Rand, tmpl, s.ca, csr.PublicKey, s.caKey)
+	if err != nil {
+		return nil, fmt.Errorf("signing the enclave certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("reading back the enclave certificate: %w", err)
+	}
+	e, err := s.log.Append(ctx, now, hex.EncodeToString(serial.Bytes()), id, der)
+	if err != nil {
+		return nil, err
+	}
+	s.cfg.Logger.Info("certificate issued", "seq", e.Seq, "serial", e.Serial, "platform", id.Platform,
+		"measurement", hex.EncodeToString(id.Measurement), "policy", pol.HashHex(), "simulated", id.Simulated)
+	return cert, nil
+}
+
+func commonName(name string) string {
+	cn := "Truce enclave: " + name
+	if len(cn) > 64 { // the X.520 upper bound
+		cn = strings.ToValidUTF8(cn[:64], "")
+	}
+	return cn
+}
