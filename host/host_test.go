@@ -1,0 +1,306 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/client"
+	"github.com/truce-project/truce/host"
+	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/trucetest"
+)
+
+// memFiles is a tiny file API for the fake runtimes.
+type memFiles struct {
+	mu    sync.Mutex
+	pol   []byte
+	files map[string][]byte
+}
+
+func (m *memFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.URL.Path == api.PathPolicy {
+		w.Write(m.pol)
+		return
+	}
+	p := strings.TrimPrefix(r.URL.Path, api.PathFiles)
+	switch r.Method {
+	case http.MethodPut:
+		b, _ := io.ReadAll(r.Body)
+		m.files[p] = b
+		w.Write([]byte(`{}`))
+	case http.MethodGet:
+		b, ok := m.files[p]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	}
+}
+
+type rig struct {
+	w      *trucetest.World
+	pas    *trucetest.FakePAS
+	launch *trucetest.FakeLauncher
+	h      *host.Host
+	addr   string
+	fin    chan struct{}
+	err    error
+	cancel context.CancelFunc
+}
+
+// wait returns Serve's result, or fails the test after d.
+func (r *rig) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case <-r.fin:
+		return r.err
+	case <-time.After(d):
+		t.Fatal("host did not end")
+		return nil
+	}
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func start(t *testing.T, life time.Duration, modify func(*host.Config)) *rig {
+	t.Helper()
+	w := trucetest.NewWorld(t, trucetest.WorldOptions{})
+	r := &rig{w: w, pas: &trucetest.FakePAS{W: w, T: t, Lifetime: life},
+		launch: &trucetest.FakeLauncher{W: w, Handler: &memFiles{pol: w.Policy.Bytes(), files: map[string][]byte{}}, Die: make(chan struct{})}}
+	cfg := host.Config{Enclaves: []host.Enclave{{Policy: w.Policy}}, PAS: r.pas, Launcher: r.launch, Logger: quietLog(), AttestRetries: -1}
+	if modify != nil {
+		modify(&cfg)
+	}
+	h, err := host.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.h = h
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addr = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.fin = make(chan struct{})
+	go func() { r.err = h.Serve(ctx, ln); close(r.fin) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.fin:
+		case <-time.After(10 * time.Second):
+			t.Error("host did not stop")
+		}
+	})
+	return r
+}
+
+func (r *rig) waitReady(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.h.Ready():
+	case <-r.fin:
+		t.Fatalf("host ended before ready: %v", r.err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("host not ready")
+	}
+}
+
+func TestRelayAndShutdown(t *testing.T) {
+	r := start(t, 0, nil)
+	r.waitReady(t)
+	ctx := context.Background()
+	s, err := client.Dial(ctx, r.w.Policy, r.w.IDs["alice"], client.WithAddr(r.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("truce"), 200000)
+	if _, err := s.Put(ctx, "/input/x", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if _, err := s.Get(ctx, "/input/x", &got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatal("read back differs")
+	}
+	// Metrics count what was relayed.
+	rec := httptest.NewRecorder()
+	r.h.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`truce_host_connections_total{enclave="` + client.ServerName(r.w.Policy.Hash()) + `",outcome="relayed"}`,
+		`truce_host_attestations_total{enclave="` + client.ServerName(r.w.Policy.Hash()) + `",outcome="ok"} 1`,
+		`state="ready"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if !strings.Contains(body, "truce_host_relayed_bytes_total") {
+		t.Error("no relayed bytes metric")
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("host ended with %v after a principal's shutdown", err)
+	}
+	if st := r.h.Status()[0].State; st != host.StateStopped {
+		t.Fatalf("state %s", st)
+	}
+}
+
+func TestRenewal(t *testing.T) {
+	r := start(t, 3*time.Second, nil)
+	r.waitReady(t)
+	first := r.h.Status()[0].NotAfter
+	deadline := time.Now().Add(15 * time.Second)
+	for r.h.Status()[0].Renewals < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no renewal")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !r.h.Status()[0].NotAfter.After(first) {
+		t.Fatal("renewal did not extend the certificate")
+	}
+	// A new connection sees the renewed certificate.
+	s, err := client.Dial(context.Background(), r.w.Policy, r.w.IDs["alice"], client.WithAddr(r.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, chain := s.Enclave()
+	if !chain[0].NotAfter.After(first) {
+		t.Fatalf("client saw the old certificate (%v)", chain[0].NotAfter)
+	}
+}
+
+func TestRuntimeDeathEndsHost(t *testing.T) {
+	r := start(t, 0, nil)
+	r.waitReady(t)
+	close(r.launch.Die)
+	if err := r.wait(t, 10*time.Second); !errors.Is(err, host.ErrRuntimeDied) {
+		t.Fatalf("error %v, want ErrRuntimeDied", err)
+	}
+	if st := r.h.Status()[0].State; st != host.StateDown {
+		t.Fatalf("state %s, want down", st)
+	}
+	if n := r.launch.Launched.Load(); n != 1 {
+		t.Fatalf("runtime launched %d times: restarted silently", n)
+	}
+}
+
+func TestAttestationRefused(t *testing.T) {
+	r := start(t, 0, nil)
+	r.pas.Fail.Store(true)
+	if err := r.wait(t, 10*time.Second); err == nil || !strings.Contains(err.Error(), "attestation") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// muxPAS and muxLauncher serve two Worlds from one host.
+type muxPAS struct {
+	by map[[32]byte]*trucetest.FakePAS
+}
+
+func (m muxPAS) Nonce(ctx context.Context) ([]byte, error) {
+	n := make([]byte, 32)
+	rand.Read(n)
+	for _, p := range m.by {
+		p.Accept(n)
+	}
+	return n, nil
+}
+
+func (m muxPAS) Attest(ctx context.Context, req host.AttestRequest) ([]*x509.Certificate, error) {
+	p, ok := m.by[policy.Hash(req.Policy)]
+	if !ok {
+		return nil, errors.New("unknown policy")
+	}
+	return p.Attest(ctx, req)
+}
+
+func tlsClientNoSNI(c net.Conn) *tls.Conn {
+	return tls.Client(c, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+}
+
+type muxLauncher map[[32]byte]*trucetest.FakeLauncher
+
+func (m muxLauncher) Launch(ctx context.Context, spec host.LaunchSpec) (host.Process, error) {
+	b, err := os.ReadFile(spec.PolicyFile)
+	if err != nil {
+		return nil, err
+	}
+	return m[policy.Hash(b)].Launch(ctx, spec)
+}
+
+func TestSNIRouting(t *testing.T) {
+	w1 := trucetest.NewWorld(t, trucetest.WorldOptions{})
+	w2 := trucetest.NewWorld(t, trucetest.WorldOptions{})
+	pas := muxPAS{by: map[[32]byte]*trucetest.FakePAS{}}
+	ls := muxLauncher{}
+	for _, w := range []*trucetest.World{w1, w2} {
+		pas.by[w.Policy.Hash()] = &trucetest.FakePAS{W: w, T: t}
+		ls[w.Policy.Hash()] = &trucetest.FakeLauncher{W: w, Handler: &memFiles{pol: w.Policy.Bytes(), files: map[string][]byte{}}}
+	}
+	h, err := host.New(host.Config{Enclaves: []host.Enclave{{Policy: w1.Policy}, {Policy: w2.Policy}}, PAS: pas, Launcher: ls, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-h.Ready():
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	for _, w := range []*trucetest.World{w1, w2} {
+		s, err := client.Dial(ctx, w.Policy, w.IDs["alice"], client.WithAddr(ln.Addr().String()))
+		if err != nil {
+			t.Fatalf("dial %s: %v", w.Policy.HashHex()[:8], err)
+		}
+		s.Close()
+	}
+	// Without SNI, with two enclaves, the host refuses.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tc := tlsClientNoSNI(c)
+	if err := tc.Handshake(); err == nil {
+		t.Fatal("a connection without server name reached an enclave")
+	}
+	// A name no enclave has is refused too.
+	_, err = client.Dial(ctx, w1.Policy, w1.IDs["alice"], client.WithAddr(ln.Addr().String()),
+		func(o *client.Options) { o.ServerName = "ffffffffffffffff.truce" })
+	if err == nil {
+		t.Fatal("unknown server name reached an enclave")
+	}
+}

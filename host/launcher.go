@@ -1,0 +1,112 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// LaunchSpec says which runtime to start.
+type LaunchSpec struct {
+	// PolicyFile holds the exact policy bytes, in the host's private
+	// directory.
+	PolicyFile string
+	// Platform is the enclave platform, such as "sim".
+	Platform string
+	// Listen is where the runtime must listen, such as "unix:/dir/rt.sock".
+	Listen string
+	// SimDeviceKey is the simulated device key file (platform sim only).
+	SimDeviceKey string
+	// Dir is the host's private directory (mode 0700) for this enclave.
+	Dir string
+	// Log receives the runtime's own log (its stderr).
+	Log io.Writer
+}
+
+// Process is a started runtime: its control channel and its life.
+type Process interface {
+	// Stdin carries control messages to the runtime.
+	Stdin() io.WriteCloser
+	// Stdout carries control messages from the runtime.
+	Stdout() io.Reader
+	// Wait waits for the runtime to exit; it returns nil for exit code 0.
+	Wait() error
+	// Kill stops the runtime at once.
+	Kill() error
+}
+
+// Launcher starts runtimes. Tests inject in-process fakes.
+type Launcher interface {
+	Launch(ctx context.Context, spec LaunchSpec) (Process, error)
+}
+
+// ExecLauncher starts the runtime as a child process: Path (default: this
+// very executable) with the arguments "runtime --policy … --platform …
+// --listen …" and, for sim, "--sim-device-key …".
+type ExecLauncher struct {
+	// Path of the truce executable; empty means os.Executable().
+	Path string
+	// Env is the child's environment; nil means the host's.
+	Env []string
+}
+
+// Launch starts the runtime. The child gets its own process group, so a
+// Ctrl-C at the terminal reaches the host, which then stops it in order.
+func (l ExecLauncher) Launch(ctx context.Context, spec LaunchSpec) (Process, error) {
+	path := l.Path
+	if path == "" {
+		p, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("finding the truce executable to start the runtime: %w", err)
+		}
+		path = p
+	}
+	args := []string{"runtime", "--policy", spec.PolicyFile, "--platform", spec.Platform, "--listen", spec.Listen}
+	if spec.SimDeviceKey != "" {
+		args = append(args, "--sim-device-key", spec.SimDeviceKey)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Args[0] = "truce" // the command name, whatever the file is called
+	cmd.Env = l.Env
+	cmd.Dir = spec.Dir
+	cmd.Stderr = spec.Log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("runtime stdin: %w", err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("runtime stdout: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the runtime %s: %w", path, err)
+	}
+	return &execProcess{cmd: cmd, in: in, out: out}, nil
+}
+
+type execProcess struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out io.Reader
+}
+
+func (p *execProcess) Stdin() io.WriteCloser { return p.in }
+func (p *execProcess) Stdout() io.Reader     { return p.out }
+func (p *execProcess) Wait() error           { return p.cmd.Wait() }
+func (p *execProcess) Kill() error {
+	err := p.cmd.Process.Kill()
+	if errors.Is(err, os.ErrProcessDone) {
+		return nil
+	}
+	return err
+}
+
+// stopGrace is how long a runtime may take to stop after its control
+// input closes, before it is killed.
+const stopGrace = 5 * time.Second
