@@ -126,4 +126,3 @@ func (s *Server) Attest(ctx context.Context, prov attest.Provider, policyBytes [
 	chain, err := c.Attest(ctx, req)
 	return key, chain, err
 }
-
