@@ -1,0 +1,408 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/audit"
+	"github.com/truce-project/truce/client"
+	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/policy"
+)
+
+// clientFlags are the flags every command that talks to an enclave takes.
+type clientFlags struct {
+	policy, cert, key, addr string
+}
+
+const clientFlagsHelp = `
+The policy, certificate and key may also be given as $TRUCE_POLICY,
+$TRUCE_IDENTITY and $TRUCE_KEY. Before sending anything the client checks
+that the enclave's certificate chains to the attestation service CA the
+policy pins, names a measurement the policy trusts, and is for this very
+policy; then it checks the enclave's copy of the policy byte for byte.`
+
+func (c *clientFlags) declare(fs *flag.FlagSet) {
+	fs.StringVar(&c.policy, "policy", "", "policy `file` ($TRUCE_POLICY)")
+	fs.StringVar(&c.cert, "identity", "", "your certificate `file` ($TRUCE_IDENTITY)")
+	fs.StringVar(&c.key, "key", "", "your private key `file` ($TRUCE_KEY)")
+	fs.StringVar(&c.addr, "addr", "", "host `address` to dial (default: the policy's host)")
+}
+
+// dial loads the policy and identity and opens a verified session.
+func (c *clientFlags) dial(e *env) (*client.Session, *policy.Policy, error) {
+	for _, f := range []struct {
+		v    *string
+		env  string
+		flag string
+	}{{&c.policy, "TRUCE_POLICY", "--policy"}, {&c.cert, "TRUCE_IDENTITY", "--identity"}, {&c.key, "TRUCE_KEY", "--key"}} {
+		if *f.v == "" {
+			*f.v = e.getenv(f.env)
+		}
+		if *f.v == "" {
+			return nil, nil, usagef("%s is required (or set $%s)", f.flag, f.env)
+		}
+	}
+	pol, err := loadPolicy(c.policy)
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := identity.Load(c.cert, c.key)
+	if err != nil {
+		return nil, nil, withHint(fmt.Errorf("loading your identity: %w", err), "give your certificate with --identity and its key with --key (truce identity new NAME makes them)")
+	}
+	var opts []client.Option
+	if c.addr != "" {
+		opts = append(opts, client.WithAddr(c.addr))
+	}
+	s, err := client.Dial(e.ctx, pol, id, opts...)
+	if err != nil {
+		return nil, nil, clientError(err)
+	}
+	return s, pol, nil
+}
+
+// clientError attaches what to do to an error from the client SDK.
+func clientError(err error) error {
+	if h := client.Hint(err); h != "" {
+		return withHint(err, "%s", h)
+	}
+	switch {
+	case errors.Is(err, attest.ErrUntrustedMeasurement):
+		return withHint(err, "the enclave runs a runtime build the policy does not pin: nothing was sent; check the measurement with \"truce measure\" and the policy")
+	case errors.Is(err, attest.ErrPolicyMismatch):
+		return withHint(err, "the enclave was attested for another policy: nothing was sent; check you have the policy the host serves")
+	case errors.Is(err, attest.ErrBadChain):
+		return withHint(err, "the enclave's certificate does not chain to the policy's attestation CA or has expired: nothing was sent")
+	case errors.Is(err, attest.ErrSimulated):
+		return withHint(err, "the enclave is simulated and the policy does not allow sim: nothing was sent")
+	}
+	return err
+}
+
+// progress wraps r or w with a progress bar on stderr when stderr is a
+// terminal; size -1 means unknown.
+func progress(e *env, size int64, what string) *progressbar.ProgressBar {
+	f, ok := e.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions64(size, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(true), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100e6))
+}
+
+func uploadCommand(name, verb string, appendMode bool) {
+	var cf clientFlags
+	register(&command{
+		name:    name,
+		args:    "[flags] LOCALFILE|- GUESTPATH",
+		summary: verb + " a file in the enclave",
+		help: fmt.Sprintf(`%ss LOCALFILE ("-" for stdin) to GUESTPATH in the enclave's file system,
+streaming it; the policy must grant your identity %q on GUESTPATH. A
+program's bytes must match the hash the policy pins.
+%s
+
+Example:
+  truce %s --policy policy.json --identity alice.crt --key alice.key \
+      share-0.dat /input/shamir-0.dat`, verb, map[bool]string{false: "w", true: "a"}[appendMode], clientFlagsHelp, name),
+		flags: cf.declare,
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 2 {
+				return usagef("give LOCALFILE (or -) and GUESTPATH")
+			}
+			var in io.Reader = e.stdin
+			size := int64(-1)
+			if args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return withHint(fmt.Errorf("reading %s: %w", args[0], err), "give an existing file, or - for stdin")
+				}
+				defer f.Close()
+				if st, err := f.Stat(); err == nil {
+					size = st.Size()
+				}
+				in = f
+			}
+			s, _, err := cf.dial(e)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if bar := progress(e, size, "uploading"); bar != nil {
+				r := progressbar.NewReader(in, bar)
+				in = &r
+				defer bar.Finish()
+			}
+			var fi *client.FileInfo
+			if appendMode {
+				fi, err = s.Append(e.ctx, args[1], in)
+			} else {
+				fi, err = s.Put(e.ctx, args[1], in)
+			}
+			if err != nil {
+				return clientError(err)
+			}
+			fmt.Fprintf(e.stdout, "%s %s: %d bytes, sha256 %s\n", map[bool]string{false: "wrote", true: "appended to"}[appendMode], fi.Path, fi.Size, fi.SHA256)
+			return nil
+		},
+	})
+}
+
+func init() {
+	uploadCommand("put", "write", false)
+	uploadCommand("append", "append", true)
+
+	var getFlags clientFlags
+	register(&command{
+		name:    "get",
+		args:    "[flags] GUESTPATH [LOCALFILE|-]",
+		summary: "read a file from the enclave",
+		help: `Reads GUESTPATH from the enclave into LOCALFILE (default "-", stdout),
+streaming it and checking it against the SHA-256 the enclave sends; a file
+that does not check is not kept. The policy must grant your identity "r".
+` + clientFlagsHelp + `
+
+Example:
+  truce get --policy policy.json --identity dave.crt --key dave.key \
+      /output/shamir.dat secret.txt`,
+		flags: getFlags.declare,
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return usagef("give GUESTPATH and optionally LOCALFILE")
+			}
+			dest := "-"
+			if len(args) == 2 {
+				dest = args[1]
+			}
+			s, _, err := getFlags.dial(e)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if dest == "-" {
+				_, err := s.Get(e.ctx, args[0], e.stdout)
+				return clientError(err)
+			}
+			tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*")
+			if err != nil {
+				return withHint(fmt.Errorf("creating %s: %w", dest, err), "choose a writable place for LOCALFILE")
+			}
+			defer os.Remove(tmp.Name())
+			var w io.Writer = tmp
+			if bar := progress(e, -1, "downloading"); bar != nil {
+				w = io.MultiWriter(tmp, bar)
+				defer bar.Finish()
+			}
+			fi, err := s.Get(e.ctx, args[0], w)
+			if cerr := tmp.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("writing %s: %w", dest, cerr)
+			}
+			if err != nil {
+				return clientError(err)
+			}
+			if err := os.Rename(tmp.Name(), dest); err != nil {
+				return fmt.Errorf("saving %s: %w", dest, err)
+			}
+			fmt.Fprintf(e.stderr, "read %s: %d bytes, sha256 %s → %s\n", fi.Path, fi.Size, fi.SHA256, dest)
+			return nil
+		},
+	})
+
+	var execFlags clientFlags
+	var execReceipt string
+	var execJSON bool
+	register(&command{
+		name:    "exec",
+		args:    "[flags] GUESTPATH",
+		summary: "run a program in the enclave",
+		help: `Runs the program at GUESTPATH in the enclave (your identity needs "x" on
+it, and the program's inputs must all be uploaded). Prints the program's
+output and outcome; with --receipt saves the signed receipt (check it
+with "truce receipt verify"). Exits 1 if the program failed.
+` + clientFlagsHelp + `
+
+Example:
+  truce exec --policy policy.json --identity dave.crt --key dave.key \
+      --receipt receipt.json /program/shamir.wasm`,
+		flags: func(fs *flag.FlagSet) {
+			execFlags.declare(fs)
+			fs.StringVar(&execReceipt, "receipt", "", "save the run's receipt to `file`")
+			fs.BoolVar(&execJSON, "json", false, "print the whole run result as JSON")
+		},
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return usagef("give the program's GUESTPATH")
+			}
+			s, _, err := execFlags.dial(e)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			rr, err := s.Run(e.ctx, args[0])
+			if rr != nil {
+				if werr := showRun(e, rr, execReceipt, execJSON); werr != nil {
+					return werr
+				}
+			}
+			return clientError(err)
+		},
+	})
+
+	var pipeFlags clientFlags
+	var pipeReceipt string
+	var pipeJSON bool
+	register(&command{
+		name:    "pipeline",
+		args:    "[flags] NAME",
+		summary: "run a pipeline of programs in the enclave",
+		help: `Runs the policy's pipeline NAME: its programs one after another. Prints
+each step's outcome; with --receipt saves the pipeline's signed receipt.
+` + clientFlagsHelp,
+		flags: func(fs *flag.FlagSet) {
+			pipeFlags.declare(fs)
+			fs.StringVar(&pipeReceipt, "receipt", "", "save the pipeline's receipt to `file`")
+			fs.BoolVar(&pipeJSON, "json", false, "print the whole pipeline result as JSON")
+		},
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return usagef("give the pipeline's NAME")
+			}
+			s, _, err := pipeFlags.dial(e)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			pr, err := s.RunPipeline(e.ctx, args[0])
+			if err != nil {
+				return clientError(err)
+			}
+			if pipeJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				enc.Encode(pr)
+			} else {
+				for i, st := range pr.Steps {
+					fmt.Fprintf(e.stdout, "step %d %s: %s, exit code %d\n", i+1, st.Program, st.Outcome, st.ExitCode)
+				}
+			}
+			return saveReceipt(e, pipeReceipt, pr)
+		},
+	})
+
+	var auditFlags clientFlags
+	var auditJSON bool
+	register(&command{
+		name:    "audit",
+		args:    "[flags]",
+		summary: "print and check the enclave's audit log",
+		help: `Fetches the enclave's hash-chained audit log (who did what, when, with
+which hashes and outcome), checks the chain, and prints it.
+` + clientFlagsHelp,
+		flags: func(fs *flag.FlagSet) {
+			auditFlags.declare(fs)
+			fs.BoolVar(&auditJSON, "json", false, "print the log as JSON")
+		},
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if err := noArgs(args); err != nil {
+				return err
+			}
+			s, _, err := auditFlags.dial(e)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			l, err := s.Audit(e.ctx)
+			if err != nil {
+				return clientError(err)
+			}
+			if err := audit.Verify(l.Entries); err != nil {
+				return withHint(fmt.Errorf("the audit log does not check: %w", err), "do not trust this enclave's log")
+			}
+			if n := len(l.Entries); n > 0 && l.Entries[n-1].Hash != l.Head {
+				return withHint(fmt.Errorf("the audit log's head %s is not its last entry", l.Head), "do not trust this enclave's log")
+			}
+			if auditJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(l)
+			}
+			for _, en := range l.Entries {
+				fmt.Fprintf(e.stdout, "%d %s %-8s %-9s %s %s\n", en.Seq, en.Time.UTC().Format("15:04:05.000"), en.Principal, en.Action, en.Path, en.Outcome)
+			}
+			fmt.Fprintf(e.stdout, "%d entries, chain checks, head %s\n", len(l.Entries), l.Head)
+			return nil
+		},
+	})
+
+	var shutFlags clientFlags
+	register(&command{
+		name:    "shutdown",
+		args:    "[flags]",
+		summary: "ask the enclave to wipe its state and stop",
+		help: `Asks the enclave to wipe its files, audit log and key and stop. The policy
+must allow your identity to (see the runtime's rules).
+` + clientFlagsHelp,
+		flags: shutFlags.declare,
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if err := noArgs(args); err != nil {
+				return err
+			}
+			s, _, err := shutFlags.dial(e)
+			if err != nil {
+				return err
+			}
+			if err := s.Shutdown(e.ctx); err != nil {
+				return clientError(err)
+			}
+			fmt.Fprintln(e.stdout, "the enclave is shutting down; its state is wiped")
+			return nil
+		},
+	})
+}
+
+// showRun prints a run's result and saves its receipt.
+func showRun(e *env, rr *api.RunResult, receiptFile string, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rr)
+	} else {
+		e.stdout.Write(rr.Stdout)
+		if len(rr.Stderr) > 0 {
+			e.stderr.Write(rr.Stderr)
+		}
+		msg := ""
+		if rr.Message != "" {
+			msg = " (" + strings.TrimSpace(rr.Message) + ")"
+		}
+		fmt.Fprintf(e.stderr, "%s: %s, exit code %d%s\n", rr.Program, rr.Outcome, rr.ExitCode, msg)
+	}
+	return saveReceipt(e, receiptFile, rr)
+}
+
+// saveReceipt writes v (a result holding a receipt) to file as JSON.
+func saveReceipt(e *env, file string, v any) error {
+	if file == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the receipt: %w", err)
+	}
+	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+		return withHint(fmt.Errorf("saving the receipt: %w", err), "choose a writable --receipt file")
+	}
+	fmt.Fprintf(e.stderr, "receipt saved to %s (check it with: truce receipt verify --policy POLICY %s)\n", file, file)
+	return nil
+}
