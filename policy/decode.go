@@ -37,6 +37,7 @@ func (k kind) String() string {
 type member struct {
 	key string
 	val *node
+	dup bool // the key appeared before in the same object
 }
 
 // node is one JSON value, with object members in document order.
@@ -77,7 +78,8 @@ func lineCol(data []byte, off int64) (int, int) {
 }
 
 // parseTree reads data as exactly one JSON value, refusing invalid UTF-8,
-// duplicate keys, deep nesting and anything after the value.
+// deep nesting and anything after the value. Duplicate keys are marked, and
+// refused by decodeInto, which knows whether a key names a field.
 func parseTree(data []byte) (*node, *Problem) {
 	if len(data) > MaxSize {
 		return nil, &Problem{Msg: fmt.Sprintf("policy is %d bytes, more than the %d allowed", len(data), MaxSize)}
@@ -155,16 +157,13 @@ func (p *treeParser) value(depth int, path string) *node {
 				if !ok {
 					return p.fail(syntaxProblem(p.data, fmt.Errorf("object key is not a string"), off))
 				}
-				kp := keyPath(path, k)
-				if seen[k] {
-					return p.fail(Problem{Path: kp, Msg: "duplicate key: give each key once"})
-				}
+				dup := seen[k]
 				seen[k] = true
-				v := p.value(depth+1, kp)
+				v := p.value(depth+1, keyPath(path, k))
 				if p.prob != nil {
 					return nil
 				}
-				n.members = append(n.members, member{k, v})
+				n.members = append(n.members, member{k, v, dup})
 			}
 			off := p.dec.InputOffset()
 			if _, err := p.dec.Token(); err != nil {
@@ -279,6 +278,10 @@ func decodeInto(n *node, v reflect.Value, path string, ps *problems) {
 				ps.structural(fieldPath(path, quoteField(m.key)), "unknown field"+suggest(m.key, fields))
 				continue
 			}
+			if m.dup {
+				ps.structural(fieldPath(path, m.key), "duplicate key: give each key once")
+				continue
+			}
 			present[m.key] = true
 			decodeInto(m.val, v.Field(fi.index), fieldPath(path, m.key), ps)
 		}
@@ -294,6 +297,10 @@ func decodeInto(n *node, v reflect.Value, path string, ps *problems) {
 		}
 		m := reflect.MakeMapWithSize(t, len(n.members))
 		for _, mem := range n.members {
+			if mem.dup {
+				ps.structural(keyPath(path, mem.key), "duplicate key: give each key once")
+				continue
+			}
 			ev := reflect.New(t.Elem()).Elem()
 			decodeInto(mem.val, ev, keyPath(path, mem.key), ps)
 			m.SetMapIndex(reflect.ValueOf(mem.key).Convert(t.Key()), ev)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -385,3 +386,14 @@ func (p *Policy) CACertificate() *x509.Certificate { return p.ca }
 
 // Expired reports whether the policy has expired at now.
 func (p *Policy) Expired(now time.Time) bool { return !now.Before(p.Expires) }
+
+// Encode writes p as a policy file: indented JSON with fields in a fixed
+// order, map keys sorted and a trailing newline. It does not validate p;
+// parse the result with Parse to be sure it is a valid policy.
+func Encode(p *Policy) ([]byte, error) {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding policy: %w", err)
+	}
+	return append(b, '\n'), nil
+}

@@ -1,7 +1,6 @@
 package policy
 
 import (
-
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -393,4 +392,3 @@ func (p *Policy) validateLimits(ps *problems) {
 		ps.add("limits.file_mib", "is %d MiB, more than total_mib (%d MiB): a file cannot be larger than the whole file system", l.File()/mib, l.Total()/mib)
 	}
 }
-
