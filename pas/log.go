@@ -124,7 +124,11 @@ func openDB(path string, readOnly bool) (*sql.DB, error) {
 		}
 		q.Add("_pragma", "query_only(1)")
 	}
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening the issuance log %s: %w", path, err)
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
 		return nil, fmt.Errorf("opening the issuance log %s: %w", path, err)

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/sim"
+)
+
+func init() {
+	register(&command{
+		name:    "evidence verify",
+		args:    "--platform sim [--device-pub FILE] [--nonce HEX] [--at TIME] FILE",
+		summary: "check attestation evidence offline and print its claims",
+		help: `Verifies the evidence in FILE (raw bytes, or base64 text) as the attestation
+service would, without a server, and prints what it claims: platform,
+measurement, report data and the platform's further claims. For debugging
+attestation.
+
+--nonce compares the 64 report-data bytes the evidence is bound to (see
+attest.ReportData) with HEX. --at verifies as of an RFC 3339 time.
+Simulated evidence is checked against the device public key, by default
+$TRUCE_SIM_DEVICE_PUB.
+
+Example:
+  truce evidence verify --platform sim --device-pub pas/device.pub token.cbor`,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("platform", "", "platform of the evidence: sim")
+			fs.String("device-pub", "", "simulated device public key `file` (default $TRUCE_SIM_DEVICE_PUB)")
+			fs.String("nonce", "", "expected report data, 128 `hex` digits")
+			fs.String("at", "", "verify as of this RFC 3339 `time` (default now)")
+		},
+		run: runEvidenceVerify,
+	})
+	register(&command{
+		name:    "evidence new",
+		args:    "--platform sim --device-key FILE --measurement HEX --report-data HEX -o FILE",
+		summary: "make simulated evidence, for debugging",
+		help: `Signs a simulated-platform token with the device key, as the runtime does
+on the simulated platform, reporting the given measurement over the given
+64 report-data bytes. Only the simulated platform can be made this way;
+what it makes is never hardware-backed.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("platform", "sim", "platform: only sim")
+			fs.String("device-key", "", "simulated device key `file` (truce pas init writes one)")
+			fs.String("measurement", "", "runtime measurement, `hex` (for sim: the SHA-256 of the runtime executable)")
+			fs.String("report-data", "", "64 bytes of report data, 128 `hex` digits")
+			fs.String("o", "", "output `file` for the token")
+		},
+		run: runEvidenceNew,
+	})
+}
+
+func flagString(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
+
+func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
+	if len(args) != 1 {
+		return usagef("give exactly one evidence FILE")
+	}
+	platform := flagString(fs, "platform")
+	if platform == "" {
+		return withHint(usagef("--platform is required"), "give --platform sim")
+	}
+	opts := attest.VerifyOptions{}
+	if at := flagString(fs, "at"); at != "" {
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			return withHint(usagef("--at %q is not an RFC 3339 time", at), "such as 2026-11-24T12:00:00Z")
+		}
+		opts.Now = t
+	}
+	var want []byte
+	if n := flagString(fs, "nonce"); n != "" {
+		b, err := hex.DecodeString(n)
+		if err != nil || len(b) != 64 {
+			return withHint(usagef("--nonce must be 64 bytes in hex (128 digits)"), "give the report data the evidence should be bound to")
+		}
+		want = b
+	}
+	var v attest.Verifier
+	switch platform {
+	case attest.SimPlatform:
+		pubFile := flagString(fs, "device-pub")
+		if pubFile == "" {
+			pubFile = e.getenv("TRUCE_SIM_DEVICE_PUB")
+		}
+		if pubFile == "" {
+			return withHint(usagef("platform sim needs the device public key"), "give --device-pub FILE (truce pas init wrote device.pub) or set TRUCE_SIM_DEVICE_PUB")
+		}
+		pub, err := sim.LoadPublic(pubFile)
+		if err != nil {
+			return withHint(fmt.Errorf("%s: %w", pubFile, err), "give the device.pub that truce pas init wrote")
+		}
+		v = sim.NewVerifier(pub)
+	default:
+		var err error
+		if v, err = attest.Lookup(platform); err != nil {
+			return withHint(err, "this build verifies only: %s", strings.Join(append([]string{attest.SimPlatform}, attest.Platforms()...), ", "))
+		}
+	}
+	ev, err := readEvidence(args[0])
+	if err != nil {
+		return err
+	}
+	c, err := v.Verify(ev, opts)
+	if err != nil {
+		if errors.Is(err, attest.ErrBadEvidence) {
+			return withHint(err, "the evidence was altered, truncated, or signed by another device than the one given")
+		}
+		return err
+	}
+	if want != nil && string(want) != string(c.ReportData[:]) {
+		return withHint(fmt.Errorf("%w: report data is %x, --nonce wants %x", attest.ErrBinding, c.ReportData, want),
+			"the evidence was made for another key, policy or nonce")
+	}
+	fmt.Fprintf(e.stdout, "evidence verifies\nplatform: %s\n", c.Platform)
+	if c.Simulated {
+		fmt.Fprintf(e.stdout, "simulated: yes (NOT hardware-backed)\n")
+	} else {
+		fmt.Fprintf(e.stdout, "simulated: no\n")
+	}
+	fmt.Fprintf(e.stdout, "measurement: %s\nreport_data: %s\n", hex.EncodeToString(c.Measurement), hex.EncodeToString(c.ReportData[:]))
+	keys := make([]string, 0, len(c.Details))
+	for k := range c.Details {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(e.stdout, "%s: %s\n", k, c.Details[k])
+	}
+	return nil
+}
+
+// readEvidence reads raw evidence, or base64 text of it.
+func readEvidence(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("reading evidence: %w", err), "give the evidence file")
+	}
+	if t := strings.TrimSpace(string(b)); t != "" {
+		if d, err := base64.StdEncoding.DecodeString(t); err == nil {
+			return d, nil
+		}
+	}
+	return b, nil
+}
+
+func runEvidenceNew(e *env, fs *flag.FlagSet, args []string) error {
+	if err := noArgs(args); err != nil {
+		return err
+	}
+	if p := flagString(fs, "platform"); p != attest.SimPlatform {
+		return withHint(usagef("cannot make evidence of platform %q", p), "only the simulated platform (sim) has a key anyone may hold")
+	}
+	keyFile, out := flagString(fs, "device-key"), flagString(fs, "o")
+	if keyFile == "" || out == "" {
+		return usagef("--device-key and -o are required")
+	}
+	m, err := hex.DecodeString(flagString(fs, "measurement"))
+	if err != nil || len(m) == 0 {
+		return withHint(usagef("--measurement must be hex"), "the sim measurement is the SHA-256 of the runtime executable, 64 hex digits")
+	}
+	rdb, err := hex.DecodeString(flagString(fs, "report-data"))
+	if err != nil || len(rdb) != 64 {
+		return usagef("--report-data must be 64 bytes in hex (128 digits)")
+	}
+	dev, err := sim.LoadDevice(keyFile)
+	if err != nil {
+		return withHint(err, "give the device.key that truce pas init wrote")
+	}
+	ev, err := sim.NewProvider(dev, m).Evidence(context.Background(), [64]byte(rdb))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, ev, 0o644); err != nil {
+		return fmt.Errorf("writing evidence: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "wrote %d bytes of SIMULATED evidence to %s\n", len(ev), out)
+	return nil
+}

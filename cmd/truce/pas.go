@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/truce-project/truce/pas"
+)
+
+func init() {
+	register(&command{
+		name:    "pas init",
+		args:    "--dir DIR",
+		summary: "create an attestation service: its CA and the simulated device key",
+		help: `Creates the attestation service directory DIR with:
+  ca.crt      the service's CA certificate: pin it in policies (attestation.ca_cert)
+  ca.key      the CA's private key (mode 0600): keep it secret
+  device.key  the simulated platform's device key (mode 0600): give it to
+              "truce runtime --platform sim --sim-device-key"
+  device.pub  its public key, which "truce pas serve --allow-sim" trusts
+  log.db      the issuance log (SQLite)
+It refuses a directory that already holds a service.
+
+Example:
+  truce pas init --dir pas`,
+		flags: func(fs *flag.FlagSet) { fs.String("dir", "", "service `directory` to create") },
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := noArgs(args); err != nil {
+				return err
+			}
+			dir, err := pasDir(fs)
+			if err != nil {
+				return err
+			}
+			if err := pas.Init(dir, rand.Reader); err != nil {
+				if errors.Is(err, pas.ErrExists) {
+					return withHint(err, "use another --dir, or \"truce pas serve --dir %s\" to run the existing service", dir)
+				}
+				return fmt.Errorf("creating the attestation service: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "created attestation service in %s\nCA certificate: %s\nsimulated device key: %s\n",
+				dir, filepath.Join(dir, pas.CACertFile), filepath.Join(dir, pas.DeviceKeyFile))
+			return nil
+		},
+	})
+	register(&command{
+		name:    "pas serve",
+		args:    "--dir DIR [--listen ADDR] [--allow-sim] [flags]",
+		summary: "run the attestation service over HTTPS until interrupted",
+		help: `Serves the attestation service of DIR (made by "truce pas init") over
+HTTPS at ADDR until SIGINT or SIGTERM. Its TLS certificate comes from its own
+CA, for the listen address and for localhost and 127.0.0.1.
+
+  POST /v1/nonce    a fresh single-use nonce
+  POST /v1/attest   evidence + CSR + nonce + policy → enclave certificate chain
+  GET  /v1/ca       the CA certificate
+  GET  /healthz     "ok"
+
+Evidence of the simulated platform is accepted only with --allow-sim, and
+certificates issued for it say SIMULATED. Every issuance is logged before it
+is returned; see "truce pas log".
+
+Example:
+  truce pas serve --dir pas --listen 127.0.0.1:3010 --allow-sim`,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("dir", "", "service `directory` (made by truce pas init)")
+			fs.String("listen", "127.0.0.1:3010", "`address` to listen on (host:port; port 0 picks a free one)")
+			fs.Bool("allow-sim", false, "accept evidence of the simulated platform (never in production)")
+			fs.String("host", "", "extra comma-separated host `names` or IPs for the service's TLS certificate")
+			fs.Duration("cert-lifetime", pas.DefaultCertLifetime, "validity of issued enclave certificates (capped by the policy's expiry)")
+			fs.Duration("nonce-lifetime", pas.DefaultNonceLifetime, "how long a nonce may be used")
+			fs.String("addr-file", "", "write the listening address to this `file` once ready (for scripts)")
+		},
+		run: runPASServe,
+	})
+	register(&command{
+		name:    "pas log",
+		args:    "--dir DIR [--verify]",
+		summary: "print and verify the attestation service's issuance log",
+		help: `Prints every certificate the attestation service of DIR issued, oldest
+first, checking as it goes that each entry chains to the one before it and
+was signed by the service's CA. With --verify only the summary is printed.
+It exits with an error at the first entry that does not verify. It only
+reads, so it may run while the service serves.
+
+Keep the printed head hash elsewhere: a later log must contain it.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("dir", "", "service `directory`")
+			fs.Bool("verify", false, "print only the summary")
+		},
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := noArgs(args); err != nil {
+				return err
+			}
+			dir, err := pasDir(fs)
+			if err != nil {
+				return err
+			}
+			quiet := fs.Lookup("verify").Value.(flag.Getter).Get().(bool)
+			var n int64
+			var head [32]byte
+			err = pas.ReadLog(dir, func(en pas.Entry) error {
+				n, head = en.Seq, en.Hash
+				if quiet {
+					return nil
+				}
+				sim := ""
+				if en.Identity.Simulated {
+					sim = " SIMULATED"
+				}
+				fmt.Fprintf(e.stdout, "%d %s serial=%s platform=%s%s measurement=%s policy=%s\n",
+					en.Seq, en.Time.UTC().Format(time.RFC3339Nano), en.Serial, en.Identity.Platform, sim,
+					hex.EncodeToString(en.Identity.Measurement), hex.EncodeToString(en.Identity.PolicyHash[:]))
+				return nil
+			})
+			if errors.Is(err, pas.ErrLogTampered) {
+				return withHint(fmt.Errorf("after %d good entries: %w", n, err),
+					"the log was changed after it was written: restore %s from a backup and investigate", filepath.Join(dir, pas.LogFile))
+			}
+			if errors.Is(err, pas.ErrNotInitialised) {
+				return withHint(err, "give the --dir of \"truce pas init\"")
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "log verifies: %d entries, head %s\n", n, hex.EncodeToString(head[:]))
+			return nil
+		},
+	})
+}
+
+func pasDir(fs *flag.FlagSet) (string, error) {
+	dir := fs.Lookup("dir").Value.String()
+	if dir == "" {
+		return "", withHint(usagef("--dir is required"), "give the attestation service directory, such as --dir pas")
+	}
+	return dir, nil
+}
+
+func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
+	if err := noArgs(args); err != nil {
+		return err
+	}
+	dir, err := pasDir(fs)
+	if err != nil {
+		return err
+	}
+	get := func(n string) any { return fs.Lookup(n).Value.(flag.Getter).Get() }
+	listen := get("listen").(string)
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return usagef("--listen %q is not host:port: %v", listen, err)
+	}
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if host != "" && !net.ParseIP(host).IsUnspecified() {
+		hosts = append(hosts, host)
+	} else if hn, err := os.Hostname(); err == nil {
+		hosts = append(hosts, hn)
+	}
+	for _, h := range strings.Split(get("host").(string), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	svc, err := pas.Open(pas.Config{
+		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger,
+		CertLifetime: get("cert-lifetime").(time.Duration), NonceLifetime: get("nonce-lifetime").(time.Duration),
+	})
+	switch {
+	case errors.Is(err, pas.ErrNotInitialised):
+		return withHint(err, "run \"truce pas init --dir %s\" first", dir)
+	case errors.Is(err, pas.ErrLogTampered):
+		return withHint(err, "the issuance log was changed: run \"truce pas log --dir %s\" and restore it from a backup", dir)
+	case err != nil:
+		return withHint(fmt.Errorf("opening the attestation service: %w", err), "check the files in %s (truce pas init made them)", dir)
+	}
+	defer svc.Close()
+	tc, err := svc.TLSConfig(dedupe(hosts))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return withHint(fmt.Errorf("listening on %s: %w", listen, err), "pick another --listen address, or stop what uses it")
+	}
+	addr := ln.Addr().String()
+	url := "https://" + addr
+	fmt.Fprintf(e.stdout, "CA certificate: %s\nURL: %s\n", filepath.Join(dir, pas.CACertFile), url)
+	if get("allow-sim").(bool) {
+		fmt.Fprintf(e.stdout, "accepting the SIMULATED platform (not hardware-backed)\n")
+	}
+	if f := get("addr-file").(string); f != "" {
+		if err := os.WriteFile(f, []byte(addr+"\n"), 0o644); err != nil {
+			ln.Close()
+			return fmt.Errorf("writing --addr-file: %w", err)
+		}
+	}
+	srv := &http.Server{Handler: svc.Handler(), TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("serving: %w", err)
+	case <-e.ctx.Done():
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("stopping: %w", err)
+	}
+	n, head := svc.Log().Head()
+	fmt.Fprintf(e.stdout, "stopped; log has %d entries, head %s\n", n, hex.EncodeToString(head[:]))
+	return nil
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
