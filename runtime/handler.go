@@ -1,0 +1,392 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/audit"
+	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/vfs"
+)
+
+// problem is a refusal or failure on its way to becoming an api.Problem.
+type problem struct {
+	status   int
+	name     string // api.Problem* name
+	detail   string
+	result   *api.RunResult
+	pipeline *api.PipelineResult
+}
+
+func (p *problem) Error() string { return p.name + ": " + p.detail }
+
+func newProblem(status int, name, format string, a ...any) *problem {
+	return &problem{status: status, name: name, detail: fmt.Sprintf(format, a...)}
+}
+
+var titles = map[string]string{
+	api.ProblemForbidden:       "Forbidden by the policy",
+	api.ProblemNotFound:        "Not found",
+	api.ProblemHashMismatch:    "Program hash does not match the policy",
+	api.ProblemLimitExceeded:   "Limit exceeded",
+	api.ProblemProgramFailed:   "Program failed",
+	api.ProblemNotReady:        "Not ready",
+	api.ProblemBadRequest:      "Bad request",
+	api.ProblemConflict:        "Conflict",
+	api.ProblemUnauthenticated: "Unauthenticated",
+}
+
+func writeProblem(w http.ResponseWriter, req *http.Request, p *problem) {
+	body := api.Problem{
+		Type: api.ProblemBase + p.name, Title: titles[p.name], Status: p.status,
+		Detail: p.detail, Instance: req.URL.Path, Result: p.result, Pipeline: p.pipeline,
+	}
+	w.Header().Set("Content-Type", api.ContentTypeProblem)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Handler returns the HTTP API. It expects requests that came through the
+// TLS configuration of TLSConfig (the client certificate in req.TLS).
+func (r *Runtime) Handler() http.Handler { return http.HandlerFunc(r.serveHTTP) }
+
+// request is one API request being handled; it collects what the audit
+// log records about it.
+type request struct {
+	w      http.ResponseWriter
+	req    *http.Request
+	pr     *policy.Principal
+	action string
+	path   string
+	hashes []string
+}
+
+func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	rq := &request{w: w, req: req, action: "unknown"}
+	err := r.route(rq)
+	outcome := "ok"
+	if err != nil {
+		var p *problem
+		if !errors.As(err, &p) {
+			r.log.Error("request failed", "path", req.URL.Path, "error", err)
+			p = newProblem(http.StatusInternalServerError, api.ProblemConflict, "the runtime failed: %v", err)
+		}
+		outcome = p.name
+		writeProblem(w, req, p)
+	}
+	if rq.pr != nil {
+		r.audit.Append(audit.Entry{Principal: rq.pr.Name, Action: rq.action, Path: rq.path, Hashes: rq.hashes, Outcome: outcome})
+	}
+}
+
+// route authenticates the request and dispatches it. Handlers write the
+// success response themselves and return a *problem otherwise.
+func (r *Runtime) route(rq *request) error {
+	req := rq.req
+	if req.TLS == nil || len(req.TLS.PeerCertificates) == 0 {
+		return newProblem(http.StatusUnauthorized, api.ProblemUnauthenticated, "present a principal's client certificate over TLS")
+	}
+	raw := make([][]byte, len(req.TLS.PeerCertificates))
+	for i, c := range req.TLS.PeerCertificates {
+		raw[i] = c.Raw
+	}
+	pr, err := r.checkClient(raw)
+	if err != nil {
+		return newProblem(http.StatusUnauthorized, api.ProblemUnauthenticated, "%v", err)
+	}
+	rq.pr = pr
+	if r.pol.Expired(r.now()) {
+		rq.action = "refused"
+		return newProblem(http.StatusForbidden, api.ProblemForbidden, "the policy expired at %s: make a new policy and a new enclave", r.pol.Expires.UTC().Format("2006-01-02T15:04:05Z07:00"))
+	}
+	p := req.URL.Path
+	switch {
+	case strings.HasPrefix(p, api.PathFiles):
+		gp, err := GuestPath(p, api.PathFiles)
+		if err != nil {
+			rq.action = "file"
+			return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "%v", err)
+		}
+		rq.path = gp
+		switch req.Method {
+		case http.MethodPut:
+			rq.action = "write"
+			return r.handleWrite(rq, false)
+		case http.MethodPost:
+			rq.action = "append"
+			return r.handleWrite(rq, true)
+		case http.MethodGet, http.MethodHead:
+			rq.action = "read"
+			return r.handleRead(rq)
+		}
+		rq.action = "file"
+		return methodNotAllowed(rq.w, "GET, HEAD, PUT, POST")
+	case strings.HasPrefix(p, api.PathRun):
+		rq.action = "run"
+		gp, err := GuestPath(p, api.PathRun)
+		if err != nil {
+			return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "%v", err)
+		}
+		rq.path = gp
+		if req.Method != http.MethodPost {
+			return methodNotAllowed(rq.w, "POST")
+		}
+		return r.handleRun(rq)
+	case strings.HasPrefix(p, api.PathPipelines):
+		rq.action = "pipeline"
+		name := strings.TrimPrefix(p, api.PathPipelines)
+		rq.path = name
+		if req.Method != http.MethodPost {
+			return methodNotAllowed(rq.w, "POST")
+		}
+		return r.handlePipeline(rq, name)
+	case p == api.PathPolicy:
+		rq.action = "policy"
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			return methodNotAllowed(rq.w, "GET, HEAD")
+		}
+		b := r.pol.Bytes()
+		rq.w.Header().Set("Content-Type", "application/json")
+		rq.w.Header().Set(api.HeaderSHA256, r.pol.HashHex())
+		rq.w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		rq.hashes = []string{r.pol.HashHex()}
+		if req.Method == http.MethodGet {
+			_, _ = rq.w.Write(b)
+		}
+		return nil
+	case p == api.PathAttestation:
+		rq.action = "attestation"
+		if req.Method != http.MethodGet {
+			return methodNotAllowed(rq.w, "GET")
+		}
+		s := r.cert.Load()
+		if s == nil {
+			return newProblem(http.StatusConflict, api.ProblemNotReady, "the enclave has no certificate yet")
+		}
+		writeJSON(rq.w, http.StatusOK, api.Attestation{Platform: s.platform, Evidence: s.evidence, Chain: s.chain, Nonce: s.nonce})
+		return nil
+	case p == api.PathAudit:
+		rq.action = "audit"
+		if req.Method != http.MethodGet {
+			return methodNotAllowed(rq.w, "GET")
+		}
+		// This request's own entry is appended after the response; it
+		// shows in the next read.
+		entries, head := r.audit.Entries()
+		if entries == nil {
+			entries = []audit.Entry{}
+		}
+		writeJSON(rq.w, http.StatusOK, api.AuditLog{Entries: entries, Head: head})
+		return nil
+	case p == api.PathShutdown:
+		rq.action = "shutdown"
+		if req.Method != http.MethodPost {
+			return methodNotAllowed(rq.w, "POST")
+		}
+		if !MayShutdown(pr) {
+			return newProblem(http.StatusForbidden, api.ProblemForbidden, "%s may not shut the enclave down: only principals with an x (run) right may", pr.Name)
+		}
+		writeJSON(rq.w, http.StatusAccepted, struct {
+			Status string `json:"status"`
+		}{"shutting down"})
+		if f, ok := rq.w.(http.Flusher); ok {
+			f.Flush()
+		}
+		r.requestShutdown()
+		return nil
+	}
+	return newProblem(http.StatusNotFound, api.ProblemNotFound, "no API at %q: see the paths under /v1/", p)
+}
+
+// MayShutdown reports whether a principal may shut the enclave down: any
+// principal holding an x (run) right on some path, that is, one who may
+// trigger computations, may also end them.
+func MayShutdown(pr *policy.Principal) bool {
+	for _, rights := range pr.Capabilities {
+		if rights.Has(capability.Execute) {
+			return true
+		}
+	}
+	return false
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) error {
+	w.Header().Set("Allow", allow)
+	return newProblem(http.StatusMethodNotAllowed, api.ProblemBadRequest, "method not allowed here: use %s", allow)
+}
+
+// GuestPath turns a request path under prefix into the enclave file path it
+// names: "/v1/files/input/a.dat" under "/v1/files/" is "/input/a.dat". The
+// result is always clean and absolute, never a directory, and never holds
+// "." or ".." elements or NUL bytes; anything else is an error.
+func GuestPath(urlPath, prefix string) (string, error) {
+	rest, ok := strings.CutPrefix(urlPath, prefix)
+	if !ok {
+		return "", fmt.Errorf("path %q is not under %s", urlPath, prefix)
+	}
+	if rest == "" {
+		return "", fmt.Errorf("no file named: put the enclave path after %s, such as %sinput/data.csv", prefix, prefix)
+	}
+	if len(rest) > vfs.MaxPath {
+		return "", fmt.Errorf("path of %d bytes is too long (at most %d)", len(rest), vfs.MaxPath)
+	}
+	gp := "/" + rest
+	if strings.HasSuffix(gp, "/") {
+		return "", fmt.Errorf("%q is a directory: name a file", gp)
+	}
+	if err := capability.CheckPath(gp); err != nil {
+		return "", err
+	}
+	return gp, nil
+}
+
+// bodyLimit is how many body bytes a write may carry: the per-file limit.
+func (r *Runtime) bodyLimit() int64 { return r.pol.Limits.File() }
+
+func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
+	gp := rq.path
+	want, verb := capability.Write, "write"
+	if appendMode {
+		want, verb = capability.Append, "append to"
+	}
+	if !r.pol.PrincipalAllows(rq.pr.Name, gp, want) {
+		return newProblem(http.StatusForbidden, api.ProblemForbidden, "%s may not %s %s: the policy grants no %q right there", rq.pr.Name, verb, gp, want.String())
+	}
+	limit := r.bodyLimit()
+	if rq.req.ContentLength > limit {
+		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "the body of %d bytes exceeds the per-file limit of %d bytes", rq.req.ContentLength, limit)
+	}
+	body := http.MaxBytesReader(rq.w, rq.req.Body, limit)
+	view := r.fs.View(rq.pr.Capabilities)
+	var (
+		n       int64
+		err     error
+		existed bool
+	)
+	if _, serr := r.admin.Stat(gp); serr == nil {
+		existed = true
+	}
+	if prog := r.pol.Program(gp); prog != nil {
+		if appendMode {
+			return newProblem(http.StatusConflict, api.ProblemConflict, "%s is a program pinned by the policy: write it whole with PUT", gp)
+		}
+		// Programs are checked whole before anything is stored.
+		b, rerr := io.ReadAll(body)
+		if rerr != nil {
+			return bodyProblem(rerr, limit)
+		}
+		sum := sha256.Sum256(b)
+		got := hex.EncodeToString(sum[:])
+		rq.hashes = []string{got}
+		if !strings.EqualFold(got, prog.SHA256) {
+			return newProblem(http.StatusConflict, api.ProblemHashMismatch, "the bytes sent for %s have SHA-256 %s, the policy pins %s: upload the program the policy names", gp, got, strings.ToLower(prog.SHA256))
+		}
+		n, err = view.WriteFile(gp, strings.NewReader(string(b)))
+	} else if appendMode {
+		n, err = view.AppendFile(gp, body)
+	} else {
+		n, err = view.WriteFile(gp, body)
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return bodyProblem(err, limit)
+		}
+		return fsProblem(err, rq.pr.Name, gp)
+	}
+	_ = n
+	sum, size, err := r.hashFile(gp)
+	if err != nil {
+		return fsProblem(err, rq.pr.Name, gp)
+	}
+	rq.hashes = []string{sum}
+	status := http.StatusOK
+	if !existed && !appendMode {
+		status = http.StatusCreated
+	}
+	writeJSON(rq.w, status, api.FileResult{Path: gp, Size: size, SHA256: sum})
+	return nil
+}
+
+func bodyProblem(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "the body exceeds the per-file limit of %d bytes: nothing was stored", limit)
+	}
+	return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "reading the request body: %v", err)
+}
+
+// fsProblem maps a file system error to a problem.
+func fsProblem(err error, who, gp string) error {
+	switch {
+	case errors.Is(err, vfs.ErrQuota):
+		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "%v: nothing was stored", err)
+	case errors.Is(err, vfs.ErrPermission):
+		return newProblem(http.StatusForbidden, api.ProblemForbidden, "%s may not access %s", who, gp)
+	case errors.Is(err, vfs.ErrNotExist):
+		return newProblem(http.StatusNotFound, api.ProblemNotFound, "%s does not exist", gp)
+	case errors.Is(err, vfs.ErrIsDir), errors.Is(err, vfs.ErrNotDir), errors.Is(err, vfs.ErrExist), errors.Is(err, vfs.ErrNotEmpty):
+		return newProblem(http.StatusConflict, api.ProblemConflict, "%s: %v", gp, err)
+	case errors.Is(err, vfs.ErrInvalid), errors.Is(err, vfs.ErrNameTooLong), errors.Is(err, vfs.ErrEscape):
+		return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "%s: %v", gp, err)
+	}
+	return fmt.Errorf("%s: %w", gp, err)
+}
+
+// hashFile returns the hex SHA-256 and size of a file, read from one
+// consistent snapshot.
+func (r *Runtime) hashFile(gp string) (string, int64, error) {
+	s, err := r.admin.Open(gp)
+	if err != nil {
+		return "", 0, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(s, 0, s.Size())); err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), s.Size(), nil
+}
+
+func (r *Runtime) handleRead(rq *request) error {
+	gp := rq.path
+	if !r.pol.PrincipalAllows(rq.pr.Name, gp, capability.Read) {
+		return newProblem(http.StatusForbidden, api.ProblemForbidden, "%s may not read %s: the policy grants no \"r\" right there", rq.pr.Name, gp)
+	}
+	s, err := r.fs.View(rq.pr.Capabilities).Open(gp)
+	if err != nil {
+		return fsProblem(err, rq.pr.Name, gp)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(s, 0, s.Size())); err != nil {
+		return fmt.Errorf("reading %s: %w", gp, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	rq.hashes = []string{sum}
+	hd := rq.w.Header()
+	hd.Set("Content-Type", "application/octet-stream")
+	hd.Set("Content-Length", strconv.FormatInt(s.Size(), 10))
+	hd.Set(api.HeaderSHA256, sum)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	rq.w.WriteHeader(http.StatusOK)
+	if rq.req.Method == http.MethodGet {
+		_, _ = io.Copy(rq.w, io.NewSectionReader(s, 0, s.Size()))
+	}
+	return nil
+}

@@ -1,0 +1,362 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/engine"
+	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/receipt"
+	"github.com/truce-project/truce/vfs"
+	"github.com/truce-project/truce/wasi"
+)
+
+// programLock returns the mutex serialising runs of one program.
+func (r *Runtime) programLock(path string) *sync.Mutex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.progMu[path]
+	if m == nil {
+		m = new(sync.Mutex)
+		r.progMu[path] = m
+	}
+	return m
+}
+
+func (r *Runtime) handleRun(rq *request) error {
+	gp := rq.path
+	prog := r.pol.Program(gp)
+	if !r.pol.PrincipalAllows(rq.pr.Name, gp, capability.Execute) {
+		return newProblem(http.StatusForbidden, api.ProblemForbidden, "%s may not run %s: the policy grants no \"x\" right there", rq.pr.Name, gp)
+	}
+	if prog == nil {
+		return newProblem(http.StatusNotFound, api.ProblemNotFound, "the policy lists no program at %s", gp)
+	}
+	lock := r.programLock(gp)
+	lock.Lock()
+	defer lock.Unlock()
+	res, err := r.runProgram(rq.req.Context(), prog)
+	if err != nil {
+		return err
+	}
+	rq.hashes = []string{res.Receipt.ProgramHash, receiptDigest(&res.Receipt)}
+	if !succeeded(res) {
+		return &problem{status: http.StatusUnprocessableEntity, name: api.ProblemProgramFailed,
+			detail: failureDetail(res), result: res}
+	}
+	writeJSON(rq.w, http.StatusOK, res)
+	return nil
+}
+
+func succeeded(res *api.RunResult) bool {
+	return res.Outcome == engine.Exited.String() && res.ExitCode == 0
+}
+
+func failureDetail(res *api.RunResult) string {
+	d := fmt.Sprintf("%s ended %s", res.Program, res.Outcome)
+	if res.Outcome == engine.Exited.String() {
+		d = fmt.Sprintf("%s exited with code %d", res.Program, res.ExitCode)
+	}
+	if res.Message != "" {
+		d += ": " + res.Message
+	}
+	return d
+}
+
+func receiptDigest(rc *receipt.Receipt) string {
+	d, err := receipt.Digest(rc)
+	if err != nil {
+		return ""
+	}
+	return hex.EncodeToString(d[:])
+}
+
+// loadProgram reads a program's bytes and checks them against the pin.
+func (r *Runtime) loadProgram(prog *policy.Program) ([]byte, error) {
+	s, err := r.admin.Open(prog.Path)
+	if err != nil {
+		if isNotExist(err) {
+			return nil, newProblem(http.StatusConflict, api.ProblemNotReady, "program %s has not been uploaded yet: its owner must write it first", prog.Path)
+		}
+		return nil, fsProblem(err, "the runtime", prog.Path)
+	}
+	b, err := io.ReadAll(io.NewSectionReader(s, 0, s.Size()))
+	if err != nil {
+		return nil, fmt.Errorf("reading program %s: %w", prog.Path, err)
+	}
+	if sha256.Sum256(b) != prog.Hash() {
+		return nil, newProblem(http.StatusConflict, api.ProblemHashMismatch, "the stored %s does not match the hash the policy pins: upload it again", prog.Path)
+	}
+	return b, nil
+}
+
+// missingInputs lists the files the program's capabilities name one by
+// one (not directories) with a read right that do not exist yet.
+func (r *Runtime) missingInputs(prog *policy.Program) []string {
+	var missing []string
+	for _, g := range prog.Capabilities.Paths() {
+		if strings.HasSuffix(g, "/") || !prog.Capabilities[g].Has(capability.Read) {
+			continue
+		}
+		if _, err := r.admin.Stat(g); err != nil {
+			missing = append(missing, g)
+		}
+	}
+	return missing
+}
+
+func isNotExist(err error) bool { return err != nil && errors.Is(err, vfs.ErrNotExist) }
+
+// filesWith returns the hashes of every file the capability set gives
+// want on, sorted by path.
+func (r *Runtime) filesWith(caps capability.Set, want capability.Rights) []receipt.FileHash {
+	out := []receipt.FileHash{}
+	for _, info := range r.fs.Files() {
+		if !caps.Rights(info.Path).Has(want) {
+			continue
+		}
+		sum, _, err := r.hashFile(info.Path)
+		if err != nil {
+			continue // removed since listed
+		}
+		out = append(out, receipt.FileHash{Path: info.Path, SHA256: sum})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// runProgram runs one program under the policy's limits and returns its
+// result with a signed receipt. The caller holds the program's lock. A
+// refusal before the run (program missing, inputs missing) is a *problem.
+func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program) (*api.RunResult, error) {
+	cs := r.cert.Load()
+	if cs == nil {
+		return nil, newProblem(http.StatusConflict, api.ProblemNotReady, "the enclave has no certificate yet")
+	}
+	wasm, err := r.loadProgram(prog)
+	if err != nil {
+		return nil, err
+	}
+	if missing := r.missingInputs(prog); len(missing) > 0 {
+		return nil, newProblem(http.StatusConflict, api.ProblemNotReady, "%s cannot run yet: %s missing: the data owners must write them first", prog.Path, strings.Join(missing, ", "))
+	}
+	inputs := r.filesWith(prog.Capabilities, capability.Read)
+	stdout := &cappedBuffer{limit: api.MaxOutput}
+	stderr := &cappedBuffer{limit: api.MaxOutput}
+	lim := r.pol.Limits
+	started := r.now().UTC()
+	res, runErr := r.eng.Run(ctx, engine.Program{Wasm: wasm, Hash: prog.Hash()}, engine.Config{
+		WASI: wasi.Config{
+			Args:   []string{prog.Path},
+			Stdin:  bytes.NewReader(nil),
+			Stdout: stdout,
+			Stderr: stderr,
+			FS:     r.fs.View(prog.Capabilities),
+			Now:    r.now,
+			Rand:   r.rand,
+		},
+		MemoryBytes: lim.Memory(),
+		Timeout:     lim.Exec(),
+		OutputBytes: api.MaxOutput,
+	})
+	finished := r.now().UTC()
+	out := &api.RunResult{Program: prog.Path, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	if runErr != nil {
+		out.Outcome = "error"
+		out.ExitCode = 1
+		out.Message = runErr.Error()
+		r.log.Warn("run failed", "program", prog.Path, "error", runErr)
+	} else {
+		out.Outcome = res.Outcome.String()
+		out.ExitCode = res.ExitCode
+		out.Message = res.Message
+		r.log.Info("run", "program", prog.Path, "outcome", out.Outcome, "exit_code", out.ExitCode,
+			"cache_hit", res.CacheHit, "compile", res.Compile, "exec", res.Exec)
+	}
+	rc := receipt.Receipt{
+		PolicyHash:  r.pol.HashHex(),
+		Program:     prog.Path,
+		ProgramHash: hex.EncodeToString(sha256Of(wasm)),
+		Inputs:      inputs,
+		Outputs:     r.filesWith(prog.Capabilities, capability.Write),
+		ExitCode:    out.ExitCode,
+		Outcome:     out.Outcome,
+		Started:     started,
+		Finished:    finished,
+		Platform:    cs.platform,
+		Chain:       cs.chain,
+	}
+	if err := receipt.Sign(&rc, r.key); err != nil {
+		return nil, fmt.Errorf("signing the receipt of %s: %w", prog.Path, err)
+	}
+	out.Receipt = rc
+	return out, nil
+}
+
+func sha256Of(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
+}
+
+// handlePipeline runs a pipeline's steps in order, stopping at the first
+// that fails. The principal needs x on every step. Every step's program
+// is locked (in path order) for the whole pipeline.
+func (r *Runtime) handlePipeline(rq *request, name string) error {
+	pl := r.pol.Pipeline(name)
+	if pl == nil {
+		return newProblem(http.StatusNotFound, api.ProblemNotFound, "the policy lists no pipeline %q", name)
+	}
+	progs := make([]*policy.Program, 0, len(pl.Steps))
+	for _, step := range pl.Steps {
+		if !r.pol.PrincipalAllows(rq.pr.Name, step, capability.Execute) {
+			return newProblem(http.StatusForbidden, api.ProblemForbidden, "%s may not run pipeline %q: no \"x\" right on its step %s", rq.pr.Name, name, step)
+		}
+		prog := r.pol.Program(step)
+		if prog == nil {
+			return newProblem(http.StatusNotFound, api.ProblemNotFound, "pipeline %q names %s, which the policy does not list as a program", name, step)
+		}
+		progs = append(progs, prog)
+	}
+	if len(progs) == 0 {
+		return newProblem(http.StatusConflict, api.ProblemConflict, "pipeline %q has no steps", name)
+	}
+	paths := make([]string, 0, len(progs))
+	seen := map[string]bool{}
+	for _, p := range progs {
+		if !seen[p.Path] {
+			seen[p.Path] = true
+			paths = append(paths, p.Path)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		l := r.programLock(p)
+		l.Lock()
+		defer l.Unlock()
+	}
+	cs := r.cert.Load()
+	if cs == nil {
+		return newProblem(http.StatusConflict, api.ProblemNotReady, "the enclave has no certificate yet")
+	}
+	// Every program must be uploaded and the first step's inputs present
+	// before anything runs; later steps may read what earlier ones write.
+	union := capability.Set{}
+	for _, p := range progs {
+		if _, err := r.loadProgram(p); err != nil {
+			return err
+		}
+		for g, rights := range p.Capabilities {
+			union[g] |= rights
+		}
+	}
+	if missing := r.missingInputs(progs[0]); len(missing) > 0 {
+		return newProblem(http.StatusConflict, api.ProblemNotReady, "pipeline %q cannot start: %s missing: the data owners must write them first", name, strings.Join(missing, ", "))
+	}
+	inputs := r.filesWith(union, capability.Read)
+	started := r.now().UTC()
+	result := &api.PipelineResult{Pipeline: name, Steps: []api.RunResult{}}
+	var failed *problem
+	for _, prog := range progs {
+		res, err := r.runProgram(rq.req.Context(), prog)
+		if err != nil {
+			p, ok := err.(*problem)
+			if !ok {
+				return err
+			}
+			failed = p
+			break
+		}
+		result.Steps = append(result.Steps, *res)
+		if !succeeded(res) {
+			failed = &problem{status: http.StatusUnprocessableEntity, name: api.ProblemProgramFailed,
+				detail: fmt.Sprintf("pipeline %q stopped at step %d: %s", name, len(result.Steps), failureDetail(res)), result: res}
+			break
+		}
+	}
+	last := api.RunResult{Outcome: "not-run", ExitCode: 1}
+	if n := len(result.Steps); n > 0 {
+		last = result.Steps[n-1]
+	}
+	rc := receipt.Receipt{
+		PolicyHash:  r.pol.HashHex(),
+		Program:     "pipeline:" + name,
+		ProgramHash: pipelineHash(progs),
+		Inputs:      inputs,
+		Outputs:     r.filesWith(union, capability.Write),
+		ExitCode:    last.ExitCode,
+		Outcome:     last.Outcome,
+		Started:     started,
+		Finished:    r.now().UTC(),
+		Platform:    cs.platform,
+		Chain:       cs.chain,
+	}
+	if failed != nil && len(result.Steps) < len(progs) && failed.result == nil {
+		rc.Outcome = failed.name
+	}
+	if err := receipt.Sign(&rc, r.key); err != nil {
+		return fmt.Errorf("signing the receipt of pipeline %q: %w", name, err)
+	}
+	result.Receipt = rc
+	rq.hashes = []string{rc.ProgramHash, receiptDigest(&rc)}
+	if failed != nil {
+		if failed.name != api.ProblemProgramFailed {
+			failed.detail = fmt.Sprintf("pipeline %q stopped before step %d: %s", name, len(result.Steps)+1, failed.detail)
+		}
+		failed.pipeline = result
+		return failed
+	}
+	writeJSON(rq.w, http.StatusOK, result)
+	return nil
+}
+
+// pipelineHash is the hex SHA-256 of the steps' pinned program hashes
+// (raw 32 bytes each), concatenated in order.
+func pipelineHash(progs []*policy.Program) string {
+	h := sha256.New()
+	for _, p := range progs {
+		ph := p.Hash()
+		h.Write(ph[:])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// cappedBuffer keeps the first limit bytes written to it and drops the rest
+// without failing the writer.
+type cappedBuffer struct {
+	mu    sync.Mutex
+	limit int
+	buf   bytes.Buffer
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if room := c.limit - c.buf.Len(); room > 0 {
+		if len(p) > room {
+			c.buf.Write(p[:room])
+		} else {
+			c.buf.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+func (c *cappedBuffer) Bytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf.Len() == 0 {
+		return nil
+	}
+	return bytes.Clone(c.buf.Bytes())
+}
