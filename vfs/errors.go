@@ -32,6 +32,9 @@ var (
 	// ErrNotSupported: the operation does not exist in this file system
 	// (symbolic links).
 	ErrNotSupported = errors.New("operation not supported: the file system has no symbolic links")
+	// ErrNotPermitted: the operation is never allowed on this kind of
+	// file, whatever the capabilities (a hard link to a directory).
+	ErrNotPermitted = errors.New("operation not permitted on a directory")
 	// ErrBusy: the root directory cannot be removed or renamed.
 	ErrBusy = errors.New("the root directory cannot be removed or renamed")
 	// ErrClosed: the handle has been closed.

@@ -3,6 +3,7 @@ package vfs
 import (
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -271,7 +272,7 @@ func (h *Handle) ParentInode() uint64 {
 
 // Open opens rel, relative to the directory h.
 func (h *Handle) Open(rel string, fl Flags) (*Handle, error) {
-	if err := h.checkDir(); err != nil {
+	if err := h.checkDirRel(rel); err != nil {
 		return nil, pathErr("open", rel, err)
 	}
 	return h.v.openAt(h.n, rel, fl)
@@ -279,6 +280,15 @@ func (h *Handle) Open(rel string, fl Flags) (*Handle, error) {
 
 // checkDir locks to check that h is an open directory.
 func (h *Handle) checkDir() error {
+	return h.checkDirRel("")
+}
+
+// checkDirRel is checkDir, and also refuses an absolute rel: paths are
+// relative to the directory.
+func (h *Handle) checkDirRel(rel string) error {
+	if strings.HasPrefix(rel, "/") {
+		return ErrEscape
+	}
 	f := h.v.fs
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -287,7 +297,7 @@ func (h *Handle) checkDir() error {
 
 // StatAt describes rel, relative to the directory h.
 func (h *Handle) StatAt(rel string) (Info, error) {
-	if err := h.checkDir(); err != nil {
+	if err := h.checkDirRel(rel); err != nil {
 		return Info{}, pathErr("stat", rel, err)
 	}
 	return h.v.statAt(h.n, rel)
@@ -295,7 +305,7 @@ func (h *Handle) StatAt(rel string) (Info, error) {
 
 // Mkdir makes the directory rel, relative to the directory h.
 func (h *Handle) Mkdir(rel string) error {
-	if err := h.checkDir(); err != nil {
+	if err := h.checkDirRel(rel); err != nil {
 		return pathErr("mkdir", rel, err)
 	}
 	return h.v.mkdirAt(h.n, rel)
@@ -303,7 +313,7 @@ func (h *Handle) Mkdir(rel string) error {
 
 // Remove removes the file rel, relative to the directory h.
 func (h *Handle) Remove(rel string) error {
-	if err := h.checkDir(); err != nil {
+	if err := h.checkDirRel(rel); err != nil {
 		return pathErr("unlink", rel, err)
 	}
 	return h.v.removeAt(h.n, rel)
@@ -311,7 +321,7 @@ func (h *Handle) Remove(rel string) error {
 
 // Rmdir removes the empty directory rel, relative to the directory h.
 func (h *Handle) Rmdir(rel string) error {
-	if err := h.checkDir(); err != nil {
+	if err := h.checkDirRel(rel); err != nil {
 		return pathErr("rmdir", rel, err)
 	}
 	return h.v.rmdirAt(h.n, rel)
@@ -320,7 +330,7 @@ func (h *Handle) Rmdir(rel string) error {
 // Rename moves rel (relative to h) to newRel (relative to the directory
 // newDir). Both handles must come from the same view.
 func (h *Handle) Rename(rel string, newDir *Handle, newRel string) error {
-	if err := h.sameView(newDir); err != nil {
+	if err := h.sameView(newDir, rel, newRel); err != nil {
 		return &LinkError{Op: "rename", Old: rel, New: newRel, Err: err}
 	}
 	return h.v.renameAt(h.n, rel, newDir.n, newRel)
@@ -329,14 +339,17 @@ func (h *Handle) Rename(rel string, newDir *Handle, newRel string) error {
 // Link gives the file rel (relative to h) the new name newRel (relative to
 // the directory newDir).
 func (h *Handle) Link(rel string, newDir *Handle, newRel string) error {
-	if err := h.sameView(newDir); err != nil {
+	if err := h.sameView(newDir, rel, newRel); err != nil {
 		return &LinkError{Op: "link", Old: rel, New: newRel, Err: err}
 	}
 	return h.v.linkAt(h.n, rel, newDir.n, newRel)
 }
 
-func (h *Handle) sameView(o *Handle) error {
-	if err := h.checkDir(); err != nil {
+func (h *Handle) sameView(o *Handle, rel, newRel string) error {
+	if strings.HasPrefix(newRel, "/") {
+		return ErrEscape
+	}
+	if err := h.checkDirRel(rel); err != nil {
 		return err
 	}
 	if o == nil || o.v.fs != h.v.fs {
@@ -350,7 +363,7 @@ func (h *Handle) sameView(o *Handle) error {
 
 // SetTimesAt sets the times of rel, relative to the directory h.
 func (h *Handle) SetTimesAt(rel string, atime, mtime *time.Time) error {
-	if err := h.checkDir(); err != nil {
+	if err := h.checkDirRel(rel); err != nil {
 		return pathErr("utimes", rel, err)
 	}
 	return h.v.setTimesAt(h.n, rel, atime, mtime)

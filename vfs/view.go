@@ -526,7 +526,7 @@ func (v *View) linkAt(ob *node, oldp string, nb *node, newp string) error {
 			return err
 		}
 		if ol.n.dir {
-			return ErrPermission // no hard links to directories (EPERM)
+			return ErrNotPermitted // no hard links to directories
 		}
 		if nl.n != nil {
 			if v.sees(nl.path, nl.n) || v.canWrite(nl.path) {

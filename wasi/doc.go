@@ -35,6 +35,7 @@
 //	vfs.ErrNotEmpty        NOTEMPTY
 //	vfs.ErrInvalid         INVAL
 //	vfs.ErrEscape          PERM     (absolute path, or ".." above the fd)
+//	vfs.ErrNotPermitted    PERM     (a hard link to a directory)
 //	vfs.ErrNotSupported    NOTSUP
 //	vfs.ErrBusy            BUSY     (removing or renaming "/" or ".")
 //	vfs.ErrClosed          BADF

@@ -157,6 +157,7 @@ var errnoMap = []struct {
 	{vfs.ErrNotEmpty, ErrnoNotempty},
 	{vfs.ErrInvalid, ErrnoInval},
 	{vfs.ErrEscape, ErrnoPerm},
+	{vfs.ErrNotPermitted, ErrnoPerm},
 	{vfs.ErrNotSupported, ErrnoNotsup},
 	{vfs.ErrBusy, ErrnoBusy},
 	{vfs.ErrClosed, ErrnoBadf},
