@@ -1,0 +1,8 @@
+//go:build cgo
+
+package engine
+
+var (
+	defaultKind    = Wasmtime
+	availableKinds = []Kind{Wasmtime, Wazero, WazeroInterp}
+)

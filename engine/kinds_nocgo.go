@@ -1,0 +1,12 @@
+//go:build !cgo
+
+package engine
+
+var (
+	defaultKind    = Wazero
+	availableKinds = []Kind{Wazero, WazeroInterp}
+)
+
+func newWasmtime(int) (Engine, error) {
+	return nil, ErrUnknownKind
+}

@@ -1,0 +1,389 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// moduleInfo is what the engine reads of a module before compiling it:
+// its function types, imports, exports and memory.
+type moduleInfo struct {
+	imports []rawImport
+	exports []rawExport
+	// memories defined by the module (not imported): minimum and maximum
+	// pages; hasMax is false for no maximum.
+	memories []limits
+}
+
+type funcType struct{ params, results []byte }
+
+type limits struct {
+	min, max uint64
+	hasMax   bool
+}
+
+type rawImport struct {
+	module, name string
+	kind         byte // 0 func, 1 table, 2 memory, 3 global, 4 tag
+	fn           *funcType
+	mem          limits
+}
+
+type rawExport struct {
+	name  string
+	kind  byte
+	index uint32
+}
+
+// errParse is wrapped by every error of parseModule.
+var errParse = errors.New("malformed module")
+
+// parser reads the binary format. No vector it reads may hold more items
+// than there are bytes left, so a hostile length cannot make it allocate
+// much.
+type parser struct {
+	b   []byte
+	off int
+}
+
+func (p *parser) fail(format string, a ...any) error {
+	return fmt.Errorf("%w at byte %d: %s", errParse, p.off, fmt.Sprintf(format, a...))
+}
+
+func (p *parser) byte() (byte, error) {
+	if p.off >= len(p.b) {
+		return 0, p.fail("unexpected end")
+	}
+	c := p.b[p.off]
+	p.off++
+	return c, nil
+}
+
+// uleb reads an unsigned LEB128 number of at most bits bits.
+func (p *parser) uleb(bits uint) (uint64, error) {
+	var v uint64
+	var shift uint
+	for {
+		c, err := p.byte()
+		if err != nil {
+			return 0, err
+		}
+		if shift >= bits || shift == 63 && c > 1 {
+			return 0, p.fail("integer too long")
+		}
+		v |= uint64(c&0x7f) << shift
+		if c&0x80 == 0 {
+			if bits < 64 && v>>bits != 0 {
+				return 0, p.fail("integer too large")
+			}
+			return v, nil
+		}
+		shift += 7
+	}
+}
+
+func (p *parser) u32() (uint32, error) {
+	v, err := p.uleb(32)
+	return uint32(v), err
+}
+
+// count reads a vector length, which cannot exceed the bytes left.
+func (p *parser) count() (int, error) {
+	n, err := p.u32()
+	if err != nil {
+		return 0, err
+	}
+	if int64(n) > int64(len(p.b)-p.off) {
+		return 0, p.fail("vector of %d items is longer than the module", n)
+	}
+	return int(n), nil
+}
+
+func (p *parser) bytes(n int) ([]byte, error) {
+	if n < 0 || n > len(p.b)-p.off {
+		return nil, p.fail("unexpected end")
+	}
+	s := p.b[p.off : p.off+n]
+	p.off += n
+	return s, nil
+}
+
+func (p *parser) name() (string, error) {
+	n, err := p.count()
+	if err != nil {
+		return "", err
+	}
+	b, err := p.bytes(n)
+	if err != nil {
+		return "", err
+	}
+	if !utf8.Valid(b) {
+		return "", p.fail("name is not UTF-8")
+	}
+	return string(b), nil
+}
+
+func (p *parser) valtype() (byte, error) {
+	c, err := p.byte()
+	if err != nil {
+		return 0, err
+	}
+	switch c {
+	case 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+		return c, nil
+	}
+	return 0, p.fail("unsupported value type 0x%02x", c)
+}
+
+func (p *parser) limits() (limits, error) {
+	flag, err := p.byte()
+	if err != nil {
+		return limits{}, err
+	}
+	if flag > 7 {
+		return limits{}, p.fail("bad limits flag 0x%02x", flag)
+	}
+	bits := uint(32)
+	if flag&4 != 0 {
+		bits = 64
+	}
+	var l limits
+	if l.min, err = p.uleb(bits); err != nil {
+		return l, err
+	}
+	if flag&1 != 0 {
+		if l.max, err = p.uleb(bits); err != nil {
+			return l, err
+		}
+		l.hasMax = true
+	}
+	return l, nil
+}
+
+// parseModule reads the sections the engine needs. It checks the
+// structure of what it reads, not the whole module: validation is the
+// backends' work.
+func parseModule(b []byte) (*moduleInfo, error) {
+	if len(b) < 8 || string(b[:4]) != "\x00asm" {
+		return nil, fmt.Errorf("%w: not a WebAssembly binary (no \\0asm header)", errParse)
+	}
+	if b[4] != 1 || b[5] != 0 || b[6] != 0 || b[7] != 0 {
+		return nil, fmt.Errorf("%w: binary format version %x is not 1 (a component, or a newer format)", errParse, b[4:8])
+	}
+	p := &parser{b: b, off: 8}
+	info := &moduleInfo{}
+	var types []funcType
+	for p.off < len(b) {
+		id, err := p.byte()
+		if err != nil {
+			return nil, err
+		}
+		size, err := p.u32()
+		if err != nil {
+			return nil, err
+		}
+		body, err := p.bytes(int(size))
+		if err != nil {
+			return nil, p.fail("section %d of %d bytes runs past the end", id, size)
+		}
+		sp := &parser{b: b[:p.off], off: p.off - len(body)}
+		switch id {
+		case 1:
+			if types, err = sp.types(); err != nil {
+				return nil, err
+			}
+		case 2:
+			if info.imports, err = sp.imports(types); err != nil {
+				return nil, err
+			}
+		case 5:
+			n, err := sp.count()
+			if err != nil {
+				return nil, err
+			}
+			for range n {
+				l, err := sp.limits()
+				if err != nil {
+					return nil, err
+				}
+				info.memories = append(info.memories, l)
+			}
+		case 7:
+			if info.exports, err = sp.exports(); err != nil {
+				return nil, err
+			}
+		default:
+			continue
+		}
+		if sp.off != p.off {
+			return nil, sp.fail("section %d has %d bytes left over", id, p.off-sp.off)
+		}
+	}
+	return info, nil
+}
+
+func (p *parser) types() ([]funcType, error) {
+	n, err := p.count()
+	if err != nil {
+		return nil, err
+	}
+	types := make([]funcType, 0, n)
+	for range n {
+		form, err := p.byte()
+		if err != nil {
+			return nil, err
+		}
+		if form != 0x60 {
+			return nil, p.fail("type form 0x%02x is not a function type (garbage-collection types are not supported)", form)
+		}
+		var ft funcType
+		for _, dst := range []*[]byte{&ft.params, &ft.results} {
+			k, err := p.count()
+			if err != nil {
+				return nil, err
+			}
+			for range k {
+				v, err := p.valtype()
+				if err != nil {
+					return nil, err
+				}
+				*dst = append(*dst, v)
+			}
+		}
+		types = append(types, ft)
+	}
+	return types, nil
+}
+
+func (p *parser) imports(types []funcType) ([]rawImport, error) {
+	n, err := p.count()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rawImport, 0, n)
+	for range n {
+		var im rawImport
+		if im.module, err = p.name(); err != nil {
+			return nil, err
+		}
+		if im.name, err = p.name(); err != nil {
+			return nil, err
+		}
+		if im.kind, err = p.byte(); err != nil {
+			return nil, err
+		}
+		switch im.kind {
+		case 0:
+			idx, err := p.u32()
+			if err != nil {
+				return nil, err
+			}
+			if int(idx) >= len(types) {
+				return nil, p.fail("import %s.%s uses type %d of %d", im.module, im.name, idx, len(types))
+			}
+			im.fn = &types[idx]
+		case 1:
+			if _, err := p.valtype(); err != nil {
+				return nil, err
+			}
+			if _, err := p.limits(); err != nil {
+				return nil, err
+			}
+		case 2:
+			if im.mem, err = p.limits(); err != nil {
+				return nil, err
+			}
+		case 3:
+			if _, err := p.valtype(); err != nil {
+				return nil, err
+			}
+			if _, err := p.byte(); err != nil {
+				return nil, err
+			}
+		case 4:
+			if _, err := p.byte(); err != nil {
+				return nil, err
+			}
+			if _, err := p.u32(); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, p.fail("import %s.%s has unknown kind 0x%02x", im.module, im.name, im.kind)
+		}
+		out = append(out, im)
+	}
+	return out, nil
+}
+
+func (p *parser) exports() ([]rawExport, error) {
+	n, err := p.count()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rawExport, 0, n)
+	for range n {
+		var ex rawExport
+		if ex.name, err = p.name(); err != nil {
+			return nil, err
+		}
+		if ex.kind, err = p.byte(); err != nil {
+			return nil, err
+		}
+		if ex.index, err = p.u32(); err != nil {
+			return nil, err
+		}
+		out = append(out, ex)
+	}
+	return out, nil
+}
+
+var kindNames = [...]string{"func", "table", "memory", "global", "tag"}
+
+func kindName(k byte) string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+func valName(v byte) string {
+	switch v {
+	case 0x7f:
+		return "i32"
+	case 0x7e:
+		return "i64"
+	case 0x7d:
+		return "f32"
+	case 0x7c:
+		return "f64"
+	case 0x7b:
+		return "v128"
+	case 0x70:
+		return "funcref"
+	case 0x6f:
+		return "externref"
+	}
+	return fmt.Sprintf("0x%02x", v)
+}
+
+func (ft *funcType) String() string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, v := range ft.params {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(valName(v))
+	}
+	b.WriteString(") -> (")
+	for i, v := range ft.results {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(valName(v))
+	}
+	b.WriteByte(')')
+	return b.String()
+}

@@ -1,0 +1,287 @@
+//go:build cgo
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/truce-project/truce/wasi"
+)
+
+// epochTick is how often the wasmtime engine's epoch advances while runs
+// are in progress: the resolution of the wall-time limit.
+const epochTick = 5 * time.Millisecond
+
+// wasmtimeEngine runs programs with wasmtime's Cranelift compiler.
+type wasmtimeEngine struct {
+	eng    *wasmtime.Engine
+	linker *wasmtime.Linker
+	cache  *cache[*wtModule]
+
+	mu     sync.RWMutex // held for reading by runs, for writing by Close
+	closed bool
+
+	tickMu sync.Mutex
+	active int
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+type wtModule struct {
+	m        *wasmtime.Module
+	minBytes int64
+}
+
+// wtRun is a run and the wasmtime objects it needs in host functions.
+type wtRun struct {
+	*run
+	mem *wasmtime.Memory
+}
+
+func newWasmtime(entries int) (Engine, error) {
+	cfg := wasmtime.NewConfig()
+	cfg.SetEpochInterruption(true)
+	e := &wasmtimeEngine{eng: wasmtime.NewEngineWithConfig(cfg)}
+	e.cache = newCache(entries, func(m *wtModule) { m.m.Close() })
+	e.linker = wasmtime.NewLinker(e.eng)
+	for i, f := range wasi.Functions() {
+		ty := wasmtime.NewFuncType(wasmtimeTypes(f.Params), wasmtimeTypes(f.Results))
+		if err := e.linker.FuncNew(wasi.ModuleName, f.Name, ty, wasmtimeHostFunc(i, f)); err != nil {
+			return nil, fmt.Errorf("engine wasmtime: binding WASI %s: %w", f.Name, err)
+		}
+	}
+	return e, nil
+}
+
+func wasmtimeTypes(vs []wasi.ValueType) []*wasmtime.ValType {
+	out := make([]*wasmtime.ValType, len(vs))
+	for i, v := range vs {
+		if v == wasi.I64 {
+			out[i] = wasmtime.NewValType(wasmtime.KindI64)
+		} else {
+			out[i] = wasmtime.NewValType(wasmtime.KindI32)
+		}
+	}
+	return out
+}
+
+var errNoRun = errors.New("WASI called outside a run")
+
+// wasmtimeHostFunc adapts WASI function i. The run is the store's data.
+func wasmtimeHostFunc(i int, f wasi.Function) func(*wasmtime.Caller, []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
+	n := max(len(f.Params), len(f.Results))
+	results := f.Results
+	return func(c *wasmtime.Caller, args []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
+		r, _ := c.Data().(*wtRun)
+		if r == nil {
+			return nil, wasmtime.NewTrap(errNoRun.Error())
+		}
+		stack := make([]uint64, n)
+		for j, a := range args {
+			if a.Kind() == wasmtime.KindI64 {
+				stack[j] = uint64(a.I64())
+			} else {
+				stack[j] = uint64(uint32(a.I32()))
+			}
+		}
+		mem := r.mem
+		if mem == nil {
+			if ex := c.GetExport("memory"); ex != nil {
+				mem = ex.Memory()
+			}
+		}
+		var data []byte
+		if mem != nil {
+			data = mem.UnsafeData(c)
+		}
+		if err := r.call(i, data, stack); err != nil {
+			return nil, wasmtime.NewTrap(err.Error())
+		}
+		out := make([]wasmtime.Val, len(results))
+		for j, t := range results {
+			if t == wasi.I64 {
+				out[j] = wasmtime.ValI64(int64(stack[j]))
+			} else {
+				out[j] = wasmtime.ValI32(int32(uint32(stack[j])))
+			}
+		}
+		return out, nil
+	}
+}
+
+func (e *wasmtimeEngine) Kind() Kind { return Wasmtime }
+
+func (e *wasmtimeEngine) compile(wasm []byte) (*wtModule, error) {
+	rep, err := preflight(wasm)
+	if err != nil {
+		return nil, err
+	}
+	m, err := wasmtime.NewModule(e.eng, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+	}
+	return &wtModule{m: m, minBytes: rep.MemoryMinBytes}, nil
+}
+
+// startTicker advances the epoch while at least one run is in progress.
+func (e *wasmtimeEngine) startTicker() {
+	e.tickMu.Lock()
+	defer e.tickMu.Unlock()
+	e.active++
+	if e.active > 1 {
+		return
+	}
+	e.stop, e.done = make(chan struct{}), make(chan struct{})
+	go func(stop, done chan struct{}) {
+		defer close(done)
+		t := time.NewTicker(epochTick)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				e.eng.IncrementEpoch()
+			}
+		}
+	}(e.stop, e.done)
+}
+
+func (e *wasmtimeEngine) stopTicker() {
+	e.tickMu.Lock()
+	defer e.tickMu.Unlock()
+	e.active--
+	if e.active == 0 {
+		close(e.stop)
+		<-e.done
+	}
+}
+
+func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Result, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("run not started: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	t0 := time.Now()
+	ent, hit, err := e.cache.get(p.hash(), func() (*wtModule, error) { return e.compile(p.Wasm) })
+	if err != nil {
+		return nil, err
+	}
+	defer e.cache.release(ent)
+	m := ent.v
+	res := &Result{CacheHit: hit, Compile: time.Since(t0)}
+	limit := cfg.MemoryBytes / pageSize * pageSize
+	if m.minBytes > limit {
+		res.Outcome = MemoryExceeded
+		res.Message = fmt.Sprintf("the program's initial memory of %d MiB is more than its limit of %d MiB", m.minBytes>>20, cfg.MemoryBytes>>20)
+		return res, nil
+	}
+
+	rctx, cancel := deadline(ctx, cfg.Timeout)
+	defer cancel()
+	r := &wtRun{run: newRun(rctx, cfg)}
+	defer r.sys.Close()
+
+	store := wasmtime.NewStoreWithData(e.eng, r)
+	defer store.Close()
+	store.Limiter(limit, -1, -1, -1, -1)
+	// The epoch deadline covers the caller's deadline too, if earlier.
+	d := cfg.Timeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		d = max(time.Until(dl), 0)
+	}
+	store.SetEpochDeadline(uint64(d/epochTick) + 1)
+	e.startTicker()
+	defer e.stopTicker()
+
+	t1 := time.Now()
+	inst, err := e.linker.Instantiate(store, m.m)
+	if err == nil {
+		if ex := inst.GetExport(store, "memory"); ex != nil {
+			r.mem = ex.Memory()
+		}
+		start := inst.GetFunc(store, "_start")
+		if start == nil {
+			return nil, fmt.Errorf("%w: no exported function _start", ErrInvalidModule)
+		}
+		_, err = start.Call(store)
+	} else {
+		var trap *wasmtime.Trap
+		if !errors.As(err, &trap) {
+			return nil, fmt.Errorf("engine wasmtime: instantiating the program: %w", err)
+		}
+	}
+	res.Exec = time.Since(t1)
+	var size int64
+	if r.mem != nil {
+		size = int64(r.mem.DataSize(store))
+		res.MemoryBytes = size
+	}
+	timedOut := false
+	var trap *wasmtime.Trap
+	if errors.As(err, &trap) && !r.exited.Load() {
+		if c := trap.Code(); c != nil && *c == wasmtime.Interrupt {
+			timedOut = true
+		}
+	}
+	// wasmtime does not say when it refused to grow a memory: a run that
+	// failed with its memory within a few arenas of the limit is taken as
+	// having hit it.
+	memHit := size > 0 && limit-size < max(limit/16, 8<<20)
+	r.finish(res, err, timedOut, memHit, cfg, wasmtimeTrapMessage(err))
+	return res, nil
+}
+
+var trapNames = map[wasmtime.TrapCode]string{
+	wasmtime.StackOverflow:          "stack overflow",
+	wasmtime.MemoryOutOfBounds:      "out of bounds memory access",
+	wasmtime.HeapMisaligned:         "misaligned atomic memory access",
+	wasmtime.TableOutOfBounds:       "out of bounds table access",
+	wasmtime.IndirectCallToNull:     "indirect call to a null table entry",
+	wasmtime.BadSignature:           "indirect call type mismatch",
+	wasmtime.IntegerOverflow:        "integer overflow",
+	wasmtime.IntegerDivisionByZero:  "integer divide by zero",
+	wasmtime.BadConversionToInteger: "invalid conversion to integer",
+	wasmtime.UnreachableCodeReached: "unreachable",
+	wasmtime.Interrupt:              "interrupted",
+	wasmtime.OutOfFuel:              "out of fuel",
+}
+
+// wasmtimeTrapMessage names a trap as wazero does ("wasm error:
+// unreachable"), so that both backends explain a trap alike.
+func wasmtimeTrapMessage(err error) string {
+	var trap *wasmtime.Trap
+	if errors.As(err, &trap) {
+		if c := trap.Code(); c != nil {
+			if n, ok := trapNames[*c]; ok {
+				return "wasm error: " + n
+			}
+		}
+		return trapMessage(errors.New(trap.Message()))
+	}
+	return trapMessage(err)
+}
+
+func (e *wasmtimeEngine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	e.cache.close()
+	e.linker.Close()
+	e.eng.Close()
+	return nil
+}

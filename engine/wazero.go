@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/truce-project/truce/wasi"
+)
+
+// wazeroEngine runs programs with wazero: its compiler or interpreter.
+type wazeroEngine struct {
+	kind  Kind
+	rt    wazero.Runtime
+	cc    wazero.CompilationCache
+	cache *cache[*wzModule]
+
+	mu     sync.RWMutex // held for reading by runs, for writing by Close
+	closed bool
+}
+
+type wzModule struct {
+	cm       wazero.CompiledModule
+	minBytes int64
+}
+
+type runKey struct{}
+
+func newWazero(k Kind, entries int) (*wazeroEngine, error) {
+	ctx := context.Background()
+	var rc wazero.RuntimeConfig
+	if k == WazeroInterp {
+		rc = wazero.NewRuntimeConfigInterpreter()
+	} else {
+		rc = wazero.NewRuntimeConfigCompiler()
+	}
+	cc := wazero.NewCompilationCache()
+	rc = rc.WithCloseOnContextDone(true).WithCompilationCache(cc)
+	e := &wazeroEngine{kind: k, rt: wazero.NewRuntimeWithConfig(ctx, rc), cc: cc}
+	e.cache = newCache(entries, func(m *wzModule) { _ = m.cm.Close(context.Background()) })
+
+	b := e.rt.NewHostModuleBuilder(wasi.ModuleName)
+	for i, f := range wasi.Functions() {
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(wazeroHostFunc(i), wazeroTypes(f.Params), wazeroTypes(f.Results)).
+			WithName(f.Name).
+			Export(f.Name)
+	}
+	if _, err := b.Instantiate(ctx); err != nil {
+		_ = e.rt.Close(ctx)
+		return nil, fmt.Errorf("engine %s: binding WASI: %w", k, err)
+	}
+	return e, nil
+}
+
+func wazeroTypes(vs []wasi.ValueType) []api.ValueType {
+	out := make([]api.ValueType, len(vs))
+	for i, v := range vs {
+		if v == wasi.I64 {
+			out[i] = api.ValueTypeI64
+		} else {
+			out[i] = api.ValueTypeI32
+		}
+	}
+	return out
+}
+
+// wazeroHostFunc adapts WASI function i. The run comes from the context
+// the guest was called with, since the host module is shared by all runs.
+func wazeroHostFunc(i int) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		r, _ := ctx.Value(runKey{}).(*run)
+		if r == nil {
+			panic(errors.New("WASI called outside a run"))
+		}
+		var mem []byte
+		if m := mod.Memory(); m != nil {
+			mem, _ = m.Read(0, m.Size())
+		}
+		if err := r.call(i, mem, stack); err != nil {
+			var ee *wasi.ExitError
+			if errors.As(err, &ee) {
+				panic(sys.NewExitError(ee.Code))
+			}
+			panic(err)
+		}
+	}
+}
+
+func (e *wazeroEngine) Kind() Kind { return e.kind }
+
+func (e *wazeroEngine) compile(wasm []byte) (*wzModule, error) {
+	rep, err := preflight(wasm)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := e.rt.CompileModule(context.Background(), wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+	}
+	return &wzModule{cm: cm, minBytes: rep.MemoryMinBytes}, nil
+}
+
+func (e *wazeroEngine) Run(ctx context.Context, p Program, cfg Config) (*Result, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("run not started: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	t0 := time.Now()
+	ent, hit, err := e.cache.get(p.hash(), func() (*wzModule, error) { return e.compile(p.Wasm) })
+	if err != nil {
+		return nil, err
+	}
+	defer e.cache.release(ent)
+	m := ent.v
+	res := &Result{CacheHit: hit, Compile: time.Since(t0)}
+	if m.minBytes > cfg.MemoryBytes {
+		res.Outcome = MemoryExceeded
+		res.Message = fmt.Sprintf("the program's initial memory of %d MiB is more than its limit of %d MiB", m.minBytes>>20, cfg.MemoryBytes>>20)
+		return res, nil
+	}
+
+	rctx, cancel := deadline(ctx, cfg.Timeout)
+	defer cancel()
+	r := newRun(rctx, cfg)
+	defer r.sys.Close()
+	alloc := &wzAllocator{limit: uint64(cfg.MemoryBytes) / pageSize * pageSize}
+	ictx := experimental.WithMemoryAllocator(context.WithValue(rctx, runKey{}, r), alloc)
+
+	t1 := time.Now()
+	mod, err := e.rt.InstantiateModule(ictx, m.cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	if err == nil {
+		defer mod.Close(context.Background())
+		if mem := mod.Memory(); mem != nil {
+			defer func() { res.MemoryBytes = int64(mem.Size()) }()
+		}
+		start := mod.ExportedFunction("_start")
+		if start == nil {
+			return nil, fmt.Errorf("%w: no exported function _start", ErrInvalidModule)
+		}
+		_, err = start.Call(ictx)
+	}
+	res.Exec = time.Since(t1)
+	timedOut := false
+	var ee *sys.ExitError
+	if errors.As(err, &ee) && !r.exited.Load() &&
+		(ee.ExitCode() == sys.ExitCodeDeadlineExceeded || ee.ExitCode() == sys.ExitCodeContextCanceled) {
+		timedOut = true
+	}
+	r.finish(res, err, timedOut, alloc.hit.Load(), cfg, trapMessage(err))
+	return res, nil
+}
+
+// trapMessage is the first line of a trap's error, without the stack.
+func trapMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}
+
+func (e *wazeroEngine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	e.cache.close()
+	ctx := context.Background()
+	err := e.rt.Close(ctx)
+	if cerr := e.cc.Close(ctx); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// wzAllocator gives each run's linear memory, refusing to grow it past
+// the run's limit and remembering that it did.
+type wzAllocator struct {
+	limit uint64
+	hit   atomic.Bool
+}
+
+func (a *wzAllocator) Allocate(_, max uint64) experimental.LinearMemory {
+	return &wzMemory{a: a, max: min(max, a.limit)}
+}
+
+type wzMemory struct {
+	a   *wzAllocator
+	max uint64
+	buf []byte
+}
+
+func (m *wzMemory) Reallocate(size uint64) []byte {
+	if size > m.a.limit {
+		m.a.hit.Store(true)
+		return nil
+	}
+	if size > m.max {
+		return nil
+	}
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size]
+		return m.buf
+	}
+	// Grow geometrically, but never past what the memory may reach.
+	c := max(size, min(2*uint64(cap(m.buf)), m.max))
+	nb := make([]byte, size, c)
+	copy(nb, m.buf)
+	m.buf = nb
+	return nb
+}
+
+func (m *wzMemory) Free() { m.buf = nil }
