@@ -86,6 +86,9 @@ type Claims struct {
 	ReportData  [64]byte
 	// Simulated is true for evidence that no hardware stands behind.
 	Simulated bool
+	// Extra are further measurements a policy may pin, named as in the
+	// policy's runtimes[].extra (such as "pcr1" for nitro); nil if none.
+	Extra map[string][]byte
 	// Details are further platform claims, printable, for debugging.
 	Details map[string]string
 }

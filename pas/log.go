@@ -152,15 +152,40 @@ func (l *Log) Append(ctx context.Context, t time.Time, serial string, id attest.
 	if id.Simulated {
 		sim = 1
 	}
-	_, err := l.db.ExecContext(ctx, `INSERT INTO issuance
+	// A client going away must not interrupt a write in progress.
+	_, err := l.db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO issuance
 		(seq, time_ns, serial, platform, measurement, policy_hash, simulated, cert, prev, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, e.Time.UnixNano(), serial, id.Platform, id.Measurement, id.PolicyHash[:], sim, certDER, e.Prev[:], e.Hash[:])
 	if err != nil {
+		// Whether or not the row was written, continue from what is stored.
+		if rerr := l.resync(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
 		return Entry{}, fmt.Errorf("appending to the issuance log: %w", err)
 	}
 	l.seq, l.head = e.Seq, e.Hash
 	return e, nil
+}
+
+// resync reloads the last sequence number and hash from the database.
+func (l *Log) resync() error {
+	var seq int64
+	var hash []byte
+	err := l.db.QueryRow(`SELECT seq, hash FROM issuance ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		l.seq, l.head = 0, [32]byte{}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("re-reading the log head: %w", err)
+	}
+	if len(hash) != 32 {
+		return fmt.Errorf("%w: entry %d has a malformed hash", ErrLogTampered, seq)
+	}
+	l.seq = seq
+	copy(l.head[:], hash)
+	return nil
 }
 
 // Head returns the number of entries and the hash of the last one. Keep a

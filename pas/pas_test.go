@@ -189,6 +189,10 @@ func TestRefusals(t *testing.T) {
 		{name: "sim without --allow-sim", client: noSim.Client(), want: attest.ErrUnsupportedPlatform, detail: "--allow-sim"},
 		{name: "garbage CSR", spoil: func(r *pas.AttestRequest) { r.CSR = []byte("csr") }, want: pas.ErrCSR},
 		{name: "badly signed CSR", spoil: func(r *pas.AttestRequest) { r.CSR[len(r.CSR)-5] ^= 1 }, want: pas.ErrCSR},
+		{name: "policy of another service", spoil: func(r *pas.AttestRequest) {
+			r.Policy = attesttest.PolicyBytes(t, attesttest.PolicyOptions{CACertPEM: attesttest.NewCA(t).PEM(),
+				Runtimes: []attesttest.Runtime{{Platform: "sim", Measurement: meas}}})
+		}, want: pas.ErrPolicy, detail: "another attestation service"},
 		{name: "garbage policy", spoil: func(r *pas.AttestRequest) { r.Policy = []byte("{}") }, want: pas.ErrPolicy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,7 +203,7 @@ func TestRefusals(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				req, err := pas.NewRequest(ctx, srv.Provider(meas), newKey(t), polBytes, n, nil)
+				req, err := pas.NewRequest(ctx, srv.Provider(meas), newKey(t), noSim.PolicyBytes(t, meas), n, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -436,5 +440,30 @@ func TestConcurrentLoad(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAppendFailureResyncs: a failed append (here a duplicate serial) does
+// not leave the service unable to log the next issuance.
+func TestAppendFailureResyncs(t *testing.T) {
+	srv := pastest.Start(t, pastest.Options{})
+	polBytes := srv.PolicyBytes(t, meas)
+	_, chain, err := srv.Attest(context.Background(), srv.Provider(meas), polBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := attest.IdentityOf(chain[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := chain[0].SerialNumber.Text(16)
+	if _, err := srv.Service.Log().Append(context.Background(), time.Now(), serial, *id, chain[0].Raw); err == nil {
+		t.Fatal("logged a serial twice")
+	}
+	if _, _, err := srv.Attest(context.Background(), srv.Provider(meas), polBytes); err != nil {
+		t.Fatalf("attestation after a failed append: %v", err)
+	}
+	if n, err := pas.VerifyLog(srv.Dir); n != 2 || err != nil {
+		t.Fatalf("VerifyLog = %d, %v", n, err)
 	}
 }

@@ -359,6 +359,9 @@ func (s *Service) Attest(ctx context.Context, req AttestRequest) ([]*x509.Certif
 	if err != nil {
 		return nil, newProblem(ProblemBadPolicy, err.Error())
 	}
+	if !pol.CACertificate().Equal(s.ca) {
+		return nil, newProblem(ProblemBadPolicy, "the policy pins another attestation service's CA (attestation.ca_cert): send it to that service, or pin this one's ca.crt")
+	}
 	v, ok := s.vs[req.Platform]
 	if !ok {
 		detail := fmt.Sprintf("this service does not accept evidence of platform %q", req.Platform)
@@ -377,7 +380,7 @@ func (s *Service) Attest(ctx context.Context, req AttestRequest) ([]*x509.Certif
 	if want := attest.ReportData(csr.RawSubjectPublicKeyInfo, pol.Hash(), req.Nonce); claims.ReportData != want {
 		return nil, newProblem(ProblemBinding, "the evidence's report data is not the binding of this CSR's key, this policy and this nonce")
 	}
-	if !pol.TrustsMeasurement(claims.Platform, claims.Measurement) {
+	if !pol.TrustsEvidence(claims.Platform, claims.Measurement, claims.Extra) {
 		return nil, newProblem(ProblemUntrustedMeasurement, fmt.Sprintf("the policy does not list %s measurement %s", claims.Platform, hex.EncodeToString(claims.Measurement)))
 	}
 	id := attest.Identity{Platform: claims.Platform, Measurement: claims.Measurement, PolicyHash: pol.Hash(),
