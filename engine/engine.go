@@ -230,10 +230,10 @@ type run struct {
 	ctx     context.Context
 	timeout time.Duration
 	sys     *wasi.System
-	fns    []wasi.Function
-	out    *outputLimit
-	exited atomic.Bool
-	code   atomic.Uint32
+	fns     []wasi.Function
+	out     *outputLimit
+	exited  atomic.Bool
+	code    atomic.Uint32
 	// abort is why the engine stopped the program from a host function:
 	// output limit, cancellation or a host fault.
 	mu       sync.Mutex
