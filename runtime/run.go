@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -116,6 +117,28 @@ func (r *Runtime) missingInputs(prog *policy.Program) []string {
 	return missing
 }
 
+// makeDirs makes the directories the program's grants name (a directory
+// grant itself, or the directory holding a file grant), so that a program
+// may create its outputs there without making directories first.
+func (r *Runtime) makeDirs(prog *policy.Program) error {
+	for _, g := range prog.Capabilities.Paths() {
+		d := strings.TrimSuffix(g, "/")
+		if !strings.HasSuffix(g, "/") {
+			d = path.Dir(g)
+		}
+		if d == "" || d == "/" {
+			continue
+		}
+		if err := r.admin.MkdirAll(d); err != nil {
+			if errors.Is(err, vfs.ErrNotDir) || errors.Is(err, vfs.ErrExist) {
+				return newProblem(http.StatusConflict, api.ProblemConflict, "%s cannot run: %s must be a directory, but a file is there", prog.Path, d)
+			}
+			return fmt.Errorf("making %s for %s: %w", d, prog.Path, err)
+		}
+	}
+	return nil
+}
+
 func isNotExist(err error) bool { return err != nil && errors.Is(err, vfs.ErrNotExist) }
 
 // filesWith returns the hashes of every file the capability set gives
@@ -150,6 +173,9 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program) (*api.Ru
 	}
 	if missing := r.missingInputs(prog); len(missing) > 0 {
 		return nil, newProblem(http.StatusConflict, api.ProblemNotReady, "%s cannot run yet: %s missing: the data owners must write them first", prog.Path, strings.Join(missing, ", "))
+	}
+	if err := r.makeDirs(prog); err != nil {
+		return nil, err
 	}
 	inputs := r.filesWith(prog.Capabilities, capability.Read)
 	stdout := &cappedBuffer{limit: api.MaxOutput}

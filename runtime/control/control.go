@@ -57,7 +57,7 @@ type Message struct {
 	CSR        []byte    `json:"csr,omitempty"`         // DER
 	Chain      [][]byte  `json:"chain,omitempty"`       // host→runtime "certificate": DER, leaf first
 	Listen     string    `json:"listen,omitempty"`      // runtime→host "ready"
-	NotAfter   time.Time `json:"not_after,omitempty"`
+	NotAfter   time.Time `json:"not_after,omitzero"`
 	Message    string    `json:"message,omitempty"` // "error"
 }
 

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/receipt"
+)
+
+// maxReceiptFile bounds the receipt file read (a run result may carry up to
+// 1 MiB of stdout and of stderr, base64-encoded).
+const maxReceiptFile = 16 << 20
+
+func init() {
+	var policyFile, at string
+	register(&command{
+		name:    "receipt verify",
+		args:    "--policy FILE RECEIPT.json",
+		summary: "check a run's receipt: signature, enclave certificate, policy",
+		help: `Checks a receipt the enclave returned for a run or a pipeline: that it is
+signed by the enclave key, that the enclave's certificate chains to the
+attestation service CA the policy pins and names a measurement the policy
+trusts, and that the receipt is for this policy. It then prints what the
+receipt says: program, outcome, and the hashes of inputs and outputs.
+
+RECEIPT.json may hold the receipt alone, or a whole run result, pipeline
+result or problem (as truce exec --json writes) carrying one; "-" reads
+stdin. Exits 1 if anything does not check.
+
+Example:
+  truce receipt verify --policy policy.json receipt.json`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&policyFile, "policy", "", "policy `file` the run was under (required)")
+			fs.StringVar(&at, "at", "", "verify as of this RFC 3339 `time` (default now)")
+		},
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return usagef("give one receipt file")
+			}
+			if policyFile == "" {
+				return usagef("--policy is required")
+			}
+			now := time.Now()
+			if at != "" {
+				t, err := time.Parse(time.RFC3339, at)
+				if err != nil {
+					return usagef("--at %q: give an RFC 3339 time such as 2026-06-01T12:00:00Z", at)
+				}
+				now = t
+			}
+			pdata, err := os.ReadFile(policyFile)
+			if err != nil {
+				return withHint(fmt.Errorf("reading the policy: %w", err), "give the policy file with --policy")
+			}
+			raw, err := readReceiptFile(e, args[0])
+			if err != nil {
+				return err
+			}
+			r, err := decodeReceipt(raw)
+			if err != nil {
+				return withHint(fmt.Errorf("%s: %w", args[0], err), "give the JSON the enclave returned for a run")
+			}
+			// A policy that has expired since still verifies the receipts
+			// made while it held: parse it as of the receipt's end.
+			pol, err := policy.Parse(pdata, now)
+			if err != nil {
+				var perr error
+				if pol, perr = policy.Parse(pdata, r.Finished); perr != nil {
+					return withHint(fmt.Errorf("policy %s: %w", policyFile, err), "give the policy the run was under")
+				}
+			}
+			if err := receipt.Verify(r, pol, now); err != nil {
+				hint := "the receipt was changed, or comes from another enclave or policy: do not trust it"
+				if errors.Is(err, receipt.ErrPolicy) {
+					hint = "give the policy the run was under"
+				}
+				return withHint(fmt.Errorf("receipt does not verify: %w", err), "%s", hint)
+			}
+			printReceipt(e, r, pol)
+			return nil
+		},
+	})
+}
+
+func readReceiptFile(e *env, name string) ([]byte, error) {
+	var rd io.Reader
+	if name == "-" {
+		rd = e.stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("reading the receipt: %w", err), "give the file holding the receipt")
+		}
+		defer f.Close()
+		rd = f
+	}
+	raw, err := io.ReadAll(io.LimitReader(rd, maxReceiptFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the receipt: %w", err)
+	}
+	if len(raw) > maxReceiptFile {
+		return nil, fmt.Errorf("receipt file larger than %d bytes", maxReceiptFile)
+	}
+	return raw, nil
+}
+
+// decodeReceipt finds the receipt in raw: a receipt, or a run result,
+// pipeline result or problem holding one.
+func decodeReceipt(raw []byte) (*receipt.Receipt, error) {
+	var w struct {
+		Receipt *receipt.Receipt `json:"receipt"`
+		Result  *struct {
+			Receipt *receipt.Receipt `json:"receipt"`
+		} `json:"result"`
+		Pipeline *struct {
+			Receipt *receipt.Receipt `json:"receipt"`
+		} `json:"pipeline"`
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return nil, fmt.Errorf("not a receipt: %w", err)
+	}
+	switch {
+	case w.Receipt != nil:
+		return w.Receipt, nil
+	case w.Pipeline != nil && w.Pipeline.Receipt != nil:
+		return w.Pipeline.Receipt, nil
+	case w.Result != nil && w.Result.Receipt != nil:
+		return w.Result.Receipt, nil
+	case w.Version != nil:
+		var r receipt.Receipt
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&r); err != nil {
+			return nil, fmt.Errorf("not a receipt: %w", err)
+		}
+		return &r, nil
+	}
+	return nil, errors.New("no receipt found in the JSON")
+}
+
+func printReceipt(e *env, r *receipt.Receipt, pol *policy.Policy) {
+	w := e.stdout
+	fmt.Fprintf(w, "receipt verified\n")
+	fmt.Fprintf(w, "  signature:  by the enclave key of the attached certificate\n")
+	fmt.Fprintf(w, "  policy:     %s (%s)\n", r.PolicyHash, pol.Name)
+	if len(r.Chain) > 0 {
+		if leaf, err := x509.ParseCertificate(r.Chain[0]); err == nil {
+			if id, err := attest.IdentityOf(leaf); err == nil {
+				sim := ""
+				if id.Simulated {
+					sim = " (SIMULATED: no hardware stands behind it)"
+				}
+				fmt.Fprintf(w, "  enclave:    %s measurement %s%s, certified by %q\n", id.Platform, hex.EncodeToString(id.Measurement), sim, leaf.Issuer.CommonName)
+			}
+		}
+	}
+	fmt.Fprintf(w, "  program:    %s sha256 %s\n", r.Program, r.ProgramHash)
+	fmt.Fprintf(w, "  outcome:    %s, exit code %d\n", r.Outcome, r.ExitCode)
+	fmt.Fprintf(w, "  ran:        %s to %s\n", r.Started.UTC().Format(time.RFC3339Nano), r.Finished.UTC().Format(time.RFC3339Nano))
+	for _, f := range r.Inputs {
+		fmt.Fprintf(w, "  input:      %s sha256 %s\n", f.Path, f.SHA256)
+	}
+	for _, f := range r.Outputs {
+		fmt.Fprintf(w, "  output:     %s sha256 %s\n", f.Path, f.SHA256)
+	}
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/engine"
+	"github.com/truce-project/truce/policy"
+	trt "github.com/truce-project/truce/runtime"
+	"github.com/truce-project/truce/runtime/control"
+)
+
+func init() {
+	var (
+		policyFile, platform, listen, simKey, engineKind, logLevel string
+	)
+	register(&command{
+		name:    "runtime",
+		args:    "--policy FILE --platform sim --listen unix:PATH|tcp:ADDR [flags]",
+		summary: "the runtime inside the enclave (started by truce host serve)",
+		help: `Runs the enclave side of Truce. The host starts it; people rarely do.
+
+It loads the policy (an invalid or expired one is refused), makes a fresh
+P-256 key in memory, and speaks the control protocol with the host on
+stdin/stdout (newline-delimited JSON: hello, attest, evidence, certificate,
+ready, error, stopped). Once the host relays a certificate from the
+attestation service, it serves the HTTP API over TLS 1.3 on --listen,
+accepting only clients whose certificate is a principal's in the policy.
+Logs go to stderr. It exits 0 after a principal shuts it down (or on
+SIGTERM), having wiped its files, audit log and key; it exits 1 if the host
+closes the control channel.
+
+Example (what the host runs):
+  truce runtime --policy p.json --platform sim --listen unix:/tmp/rt.sock \
+      --sim-device-key sim-device.key`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&policyFile, "policy", "", "policy `file` to enforce (required)")
+			fs.StringVar(&platform, "platform", "sim", "attestation `platform`; this build provides evidence on: sim")
+			fs.StringVar(&listen, "listen", "", "where to serve the API: unix:`PATH` or tcp:HOST:PORT (required)")
+			fs.StringVar(&simKey, "sim-device-key", "", "simulated device key `file` (platform sim; default $TRUCE_SIM_DEVICE_KEY)")
+			fs.StringVar(&engineKind, "engine", "", "WebAssembly engine: "+runtimeEngineKinds()+" (default "+string(engine.Default())+")")
+			fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+		},
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if err := noArgs(args); err != nil {
+				return err
+			}
+			if policyFile == "" {
+				return usagef("--policy is required")
+			}
+			if listen == "" {
+				return usagef("--listen is required: give unix:PATH or tcp:HOST:PORT")
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usagef("--log-level %q: use debug, info, warn or error", logLevel)
+			}
+			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+
+			data, err := os.ReadFile(policyFile)
+			if err != nil {
+				return withHint(fmt.Errorf("reading the policy: %w", err), "give the policy file with --policy")
+			}
+			pol, err := policy.Parse(data, time.Now())
+			if err != nil {
+				return withHint(fmt.Errorf("policy %s: %w", policyFile, err), "fix the policy (truce policy check %s) and start again", policyFile)
+			}
+			provider, err := runtimeProvider(e, platform, simKey)
+			if err != nil {
+				return err
+			}
+			kind, err := engine.ParseKind(engineKind)
+			if err != nil {
+				return withHint(err, "use one of: %s", runtimeEngineKinds())
+			}
+			eng, err := engine.New(engine.Options{Kind: kind})
+			if err != nil {
+				return withHint(fmt.Errorf("starting the %s engine: %w", kind, err), "choose another with --engine (%s)", runtimeEngineKinds())
+			}
+			defer eng.Close()
+			rt, err := trt.New(trt.Config{Policy: pol, Provider: provider, Engine: eng, Logger: logger})
+			if err != nil {
+				return withHint(err, "start the enclave with a valid policy")
+			}
+			ln, err := trt.Listen(listen)
+			if err != nil {
+				return withHint(err, "give --listen unix:PATH (a writable directory) or tcp:HOST:PORT (a free port)")
+			}
+			logger.Info("runtime started", "policy", pol.HashHex(), "platform", provider.Platform(), "engine", eng.Kind(), "listen", trt.ListenSpec(ln))
+			err = rt.Serve(e.ctx, control.NewConn(e.stdin, e.stdout), ln)
+			if errors.Is(err, trt.ErrHostGone) {
+				return withHint(err, "the host stopped relaying; the enclave's state has been wiped")
+			}
+			if err != nil {
+				return err
+			}
+			logger.Info("runtime stopped")
+			return nil
+		},
+	})
+}
+
+// runtimeProvider returns the evidence provider for a platform.
+func runtimeProvider(e *env, platform, simKey string) (attest.Provider, error) {
+	switch platform {
+	case attest.SimPlatform:
+		if simKey == "" {
+			simKey = e.getenv("TRUCE_SIM_DEVICE_KEY")
+		}
+		if simKey == "" {
+			return nil, withHint(errors.New("platform sim needs the simulated device key"),
+				"give --sim-device-key FILE (truce pas init writes one) or set TRUCE_SIM_DEVICE_KEY")
+		}
+		dev, err := sim.LoadDevice(simKey)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("loading the simulated device key: %w", err), "give the key file truce pas init wrote")
+		}
+		m, err := sim.MeasureSelf()
+		if err != nil {
+			return nil, fmt.Errorf("measuring the runtime executable: %w", err)
+		}
+		return sim.NewProvider(dev, m), nil
+	}
+	return nil, withHint(fmt.Errorf("platform %q has no evidence provider in this build", platform), "use --platform sim")
+}
+
+func runtimeEngineKinds() string {
+	ks := engine.Kinds()
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
