@@ -246,7 +246,7 @@ func (d *demo) run(keep string) (err error) {
 		if err := d.upload(pol, ids[n], p, shares[i]); err != nil {
 			return err
 		}
-		d.say("%-5s → %s (%d bytes; her client checked the enclave first, as dave's did)", n, p, len(shares[i]))
+		d.say("%-5s → %s (%d bytes; the client checked the enclave first, as dave's did)", n, p, len(shares[i]))
 	}
 	d.say("Each share alone says nothing about the secret; all three are needed.")
 
@@ -268,6 +268,9 @@ func (d *demo) run(keep string) (err error) {
 	d.title("dave runs the program")
 	rr, err := dave.Run(d.ctx, shamir.Path)
 	if err != nil {
+		if rr != nil {
+			d.say("the program's stderr: %s", strings.TrimSpace(string(rr.Stderr)))
+		}
 		return clientError(err)
 	}
 	d.say("The enclave ran %s in its WebAssembly sandbox: %s, exit code %d, it said %q.", rr.Program, rr.Outcome, rr.ExitCode, strings.TrimSpace(string(rr.Stdout)))
@@ -342,7 +345,7 @@ func (d *demo) run(keep string) (err error) {
 	if err != nil {
 		return fmt.Errorf("the PAS issuance log does not verify: %w", err)
 	}
-	d.say("The PAS's issuance log (%d entries) verifies: every certificate it issued is on record.", n)
+	d.say("The PAS's issuance log verifies (%d %s): every certificate it issued is on record.", n, plural(n, "entry", "entries"))
 
 	fmt.Fprintf(d.e.stdout, "\nDone in %.1fs.", time.Since(start).Seconds())
 	if keep != "" {
@@ -396,7 +399,7 @@ func demoPolicy(ids map[string]*identity.Identity, hostAddr, pasURL string, caPE
 		"principals": principals,
 		"programs": []any{map[string]any{
 			"path": shamir.Path, "sha256": hex.EncodeToString(sum[:]),
-			"capabilities": map[string]string{"/input/": "r", "/output/": "w"},
+			"capabilities": map[string]string{"/input/shamir-0.dat": "r", "/input/shamir-1.dat": "r", "/input/shamir-2.dat": "r", "/output/": "w"},
 		}},
 		"limits": map[string]any{"memory_mib": 256, "exec_seconds": 60},
 	}
@@ -528,4 +531,11 @@ func (d *demo) waitFile(file string, timeout time.Duration) (string, error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
