@@ -747,25 +747,42 @@ func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 // limit. The caller must release the reservation.
 func (f *FS) slurp(r io.Reader, _ int64) ([]byte, error) {
 	var buf []byte
-	chunk := make([]byte, 32<<10)
+	if l, ok := r.(interface{ Len() int }); ok && l.Len() > 0 {
+		// A reader that knows its length (bytes.Reader, strings.Reader,
+		// bytes.Buffer) is read into one allocation, if within limits.
+		n := int64(l.Len())
+		if f.lim.FileBytes > 0 {
+			n = min(n, f.lim.FileBytes)
+		}
+		if f.lim.TotalBytes > 0 {
+			n = min(n, f.lim.TotalBytes)
+		}
+		buf = make([]byte, 0, min(n, MaxFileBytes)+1)
+	}
+	reserved := int64(0)
+	fail := func(err error) ([]byte, error) {
+		f.release(reserved)
+		clear(buf[:cap(buf)])
+		return nil, err
+	}
 	for {
-		k, err := r.Read(chunk)
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		k, err := r.Read(buf[len(buf):cap(buf)])
 		if k > 0 {
 			want := int64(len(buf) + k)
-			if err := f.reserve(int64(len(buf)), want); err != nil {
-				f.release(int64(len(buf)))
-				clear(buf)
-				return nil, err
+			if err := f.reserve(reserved, want); err != nil {
+				return fail(err)
 			}
-			buf = append(buf, chunk[:k]...)
+			reserved = want
+			buf = buf[:len(buf)+k]
 		}
 		if errors.Is(err, io.EOF) {
 			return buf, nil
 		}
 		if err != nil {
-			f.release(int64(len(buf)))
-			clear(buf)
-			return nil, err
+			return fail(err)
 		}
 	}
 }

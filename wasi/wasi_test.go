@@ -15,7 +15,7 @@ import (
 
 // harness calls functions on a System with a fake 64 KiB memory.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	s      *System
 	m      []byte
 	fs     *vfs.FS
@@ -26,7 +26,7 @@ type harness struct {
 
 const memSize = 1 << 16
 
-func newHarness(t *testing.T, caps capability.Set, cfg Config) *harness {
+func newHarness(t testing.TB, caps capability.Set, cfg Config) *harness {
 	t.Helper()
 	h := &harness{t: t, m: make([]byte, memSize), brk: 1024}
 	h.fs = vfs.New(vfs.Limits{FileBytes: 1 << 20, TotalBytes: 4 << 20}, nil)
