@@ -106,14 +106,13 @@ func parseTree(data []byte) (*node, *Problem) {
 	if p.prob != nil {
 		return nil, p.prob
 	}
+	end := dec.InputOffset() // just after the value
 	if _, err := dec.Token(); err != io.EOF {
-		line, col := lineCol(data, dec.InputOffset())
-		// InputOffset is after the value; skip white space to the offending byte.
-		off := dec.InputOffset()
+		off := end
 		for off < int64(len(data)) && strings.IndexByte(" \t\r\n", data[off]) >= 0 {
 			off++
 		}
-		line, col = lineCol(data, off)
+		line, col := lineCol(data, off)
 		return nil, &Problem{Msg: fmt.Sprintf("trailing data at line %d, column %d: a policy is exactly one JSON object", line, col)}
 	}
 	return n, nil
@@ -359,15 +358,49 @@ func quoteField(k string) string {
 	return k
 }
 
-// suggest names a known field that differs from k only in case or by
-// one character, to catch typos.
+// suggest names a known field that differs from k only in case, in '_'
+// or '-', or by at most two edits, to catch typos; otherwise it lists the
+// known fields.
 func suggest(k string, fields []fieldInfo) string {
 	var names []string
+	norm := func(s string) string {
+		return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s))
+	}
 	for _, f := range fields {
-		if strings.EqualFold(f.name, k) || strings.EqualFold(strings.ReplaceAll(f.name, "_", ""), strings.ReplaceAll(strings.ReplaceAll(k, "-", ""), "_", "")) {
+		if norm(f.name) == norm(k) || editDistance(norm(f.name), norm(k)) <= min(2, len(k)/3) {
 			return fmt.Sprintf(": did you mean %q?", f.name)
 		}
 		names = append(names, f.name)
 	}
 	return ": known fields here are " + strings.Join(names, ", ")
+}
+
+// editDistance is the Levenshtein distance of two short strings, counting
+// an exchange of neighbours as one edit; strings longer than 64 bytes are
+// simply "far".
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 1 << 30
+	}
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }

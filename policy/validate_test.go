@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -213,6 +214,7 @@ func TestStrictSyntax(t *testing.T) {
 		{"trailing data", append(bytes.Clone(good), []byte("{}")...), "", "trailing data"},
 		{"trailing garbage", append(bytes.Clone(good), []byte(" x")...), "", "trailing data"},
 		{"two values", append(bytes.Clone(good), good...), "", "trailing data"},
+		{"trailing position", []byte("{}\n  {}"), "", "trailing data at line 2, column 3"},
 		{"null", replace(`"name": "shamir-demo"`, `"name": null`), "name", "null is not allowed"},
 		{"wrong type", replace(`"version": 1`, `"version": "1"`), "version", "must be a whole number"},
 		{"fraction", replace(`"version": 1`, `"version": 1.0`), "version", "not a whole number"},
@@ -289,5 +291,22 @@ func TestBadValueNotRepeated(t *testing.T) {
 	var ve *ValidationError
 	if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Path != "expires" {
 		t.Fatalf("want exactly one problem at expires, got %v", err)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	fields := structFields(reflect.TypeFor[Principal]())
+	cases := map[string]string{
+		"capabilites":  `did you mean "capabilities"`,
+		"Capabilities": `did you mean "capabilities"`,
+		"nmae":         `did you mean "name"`,
+		"crt":          `did you mean "cert"`,
+		"colour":       "known fields here are name, cert, capabilities",
+		"x":            "known fields here are",
+	}
+	for k, want := range cases {
+		if got := suggest(k, fields); !strings.Contains(got, want) {
+			t.Errorf("suggest(%q) = %q, want %q", k, got, want)
+		}
 	}
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/truce-project/truce/identity"
+)
+
+func init() {
+	register(&command{
+		name:    "identity new",
+		args:    "NAME [--dir DIR] [--valid-for DURATION]",
+		summary: "make a party's key and certificate (NAME.crt, NAME.key)",
+		help: `Makes a fresh P-256 key and a self-signed X.509 certificate with CN=NAME,
+usable as a TLS client certificate. Writes DIR/NAME.crt and DIR/NAME.key (the
+key in PKCS#8 PEM, readable only by you: mode 0600). Existing files are never
+overwritten: if either exists, neither is written.
+
+Give NAME.crt to whoever writes the policy (truce policy new --principal
+NAME=NAME.crt:CAPS); keep NAME.key to yourself. The printed SHA-256
+fingerprint lets the other parties check, over another channel, that the
+certificate in the policy is yours.
+
+Example:
+  truce identity new alice --dir keys --valid-for 2160h`,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("dir", ".", "`directory` to write NAME.crt and NAME.key into")
+			fs.Duration("valid-for", identity.DefaultValidity, "how long the certificate is valid (a Go `duration`, e.g. 2160h)")
+		},
+		run: runIdentityNew,
+	})
+}
+
+// interspersed lets flags follow positional arguments, as in
+// "truce identity new alice --dir keys": it parses flags found after each
+// positional argument and returns the positional arguments.
+func interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		pos = append(pos, args[0])
+		if err := fs.Parse(args[1:]); err != nil {
+			return nil, &usageError{err.Error()}
+		}
+		args = fs.Args()
+	}
+	return pos, nil
+}
+
+func runIdentityNew(e *env, fs *flag.FlagSet, args []string) error {
+	args, err := interspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usagef("identity new takes one NAME, got %d arguments", len(args))
+	}
+	name := args[0]
+	dir := fs.Lookup("dir").Value.String()
+	validFor := fs.Lookup("valid-for").Value.(flag.Getter).Get().(time.Duration)
+	if validFor <= 0 {
+		return usagef("--valid-for %v: give a positive duration such as 8760h", validFor)
+	}
+	if !identity.ValidName(name) {
+		return usagef("%q is not a valid identity name: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit", name)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return withHint(fmt.Errorf("directory %s does not exist", dir), "create it first (mkdir %s), or pick another --dir", dir)
+	}
+	id, err := identity.New(name, validFor, time.Now(), nil)
+	if err != nil {
+		return fmt.Errorf("making identity %s: %w", name, err)
+	}
+	certPath, keyPath, err := id.Write(dir)
+	if errors.Is(err, identity.ErrExists) {
+		return withHint(err, "an identity called %s exists in %s: pick another name or --dir; nothing was written", name, dir)
+	}
+	if err != nil {
+		return fmt.Errorf("writing identity %s: %w", name, err)
+	}
+	fp := sha256.Sum256(id.Cert.Raw)
+	fmt.Fprintf(e.stdout, "certificate: %s (share it)\nprivate key: %s (keep it secret)\nvalid until: %s\nSHA-256 fingerprint: %x\n",
+		certPath, keyPath, id.Cert.NotAfter.UTC().Format(time.RFC3339), fp)
+	return nil
+}

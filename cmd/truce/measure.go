@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/policy"
+)
+
+// howToMeasure says, for each hardware platform, where the measurement a
+// policy pins comes from; truce cannot compute these itself.
+var howToMeasure = map[string]string{
+	"nitro": "pin PCR0 (48 bytes) of the enclave image: \"nitro-cli build-enclave --docker-uri IMAGE --output-file truce.eif\" prints PCR0, PCR1 and PCR2 (pin them as --runtime nitro=PCR0,pcr1=…,pcr2=…); PCR8 is set only for signed images",
+	"snp":   "pin the launch MEASUREMENT (48 bytes) of the confidential VM: compute it from the exact OVMF, kernel, initrd and command line with AMD's sev-snp-measure tool, or read it from an attestation report of a VM you launched and trust",
+	"tdx":   "pin MRTD (48 bytes) of the trust domain: compute it from the TDVF firmware image (e.g. with tdx-measure), or read it from a quote of a TD you launched and trust; RTMRs are pinned as extra pins rtmr0…rtmr3",
+	"sgx":   "pin MRENCLAVE (32 bytes): \"gramine-sgx-sign\" prints it when it signs the manifest (also in the .sig file); pin MRSIGNER as the extra pin mrsigner",
+	"cca":   "pin the Realm Initial Measurement (32, 48 or 64 bytes, by hash algorithm): compute it from the realm's images and parameters with the Realm Measurement tool (rim-measure), or read it from a CCA token of a realm you launched and trust",
+	"psa":   "pin the software component measurement (32, 48 or 64 bytes) the platform's boot chain records for the runtime image, as the device's PSA attestation token lists it",
+}
+
+func init() {
+	register(&command{
+		name:    "measure",
+		args:    "--platform PLATFORM [--file EXECUTABLE]",
+		summary: "print the enclave measurement to pin in a policy",
+		help: `Prints, in hex, the measurement a policy pins for the runtime on PLATFORM.
+
+For sim it is the SHA-256 of the truce executable that the host starts as
+the runtime: this one, or the one given with --file. For hardware platforms
+the measurement covers a whole enclave image or virtual machine and comes
+from the platform's own tools; truce says which.
+
+Example:
+  truce measure --platform sim
+  truce policy new … --runtime sim=$(truce measure --platform sim --file /usr/local/bin/truce)`,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("platform", "sim", "`platform`: "+strings.Join(policy.Platforms(), ", "))
+			fs.String("file", "", "for sim: the truce `executable` to measure (default: this one)")
+		},
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := noArgs(args); err != nil {
+				return err
+			}
+			platform := fs.Lookup("platform").Value.String()
+			file := fs.Lookup("file").Value.String()
+			if _, ok := policy.Platform(platform); !ok {
+				return usagef("unknown platform %q: use one of %s", platform, strings.Join(policy.Platforms(), ", "))
+			}
+			if platform != "sim" {
+				if file != "" {
+					return usagef("--file applies to sim only")
+				}
+				return withHint(fmt.Errorf("truce cannot compute the %s measurement: it covers the whole enclave image, not only truce", platform),
+					"%s", howToMeasure[platform])
+			}
+			var m []byte
+			var err error
+			if file == "" {
+				m, err = sim.MeasureSelf()
+			} else {
+				m, err = sim.MeasureFile(file)
+			}
+			if err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					return withHint(err, "give the path of a truce executable with --file")
+				}
+				return err
+			}
+			fmt.Fprintln(e.stdout, hex.EncodeToString(m))
+			return nil
+		},
+	})
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/truce-project/truce/policy"
+)
+
+func init() {
+	register(&command{
+		name:    "policy hash",
+		args:    "FILE",
+		summary: "print the policy hash: SHA-256 of the file's exact bytes",
+		help: `Prints the policy hash of FILE in hex: the SHA-256 of its exact bytes, as
+enclave certificates and receipts carry it. Every party should compare it
+with the hash the others computed; a single changed byte, even white space,
+is another policy. The file is not validated: use truce policy check.
+
+Example:
+  truce policy hash shamir.json`,
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return usagef("policy hash takes one FILE, got %d arguments", len(args))
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return withHint(fmt.Errorf("reading the policy: %w", err), "give the path of the policy file")
+			}
+			h := policy.Hash(data)
+			fmt.Fprintln(e.stdout, hex.EncodeToString(h[:]))
+			return nil
+		},
+	})
+}

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/policy"
+)
+
+// policyFlags are the repeatable flags of "policy new".
+type policyFlags struct {
+	runtimes, principals, programs, pipelines stringList
+}
+
+func init() {
+	pf := &policyFlags{}
+	register(&command{
+		name:    "policy new",
+		args:    "-o FILE [flags]",
+		summary: "write a policy from flags, validated",
+		help: `Writes a policy file from flags, validates it as every party will, and
+prints its hash. FILE is never overwritten; "-o -" writes to standard output.
+
+  --principal NAME=CERTFILE:CAPS      a party, its certificate (truce identity
+                                       new) and what it may do
+  --program GUESTPATH=WASMFILE[:CAPS]  a program, pinned by the SHA-256 of
+                                       WASMFILE, and what it may do when run
+  --runtime PLATFORM[=MEASUREMENT[,PIN=HEX…]]  a trusted enclave build
+  --pipeline NAME=PATH,PATH…            programs run one after another
+
+CAPS is a comma-separated list of PATH:RIGHTS, such as /input/alice/:w,/output/:r.
+A PATH ending in / covers everything below it. RIGHTS are letters: r read,
+w write (create or replace), a append, x run a program. Programs get r and w
+only; to let a party run a program, grant it x on the program's path.
+
+Without --runtime, and for "--runtime sim" with no measurement, the policy
+trusts this truce executable on the simulated platform (see truce measure).
+Extra pins for other platforms follow the measurement, such as
+--runtime nitro=PCR0HEX,pcr1=HEX,pcr2=HEX.
+
+Example:
+  truce policy new -o shamir.json --name shamir --pas-ca pas/ca.crt \
+    --principal alice=alice.crt:/input/alice/:w \
+    --principal bob=bob.crt:/program/shamir.wasm:x,/output/:r \
+    --program /program/shamir.wasm=shamir.wasm:/input/:r,/output/:w`,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("o", "", "policy `file` to write (- for standard output)")
+			fs.String("name", "", "`name` of the computation (default: FILE without its extension)")
+			fs.String("expires", "", "expiry as an RFC 3339 `time`, e.g. 2027-01-01T00:00:00Z")
+			fs.Duration("valid-for", 720*time.Hour, "expiry as a `duration` from now, when --expires is not given")
+			fs.String("host", "127.0.0.1:3017", "`host:port` where clients dial the enclave")
+			fs.String("pas-url", "https://127.0.0.1:3010", "`URL` of the attestation service")
+			fs.String("pas-ca", "", "`file` with the attestation service's CA certificate (truce pas init writes DIR/ca.crt)")
+			fs.Var(&pf.runtimes, "runtime", "trusted enclave `PLATFORM[=MEASUREMENT[,PIN=HEX…]]` (repeatable)")
+			fs.Var(&pf.principals, "principal", "party `NAME=CERTFILE:CAPS` (repeatable)")
+			fs.Var(&pf.programs, "program", "program `GUESTPATH=WASMFILE[:CAPS]` (repeatable)")
+			fs.Var(&pf.pipelines, "pipeline", "pipeline `NAME=PATH,PATH…` (repeatable)")
+			fs.Int("memory-mib", 0, "most memory a program may use, in `MiB` (default 256)")
+			fs.Int("exec-seconds", 0, "longest a run may take, in `seconds` (default 60)")
+			fs.Int("file-mib", 0, "largest a file may grow, in `MiB` (default 1024)")
+			fs.Int("total-mib", 0, "most the enclave's file system may hold, in `MiB` (default 4096)")
+		},
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			defer func() { *pf = policyFlags{} }()
+			return runPolicyNew(e, fs, args, pf)
+		},
+	})
+}
+
+func intFlag(fs *flag.FlagSet, name string) int {
+	return fs.Lookup(name).Value.(flag.Getter).Get().(int)
+}
+
+func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) error {
+	if err := noArgs(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	out := fs.Lookup("o").Value.String()
+	if out == "" {
+		return usagef("give the policy file to write with -o FILE")
+	}
+	now := time.Now().UTC()
+	p := &policy.Policy{
+		Version: policy.Version,
+		Name:    fs.Lookup("name").Value.String(),
+		Host:    fs.Lookup("host").Value.String(),
+		Limits: policy.Limits{
+			MemoryMiB:   intFlag(fs, "memory-mib"),
+			ExecSeconds: intFlag(fs, "exec-seconds"),
+			FileMiB:     intFlag(fs, "file-mib"),
+			TotalMiB:    intFlag(fs, "total-mib"),
+		},
+		Principals: []policy.Principal{},
+		Programs:   []policy.Program{},
+	}
+	if p.Name == "" {
+		p.Name = strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
+		if out == "-" {
+			p.Name = "truce"
+		}
+	}
+	switch {
+	case set["expires"] && set["valid-for"]:
+		return usagef("give --expires or --valid-for, not both")
+	case set["expires"]:
+		t, err := time.Parse(time.RFC3339, fs.Lookup("expires").Value.String())
+		if err != nil {
+			return usagef("--expires: %q is not an RFC 3339 time: write it like 2027-01-01T00:00:00Z", fs.Lookup("expires").Value.String())
+		}
+		p.Expires = t
+	default:
+		d := fs.Lookup("valid-for").Value.(flag.Getter).Get().(time.Duration)
+		if d <= 0 {
+			return usagef("--valid-for %v: give a positive duration such as 720h", d)
+		}
+		p.Expires = now.Add(d).Truncate(time.Second)
+	}
+
+	p.Attestation.Service = fs.Lookup("pas-url").Value.String()
+	caFile := fs.Lookup("pas-ca").Value.String()
+	if caFile == "" {
+		return withHint(usagef("give the attestation service's CA certificate with --pas-ca FILE"),
+			"\"truce pas init --dir DIR\" writes it as DIR/ca.crt")
+	}
+	ca, err := identity.ReadCertificatePEM(caFile)
+	if err != nil {
+		return withHint(fmt.Errorf("--pas-ca: %w", err), "give the CA certificate of the attestation service, such as pas/ca.crt")
+	}
+	p.Attestation.CACert = string(certPEM(ca.Raw))
+
+	if len(pf.runtimes) == 0 {
+		pf.runtimes = stringList{"sim"}
+	}
+	for _, s := range pf.runtimes {
+		rt, err := parseRuntimeFlag(s)
+		if err != nil {
+			return err
+		}
+		p.Attestation.Runtimes = append(p.Attestation.Runtimes, rt)
+	}
+	for _, s := range pf.principals {
+		pr, err := parsePrincipalFlag(s)
+		if err != nil {
+			return err
+		}
+		p.Principals = append(p.Principals, pr)
+	}
+	for _, s := range pf.programs {
+		pg, err := parseProgramFlag(s)
+		if err != nil {
+			return err
+		}
+		p.Programs = append(p.Programs, pg)
+	}
+	for _, s := range pf.pipelines {
+		name, steps, ok := strings.Cut(s, "=")
+		if !ok || steps == "" {
+			return usagef("--pipeline %q: write NAME=PATH,PATH…, such as primes=/program/a.wasm,/program/b.wasm", s)
+		}
+		p.Pipelines = append(p.Pipelines, policy.Pipeline{Name: name, Steps: strings.Split(steps, ",")})
+	}
+
+	data, err := policy.Encode(p)
+	if err != nil {
+		return fmt.Errorf("writing the policy: %w", err)
+	}
+	parsed, err := policy.Parse(data, now)
+	if err != nil {
+		return withHint(err, "principals[N] and programs[N] count the --principal and --program flags from 0, in the order given; fix the flags and run again")
+	}
+	if out == "-" {
+		_, err := e.stdout.Write(data)
+		return err
+	}
+	if err := writeNewFile(out, data, 0o644); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return withHint(fmt.Errorf("%s exists: not overwriting it", out), "pick another -o, or remove %s first", out)
+		}
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s\npolicy hash: %s\nexpires: %s\n", out, parsed.HashHex(), parsed.Expires.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// writeNewFile creates path with data, refusing an existing file; a
+// failed write leaves no file behind.
+func writeNewFile(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return err
+		}
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// parseCaps reads PATH:RIGHTS,PATH:RIGHTS…; paths and rights are checked
+// again when the policy is validated.
+func parseCaps(flagName, s string) (capability.Set, error) {
+	set := capability.Set{}
+	if s == "" {
+		return set, nil
+	}
+	for _, item := range strings.Split(s, ",") {
+		i := strings.LastIndexByte(item, ':')
+		if i < 0 {
+			return nil, usagef("%s: %q lacks rights: write PATH:RIGHTS, such as /output/:r", flagName, item)
+		}
+		path, letters := item[:i], item[i+1:]
+		if err := capability.CheckPath(path); err != nil {
+			return nil, usagef("%s: %v", flagName, err)
+		}
+		r, err := capability.ParseRights(letters)
+		if err != nil {
+			return nil, usagef("%s: %s: %v", flagName, path, err)
+		}
+		if _, dup := set[path]; dup {
+			return nil, usagef("%s: %s is given twice: list its rights once, such as %s:rw", flagName, path, path)
+		}
+		set[path] = r
+	}
+	return set, nil
+}
+
+// splitFileCaps splits FILE:CAPS where CAPS starts with "/"; a FILE may
+// hold ':' itself as long as no ":/" follows it.
+func splitFileCaps(s string) (file, caps string, hasCaps bool) {
+	if i := strings.Index(s, ":/"); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
+}
+
+func parsePrincipalFlag(s string) (policy.Principal, error) {
+	name, rest, ok := strings.Cut(s, "=")
+	file, caps, hasCaps := splitFileCaps(rest)
+	if !ok || name == "" || file == "" || !hasCaps {
+		return policy.Principal{}, usagef("--principal %q: write NAME=CERTFILE:CAPS, such as alice=alice.crt:/input/alice/:w", s)
+	}
+	c, err := identity.ReadCertificatePEM(file)
+	if err != nil {
+		return policy.Principal{}, withHint(fmt.Errorf("--principal %s: %w", name, err), "give the .crt file that \"truce identity new %s\" wrote", name)
+	}
+	set, err := parseCaps("--principal "+name, caps)
+	if err != nil {
+		return policy.Principal{}, err
+	}
+	return policy.Principal{Name: name, Cert: string(certPEM(c.Raw)), Capabilities: set}, nil
+}
+
+func parseProgramFlag(s string) (policy.Program, error) {
+	path, rest, ok := strings.Cut(s, "=")
+	file, caps, _ := splitFileCaps(rest)
+	if !ok || path == "" || file == "" {
+		return policy.Program{}, usagef("--program %q: write GUESTPATH=WASMFILE[:CAPS], such as /program/p.wasm=p.wasm:/input/:r,/output/:w", s)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return policy.Program{}, withHint(fmt.Errorf("--program %s: %w", path, err), "give the WebAssembly file whose hash the policy pins")
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return policy.Program{}, fmt.Errorf("--program %s: reading %s: %w", path, file, err)
+	}
+	set, err := parseCaps("--program "+path, caps)
+	if err != nil {
+		return policy.Program{}, err
+	}
+	return policy.Program{Path: path, SHA256: hex.EncodeToString(h.Sum(nil)), Capabilities: set}, nil
+}
+
+func parseRuntimeFlag(s string) (policy.Runtime, error) {
+	platform, rest, hasM := strings.Cut(s, "=")
+	if _, ok := policy.Platform(platform); !ok {
+		return policy.Runtime{}, usagef("--runtime %q: unknown platform %q: use one of %s", s, platform, strings.Join(policy.Platforms(), ", "))
+	}
+	if !hasM || rest == "" {
+		if platform != "sim" {
+			return policy.Runtime{}, withHint(usagef("--runtime %s needs its measurement: --runtime %s=HEX", platform, platform),
+				"\"truce measure --platform %s\" says how to obtain it", platform)
+		}
+		m, err := sim.MeasureSelf()
+		if err != nil {
+			return policy.Runtime{}, fmt.Errorf("--runtime sim: %w", err)
+		}
+		return policy.Runtime{Platform: platform, Measurement: hex.EncodeToString(m)}, nil
+	}
+	parts := strings.Split(rest, ",")
+	rt := policy.Runtime{Platform: platform, Measurement: strings.ToLower(parts[0])}
+	for _, kv := range parts[1:] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return policy.Runtime{}, usagef("--runtime %s: extra pin %q: write NAME=HEX, such as pcr1=…", platform, kv)
+		}
+		if rt.Extra == nil {
+			rt.Extra = map[string]string{}
+		}
+		if _, dup := rt.Extra[k]; dup {
+			return policy.Runtime{}, usagef("--runtime %s: pin %s given twice", platform, k)
+		}
+		rt.Extra[k] = strings.ToLower(v)
+	}
+	return rt, nil
+}
+
+// certPEM writes a DER certificate as one PEM block.
+func certPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
