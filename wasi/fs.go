@@ -673,10 +673,14 @@ func (s *System) dirOf(fd uint32) (*vfs.Handle, Errno) {
 
 // path reads a path argument: EFAULT outside memory, EILSEQ if not UTF-8.
 func path(m mem, ptr, n uint32) (string, Errno) {
-	p, ok := m.str(ptr, n)
+	b, ok := m.slice(ptr, n)
 	if !ok {
 		return "", ErrnoFault
 	}
+	if n > vfs.MaxPath {
+		return "", ErrnoNametoolong // before copying a huge string
+	}
+	p := string(b)
 	if !utf8.ValidString(p) {
 		return "", ErrnoIlseq
 	}

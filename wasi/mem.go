@@ -61,15 +61,6 @@ func (m mem) iovecs(ptr, n uint32) ([][]byte, bool) {
 	return out, true
 }
 
-// str reads the string of n bytes at ptr.
-func (m mem) str(ptr, n uint32) (string, bool) {
-	b, ok := m.slice(ptr, n)
-	if !ok {
-		return "", false
-	}
-	return string(b), true
-}
-
 // Types and flags of WASI preview 1.
 const (
 	filetypeUnknown         = 0

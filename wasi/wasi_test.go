@@ -581,6 +581,9 @@ func TestPathOpenErrors(t *testing.T) {
 			h.must("fd_close", uint64(fd))
 		}
 	}
+	if e := h.call("path_open", 3, 0, 0, memSize, 0, rightFdRead, 0, 0, 0); e != ErrnoNametoolong {
+		t.Errorf("path of the whole memory: %v", e)
+	}
 	p, n := h.str("dir/file")
 	if e := h.call("path_open", 3, 0, p, n, 0, rightFdRead, 0, 0, memSize); e != ErrnoFault {
 		t.Errorf("result past memory: %v", e)
