@@ -190,7 +190,7 @@ func TestClosed(t *testing.T) {
 // caller's deadline stops).
 func TestCancel(t *testing.T) {
 	misc := goGuest(t, "misc")
-	for _, k := range Kinds() {
+	for _, k := range guestKinds(t) {
 		e := engineFor(t, k)
 		t.Run(string(k)+"/cancel", func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -240,7 +240,7 @@ func TestGoGuestLimits(t *testing.T) {
 		{name: "spew", args: []string{"spew", "4"}, cfg: Config{OutputBytes: 100 << 10}, outcome: OutputExceeded},
 		{name: "hello again", args: []string{"hello"}, outcome: Exited, stdout: "hello from wasm\n"},
 	}
-	for _, k := range Kinds() {
+	for _, k := range guestKinds(t) {
 		e := engineFor(t, k)
 		for _, c := range cases {
 			t.Run(string(k)+"/"+c.name, func(t *testing.T) {
@@ -264,7 +264,7 @@ func TestGoGuestLimits(t *testing.T) {
 func TestConcurrent(t *testing.T) {
 	misc := goGuest(t, "misc")
 	hello := testdata(t, "hello.wasm")
-	for _, k := range Kinds() {
+	for _, k := range guestKinds(t) {
 		e := engineFor(t, k)
 		var wg sync.WaitGroup
 		errs := make(chan error, 16)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/trucetest"
@@ -90,6 +89,20 @@ func dataFS(t testing.TB) (*vfs.FS, *vfs.View) {
 }
 
 var _ = wasi.ModuleName
-var _ = time.Second
+
 
 func wasiArgs(args ...string) wasi.Config { return wasi.Config{Args: args} }
+
+// guestKinds are the backends to run Go and C guests on: all of them,
+// except wazero's compiler under the race detector.
+func guestKinds(t testing.TB) []Kind {
+	var ks []Kind
+	for _, k := range Kinds() {
+		if raceEnabled && k == Wazero {
+			t.Logf("race detector on: Go and C guests skip %s (slow to compile under -race)", k)
+			continue
+		}
+		ks = append(ks, k)
+	}
+	return ks
+}
