@@ -86,7 +86,8 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 	}
 	log.Info("runtime started", "platform", e.spec.Platform)
 
-	exited := make(chan error, 1)
+	exitDone := make(chan struct{})
+	var exitErr error
 	msgs := make(chan control.Message, 4)
 	readErr := make(chan error, 1)
 	conn := control.NewConn(proc.Stdout(), proc.Stdin())
@@ -104,7 +105,23 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 			msgs <- m
 		}
 	}()
-	go func() { exited <- proc.Wait() }()
+	go func() { exitErr = proc.Wait(); close(exitDone) }()
+	// died describes the end of the control output, with the runtime's
+	// exit status when it comes soon after.
+	died := func(err error) error {
+		select {
+		case <-exitDone:
+			if exitErr != nil {
+				return fmt.Errorf("%w (%v); see its log", ErrRuntimeDied, exitErr)
+			}
+			return fmt.Errorf("%w with exit code 0 without saying it stopped", ErrRuntimeDied)
+		case <-time.After(2 * time.Second):
+		}
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: its control output closed", ErrRuntimeDied)
+		}
+		return fmt.Errorf("%w: %v", ErrRuntimeDied, err)
+	}
 
 	stopped := false
 	defer func() {
@@ -112,14 +129,17 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 		// then kill it. A runtime that stopped on its own is only reaped.
 		proc.Stdin().Close()
 		select {
-		case werr := <-exited:
-			if werr != nil && err == nil && !stopped && ctx.Err() == nil {
-				err = fmt.Errorf("%w: %v", ErrRuntimeDied, werr)
+		case <-exitDone:
+			if exitErr != nil && err == nil && !stopped && ctx.Err() == nil {
+				err = fmt.Errorf("%w: %v", ErrRuntimeDied, exitErr)
 			}
 		case <-time.After(stopGrace):
 			log.Warn("runtime did not stop; killing it")
 			proc.Kill()
-			<-exited
+			<-exitDone
+		}
+		if c, ok := proc.Stdout().(io.Closer); ok {
+			c.Close()
 		}
 		if stopped {
 			e.setState(StateStopped)
@@ -146,10 +166,7 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 			case <-tc:
 				return control.Message{}, fmt.Errorf("the runtime sent no %s within %v", strings.Join(want, " or "), timeout)
 			case err := <-readErr:
-				if errors.Is(err, io.EOF) {
-					return control.Message{}, fmt.Errorf("%w: its control output closed", ErrRuntimeDied)
-				}
-				return control.Message{}, fmt.Errorf("%w: %v", ErrRuntimeDied, err)
+				return control.Message{}, died(err)
 			case m := <-msgs:
 				switch {
 				case m.Type == control.TypeStopped:
@@ -211,10 +228,7 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 			return nil
 		case err := <-readErr:
 			t.Stop()
-			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("enclave %s: %w: its control output closed", e.name, ErrRuntimeDied)
-			}
-			return fmt.Errorf("enclave %s: %w: %v", e.name, ErrRuntimeDied, err)
+			return fmt.Errorf("enclave %s: %w", e.name, died(err))
 		case m = <-msgs:
 			t.Stop()
 			if m.Type == control.TypeStopped {

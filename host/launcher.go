@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -68,7 +69,12 @@ func (l ExecLauncher) Launch(ctx context.Context, spec LaunchSpec) (Process, err
 	}
 	args := []string{"runtime", "--policy", spec.PolicyFile, "--platform", spec.Platform, "--listen", spec.Listen}
 	if spec.SimDeviceKey != "" {
-		args = append(args, "--sim-device-key", spec.SimDeviceKey)
+		// The runtime runs in the private directory: make the path absolute.
+		key, err := filepath.Abs(spec.SimDeviceKey)
+		if err != nil {
+			return nil, fmt.Errorf("simulated device key %s: %w", spec.SimDeviceKey, err)
+		}
+		args = append(args, "--sim-device-key", key)
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Args[0] = "truce" // the command name, whatever the file is called
@@ -76,24 +82,34 @@ func (l ExecLauncher) Launch(ctx context.Context, spec LaunchSpec) (Process, err
 	cmd.Dir = spec.Dir
 	cmd.Stderr = spec.Log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	in, err := cmd.StdinPipe()
+	// Plain pipes rather than cmd.StdoutPipe: Wait must not close the
+	// control output before everything the runtime wrote has been read.
+	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("runtime stdin: %w", err)
 	}
-	out, err := cmd.StdoutPipe()
+	outR, outW, err := os.Pipe()
 	if err != nil {
+		inR.Close()
+		inW.Close()
 		return nil, fmt.Errorf("runtime stdout: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdin, cmd.Stdout = inR, outW
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
 		return nil, fmt.Errorf("starting the runtime %s: %w", path, err)
 	}
-	return &execProcess{cmd: cmd, in: in, out: out}, nil
+	return &execProcess{cmd: cmd, in: inW, out: outR}, nil
 }
 
 type execProcess struct {
 	cmd *exec.Cmd
-	in  io.WriteCloser
-	out io.Reader
+	in  *os.File
+	out *os.File
 }
 
 func (p *execProcess) Stdin() io.WriteCloser { return p.in }

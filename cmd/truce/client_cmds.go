@@ -40,8 +40,8 @@ func (c *clientFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", "", "host `address` to dial (default: the policy's host)")
 }
 
-// dial loads the policy and identity and opens a verified session.
-func (c *clientFlags) dial(e *env) (*client.Session, *policy.Policy, error) {
+// check fills the flags from the environment and reports a missing one.
+func (c *clientFlags) check(e *env) error {
 	for _, f := range []struct {
 		v    *string
 		env  string
@@ -51,8 +51,16 @@ func (c *clientFlags) dial(e *env) (*client.Session, *policy.Policy, error) {
 			*f.v = e.getenv(f.env)
 		}
 		if *f.v == "" {
-			return nil, nil, usagef("%s is required (or set $%s)", f.flag, f.env)
+			return usagef("%s is required (or set $%s)", f.flag, f.env)
 		}
+	}
+	return nil
+}
+
+// dial loads the policy and identity and opens a verified session.
+func (c *clientFlags) dial(e *env) (*client.Session, *policy.Policy, error) {
+	if err := c.check(e); err != nil {
+		return nil, nil, err
 	}
 	pol, err := loadPolicy(c.policy)
 	if err != nil {
@@ -120,6 +128,9 @@ Example:
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 2 {
 				return usagef("give LOCALFILE (or -) and GUESTPATH")
+			}
+			if err := cf.check(e); err != nil {
+				return err
 			}
 			var in io.Reader = e.stdin
 			size := int64(-1)
