@@ -146,6 +146,8 @@ func TestSemantics(t *testing.T) {
 		{"link dir", func(v *View) error { return v.Link("/d", "/d2") }, ErrNotPermitted},
 		{"symlink", func(v *View) error { return v.Symlink("/d/f", "/s") }, ErrNotSupported},
 		{"write dir", func(v *View) error { _, err := v.WriteFile("/d", strings.NewReader("x")); return err }, ErrIsDir},
+		{"write trailing slash", func(v *View) error { _, err := v.WriteFile("/d/new/", strings.NewReader("x")); return err }, ErrIsDir},
+		{"append trailing slash", func(v *View) error { _, err := v.AppendFile("/d/f/", strings.NewReader("x")); return err }, ErrIsDir},
 		{"write root", func(v *View) error { _, err := v.WriteFile("/", strings.NewReader("x")); return err }, ErrIsDir},
 		{"write under file", func(v *View) error { _, err := v.WriteFile("/d/f/x", strings.NewReader("x")); return err }, ErrNotDir},
 		{"append dir", func(v *View) error { _, err := v.AppendFile("/d", strings.NewReader("x")); return err }, ErrIsDir},

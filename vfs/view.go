@@ -628,7 +628,7 @@ func (e *LinkError) Unwrap() error { return e.Err }
 // is left as it was. It returns the bytes written.
 func (v *View) WriteFile(p string, r io.Reader) (int64, error) {
 	cp, err := Clean(p)
-	if err == nil && cp == "/" {
+	if err == nil && (cp == "/" || strings.HasSuffix(p, "/")) {
 		err = ErrIsDir
 	}
 	if err == nil && !v.canWrite(cp) {
@@ -697,7 +697,7 @@ func (v *View) mkdirsChecked(dir string) (*node, error) { return v.mkdirs(dir, f
 // error, none. It returns the bytes added.
 func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 	cp, err := Clean(p)
-	if err == nil && cp == "/" {
+	if err == nil && (cp == "/" || strings.HasSuffix(p, "/")) {
 		err = ErrIsDir
 	}
 	if err == nil && !v.canAppend(cp) {
