@@ -671,3 +671,86 @@ func TestFilesWipe(t *testing.T) {
 		t.Errorf("dir after wipe: %v", err)
 	}
 }
+
+func TestSmallAccessors(t *testing.T) {
+	f, admin := newFS(t, Limits{FileBytes: 7})
+	if f.Limits().FileBytes != 7 || admin.FS() != f {
+		t.Error("Limits or FS wrong")
+	}
+	caps := capability.Set{"/out/": capability.Write}
+	v := f.View(caps)
+	c := v.Caps()
+	c["/"] = capability.All
+	if v.Can("/x", capability.Write) {
+		t.Error("changing Caps' copy changed the view")
+	}
+	caps["/"] = capability.All
+	if v.Can("/x", capability.Write) {
+		t.Error("changing the caller's set changed the view")
+	}
+	mustWrite(t, admin, "/out/f", "x")
+	s, _ := admin.Open("/out/f")
+	if s.Path() != "/out/f" || s.ModTime().IsZero() {
+		t.Errorf("snapshot path %q time %v", s.Path(), s.ModTime())
+	}
+	err := admin.Rename("/nope", "/x")
+	if err == nil || !strings.Contains(err.Error(), "rename /nope /x") {
+		t.Errorf("LinkError text: %v", err)
+	}
+	// Handle.SetTimes needs a writable file handle, or a directory the
+	// holder may write.
+	at := time.Unix(100, 0)
+	h, _ := v.OpenFile("/out/f", FlagWrite)
+	defer h.Close()
+	if h.Flags() != FlagWrite || h.View() != v || h.Path() != "/out/f" || h.IsDir() {
+		t.Error("handle accessors")
+	}
+	if err := h.SetTimes(&at, &at); err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := h.Stat(); !i.AccessTime.Equal(at) || !i.ModTime.Equal(at) {
+		t.Errorf("SetTimes: %+v", i)
+	}
+	r, _ := admin.OpenFile("/out/f", FlagRead)
+	if err := r.SetTimes(&at, nil); !errors.Is(err, ErrBadHandle) {
+		t.Errorf("SetTimes on read handle: %v", err)
+	}
+	r.Close()
+	if err := r.SetTimes(&at, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("SetTimes on closed handle: %v", err)
+	}
+	if _, err := r.Stat(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Stat on closed handle: %v", err)
+	}
+	d, _ := v.OpenFile("/out", FlagDirectory)
+	defer d.Close()
+	if err := d.SetTimes(nil, &at); err != nil {
+		t.Errorf("SetTimes on writable dir: %v", err)
+	}
+	if d.ParentInode() != 1 {
+		t.Errorf("parent of /out is inode %d, want the root's 1", d.ParentInode())
+	}
+	root := f.View(capability.Set{"/out/": capability.Read}).Root()
+	defer root.Close()
+	if err := root.SetTimes(nil, &at); !errors.Is(err, ErrPermission) {
+		t.Errorf("SetTimes on root without w: %v", err)
+	}
+	if root.ParentInode() != 1 {
+		t.Error("the root's parent is not itself")
+	}
+	if _, err := root.Open("/abs", FlagRead); !errors.Is(err, ErrEscape) {
+		t.Errorf("absolute path from a handle: %v", err)
+	}
+	if err := root.Rename("out", nil, "x"); !errors.Is(err, ErrBadHandle) {
+		t.Errorf("rename to nil dir: %v", err)
+	}
+	if err := h.Rmdir("x"); !errors.Is(err, ErrNotDir) {
+		t.Errorf("Rmdir through a file handle: %v", err)
+	}
+	if err := h.SetTimesAt("x", nil, nil); !errors.Is(err, ErrNotDir) {
+		t.Errorf("SetTimesAt through a file handle: %v", err)
+	}
+	if _, err := s.ReadAt(make([]byte, 1), -1); !errors.Is(err, ErrInvalid) {
+		t.Errorf("snapshot ReadAt negative: %v", err)
+	}
+}

@@ -1046,3 +1046,49 @@ func TestPollOneoff(t *testing.T) {
 		t.Error("default sleep did not stop early")
 	}
 }
+
+func TestGatherAllocateDefaults(t *testing.T) {
+	h := newHarness(t, nil, Config{})
+	fd, _ := h.open("f", oflagCreat, rw, 0)
+	iovs := h.alloc(24)
+	parts := []string{"ab", "", "cde"}
+	for i, s := range parts {
+		p, n := h.str(s)
+		le.PutUint32(h.m[iovs+uint32(i)*8:], uint32(p))
+		le.PutUint32(h.m[iovs+uint32(i)*8+4:], uint32(n))
+	}
+	res := h.alloc(4)
+	h.must("fd_write", uint64(fd), uint64(iovs), 3, uint64(res))
+	if h.u32(res) != 5 || h.file("/f") != "abcde" {
+		t.Errorf("gathered write: %d %q", h.u32(res), h.file("/f"))
+	}
+	h.must("fd_pwrite", uint64(fd), uint64(iovs), 3, 5, uint64(res))
+	if h.file("/f") != "abcdeabcde" {
+		t.Errorf("gathered pwrite: %q", h.file("/f"))
+	}
+	h.must("fd_allocate", uint64(fd), 0, 4) // already big enough
+	if e := h.call("fd_allocate", uint64(fd), 1<<63, 1<<63); e != ErrnoInval {
+		t.Errorf("allocate overflow: %v", e)
+	}
+	ro, _ := h.open("f", 0, rightFdRead, 0)
+	if e := h.call("fd_allocate", uint64(ro), 0, 4); e != ErrnoBadf {
+		t.Errorf("allocate on read-only fd: %v", e)
+	}
+	if e := h.call("fd_allocate", uint64(ro), 0, 100); e != ErrnoBadf {
+		t.Errorf("growing allocate on read-only fd: %v", e)
+	}
+	// No stdin configured: reads as empty.
+	if s, e := h.read(0, 8); s != "" || e != 0 {
+		t.Errorf("default stdin: %q %v", s, e)
+	}
+	// A time before 1970 reads as 0.
+	h2 := newHarness(t, nil, Config{Now: func() time.Time { return time.Unix(-5, 0) }})
+	p := h2.alloc(8)
+	h2.must("clock_time_get", 0, 0, uint64(p))
+	if h2.u64(p) != 0 {
+		t.Errorf("pre-1970 clock = %d", h2.u64(p))
+	}
+	if errStack.Error() == "" {
+		t.Error("empty stack error text")
+	}
+}
