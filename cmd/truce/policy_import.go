@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/policy"
+)
+
+func init() {
+	var runtimes stringList
+	register(&command{
+		name:    "policy import-veracruz",
+		args:    "IN -o OUT [flags]",
+		summary: "convert a Veracruz policy file into a Truce policy",
+		help: `Converts the Veracruz policy IN into a Truce policy OUT (never overwritten;
+"-o -" writes to standard output), validates it and prints its hash.
+
+Identities become principals, named after their certificate's common name
+(or id<N>); WASI rights bitmasks become r (fd_read, fd_readdir) and w
+(fd_write, path_create_file and every other way of changing files), or
+Veracruz's "rwx" letters are taken as they are. An identity that may read a
+program's file may run it, as in Veracruz. file_hashes pin the programs;
+every program must have one. Veracruz grants on a path without a trailing /
+cover everything below it, so they become directory grants.
+
+Everything that cannot be carried over exactly is reported as a warning on
+standard error: ciphersuite, execution strategy, debug, standard streams,
+native modules, hashes of data files, conditional pipelines, and the
+runtime hashes, which measure Veracruz's runtime manager and never match a
+Truce runtime: give --runtime to pin Truce's instead (truce measure).
+
+The flags override what the Veracruz file says.
+
+Example:
+  truce policy import-veracruz veracruz.json -o truce.json --runtime sim`,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("o", "", "Truce policy `file` to write (- for standard output)")
+			fs.String("name", "", "`name` of the computation (default: IN without its extension)")
+			fs.String("expires", "", "expiry as an RFC 3339 `time`, instead of enclave_cert_expiry")
+			fs.String("host", "", "`host:port` where clients dial, instead of veracruz_server_url")
+			fs.String("pas-url", "", "`URL` of the attestation service, instead of proxy_attestation_server_url")
+			fs.String("pas-ca", "", "`file` with the attestation service's CA certificate, instead of proxy_service_cert")
+			fs.Var(&runtimes, "runtime", "trusted enclave `PLATFORM[=MEASUREMENT[,PIN=HEX…]]` replacing the Veracruz runtime hashes (repeatable)")
+		},
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			defer func() { runtimes = nil }()
+			return runPolicyImport(e, fs, args, &runtimes)
+		},
+	})
+}
+
+func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringList) error {
+	args, err := interspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usagef("policy import-veracruz takes one IN file, got %d arguments", len(args))
+	}
+	in := args[0]
+	out := fs.Lookup("o").Value.String()
+	if out == "" {
+		return usagef("give the Truce policy file to write with -o FILE")
+	}
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return withHint(fmt.Errorf("reading the Veracruz policy: %w", err), "give the path of a Veracruz policy JSON file")
+	}
+	p, all, err := policy.ImportVeracruz(data)
+	var warnings []policy.Warning
+	for _, w := range all {
+		if len(*runtimes) > 0 && strings.HasPrefix(w.Path, "runtime_manager_hash_") {
+			continue // replaced by --runtime
+		}
+		warnings = append(warnings, w)
+		fmt.Fprintf(e.stderr, "warning: %s: %s\n", in, w)
+	}
+	if err != nil {
+		return withHint(fmt.Errorf("%s: %w", in, err), "the paths name places in the Veracruz file; fix them and import again")
+	}
+
+	p.Name = fs.Lookup("name").Value.String()
+	if p.Name == "" {
+		p.Name = strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
+	}
+	if v := fs.Lookup("expires").Value.String(); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return usagef("--expires: %q is not an RFC 3339 time: write it like 2027-01-01T00:00:00Z", v)
+		}
+		p.Expires = t
+	}
+	if v := fs.Lookup("host").Value.String(); v != "" {
+		p.Host = v
+	}
+	if v := fs.Lookup("pas-url").Value.String(); v != "" {
+		p.Attestation.Service = v
+	}
+	if v := fs.Lookup("pas-ca").Value.String(); v != "" {
+		ca, err := identity.ReadCertificatePEM(v)
+		if err != nil {
+			return withHint(fmt.Errorf("--pas-ca: %w", err), "give the CA certificate of the attestation service, such as pas/ca.crt")
+		}
+		p.Attestation.CACert = string(certPEM(ca.Raw))
+	}
+	if len(*runtimes) > 0 {
+		p.Attestation.Runtimes = nil
+		for _, s := range *runtimes {
+			rt, err := parseRuntimeFlag(s)
+			if err != nil {
+				return err
+			}
+			p.Attestation.Runtimes = append(p.Attestation.Runtimes, rt)
+		}
+	}
+
+	enc, err := policy.Encode(p)
+	if err != nil {
+		return fmt.Errorf("writing the policy: %w", err)
+	}
+	parsed, err := policy.Parse(enc, time.Now())
+	if err != nil {
+		return withHint(fmt.Errorf("the converted policy is not valid: %w", err),
+			"these paths name places in the Truce policy; fix the Veracruz file or override with --pas-ca, --runtime, --expires, --host or --pas-url")
+	}
+	if out == "-" {
+		_, err := e.stdout.Write(enc)
+		return err
+	}
+	if err := writeNewFile(out, enc, 0o644); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return withHint(fmt.Errorf("%s exists: not overwriting it", out), "pick another -o, or remove %s first", out)
+		}
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s (%d warnings)\npolicy hash: %s\n", out, len(warnings), parsed.HashHex())
+	return nil
+}
