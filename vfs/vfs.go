@@ -328,6 +328,9 @@ func (f *FS) resize(n *node, size int64) {
 		}
 		nd := make([]byte, size, nc)
 		copy(nd, n.data)
+		if !n.shared {
+			clear(n.data[:cap(n.data)]) // leave no copy of the content behind
+		}
 		n.data = nd
 		n.shared = false
 	default:
