@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/truce-project/truce/engine"
+)
+
+func init() {
+	var asJSON bool
+	register(&command{
+		name:    "check",
+		args:    "[--json] PROG.wasm",
+		summary: "check that the runtime can run a WebAssembly program",
+		help: `Validates a WebAssembly module and lists its imports, marking any the
+runtime does not provide: anything outside WASI preview 1
+(wasi_snapshot_preview1), or a preview 1 name imported with the wrong
+type. It also says whether the module exports _start (the entry point of
+a WASI command) and memory.
+
+Exit status: 0 when the runtime can run the program; 1 when the module is
+not valid, imports what the runtime does not provide, or has no _start.
+With --json the report is printed as JSON on stdout in every case.
+
+Example:
+  truce check prog.wasm
+  truce check --json prog.wasm | jq .unsupported`,
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+		},
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return usagef("give exactly one program: truce check PROG.wasm")
+			}
+			prog := args[0]
+			wasm, err := os.ReadFile(prog)
+			if err != nil {
+				return withHint(fmt.Errorf("reading the program: %w", err), "give the path of a .wasm file")
+			}
+			rep, cerr := engine.Check(wasm)
+			if cerr != nil && !errors.Is(cerr, engine.ErrInvalidModule) {
+				return cerr
+			}
+			if asJSON {
+				out := struct {
+					File     string `json:"file"`
+					Bytes    int    `json:"bytes"`
+					Valid    bool   `json:"valid"`
+					Error    string `json:"error,omitempty"`
+					Runnable bool   `json:"runnable"`
+					*engine.Report
+				}{File: prog, Bytes: len(wasm), Valid: cerr == nil, Report: rep}
+				if cerr != nil {
+					out.Error = cerr.Error()
+				} else {
+					out.Runnable = rep.Runnable()
+				}
+				b, err := json.MarshalIndent(out, "", "  ")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%s\n", b)
+				if cerr != nil || !rep.Runnable() {
+					return &exitCodeError{exitFailure}
+				}
+				return nil
+			}
+			if cerr != nil {
+				return withHint(fmt.Errorf("%s: %w", prog, cerr), "build the program for wasip1 (GOOS=wasip1 GOARCH=wasm) or wasm32-wasi")
+			}
+			yes := map[bool]string{true: "yes", false: "no"}
+			w := e.stdout
+			fmt.Fprintf(w, "%s: valid WebAssembly module, %d bytes\n", prog, len(wasm))
+			fmt.Fprintf(w, "exports _start: %s\n", yes[rep.ExportsStart])
+			fmt.Fprintf(w, "exports memory: %s\n", yes[rep.ExportsMemory])
+			fmt.Fprintf(w, "initial memory: %d KiB\n", rep.MemoryMinBytes>>10)
+			fmt.Fprintf(w, "imports: %d, %d not provided by the runtime\n", len(rep.Imports), len(rep.Unsupported))
+			for _, im := range rep.Imports {
+				mark := "ok  "
+				if !im.Supported {
+					mark = "MISSING"
+				}
+				fmt.Fprintf(w, "  %-7s %s.%s %s %s\n", mark, im.Module, im.Name, im.Kind, im.Signature)
+				if !im.Supported {
+					fmt.Fprintf(w, "          %s\n", im.Reason)
+				}
+			}
+			switch {
+			case len(rep.Unsupported) > 0:
+				return withHint(fmt.Errorf("%s imports %d thing(s) the runtime does not provide", prog, len(rep.Unsupported)),
+					"build for WASI preview 1 only (GOOS=wasip1, or clang --target=wasm32-wasi) and avoid other host imports")
+			case !rep.ExportsStart:
+				return withHint(fmt.Errorf("%s exports no _start function", prog), "build the program as a WASI command (with a main function), not a library")
+			}
+			fmt.Fprintf(w, "the runtime can run %s\n", prog)
+			return nil
+		},
+	})
+}
