@@ -90,7 +90,6 @@ func dataFS(t testing.TB) (*vfs.FS, *vfs.View) {
 
 var _ = wasi.ModuleName
 
-
 func wasiArgs(args ...string) wasi.Config { return wasi.Config{Args: args} }
 
 // guestKinds are the backends to run Go and C guests on: all of them,

@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/truce-project/truce/wasi"
+)
+
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		name          string
+		wasm          func(t *testing.T) []byte
+		runnable      bool
+		start, memory bool
+		unsupported   []string // "module.name: reason fragment"
+	}{
+		{name: "hello", wasm: file("hello.wasm"), runnable: true, start: true, memory: true},
+		{name: "nostart", wasm: file("nostart.wasm"), start: false, memory: true},
+		{name: "badimport", wasm: file("badimport.wasm"), start: true, unsupported: []string{
+			"env.now: provides only module wasi_snapshot_preview1",
+			"wasi_snapshot_preview1.no_such_call: is not a WASI preview 1 function",
+			"wasi_snapshot_preview1.fd_write: its type (i32) -> (i32) differs from WASI preview 1's (i32, i32, i32, i32) -> (i32)",
+			"env.memory: provides only module",
+		}},
+		{name: "go guest", wasm: func(t *testing.T) []byte { return goGuest(t, "misc") }, runnable: true, start: true, memory: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := Check(c.wasm(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Runnable() != c.runnable || r.ExportsStart != c.start || r.ExportsMemory != c.memory {
+				t.Errorf("runnable %v start %v memory %v, want %v %v %v", r.Runnable(), r.ExportsStart, r.ExportsMemory, c.runnable, c.start, c.memory)
+			}
+			if len(r.Unsupported) != len(c.unsupported) {
+				t.Fatalf("unsupported %+v, want %d", r.Unsupported, len(c.unsupported))
+			}
+			for i, want := range c.unsupported {
+				im := r.Unsupported[i]
+				name, reason, _ := strings.Cut(want, ": ")
+				if im.Module+"."+im.Name != name || !strings.Contains(im.Reason, reason) || im.Supported {
+					t.Errorf("unsupported[%d] = %+v, want %s", i, im, want)
+				}
+			}
+			if c.runnable != (r.Problem() == "") {
+				t.Errorf("Problem() = %q", r.Problem())
+			}
+			for _, im := range r.Imports {
+				if im.Supported && im.Module != wasi.ModuleName {
+					t.Errorf("%+v supported", im)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckInvalid(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"empty":     nil,
+		"text":      []byte("(module)"),
+		"truncated": []byte("\x00asm\x01\x00\x00\x00\x02\x10\x01"),
+		"bad body": []byte("\x00asm\x01\x00\x00\x00" +
+			"\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x05\x01\x03\x00\x6a\x0b"),
+		"leftover": []byte("\x00asm\x01\x00\x00\x00\x07\x02\x00\x00"),
+	} {
+		if _, err := Check(b); !errors.Is(err, ErrInvalidModule) {
+			t.Errorf("%s: %v, want ErrInvalidModule", name, err)
+		}
+	}
+}
+
+func file(name string) func(t *testing.T) []byte {
+	return func(t *testing.T) []byte { return testdata(t, name) }
+}
+
+// FuzzParseModule feeds arbitrary bytes to the module parser: it must
+// never panic, and whatever it accepts must be consistent.
+func FuzzParseModule(f *testing.F) {
+	for _, name := range []string{"hello.wasm", "badimport.wasm", "nostart.wasm", "grow.wasm", "trap.wasm", "bigmem.wasm"} {
+		f.Add(testdata(f, name))
+	}
+	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x01\xff\xff\xff\xff\x0f"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := inspect(b)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidModule) {
+				t.Fatalf("error %v does not wrap ErrInvalidModule", err)
+			}
+			return
+		}
+		if len(r.Imports) < len(r.Unsupported) {
+			t.Fatal("more unsupported imports than imports")
+		}
+		_ = r.Problem()
+	})
+}
