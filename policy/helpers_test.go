@@ -28,6 +28,7 @@ type fixture struct {
 	expiredPEM                 string // a client certificate that expired before testNow
 	serverOnlyPEM              string // a certificate for TLS servers only
 	nonCAPEM                   string // a certificate that is not a CA
+	spacedPEM                  string // a client certificate whose CN is no principal name
 }
 
 var (
@@ -77,6 +78,9 @@ func fixtures(t testing.TB) *fixture {
 		fix.serverOnlyPEM = makeCert(t, &x509.Certificate{
 			Subject: pkix.Name{CommonName: "server"}, KeyUsage: x509.KeyUsageDigitalSignature,
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		})
+		fix.spacedPEM = makeCert(t, &x509.Certificate{
+			Subject: pkix.Name{CommonName: "Alice Smith"}, KeyUsage: x509.KeyUsageDigitalSignature,
 		})
 		fix.nonCAPEM = makeCert(t, &x509.Certificate{
 			Subject: pkix.Name{CommonName: "leaf"}, KeyUsage: x509.KeyUsageDigitalSignature,
