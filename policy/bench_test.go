@@ -40,3 +40,14 @@ func BenchmarkImportVeracruz(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseLarge parses a policy with 300 parties and 300 programs.
+func BenchmarkParseLarge(b *testing.B) {
+	data := encode(b, largePolicy(b, 300, 300))
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse(data, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

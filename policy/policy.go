@@ -44,10 +44,11 @@ type Policy struct {
 	// Limits bound each run and the enclave's file system.
 	Limits Limits `json:"limits"`
 
-	raw    []byte
-	hash   [32]byte
-	ca     *x509.Certificate
-	parsed bool
+	raw       []byte
+	hash      [32]byte
+	ca        *x509.Certificate
+	parsed    bool
+	progPaths []string // sorted program paths, built while validating
 }
 
 // Attestation names the attestation service and the trusted enclaves.

@@ -294,13 +294,7 @@ func (p *Policy) validatePrincipals(now time.Time, ps *problems) {
 			if pr.Capabilities[g]&capability.Execute == 0 {
 				continue
 			}
-			covers := false
-			for _, pg := range p.Programs {
-				if capability.Covers(g, pg.Path) {
-					covers = true
-				}
-			}
-			if !covers {
+			if !p.coversProgram(g) {
 				ps.add(keyPath(path+".capabilities", g), "grants x (run) but no program in programs lies at or below it: add the program or drop x")
 			}
 		}
@@ -319,7 +313,55 @@ func clientAuthOK(c *x509.Certificate) bool {
 	return false
 }
 
+// coversProgram reports whether grant path g covers some program. The
+// program paths are sorted once, so a policy with many grants and programs
+// is still checked in O(n log n).
+func (p *Policy) coversProgram(g string) bool {
+	if p.progPaths == nil {
+		p.progPaths = make([]string, 0, len(p.Programs))
+		for _, pg := range p.Programs {
+			p.progPaths = append(p.progPaths, pg.Path)
+		}
+		sort.Strings(p.progPaths)
+	}
+	has := func(s string) bool {
+		i := sort.SearchStrings(p.progPaths, s)
+		return i < len(p.progPaths) && p.progPaths[i] == s
+	}
+	if !strings.HasSuffix(g, "/") {
+		return has(g)
+	}
+	if has(strings.TrimSuffix(g, "/")) {
+		return true
+	}
+	i := sort.SearchStrings(p.progPaths, g)
+	return i < len(p.progPaths) && strings.HasPrefix(p.progPaths[i], g)
+}
+
+// xGranted reports whether some grant path in runners covers the clean
+// file path f: f itself, f as a directory, or one of its parent
+// directories.
+func xGranted(runners map[string]bool, f string) bool {
+	if runners[f] || runners[f+"/"] || runners["/"] {
+		return true
+	}
+	for i := 1; i < len(f); i++ {
+		if f[i] == '/' && runners[f[:i+1]] {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Policy) validatePrograms(ps *problems) {
+	runners := map[string]bool{} // every grant path with x, of any principal
+	for _, pr := range p.Principals {
+		for g, r := range pr.Capabilities {
+			if r&capability.Execute != 0 {
+				runners[g] = true
+			}
+		}
+	}
 	paths := map[string]int{}
 	for i := range p.Programs {
 		pg := &p.Programs[i]
@@ -332,13 +374,7 @@ func (p *Policy) validatePrograms(ps *problems) {
 			ps.add(path+".path", "%q is also the path of programs[%d]: paths must be unique", pg.Path, j)
 		} else {
 			paths[pg.Path] = i
-			runnable := false
-			for _, pr := range p.Principals {
-				if pr.Capabilities.Allows(pg.Path, capability.Execute) {
-					runnable = true
-				}
-			}
-			if !runnable {
+			if !xGranted(runners, pg.Path) {
 				ps.add(path, "nobody may run %s: grant some principal x on it", pg.Path)
 			}
 		}
@@ -353,6 +389,10 @@ func (p *Policy) validatePrograms(ps *problems) {
 }
 
 func (p *Policy) validatePipelines(ps *problems) {
+	progs := make(map[string]bool, len(p.Programs))
+	for _, pg := range p.Programs {
+		progs[pg.Path] = true
+	}
 	names := map[string]int{}
 	for i, pl := range p.Pipelines {
 		path := indexPath("pipelines", i)
@@ -367,7 +407,7 @@ func (p *Policy) validatePipelines(ps *problems) {
 			ps.add(path+".steps", "is empty: list the program paths to run in order")
 		}
 		for j, s := range pl.Steps {
-			if p.Program(s) == nil {
+			if !progs[s] {
 				ps.add(indexPath(path+".steps", j), "%q is not a program of this policy: list it under programs first", s)
 			}
 		}

@@ -3,8 +3,11 @@ package policy
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -309,4 +312,93 @@ func TestSuggest(t *testing.T) {
 			t.Errorf("suggest(%q) = %q, want %q", k, got, want)
 		}
 	}
+}
+
+// TestFastCoverageMatchesNaive compares the sorted and map-based coverage
+// checks with the plain definition, over random paths.
+func TestFastCoverageMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	elems := []string{"a", "b", "ab", "a.wasm", "b.wasm"}
+	randPath := func(dir bool) string {
+		var b strings.Builder
+		for n := 1 + r.IntN(3); n > 0; n-- {
+			b.WriteString("/" + elems[r.IntN(len(elems))])
+		}
+		if dir {
+			b.WriteString("/")
+		}
+		return b.String()
+	}
+	for iter := 0; iter < 2000; iter++ {
+		p := &Policy{}
+		for n := r.IntN(4); n > 0; n-- {
+			p.Programs = append(p.Programs, Program{Path: randPath(false)})
+		}
+		runners := map[string]bool{}
+		for n := r.IntN(4); n > 0; n-- {
+			runners[randPath(r.IntN(2) == 0)] = true
+		}
+		if r.IntN(20) == 0 {
+			runners["/"] = true
+		}
+		for g := range runners {
+			naive := false
+			for _, pg := range p.Programs {
+				naive = naive || capability.Covers(g, pg.Path)
+			}
+			if got := p.coversProgram(g); got != naive {
+				t.Fatalf("coversProgram(%q) = %v with programs %v", g, got, p.Programs)
+			}
+		}
+		for _, pg := range p.Programs {
+			naive := false
+			for g := range runners {
+				naive = naive || capability.Covers(g, pg.Path)
+			}
+			if got := xGranted(runners, pg.Path); got != naive {
+				t.Fatalf("xGranted(%v, %q) = %v", runners, pg.Path, got)
+			}
+		}
+	}
+}
+
+// TestLargePolicy: a policy with many parties, programs and grants is
+// validated in reasonable time (see BenchmarkParseLarge for the figure).
+func TestLargePolicy(t *testing.T) {
+	data := encode(t, largePolicy(t, 300, 300))
+	if _, err := Parse(data, testNow); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func largePolicy(t testing.TB, parties, programs int) *Policy {
+	p := validPolicy(t)
+	for i := 0; i < programs; i++ {
+		p.Programs = append(p.Programs, Program{Path: fmt.Sprintf("/program/p%d.wasm", i), SHA256: progHash,
+			Capabilities: capability.Set{fmt.Sprintf("/output/p%d/", i): capability.Write}})
+	}
+	for i := 0; i < parties; i++ {
+		set := capability.Set{fmt.Sprintf("/input/%d/", i): capability.Write}
+		for j := 0; j < programs; j += 10 {
+			set[fmt.Sprintf("/program/p%d.wasm", j)] = capability.Execute
+		}
+		p.Principals[1].Capabilities[fmt.Sprintf("/program/p%d.wasm", i%programs)] = capability.Execute
+		p.Principals = append(p.Principals, Principal{Name: fmt.Sprintf("party%d", i), Cert: partyCert(t, i), Capabilities: set})
+	}
+	return p
+}
+
+var (
+	partyMu    sync.Mutex
+	partyCerts []string
+)
+
+func partyCert(t testing.TB, i int) string {
+	partyMu.Lock()
+	defer partyMu.Unlock()
+	for len(partyCerts) <= i {
+		pem, _ := idPEM(t, fmt.Sprintf("party%d", len(partyCerts)), 24*365*time.Hour, testNow)
+		partyCerts = append(partyCerts, pem)
+	}
+	return partyCerts[i]
 }
