@@ -161,10 +161,14 @@ func (l Limits) Total() int64 { return int64(orDefault(l.TotalMiB, DefaultTotalM
 // Problem is one thing wrong with a policy: where (a JSON path such as
 // principals[1].capabilities["/input/"], empty for the whole file) and what.
 type Problem struct {
+	// Path is the JSON path of the value at fault, such as
+	// principals[1].cert; empty for the file as a whole.
 	Path string
-	Msg  string
+	// Msg says what is wrong and, where it can, what to do.
+	Msg string
 }
 
+// String writes the problem as "path: message".
 func (p Problem) String() string {
 	if p.Path == "" {
 		return p.Msg
@@ -180,6 +184,7 @@ type ValidationError struct {
 // ErrInvalid is matched by every *ValidationError (errors.Is).
 var ErrInvalid = errors.New("invalid policy")
 
+// Error lists the problems, one per line after the first.
 func (e *ValidationError) Error() string {
 	if len(e.Problems) == 1 {
 		return "invalid policy: " + e.Problems[0].String()

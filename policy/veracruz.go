@@ -73,10 +73,13 @@ func wasiNames(mask uint64) string {
 // Warning is something of a Veracruz policy that Truce cannot carry over
 // exactly: where it is in the Veracruz file and what was done about it.
 type Warning struct {
+	// Path is the JSON path in the Veracruz file.
 	Path string
-	Msg  string
+	// Msg says what could not be carried over and what was done instead.
+	Msg string
 }
 
+// String writes the warning as "path: message".
 func (w Warning) String() string {
 	if w.Path == "" {
 		return w.Msg
