@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -70,30 +71,72 @@ func (r *Runtime) Handler() http.Handler { return http.HandlerFunc(r.serveHTTP) 
 // request is one API request being handled; it collects what the audit
 // log records about it.
 type request struct {
-	w      http.ResponseWriter
-	req    *http.Request
-	pr     *policy.Principal
-	action string
-	path   string
-	hashes []string
+	w       http.ResponseWriter
+	req     *http.Request
+	pr      *policy.Principal
+	action  string
+	path    string
+	hashes  []string
+	outcome string
+}
+
+// auditWriter appends the request's audit entry just before the response
+// starts, so that a client that has its answer finds it in the log.
+type auditWriter struct {
+	http.ResponseWriter
+	r      *Runtime
+	rq     *request
+	logged bool
+}
+
+func (a *auditWriter) log() {
+	if a.logged {
+		return
+	}
+	a.logged = true
+	if a.rq.pr == nil {
+		return
+	}
+	out := a.rq.outcome
+	if out == "" {
+		out = "ok"
+	}
+	a.r.audit.Append(audit.Entry{Principal: a.rq.pr.Name, Action: a.rq.action, Path: a.rq.path, Hashes: a.rq.hashes, Outcome: out})
+}
+
+func (a *auditWriter) WriteHeader(code int) {
+	a.log()
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *auditWriter) Write(b []byte) (int, error) {
+	a.log()
+	return a.ResponseWriter.Write(b)
+}
+
+// Flush passes on to the underlying writer.
+func (a *auditWriter) Flush() {
+	if f, ok := a.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
-	rq := &request{w: w, req: req, action: "unknown"}
-	err := r.route(rq)
-	outcome := "ok"
-	if err != nil {
+	rq := &request{req: req, action: "unknown"}
+	aw := &auditWriter{ResponseWriter: w, r: r, rq: rq}
+	rq.w = aw
+	if err := r.route(rq); err != nil {
 		var p *problem
 		if !errors.As(err, &p) {
 			r.log.Error("request failed", "path", req.URL.Path, "error", err)
 			p = newProblem(http.StatusInternalServerError, api.ProblemConflict, "the runtime failed: %v", err)
+			rq.outcome = "error"
+		} else {
+			rq.outcome = p.name
 		}
-		outcome = p.name
-		writeProblem(w, req, p)
+		writeProblem(aw, req, p)
 	}
-	if rq.pr != nil {
-		r.audit.Append(audit.Entry{Principal: rq.pr.Name, Action: rq.action, Path: rq.path, Hashes: rq.hashes, Outcome: outcome})
-	}
+	aw.log()
 }
 
 // route authenticates the request and dispatches it. Handlers write the
@@ -187,7 +230,7 @@ func (r *Runtime) route(rq *request) error {
 		if req.Method != http.MethodGet {
 			return methodNotAllowed(rq.w, "GET")
 		}
-		// This request's own entry is appended after the response; it
+		// This request's own entry is appended as the response starts; it
 		// shows in the next read.
 		entries, head := r.audit.Entries()
 		if entries == nil {
@@ -298,7 +341,7 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		if !strings.EqualFold(got, prog.SHA256) {
 			return newProblem(http.StatusConflict, api.ProblemHashMismatch, "the bytes sent for %s have SHA-256 %s, the policy pins %s: upload the program the policy names", gp, got, strings.ToLower(prog.SHA256))
 		}
-		n, err = view.WriteFile(gp, strings.NewReader(string(b)))
+		n, err = view.WriteFile(gp, bytes.NewReader(b))
 	} else if appendMode {
 		n, err = view.AppendFile(gp, body)
 	} else {

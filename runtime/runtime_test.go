@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -198,6 +199,46 @@ func TestRefusals(t *testing.T) {
 		paula.on(t).refused(http.MethodPut, files(pShamir), append(bytes.Clone(shamir.Wasm), 0), 409, api.ProblemHashMismatch)
 		if got := w.snapshot()[pShamir]; got != hexSum(shamir.Wasm) {
 			t.Fatalf("stored program hash %s", got)
+		}
+	})
+
+	t.Run("streamed body over the file limit", func(t *testing.T) {
+		// No Content-Length: the limit is found while reading, and the
+		// old content stays.
+		bob.on(t).put("/input/big.dat", []byte("old"), http.StatusCreated)
+		before := w.snapshot()
+		req, err := http.NewRequest(http.MethodPut, "https://enclave"+files("/input/big.dat"), io.NopCloser(bytes.NewReader(make([]byte, 4<<20+10))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := bob.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), api.ProblemLimitExceeded) {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		if !sameFiles(before, w.snapshot()) {
+			t.Fatal("files changed")
+		}
+	})
+
+	t.Run("head and append", func(t *testing.T) {
+		bob := bob.on(t)
+		bob.must(http.MethodPost, files("/input/shamir-2.dat"), []byte("ab"), http.StatusOK)
+		r := bob.must(http.MethodPost, files("/input/shamir-2.dat"), []byte("cd"), http.StatusOK)
+		var fr api.FileResult
+		if err := json.Unmarshal(r.body, &fr); err != nil {
+			t.Fatal(err)
+		}
+		if fr.Size != 4 || fr.SHA256 != hexSum([]byte("abcd")) {
+			t.Fatalf("after appends: %+v", fr)
+		}
+		r = rita.on(t).must(http.MethodHead, api.PathPolicy, nil, http.StatusOK)
+		if len(r.body) != 0 || r.header.Get(api.HeaderSHA256) != w.pol.HashHex() {
+			t.Fatalf("HEAD policy: %q %v", r.body, r.header)
 		}
 	})
 

@@ -124,7 +124,7 @@ func TestControlProtocol(t *testing.T) {
 }
 
 func TestHostGone(t *testing.T) {
-	w := newWorld(t, worldOptions{})
+	w := newWorld(t, worldOptions{unix: true})
 	w.start()
 	w.client("paula", true).put(pShamir, shamir.Wasm, http.StatusCreated)
 	w.hostW.Close()

@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,6 +157,8 @@ type world struct {
 	offset   atomic.Int64 // added to the runtime's clock
 	misWasm  []byte
 	lastCert []byte
+	unix     bool
+	network  string
 }
 
 type worldOptions struct {
@@ -163,6 +166,7 @@ type worldOptions struct {
 	fileMiB     int
 	execSeconds int
 	memoryMiB   int
+	unix        bool // serve on a Unix socket instead of loopback TCP
 }
 
 func principalCaps() map[string]capability.Set {
@@ -178,7 +182,7 @@ func principalCaps() map[string]capability.Set {
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
 	ps := pastest.Start(t, pastest.Options{})
-	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}}
+	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}, unix: o.unix}
 	w.misWasm = trucetest.BuildGo(t, "testdata/misbehave")
 	for _, n := range []string{"paula", "alice", "bob", "rita", "mallory"} {
 		id, err := identity.New(n, 0, time.Time{}, nil)
@@ -275,11 +279,15 @@ func (w *world) start() {
 		t.Fatal(err)
 	}
 	w.rt = rt
-	ln, err := Listen("tcp:127.0.0.1:0")
+	spec := "tcp:127.0.0.1:0"
+	if w.unix {
+		spec = "unix:" + filepath.Join(t.TempDir(), "rt.sock")
+	}
+	ln, err := Listen(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.addr = ln.Addr().String()
+	w.network, w.addr = ln.Addr().Network(), ln.Addr().String()
 	hostR, rtW := io.Pipe()
 	rtR, hostW := io.Pipe()
 	w.host = control.NewConn(hostR, hostW)
@@ -302,7 +310,7 @@ func (w *world) start() {
 		t.Fatalf("hello = %+v", hello)
 	}
 	ready := w.attest()
-	if ready.Type != control.TypeReady || ready.Listen != "tcp:"+w.addr {
+	if ready.Type != control.TypeReady || ready.Listen != w.network+":"+w.addr {
 		t.Fatalf("ready = %+v", ready)
 	}
 }
@@ -403,7 +411,7 @@ func (w *world) client(name string, h2 bool) *client {
 		ForceAttemptHTTP2: h2,
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "tcp", w.addr)
+			return d.DialContext(ctx, w.network, w.addr)
 		},
 	}
 	if !h2 {
