@@ -397,9 +397,12 @@ func (p *Policy) Expired(now time.Time) bool { return !now.Before(p.Expires) }
 // order, map keys sorted and a trailing newline. It does not validate p;
 // parse the result with Parse to be sure it is a valid policy.
 func Encode(p *Policy) ([]byte, error) {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep <, > and & readable in names
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(p); err != nil {
 		return nil, fmt.Errorf("encoding policy: %w", err)
 	}
-	return append(b, '\n'), nil
+	return b.Bytes(), nil
 }

@@ -279,3 +279,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestEncodeReadable(t *testing.T) {
+	p := validPolicy(t)
+	p.Name = "a <b> & c"
+	b := encode(t, p)
+	if !bytes.Contains(b, []byte(`"name": "a <b> & c"`)) || bytes.Count(b, []byte("\n\n")) != 0 || !bytes.HasSuffix(b, []byte("}\n")) {
+		t.Fatalf("not readable:\n%s", b)
+	}
+	mustParse(t, b)
+}
