@@ -23,7 +23,7 @@ func ExampleFunctions() {
 	if err := fdWrite.Call(context.Background(), s, mem, stack); err != nil {
 		fmt.Println(err)
 	}
-	fmt.Println(wasi.Errno(stack[0]), binary.LittleEndian.Uint32(mem[8:]))
+	fmt.Println(wasi.Errno(stack[0]).String(), binary.LittleEndian.Uint32(mem[8:]))
 	// Output:
 	// hello
 	// SUCCESS 6
