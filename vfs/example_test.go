@@ -25,7 +25,14 @@ func Example() {
 
 	// The program's own writes, then the reader's snapshot.
 	prog := fs.View(capability.Set{"/input/": capability.Read, "/output/": capability.Write})
-	h, _ := prog.OpenFile("/output/sum", vfs.FlagCreate|vfs.FlagWrite)
+	if err := prog.MkdirAll("/output"); err != nil {
+		fmt.Println(err)
+	}
+	h, err := prog.OpenFile("/output/sum", vfs.FlagCreate|vfs.FlagWrite)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	h.WriteAt([]byte("6\n"), 0)
 	h.Close()
 	s, _ := reader.Open("/output/sum")
