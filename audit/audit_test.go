@@ -1,13 +1,14 @@
 package audit
 
 import (
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 )
 
-func sample(t *testing.T) []Entry {
+func sample(t testing.TB) []Entry {
 	t.Helper()
 	l := &Log{Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }}
 	l.Append(Entry{Principal: "alice", Action: "write", Path: "/input/a", Hashes: []string{"aa"}, Outcome: "ok"})
@@ -65,4 +66,31 @@ func TestConcurrentAppend(t *testing.T) {
 	if es, h := l.Entries(); len(es) != 0 || h != Genesis {
 		t.Fatal("not wiped")
 	}
+}
+
+// FuzzVerify checks logs decoded from arbitrary JSON (as a client reads
+// them from the enclave): Verify must never panic, and must accept only a
+// chain whose every hash is recomputed correctly from Genesis.
+func FuzzVerify(f *testing.F) {
+	es := sample(f)
+	b, _ := json.Marshal(es)
+	f.Add(b)
+	f.Add([]byte(`[{"seq":0,"prev":"","hash":""}]`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var es []Entry
+		if json.Unmarshal(b, &es) != nil {
+			return
+		}
+		if Verify(es) != nil {
+			return
+		}
+		prev := Genesis
+		for i, e := range es {
+			if e.Prev != prev || Compute(e) != e.Hash || e.Seq != uint64(i) {
+				t.Fatalf("Verify accepted a broken chain at entry %d", i)
+			}
+			prev = e.Hash
+		}
+	})
 }
