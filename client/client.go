@@ -235,6 +235,12 @@ func (s *Session) do(req *http.Request) (*http.Response, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		// In TLS 1.3 the enclave refuses a client certificate after the
+		// client has finished its handshake: the alert comes with the
+		// first response.
+		if !errors.Is(err, ErrUnauthenticated) && isAuthAlert(err) {
+			return nil, fmt.Errorf("%s %s: %w: the enclave refused the certificate of %q: %v", req.Method, req.URL.Path, ErrUnauthenticated, s.id.Name, err)
+		}
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {

@@ -254,7 +254,7 @@ func TestRefusals(t *testing.T) {
 		w, fe, _ := setup(t, nil)
 		stranger := trucetest.NewWorld(t, trucetest.WorldOptions{}).IDs["alice"]
 		_, err := client.Dial(ctx, w.Policy, stranger, client.WithAddr(fe.Addr))
-		if err == nil || fe.Requests.Load() != 0 {
+		if !errors.Is(err, client.ErrUnauthenticated) || fe.Requests.Load() != 0 {
 			t.Fatalf("stranger dialed: %v", err)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -238,7 +239,7 @@ func TestRefusals(t *testing.T) {
 		{"client certificate not in the policy", func() error {
 			_, err := client.Dial(ctx, r.s.pol, stranger)
 			return err
-		}, nil},
+		}, client.ErrUnauthenticated},
 		{"writing another's input", func() error {
 			_, err := r.dial(t, "alice").Put(ctx, "/input/shamir-1.dat", strings.NewReader("forged"))
 			return err
@@ -372,7 +373,8 @@ func TestCertificateExpiryAndRenewal(t *testing.T) {
 	}
 	// Wait for two renewals; a fresh dial then sees a valid certificate.
 	deadline := time.Now().Add(30 * time.Second)
-	for strings.Count(h.p.log.String(), "certificate renewed") < 2 {
+	// The host's lines, not the runtime's (both log renewals).
+	for strings.Count(h.p.log.String(), `msg="certificate renewed" enclave=`) < 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("no renewals:\n%s", h.p.log.String())
 		}
@@ -397,5 +399,39 @@ func TestExpiredPolicyRefusedByCLI(t *testing.T) {
 	_, errOut, code = truce(t, s.env("dave"), nil, "attest")
 	if code == 0 || !strings.Contains(errOut, "expire") {
 		t.Fatalf("client used an expired policy (%d): %s", code, errOut)
+	}
+}
+
+// TestTwoEnclavesOnePort: one host serves two policies on one port,
+// routing by server name; each party reaches its own enclave, and a
+// connection naming no enclave is refused.
+func TestTwoEnclavesOnePort(t *testing.T) {
+	ps := startPAS(t)
+	addr := freeAddr(t)
+	a := newStory(t, ps, storyOptions{hostAddr: addr})
+	b := newStory(t, ps, storyOptions{hostAddr: addr})
+	startHost(t, ps, addr, []string{a.polFile, b.polFile})
+	ctx := context.Background()
+	for _, s := range []*story{a, b} {
+		sess, err := client.Dial(ctx, s.pol, s.parties["alice"].id)
+		if err != nil {
+			t.Fatalf("dial %s: %v", s.pol.HashHex()[:16], err)
+		}
+		if _, err := sess.Put(ctx, "/input/shamir-0.dat", strings.NewReader(s.pol.HashHex())); err != nil {
+			t.Fatal(err)
+		}
+		sess.Close()
+	}
+	// a's identity is no principal of b: the parties are separate.
+	_, err := client.Dial(ctx, b.pol, a.parties["alice"].id)
+	if !errors.Is(err, client.ErrUnauthenticated) {
+		t.Fatalf("a's alice in b's enclave: %v", err)
+	}
+	// Without a server name, with two enclaves, the host closes the
+	// connection.
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+	if err == nil {
+		c.Close()
+		t.Fatal("a connection without server name was relayed")
 	}
 }
