@@ -194,7 +194,8 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program) (*api.Ru
 		},
 		MemoryBytes: lim.Memory(),
 		Timeout:     lim.Exec(),
-		OutputBytes: api.MaxOutput,
+		// OutputBytes left at the engine's default: the result keeps the
+		// first api.MaxOutput bytes of each stream.
 	})
 	finished := r.now().UTC()
 	out := &api.RunResult{Program: prog.Path, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
