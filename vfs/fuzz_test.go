@@ -46,7 +46,7 @@ func FuzzPathResolve(f *testing.F) {
 		f.Add(s, uint8(FlagCreate|FlagWrite))
 	}
 	f.Fuzz(func(t *testing.T, p string, fl uint8) {
-		fsys := New(Limits{FileBytes: 64, TotalBytes: 256}, nil)
+		fsys := New(Limits{FileBytes: 64, TotalBytes: 1 << 12}, nil)
 		admin := fsys.Unchecked()
 		admin.WriteFile("/secret", strings.NewReader("s"))
 		admin.WriteFile("/top", strings.NewReader("t"))

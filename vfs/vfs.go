@@ -40,6 +40,7 @@ type FS struct {
 	now      func() time.Time
 	nextIno  uint64
 	used     int64 // bytes held by live files
+	meta     int64 // what directory entries are charged (see EntryCost)
 	reserved int64 // bytes buffered by whole-file writes in flight
 }
 
@@ -101,8 +102,25 @@ func (f *FS) newNode(dir bool) *node {
 
 func (f *FS) newDir() *node { return f.newNode(true) }
 
+// EntryCost is what each directory entry is charged against the total
+// limit, besides its name: about what a node, its entry and its map slot
+// take, so that a program cannot exhaust memory with empty files.
+const EntryCost = 128
+
+// checkEntry reports whether a new entry called name fits the total limit.
+func (f *FS) checkEntry(name string) error {
+	if f.lim.TotalBytes > 0 {
+		want := f.used + f.meta + EntryCost + int64(len(name))
+		if want > f.lim.TotalBytes {
+			return &QuotaError{Total: true, Limit: f.lim.TotalBytes, Want: want}
+		}
+	}
+	return nil
+}
+
 // link adds name → c to directory d.
 func (f *FS) link(d *node, name string, c *node) {
+	f.meta += EntryCost + int64(len(name))
 	e := &dirent{name: name, n: c, seq: d.nextSeq}
 	d.nextSeq++
 	d.entries[name] = e
@@ -126,6 +144,7 @@ func (f *FS) unlink(d *node, name string) {
 		return
 	}
 	delete(d.entries, name)
+	f.meta -= EntryCost + int64(len(name))
 	e.removed = true
 	d.gone++
 	if d.gone > 16 && d.gone > len(d.order)/2 {
@@ -253,7 +272,9 @@ func (f *FS) Files() []Info {
 	return out
 }
 
-// Used returns the bytes held by files.
+// Used returns the bytes held by file contents. The total limit also
+// counts a small charge per directory entry, so it is reached a little
+// before Used reaches it.
 func (f *FS) Used() int64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -287,7 +308,7 @@ func (f *FS) Wipe() {
 		d.gone, d.subdirs = 0, 0
 	}
 	walk(f.root)
-	f.used = 0
+	f.used, f.meta = 0, 0
 }
 
 // checkGrow reports whether a file of size old may grow to size want.
@@ -298,8 +319,8 @@ func (f *FS) checkGrow(old, want int64) error {
 	if f.lim.FileBytes > 0 && want > f.lim.FileBytes && want > old {
 		return &QuotaError{Limit: f.lim.FileBytes, Want: want}
 	}
-	if f.lim.TotalBytes > 0 && want > old && f.used+want-old > f.lim.TotalBytes {
-		return &QuotaError{Total: true, Limit: f.lim.TotalBytes, Want: f.used + want - old}
+	if f.lim.TotalBytes > 0 && want > old && f.used+f.meta+want-old > f.lim.TotalBytes {
+		return &QuotaError{Total: true, Limit: f.lim.TotalBytes, Want: f.used + f.meta + want - old}
 	}
 	return nil
 }

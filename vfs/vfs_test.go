@@ -3,6 +3,7 @@ package vfs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"strings"
@@ -548,7 +549,7 @@ func TestRelativeHandles(t *testing.T) {
 }
 
 func TestWriteFileAtomic(t *testing.T) {
-	f, v := newFS(t, Limits{FileBytes: 10, TotalBytes: 15})
+	f, v := newFS(t, Limits{FileBytes: 10, TotalBytes: 15 + 2*(EntryCost+1)}) // two one-letter names
 	mustWrite(t, v, "/f", "old")
 	// A reader failing midway leaves the old content.
 	r := io.MultiReader(strings.NewReader("new"), iotest.ErrReader(errors.New("disk on fire")))
@@ -752,5 +753,32 @@ func TestSmallAccessors(t *testing.T) {
 	}
 	if _, err := s.ReadAt(make([]byte, 1), -1); !errors.Is(err, ErrInvalid) {
 		t.Errorf("snapshot ReadAt negative: %v", err)
+	}
+}
+
+func TestEntriesCharged(t *testing.T) {
+	f, v := newFS(t, Limits{TotalBytes: 10 * (EntryCost + 4)})
+	var err error
+	n := 0
+	for ; n < 100 && err == nil; n++ {
+		_, err = v.OpenFile(fmt.Sprintf("/e%03d", n), FlagCreate|FlagWrite)
+	}
+	if !errors.Is(err, ErrQuota) || n != 11 {
+		t.Errorf("empty files stopped after %d by %v, want 10 then ErrQuota", n-1, err)
+	}
+	if err := v.Mkdir("/dir"); !errors.Is(err, ErrQuota) {
+		t.Errorf("mkdir when full: %v", err)
+	}
+	if err := v.Link("/e000", "/l"); !errors.Is(err, ErrQuota) {
+		t.Errorf("link when full: %v", err)
+	}
+	if err := v.Remove("/e000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Mkdir("/dir"); err != nil {
+		t.Errorf("mkdir after a removal: %v", err)
+	}
+	if f.Used() != 0 {
+		t.Errorf("Used counts entries: %d", f.Used())
 	}
 }

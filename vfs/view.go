@@ -211,6 +211,9 @@ func (v *View) openLoc(l loc, fl Flags) (*Handle, error) {
 		if err := v.checkAccess(l.path, fl&^(FlagCreate|FlagTrunc)); err != nil {
 			return nil, err
 		}
+		if err := f.checkEntry(l.name); err != nil {
+			return nil, err
+		}
 		n = f.newNode(false)
 		f.link(l.parent, l.name, n)
 		n.opens++
@@ -307,6 +310,9 @@ func (v *View) mkdirs(cp string, self bool) (*node, error) {
 		if self && !v.canWrite(cur) {
 			return nil, ErrPermission
 		}
+		if err := f.checkEntry(el); err != nil {
+			return nil, err
+		}
 		n := f.newDir()
 		f.link(d, el, n)
 		d = n
@@ -341,6 +347,9 @@ func (v *View) mkdirLoc(l loc) error {
 	}
 	if !v.canWrite(l.path) {
 		return ErrPermission
+	}
+	if err := f.checkEntry(l.name); err != nil {
+		return err
 	}
 	f.link(l.parent, l.name, f.newDir())
 	return nil
@@ -543,6 +552,9 @@ func (v *View) linkAt(ob *node, oldp string, nb *node, newp string) error {
 		if !v.Can(ol.path, capability.Read|capability.Write) || !v.canWrite(nl.path) {
 			return ErrPermission
 		}
+		if err := f.checkEntry(nl.name); err != nil {
+			return err
+		}
 		f.link(nl.parent, nl.name, ol.n)
 		ol.n.ctime = f.now()
 		return nil
@@ -674,6 +686,11 @@ func (v *View) replaceLocked(cp string, data []byte) error {
 	oldSize := int64(0)
 	if old != nil && old.links == 1 && old.opens == 0 {
 		oldSize = int64(len(old.data))
+	}
+	if old == nil {
+		if err := f.checkEntry(name); err != nil {
+			return err
+		}
 	}
 	if err := f.checkGrow(oldSize, int64(len(data))); err != nil {
 		return err

@@ -907,7 +907,7 @@ func TestRenumberAndLimits(t *testing.T) {
 
 func TestQuota(t *testing.T) {
 	h := newHarness(t, nil, Config{})
-	h.fs = vfs.New(vfs.Limits{FileBytes: 8, TotalBytes: 12}, nil)
+	h.fs = vfs.New(vfs.Limits{FileBytes: 8, TotalBytes: 12 + 2*(vfs.EntryCost+1)}, nil)
 	h.s = New(Config{FS: h.fs.View(capability.Set{"/": capability.Read | capability.Write})})
 	fd, _ := h.open("f", oflagCreat, rw, 0)
 	if e := h.write(fd, "123456789"); e != ErrnoFbig {
