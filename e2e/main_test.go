@@ -95,7 +95,7 @@ func (s *syncBuffer) String() string {
 // startProc starts "truce ARGS…"; onLine sees each stdout line. The
 // process is interrupted at the end of the test, and its log shown if the
 // test failed.
-func startProc(t *testing.T, onLine func(string), args ...string) *proc {
+func startProc(t testing.TB, onLine func(string), args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	p := &proc{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
@@ -144,7 +144,7 @@ func (p *proc) stop() {
 }
 
 // wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(t *testing.T, d time.Duration) int {
+func (p *proc) wait(t testing.TB, d time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -156,7 +156,7 @@ func (p *proc) wait(t *testing.T, d time.Duration) int {
 }
 
 // truce runs a CLI command to completion with extra environment.
-func truce(t *testing.T, env []string, stdin []byte, args ...string) (stdout, stderr string, code int) {
+func truce(t testing.TB, env []string, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -187,7 +187,7 @@ type pasServer struct {
 	p         *proc
 }
 
-func startPAS(t *testing.T, extra ...string) *pasServer {
+func startPAS(t testing.TB, extra ...string) *pasServer {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "pas")
 	if out, errOut, code := truce(t, nil, nil, "pas", "init", "--dir", dir); code != 0 {
@@ -243,7 +243,7 @@ type storyOptions struct {
 
 var shareNames = []string{"alice", "bob", "carol"}
 
-func newStory(t *testing.T, ps *pasServer, o storyOptions) *story {
+func newStory(t testing.TB, ps *pasServer, o storyOptions) *story {
 	t.Helper()
 	dir := t.TempDir()
 	if o.measurement == nil {
@@ -319,7 +319,7 @@ type hostServer struct {
 }
 
 // startHost serves the policies; it waits until every enclave is ready.
-func startHost(t *testing.T, ps *pasServer, listen string, polFiles []string, extra ...string) *hostServer {
+func startHost(t testing.TB, ps *pasServer, listen string, polFiles []string, extra ...string) *hostServer {
 	t.Helper()
 	args := []string{"host", "serve", "--platform", "sim", "--sim-device-key", ps.deviceKey, "--listen", listen}
 	for _, f := range polFiles {

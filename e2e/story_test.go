@@ -27,7 +27,7 @@ import (
 	"github.com/truce-project/truce/receipt"
 )
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -44,7 +44,7 @@ type running struct {
 	h  *hostServer
 }
 
-func startStory(t *testing.T, o storyOptions) *running {
+func startStory(t testing.TB, o storyOptions) *running {
 	t.Helper()
 	ps := startPAS(t)
 	if o.hostAddr == "" {
@@ -55,7 +55,7 @@ func startStory(t *testing.T, o storyOptions) *running {
 	return &running{ps: ps, s: s, h: h}
 }
 
-func (r *running) dial(t *testing.T, name string, opts ...client.Option) *client.Session {
+func (r *running) dial(t testing.TB, name string, opts ...client.Option) *client.Session {
 	t.Helper()
 	sess, err := client.Dial(context.Background(), r.s.pol, r.s.parties[name].id, opts...)
 	if err != nil {
@@ -65,14 +65,14 @@ func (r *running) dial(t *testing.T, name string, opts ...client.Option) *client
 	return sess
 }
 
-func (r *running) put(t *testing.T, name, path string, data []byte) {
+func (r *running) put(t testing.TB, name, path string, data []byte) {
 	t.Helper()
 	if _, err := r.dial(t, name).Put(context.Background(), path, bytes.NewReader(data)); err != nil {
 		t.Fatalf("%s writing %s: %v", name, path, err)
 	}
 }
 
-func split(t *testing.T, secret []byte) [][]byte {
+func split(t testing.TB, secret []byte) [][]byte {
 	t.Helper()
 	shares, err := shamirlib.Split(secret, 3, 3, rand.Reader)
 	if err != nil {

@@ -67,7 +67,7 @@ type rig struct {
 }
 
 // wait returns Serve's result, or fails the test after d.
-func (r *rig) wait(t *testing.T, d time.Duration) error {
+func (r *rig) wait(t testing.TB, d time.Duration) error {
 	t.Helper()
 	select {
 	case <-r.fin:
@@ -80,11 +80,21 @@ func (r *rig) wait(t *testing.T, d time.Duration) error {
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func start(t *testing.T, life time.Duration, modify func(*host.Config)) *rig {
+func start(t testing.TB, life time.Duration, modify func(*host.Config)) *rig {
+	return startWith(t, life, nil, modify)
+}
+
+// startWith starts a host whose fake runtime serves handler(policy bytes),
+// or memFiles when handler is nil.
+func startWith(t testing.TB, life time.Duration, handler func([]byte) http.Handler, modify func(*host.Config)) *rig {
 	t.Helper()
 	w := trucetest.NewWorld(t, trucetest.WorldOptions{})
+	var hd http.Handler = &memFiles{pol: w.Policy.Bytes(), files: map[string][]byte{}}
+	if handler != nil {
+		hd = handler(w.Policy.Bytes())
+	}
 	r := &rig{w: w, pas: &trucetest.FakePAS{W: w, T: t, Lifetime: life},
-		launch: &trucetest.FakeLauncher{W: w, Handler: &memFiles{pol: w.Policy.Bytes(), files: map[string][]byte{}}, Die: make(chan struct{})}}
+		launch: &trucetest.FakeLauncher{W: w, Handler: hd, Die: make(chan struct{})}}
 	cfg := host.Config{Enclaves: []host.Enclave{{Policy: w.Policy}}, PAS: r.pas, Launcher: r.launch, Logger: quietLog(), AttestRetries: -1}
 	if modify != nil {
 		modify(&cfg)
@@ -114,7 +124,7 @@ func start(t *testing.T, life time.Duration, modify func(*host.Config)) *rig {
 	return r
 }
 
-func (r *rig) waitReady(t *testing.T) {
+func (r *rig) waitReady(t testing.TB) {
 	t.Helper()
 	select {
 	case <-r.h.Ready():
