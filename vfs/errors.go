@@ -56,6 +56,7 @@ type QuotaError struct {
 	Limit, Want int64
 }
 
+// Error says which limit was hit and what to do.
 func (e *QuotaError) Error() string {
 	if e.Total {
 		return fmt.Sprintf("size limit exceeded: the file system would hold %d bytes, more than its limit of %d: remove files or ask for a larger total_mib", e.Want, e.Limit)

@@ -629,6 +629,7 @@ type LinkError struct {
 	Err          error
 }
 
+// Error names the operation, both paths and the cause.
 func (e *LinkError) Error() string { return e.Op + " " + e.Old + " " + e.New + ": " + e.Err.Error() }
 
 // Unwrap returns the underlying error.

@@ -194,6 +194,7 @@ func (s *System) add(e *fdEntry) (uint32, Errno) {
 // exit code.
 type ExitError struct{ Code uint32 }
 
+// Error gives the exit code.
 func (e *ExitError) Error() string {
 	return "program exited with code " + itoa(uint64(e.Code))
 }
