@@ -49,30 +49,27 @@ func (f *FS) walk(p string, see func(p string, n *node) bool) (loc, error) {
 	if err != nil {
 		return loc{}, err
 	}
+	// stack holds the directories walked through and their paths; ".."
+	// pops it, so it never climbs above the root.
 	type step struct {
 		n    *node
-		name string
+		path string
 	}
 	stack := make([]step, 1, len(els)+1)
-	stack[0] = step{n: f.root}
-	var b strings.Builder
-	cur := func() string {
-		if len(stack) == 1 {
-			return "/"
+	stack[0] = step{n: f.root, path: "/"}
+	join := func(dir, name string) string {
+		if dir == "/" {
+			return "/" + name
 		}
-		b.Reset()
-		for _, s := range stack[1:] {
-			b.WriteByte('/')
-			b.WriteString(s.name)
-		}
-		return b.String()
+		return dir + "/" + name
 	}
 	for i, el := range els {
 		last := i == len(els)-1
+		top := stack[len(stack)-1]
 		switch el {
 		case ".":
 			if last {
-				return f.locOf(stack[len(stack)-1].n, cur(), trailing, true), nil
+				return f.locOf(top.n, top.path, trailing, true), nil
 			}
 			continue
 		case "..":
@@ -81,19 +78,15 @@ func (f *FS) walk(p string, see func(p string, n *node) bool) (loc, error) {
 			}
 			stack = stack[:len(stack)-1]
 			if last {
-				return f.locOf(stack[len(stack)-1].n, cur(), trailing, true), nil
+				top = stack[len(stack)-1]
+				return f.locOf(top.n, top.path, trailing, true), nil
 			}
 			continue
 		}
-		d := stack[len(stack)-1].n
-		e := d.entries[el]
+		e := top.n.entries[el]
+		cp := join(top.path, el)
 		if last {
-			l := loc{parent: d, name: el, trailing: trailing}
-			if len(stack) == 1 {
-				l.path = "/" + el
-			} else {
-				l.path = cur() + "/" + el
-			}
+			l := loc{path: cp, parent: top.n, name: el, trailing: trailing}
 			if e != nil {
 				l.n = e.n
 			}
@@ -102,19 +95,13 @@ func (f *FS) walk(p string, see func(p string, n *node) bool) (loc, error) {
 		if e == nil {
 			return loc{}, ErrNotExist
 		}
-		cp := cur()
-		if cp == "/" {
-			cp = "/" + el
-		} else {
-			cp += "/" + el
-		}
 		if see != nil && !see(cp, e.n) {
 			return loc{}, ErrNotExist
 		}
 		if !e.n.dir {
 			return loc{}, ErrNotDir
 		}
-		stack = append(stack, step{n: e.n, name: el})
+		stack = append(stack, step{n: e.n, path: cp})
 	}
 	// No elements: the root.
 	return loc{path: "/", n: f.root, trailing: trailing}, nil
