@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <sched.h>
+#include <wasi/api.h>
 
 static char dir[512];
 
@@ -216,6 +218,40 @@ int main(int argc, char **argv) {
 	printf("link nlink=%llu size=%lld\n", (unsigned long long)st.st_nlink, (long long)st.st_size);
 	result("unlink original", unlink(p("a.txt")));
 	cat("read link", p("a2.txt"));
+
+	/* Times set explicitly read back exactly; syncs and hints succeed. */
+	struct timespec times[2] = {{1000000000, 0}, {1234567890, 500}};
+	result("utimensat", utimensat(AT_FDCWD, p("a2.txt"), times, 0));
+	result("stat times", stat(p("a2.txt"), &st));
+	printf("times: atime=%lld mtime=%lld.%09ld\n", (long long)st.st_atim.tv_sec, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	fd = open(p("a2.txt"), O_RDWR);
+	struct timespec ftimes[2] = {{2000000000, 0}, {UTIME_OMIT, UTIME_OMIT}};
+	result("futimens", futimens(fd, ftimes));
+	fstat(fd, &st);
+	printf("futimens: atime=%lld mtime=%lld\n", (long long)st.st_atim.tv_sec, (long long)st.st_mtim.tv_sec);
+	result("fsync", fsync(fd));
+	result("fdatasync", fdatasync(fd));
+	result("posix_fadvise", -posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL));
+	int fl = fcntl(fd, F_GETFL);
+	printf("getfl append=%d rdwr=%d\n", (fl & O_APPEND) != 0, (fl & O_ACCMODE) == O_RDWR);
+	result("setfl append", fcntl(fd, F_SETFL, O_APPEND));
+	fl = fcntl(fd, F_GETFL);
+	printf("getfl append=%d\n", (fl & O_APPEND) != 0);
+	result("write appended", (int)write(fd, "+", 1));
+	close(fd);
+	cat("after setfl append", p("a2.txt"));
+	fd = open(p("a2.txt"), O_RDONLY);
+	int fd2 = open(p("log.txt"), O_RDONLY);
+	result("renumber", __wasi_fd_renumber(fd, fd2) == 0 ? 0 : -1);
+	n = read(fd2, buf, 5);
+	printf("read renumbered: %zd %.*s\n", n, (int)(n > 0 ? n : 0), buf);
+	result("read old fd after renumber", (int)read(fd, buf, 1));
+	close(fd2);
+	char lbuf[64];
+	result("readlink a file", (int)readlink(p("a2.txt"), lbuf, sizeof lbuf));
+	result("readlink missing", (int)readlink(p("nope"), lbuf, sizeof lbuf));
+	result("sched_yield", sched_yield());
+	result("open missing fd", (int)write(99, "x", 1));
 
 	/* Remove. */
 	result("unlink m", unlink(p("d/m.txt")));
