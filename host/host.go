@@ -297,7 +297,7 @@ func (h *Host) relay(ctx context.Context, c net.Conn) {
 	h.track(c, true)
 	defer h.track(c, false)
 	defer c.Close()
-	c.SetReadDeadline(h.cfg.Now().Add(h.cfg.HelloTimeout))
+	c.SetReadDeadline(time.Now().Add(h.cfg.HelloTimeout))
 	name, prefix, err := PeekServerName(c)
 	if err != nil {
 		h.m.connections.WithLabelValues("", "not_tls").Inc()

@@ -314,3 +314,35 @@ func TestSNIRouting(t *testing.T) {
 		t.Fatal("unknown server name reached an enclave")
 	}
 }
+
+func TestRefusesWhatIsNotTLS(t *testing.T) {
+	r := start(t, 0, nil)
+	r.waitReady(t)
+	c, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET /v1/policy HTTP/1.1\r\nHost: x\r\n\r\n"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(make([]byte, 1))
+	if n != 0 || err == nil {
+		t.Fatalf("plain HTTP got an answer: %d %v", n, err)
+	}
+	rec := httptest.NewRecorder()
+	r.h.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `truce_host_connections_total{enclave="",outcome="not_tls"} 1`) {
+		t.Fatal("refusal not counted")
+	}
+}
+
+func TestKeepServing(t *testing.T) {
+	r := start(t, 0, func(c *host.Config) { c.KeepServing = true })
+	r.waitReady(t)
+	close(r.launch.Die)
+	// With its only enclave down there is nothing left to serve: the host
+	// still ends, with the error.
+	if err := r.wait(t, 10*time.Second); !errors.Is(err, host.ErrRuntimeDied) {
+		t.Fatalf("error %v", err)
+	}
+}
