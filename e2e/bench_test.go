@@ -170,4 +170,3 @@ func BenchmarkSmallJob(b *testing.B) {
 		}
 	})
 }
-
