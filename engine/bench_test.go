@@ -186,4 +186,3 @@ func BenchmarkCompileCache(b *testing.B) {
 		})
 	}
 }
-
