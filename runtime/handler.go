@@ -312,6 +312,9 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 	if !r.pol.PrincipalAllows(rq.pr.Name, gp, want) {
 		return newProblem(http.StatusForbidden, api.ProblemForbidden, "%s may not %s %s: the policy grants no %q right there", rq.pr.Name, verb, gp, want.String())
 	}
+	if r.grantDir(gp) {
+		return newProblem(http.StatusConflict, api.ProblemConflict, "%s is a directory in the policy (%s/): name a file inside it", gp, gp)
+	}
 	limit := r.bodyLimit()
 	if rq.req.ContentLength > limit {
 		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "the body of %d bytes exceeds the per-file limit of %d bytes", rq.req.ContentLength, limit)
@@ -366,6 +369,23 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 	}
 	writeJSON(rq.w, status, api.FileResult{Path: gp, Size: size, SHA256: sum})
 	return nil
+}
+
+// grantDir reports whether some grant of the policy names gp as a
+// directory (gp + "/"), so that a file there would block the directory.
+func (r *Runtime) grantDir(gp string) bool {
+	d := gp + "/"
+	for _, pr := range r.pol.Principals {
+		if _, ok := pr.Capabilities[d]; ok {
+			return true
+		}
+	}
+	for _, pg := range r.pol.Programs {
+		if _, ok := pg.Capabilities[d]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func bodyProblem(err error, limit int64) error {

@@ -154,6 +154,7 @@ func TestRefusals(t *testing.T) {
 		{"run a program not uploaded", rita, http.MethodPost, api.PathRun + "program/fail.wasm", nil, 409, api.ProblemNotReady},
 		{"body over the file limit", bob, http.MethodPut, files("/input/big.dat"), make([]byte, 4<<20+1), 413, api.ProblemLimitExceeded},
 		{"dot-dot path", alice, http.MethodPut, api.PathFiles + "input/%2e%2e/output/x", []byte("x"), 400, api.ProblemBadRequest},
+		{"write a file where the policy has a directory", paula, http.MethodPut, files("/program"), []byte("x"), 409, api.ProblemConflict},
 		{"directory path", rita, http.MethodGet, files("/output/"), nil, 400, api.ProblemBadRequest},
 		{"unknown API", alice, http.MethodGet, "/v2/files/x", nil, 404, api.ProblemNotFound},
 		{"wrong method", alice, http.MethodDelete, files("/input/shamir-0.dat"), nil, 405, api.ProblemBadRequest},
