@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -240,6 +242,42 @@ func FuzzHandler(f *testing.F) {
 		snap, err := rt.admin.Open("/output/secret.dat")
 		if err != nil || snap.Size() != int64(len("secret")) {
 			t.Fatalf("%s %q changed a file alice may not write", method, path)
+		}
+	})
+}
+
+// FuzzCertificateMessage feeds arbitrary control lines, as the host could
+// send them, to the certificate path: decoding and SetCertificate must
+// never panic, and only a chain for the enclave key that checks against the
+// policy may be installed.
+func FuzzCertificateMessage(f *testing.F) {
+	w := newWorld(f, worldOptions{})
+	w.start()
+	good, err := json.Marshal(control.Message{Type: control.TypeCertificate, Chain: [][]byte{w.lastCert, w.pas.CA().Raw}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"type":"certificate","chain":["AAAA"]}`))
+	f.Add([]byte(`{"type":"certificate","chain":[]}`))
+	f.Add([]byte(`{"type":"certificate","chain":null,"nonce":"AA=="}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		m, err := control.Decode(line)
+		if err != nil {
+			return
+		}
+		if _, _, err := w.rt.Attest(context.Background(), []byte("fuzz nonce")); err != nil {
+			t.Fatal(err)
+		}
+		before := w.rt.cert.Load()
+		if _, err := w.rt.SetCertificate(m.Chain); err != nil {
+			if w.rt.cert.Load() != before {
+				t.Fatal("a refused chain replaced the certificate")
+			}
+			return
+		}
+		if len(m.Chain) == 0 || !bytes.Equal(m.Chain[0], w.lastCert) {
+			t.Fatalf("installed a chain the attestation service did not issue: %q", line)
 		}
 	})
 }
