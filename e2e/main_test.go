@@ -289,7 +289,8 @@ func newStory(t testing.TB, ps *pasServer, o storyOptions) *story {
 		"principals": principals,
 		"programs": []any{map[string]any{"path": shamir.Path, "sha256": hex.EncodeToString(sum[:]),
 			"capabilities": map[string]string{"/input/shamir-0.dat": "r", "/input/shamir-1.dat": "r", "/input/shamir-2.dat": "r", "/output/": "w"}}},
-		"limits": map[string]any{},
+		"pipelines": []any{map[string]any{"name": "combine", "steps": []string{shamir.Path, shamir.Path}}},
+		"limits":    map[string]any{},
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/client"
@@ -121,20 +120,33 @@ func TestStory(t *testing.T) {
 	if out, errOut, code := truce(t, nil, nil, "receipt", "verify", "--policy", s.polFile, rcpt); code != 0 {
 		t.Fatalf("receipt verify: %s %s", out, errOut)
 	}
+	// The policy's pipeline runs the program twice; its receipt checks too.
+	prcpt := filepath.Join(s.dir, "pipeline.json")
+	out, errOut, code = truce(t, s.env("dave"), nil, "pipeline", "--receipt", prcpt, "combine")
+	if code != 0 || strings.Count(out, "exit code 0") != 2 {
+		t.Fatalf("pipeline (%d): %s %s", code, out, errOut)
+	}
+	if out, errOut, code := truce(t, nil, nil, "receipt", "verify", "--policy", s.polFile, prcpt); code != 0 || !strings.Contains(out, "pipeline:combine") {
+		t.Fatalf("pipeline receipt verify: %s %s", out, errOut)
+	}
+
 	// The same receipt, tampered with, fails.
-	var rr api.RunResult
+	var rc receipt.Receipt
 	b, _ := os.ReadFile(rcpt)
-	if err := json.Unmarshal(b, &rr); err != nil {
+	if err := json.Unmarshal(b, &rc); err != nil {
 		t.Fatal(err)
 	}
-	rr.Receipt.Outputs[0].SHA256 = strings.Repeat("0", 64)
-	bad, _ := json.Marshal(rr)
+	if err := receipt.Verify(&rc, s.pol, time.Now()); err != nil {
+		t.Fatalf("saved receipt: %v", err)
+	}
+	rc.Outputs[0].SHA256 = strings.Repeat("0", 64)
+	bad, _ := json.Marshal(rc)
 	badFile := filepath.Join(s.dir, "tampered.json")
 	os.WriteFile(badFile, bad, 0o644)
 	if out, errOut, code := truce(t, nil, nil, "receipt", "verify", "--policy", s.polFile, badFile); code == 0 {
 		t.Fatalf("tampered receipt verified: %s %s", out, errOut)
 	}
-	if err := receipt.Verify(&rr.Receipt, s.pol, time.Now()); err == nil {
+	if err := receipt.Verify(&rc, s.pol, time.Now()); err == nil {
 		t.Fatal("receipt.Verify accepted a tampered receipt")
 	}
 

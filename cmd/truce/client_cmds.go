@@ -307,7 +307,7 @@ each step's outcome; with --receipt saves the pipeline's signed receipt.
 					fmt.Fprintf(e.stdout, "step %d %s: %s, exit code %d\n", i+1, st.Program, st.Outcome, st.ExitCode)
 				}
 			}
-			return saveReceipt(e, pipeReceipt, pr)
+			return saveReceipt(e, pipeReceipt, &pr.Receipt)
 		},
 	})
 
@@ -399,10 +399,10 @@ func showRun(e *env, rr *api.RunResult, receiptFile string, asJSON bool) error {
 		}
 		fmt.Fprintf(e.stderr, "%s: %s, exit code %d%s\n", rr.Program, rr.Outcome, rr.ExitCode, msg)
 	}
-	return saveReceipt(e, receiptFile, rr)
+	return saveReceipt(e, receiptFile, &rr.Receipt)
 }
 
-// saveReceipt writes v (a result holding a receipt) to file as JSON.
+// saveReceipt writes a receipt to file as JSON.
 func saveReceipt(e *env, file string, v any) error {
 	if file == "" {
 		return nil
