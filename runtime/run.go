@@ -224,7 +224,11 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program) (*api.Ru
 		Platform:    cs.platform,
 		Chain:       cs.chain,
 	}
-	if err := receipt.Sign(&rc, r.key); err != nil {
+	key, err := r.signer()
+	if err != nil {
+		return nil, err
+	}
+	if err := receipt.Sign(&rc, key); err != nil {
 		return nil, fmt.Errorf("signing the receipt of %s: %w", prog.Path, err)
 	}
 	out.Receipt = rc
@@ -331,7 +335,11 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 	if failed != nil && len(result.Steps) < len(progs) && failed.result == nil {
 		rc.Outcome = failed.name
 	}
-	if err := receipt.Sign(&rc, r.key); err != nil {
+	key, err := r.signer()
+	if err != nil {
+		return err
+	}
+	if err := receipt.Sign(&rc, key); err != nil {
 		return fmt.Errorf("signing the receipt of pipeline %q: %w", name, err)
 	}
 	result.Receipt = rc

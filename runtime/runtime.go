@@ -89,7 +89,8 @@ type Runtime struct {
 	rand     io.Reader
 	log      *slog.Logger
 
-	key   *ecdsa.PrivateKey
+	key   atomic.Pointer[ecdsa.PrivateKey] // nil once wiped
+	pub   *ecdsa.PublicKey
 	spki  []byte
 	fs    *vfs.FS
 	admin *vfs.View // every right, for the runtime's own reads
@@ -162,14 +163,25 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	lim := cfg.Policy.Limits
 	fs := vfs.New(vfs.Limits{FileBytes: lim.File(), TotalBytes: lim.Total()}, now)
-	return &Runtime{
+	r := &Runtime{
 		pol: cfg.Policy, provider: cfg.Provider, eng: eng, now: now, rand: rnd, log: logger,
-		key: key, spki: spki, fs: fs,
+		pub: &key.PublicKey, spki: spki, fs: fs,
 		admin:    fs.View(capability.Set{"/": capability.All}),
 		audit:    &audit.Log{Now: now},
 		progMu:   map[string]*sync.Mutex{},
 		shutdown: make(chan struct{}),
-	}, nil
+	}
+	r.key.Store(key)
+	return r, nil
+}
+
+// signer returns the enclave key, or ErrStopped once it has been wiped.
+func (r *Runtime) signer() (*ecdsa.PrivateKey, error) {
+	k := r.key.Load()
+	if k == nil {
+		return nil, ErrStopped
+	}
+	return k, nil
 }
 
 // Policy returns the policy the runtime enforces.
@@ -179,7 +191,7 @@ func (r *Runtime) Policy() *policy.Policy { return r.pol }
 func (r *Runtime) Platform() string { return r.provider.Platform() }
 
 // PublicKey returns the enclave key's public half.
-func (r *Runtime) PublicKey() *ecdsa.PublicKey { return &r.key.PublicKey }
+func (r *Runtime) PublicKey() *ecdsa.PublicKey { return r.pub }
 
 // Attest asks the platform for evidence binding the enclave key, the policy
 // and nonce (attest.ReportData), and makes a certificate request for the
@@ -192,6 +204,10 @@ func (r *Runtime) Attest(ctx context.Context, nonce []byte) (evidence, csr []byt
 	if r.isStopped() {
 		return nil, nil, ErrStopped
 	}
+	key, err := r.signer()
+	if err != nil {
+		return nil, nil, err
+	}
 	rd := attest.ReportData(r.spki, r.pol.Hash(), nonce)
 	evidence, err = r.provider.Evidence(ctx, rd)
 	if err != nil {
@@ -199,7 +215,7 @@ func (r *Runtime) Attest(ctx context.Context, nonce []byte) (evidence, csr []byt
 	}
 	csr, err = x509.CreateCertificateRequest(r.rand, &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: "truce enclave", Organization: []string{r.pol.Name}},
-	}, r.key)
+	}, key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("making the certificate request: %w", err)
 	}
@@ -234,7 +250,7 @@ func (r *Runtime) SetCertificate(chain [][]byte) (notAfter time.Time, err error)
 	}
 	leaf := certs[0]
 	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
-	if !ok || !pub.Equal(&r.key.PublicKey) {
+	if !ok || !pub.Equal(r.pub) {
 		return time.Time{}, fmt.Errorf("%w: the certificate is not for this enclave's key", ErrBadChain)
 	}
 	id, err := attest.CheckEnclave(certs, r.pol, r.now())
@@ -250,11 +266,12 @@ func (r *Runtime) SetCertificate(chain [][]byte) (notAfter time.Time, err error)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.stopped {
+	key, err := r.signer()
+	if r.stopped || err != nil {
 		return time.Time{}, ErrStopped
 	}
 	r.cert.Store(&certState{
-		tls:      &tls.Certificate{Certificate: owned, PrivateKey: r.key, Leaf: leaf},
+		tls:      &tls.Certificate{Certificate: owned, PrivateKey: key, Leaf: leaf},
 		chain:    owned,
 		leaf:     leaf,
 		evidence: p.evidence,
@@ -330,16 +347,18 @@ func (r *Runtime) isStopped() bool {
 	return r.stopped
 }
 
-// Wipe forgets everything the enclave holds: files, audit log, the
-// certificate and the key. Afterwards the runtime refuses every request.
-// Go cannot promise the key's bytes are overwritten in memory; the process
-// is expected to exit right after.
+// Wipe forgets everything the enclave holds: files (their bytes zeroed),
+// audit log, the certificate and the key. Afterwards the runtime refuses
+// every request and signs nothing. Go cannot promise every copy of the
+// key's bytes is overwritten in memory; the process is expected to exit
+// right after.
 func (r *Runtime) Wipe() {
 	r.mu.Lock()
 	r.stopped = true
 	r.pending = nil
 	r.mu.Unlock()
 	r.cert.Store(nil)
+	r.key.Store(nil)
 	r.fs.Wipe()
 	r.audit.Wipe()
 }

@@ -114,7 +114,7 @@ func TestControlProtocol(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Serve did not return after shutdown")
 	}
-	if len(w.rt.fs.Files()) != 0 || w.rt.Certified() {
+	if len(w.rt.fs.Files()) != 0 || w.rt.Certified() || w.rt.key.Load() != nil {
 		t.Fatal("state not wiped")
 	}
 	if entries, _ := w.rt.audit.Entries(); len(entries) != 0 {
