@@ -18,6 +18,7 @@ import (
 
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/trucetest"
 )
@@ -29,6 +30,7 @@ type store struct {
 	files  map[string][]byte
 	policy []byte
 	badSum bool
+	att    *api.Attestation
 }
 
 func problem(w http.ResponseWriter, status int, name, detail string) {
@@ -43,6 +45,8 @@ func (s *store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == api.PathPolicy:
 		w.Write(s.policy)
+	case r.URL.Path == api.PathAttestation:
+		json.NewEncoder(w).Encode(s.att)
 	case strings.HasPrefix(r.URL.Path, api.PathFiles):
 		p := "/" + strings.TrimPrefix(r.URL.Path, api.PathFiles)
 		if strings.HasPrefix(p, "/secret") {
@@ -275,5 +279,61 @@ func TestServerName(t *testing.T) {
 	h[0] = 0xab
 	if got := client.ServerName(h); got != "ab00000000000000.truce" {
 		t.Fatal(got)
+	}
+}
+
+func TestVerifyEvidence(t *testing.T) {
+	w, fe, st := setup(t, nil)
+	ctx := context.Background()
+	s, err := client.Dial(ctx, w.Policy, w.IDs["alice"], client.WithAddr(fe.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, chain := s.Enclave()
+	dev, err := sim.NewDevice(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := []byte("0123456789abcdef0123456789abcdef")
+	evidence := func(m []byte, n []byte) []byte {
+		rd := attest.ReportData(chain[0].RawSubjectPublicKeyInfo, w.Policy.Hash(), n)
+		ev, err := sim.NewProvider(dev, m).Evidence(ctx, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	other := make([]byte, 32)
+	rand.Read(other)
+	leaf := [][]byte{chain[0].Raw}
+	tests := []struct {
+		name string
+		att  api.Attestation
+		want error
+	}{
+		{"good", api.Attestation{Platform: "sim", Evidence: evidence(w.Measurement, nonce), Chain: leaf, Nonce: nonce}, nil},
+		{"other nonce", api.Attestation{Platform: "sim", Evidence: evidence(w.Measurement, nonce), Chain: leaf, Nonce: []byte("another nonce")}, attest.ErrBinding},
+		{"other measurement", api.Attestation{Platform: "sim", Evidence: evidence(other, nonce), Chain: leaf, Nonce: nonce}, attest.ErrUntrustedMeasurement},
+		{"other certificate", api.Attestation{Platform: "sim", Evidence: evidence(w.Measurement, nonce), Chain: [][]byte{w.CA.Cert.Raw}, Nonce: nonce}, attest.ErrBinding},
+		{"garbage", api.Attestation{Platform: "sim", Evidence: []byte("not a token"), Chain: leaf, Nonce: nonce}, attest.ErrBadEvidence},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st.mu.Lock()
+			a := tc.att
+			st.att = &a
+			st.mu.Unlock()
+			claims, err := s.VerifyEvidence(ctx, sim.NewVerifier(dev.Public()))
+			if tc.want == nil {
+				if err != nil || !bytes.Equal(claims.Measurement, w.Measurement) {
+					t.Fatalf("claims %+v, %v", claims, err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+		})
 	}
 }

@@ -94,6 +94,10 @@ func TestStory(t *testing.T) {
 	if code != 0 || !strings.Contains(out, hexOf(measurement)) || !strings.Contains(out, s.pol.HashHex()) || !strings.Contains(out, "simulated:    YES") {
 		t.Fatalf("attest (%d): %s %s", code, out, errOut)
 	}
+	out, errOut, code = truce(t, s.env("alice"), nil, "attest", "--evidence", "--device-pub", filepath.Join(r.ps.dir, "device.pub"))
+	if code != 0 || !strings.Contains(out, "evidence verified directly") {
+		t.Fatalf("attest --evidence (%d): %s %s", code, out, errOut)
+	}
 	wasm := filepath.Join(s.dir, "shamir.wasm")
 	os.WriteFile(wasm, shamir.Wasm, 0o644)
 	if out, errOut, code := truce(t, s.env("oscar"), nil, "put", wasm, shamir.Path); code != 0 {

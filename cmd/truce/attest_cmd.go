@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/sim"
 )
 
 func init() {
 	var cf clientFlags
-	var caBundle string
+	var caBundle, devicePub string
+	var evidence bool
 	register(&command{
 		name:    "attest",
 		args:    "[flags]",
@@ -21,6 +25,12 @@ does, then prints what was verified: the platform and whether it is
 simulated, the measurement (one the policy pins), the policy hash, and the
 validity of the enclave's certificate, which chains to the attestation
 service CA the policy pins.
+
+With --evidence it also fetches the evidence behind the certificate and
+checks it itself (the same verifier code the attestation service runs): it
+must verify, attest the pinned measurement, and bind the certificate's key,
+the policy hash and the nonce. On sim that needs the device's public key
+(--device-pub pas/device.pub).
 
 With --ca-bundle FILE it writes that CA certificate to FILE, so that other
 TLS tools can talk to the enclave API directly, e.g.
@@ -33,6 +43,8 @@ Example:
 		flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
 			fs.StringVar(&caBundle, "ca-bundle", "", "write the attestation service CA certificate to `file`")
+			fs.BoolVar(&evidence, "evidence", false, "also check the enclave's own evidence, without relying on the attestation service")
+			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file` for --evidence on sim (default $TRUCE_SIM_DEVICE_PUB)")
 		},
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
@@ -59,6 +71,17 @@ Example:
 			fmt.Fprintf(e.stdout, "  policy hash:  %s (equal to this policy's; the enclave's copy matches byte for byte)\n", hex.EncodeToString(id.PolicyHash[:]))
 			fmt.Fprintf(e.stdout, "  certificate:  %s, valid %s to %s\n", leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 			fmt.Fprintf(e.stdout, "  issued by:    %s (the attestation service CA the policy pins)\n", pol.CACertificate().Subject.CommonName)
+			if evidence {
+				v, err := evidenceVerifier(e, id.Platform, devicePub)
+				if err != nil {
+					return err
+				}
+				claims, err := s.VerifyEvidence(e.ctx, v)
+				if err != nil {
+					return clientError(fmt.Errorf("checking the enclave's evidence: %w", err))
+				}
+				fmt.Fprintf(e.stdout, "  evidence:     %s evidence verified directly: measurement %s, bound to this certificate's key, the policy and the nonce\n", claims.Platform, hex.EncodeToString(claims.Measurement))
+			}
 			if caBundle != "" {
 				b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pol.CACertificate().Raw})
 				if err := os.WriteFile(caBundle, b, 0o644); err != nil {
@@ -69,4 +92,27 @@ Example:
 			return nil
 		},
 	})
+}
+
+// evidenceVerifier returns the verifier for platform: for sim, one with the
+// device public key; otherwise the registered one.
+func evidenceVerifier(e *env, platform, devicePub string) (attest.Verifier, error) {
+	if platform != attest.SimPlatform {
+		v, err := attest.Lookup(platform)
+		if err != nil {
+			return nil, withHint(err, "this truce cannot check %s evidence itself; drop --evidence to rely on the attestation service", platform)
+		}
+		return v, nil
+	}
+	if devicePub == "" {
+		devicePub = e.getenv("TRUCE_SIM_DEVICE_PUB")
+	}
+	if devicePub == "" {
+		return nil, withHint(usagef("--evidence on sim needs the device public key"), "give --device-pub FILE (truce pas init wrote device.pub)")
+	}
+	pub, err := sim.LoadPublic(devicePub)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("--device-pub: %w", err), "give the device.pub that truce pas init wrote")
+	}
+	return sim.NewVerifier(pub), nil
 }
