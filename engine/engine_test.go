@@ -200,6 +200,19 @@ func TestCancel(t *testing.T) {
 				t.Fatalf("%+v, %v; want Cancelled", res, err)
 			}
 		})
+		t.Run(string(k)+"/cancel loop", func(t *testing.T) {
+			// A loop that never calls the host stops at once too.
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(200*time.Millisecond, cancel)
+			t0 := time.Now()
+			res, err := e.Run(ctx, Program{Wasm: testdata(t, "loop.wasm")}, Config{Timeout: time.Minute})
+			if err != nil || res.Outcome != Cancelled {
+				t.Fatalf("%+v, %v; want Cancelled", res, err)
+			}
+			if d := time.Since(t0); d > 30*time.Second {
+				t.Errorf("cancelled after %v: the time limit, not the cancellation, stopped it", d)
+			}
+		})
 		t.Run(string(k)+"/deadline", func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()

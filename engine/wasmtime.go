@@ -196,12 +196,10 @@ func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Resul
 	store := wasmtime.NewStoreWithData(e.eng, r)
 	defer store.Close()
 	store.Limiter(limit, -1, -1, -1, -1)
-	// The epoch deadline covers the caller's deadline too, if earlier.
-	d := cfg.Timeout
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		d = max(time.Until(dl), 0)
-	}
-	store.SetEpochDeadline(uint64(d/epochTick) + 1)
+	// At every epoch tick the store asks whether the run's context (time
+	// limit and caller) is done.
+	h := watchEpochs(store, r)
+	defer h.Delete()
 	e.startTicker()
 	defer e.stopTicker()
 
