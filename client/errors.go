@@ -10,14 +10,23 @@ import (
 // Errors callers branch on. A *ProblemError from the enclave matches the
 // sentinel of its problem type with errors.Is.
 var (
-	ErrForbidden       = errors.New("forbidden by the policy")
-	ErrNotFound        = errors.New("not found")
-	ErrHashMismatch    = errors.New("content does not match the hash the policy pins")
-	ErrLimitExceeded   = errors.New("limit exceeded")
-	ErrProgramFailed   = errors.New("program failed")
-	ErrNotReady        = errors.New("not ready")
-	ErrBadRequest      = errors.New("bad request")
-	ErrConflict        = errors.New("conflict")
+	// ErrForbidden: the policy grants the caller no such right there.
+	ErrForbidden = errors.New("forbidden by the policy")
+	// ErrNotFound: no such file, program or pipeline.
+	ErrNotFound = errors.New("not found")
+	// ErrHashMismatch: a program's bytes are not those the policy pins.
+	ErrHashMismatch = errors.New("content does not match the hash the policy pins")
+	// ErrLimitExceeded: a size, memory or time limit of the policy.
+	ErrLimitExceeded = errors.New("limit exceeded")
+	// ErrProgramFailed: the program ran and failed; the result is attached.
+	ErrProgramFailed = errors.New("program failed")
+	// ErrNotReady: a program's inputs are not all uploaded yet.
+	ErrNotReady = errors.New("not ready")
+	// ErrBadRequest: the request is malformed (such as a bad path).
+	ErrBadRequest = errors.New("bad request")
+	// ErrConflict: the request conflicts with the enclave's state.
+	ErrConflict = errors.New("conflict")
+	// ErrUnauthenticated: the enclave refused the client's certificate.
 	ErrUnauthenticated = errors.New("client certificate is not a principal of the policy")
 
 	// ErrPolicyMismatch: the enclave runs a policy other than the caller's.

@@ -39,7 +39,10 @@ type AttestRequest struct {
 // AttestationService is the proxy attestation service as the host sees
 // it: a source of fresh nonces and an issuer of enclave certificates.
 type AttestationService interface {
+	// Nonce returns a fresh single-use nonce.
 	Nonce(ctx context.Context) ([]byte, error)
+	// Attest checks the evidence and returns the enclave's certificate
+	// chain, leaf first.
 	Attest(ctx context.Context, req AttestRequest) ([]*x509.Certificate, error)
 }
 

@@ -43,6 +43,8 @@ type Process interface {
 
 // Launcher starts runtimes. Tests inject in-process fakes.
 type Launcher interface {
+	// Launch starts a runtime as spec says; it returns once the runtime
+	// is started, not once it is ready.
 	Launch(ctx context.Context, spec LaunchSpec) (Process, error)
 }
 
