@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/truce-project/truce/engine/hostdir"
 	"github.com/truce-project/truce/guests"
 	"github.com/truce-project/truce/vfs"
 	"github.com/truce-project/truce/wasi"
@@ -40,15 +41,25 @@ func conformGuests(t *testing.T) map[string][]byte {
 	return gs
 }
 
-// runOurs runs a transcript program on one of our backends over the
-// in-memory file system.
+// runOurs runs a transcript program on one of our backends as "truce run
+// --dir HOST:/data" does: the host directory is copied into the in-memory
+// file system, and the changes are written back after the run.
 func runOurs(t *testing.T, k Kind, wasm []byte) transcript {
 	t.Helper()
-	fs, view := dataFS(t)
+	host := t.TempDir()
+	m, err := hostdir.New(host, "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := vfs.New(vfs.Limits{}, nil)
+	if err := m.CopyIn(fs.Unchecked()); err != nil {
+		t.Fatal(err)
+	}
 	var out output
 	cfg := Config{WASI: wasi.Config{
 		Args: append([]string{"conform"}, conformArgs...), Env: conformEnv,
-		Stdin: strings.NewReader(conformStdin), Stdout: &out.stdout, Stderr: &out.stderr, FS: view,
+		Stdin: strings.NewReader(conformStdin), Stdout: &out.stdout, Stderr: &out.stderr,
+		FS: fs.View(hostdir.Caps([]*hostdir.Mount{m})),
 	}}
 	res, err := engineFor(t, k).Run(context.Background(), Program{Wasm: wasm}, cfg)
 	if err != nil {
@@ -57,24 +68,10 @@ func runOurs(t *testing.T, k Kind, wasm []byte) transcript {
 	if res.Outcome != Exited {
 		t.Fatalf("%s: %v: %s\nstdout:\n%s\nstderr:\n%s", k, res.Outcome, res.Message, out.stdout.String(), out.stderr.String())
 	}
-	return transcript{stdout: out.stdout.String(), stderr: out.stderr.String(), code: res.ExitCode, files: vfsFiles(t, fs)}
-}
-
-func vfsFiles(t *testing.T, fs *vfs.FS) string {
-	var lines []string
-	for _, fi := range fs.Files() {
-		s, err := fs.Unchecked().Open(fi.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		if _, err := b.ReadFrom(s); err != nil {
-			t.Fatal(err)
-		}
-		lines = append(lines, fileLine(strings.TrimPrefix(fi.Path, "/data"), b.Bytes()))
+	if err := m.CopyOut(fs.Unchecked()); err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
+	return transcript{stdout: out.stdout.String(), stderr: out.stderr.String(), code: res.ExitCode, files: hostFiles(t, host)}
 }
 
 func hostFiles(t *testing.T, dir string) string {

@@ -8,9 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/trucetest"
-	"github.com/truce-project/truce/vfs"
 	"github.com/truce-project/truce/wasi"
 )
 
@@ -77,16 +75,6 @@ func runIt(t testing.TB, e Engine, wasm []byte, cfg Config, args ...string) (*Re
 	return res, &out
 }
 
-// dataFS returns a file system with an empty /data directory and the view
-// a program gets: read and write on /data/.
-func dataFS(t testing.TB) (*vfs.FS, *vfs.View) {
-	t.Helper()
-	fs := vfs.New(vfs.Limits{}, nil)
-	if err := fs.Unchecked().MkdirAll("/data"); err != nil {
-		t.Fatal(err)
-	}
-	return fs, fs.View(capability.Set{"/data/": capability.Read | capability.Write})
-}
 
 var _ = wasi.ModuleName
 

@@ -1,22 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/engine"
+	"github.com/truce-project/truce/engine/hostdir"
 	"github.com/truce-project/truce/vfs"
 	"github.com/truce-project/truce/wasi"
 )
@@ -102,9 +96,12 @@ Examples:
 					return usagef("--env %q is not K=V", kv)
 				}
 			}
-			mounts, err := parseDirs(dirs)
-			if err != nil {
-				return err
+			mounts, err := hostdir.Parse(dirs)
+			switch {
+			case errors.Is(err, hostdir.ErrBadSpec):
+				return withHint(&usageError{err.Error()}, "give each directory as --dir HOST[:GUEST], such as --dir ./data:/data")
+			case err != nil:
+				return withHint(err, "give an existing host directory as --dir HOST[:GUEST]")
 			}
 			wasm, err := os.ReadFile(prog)
 			if err != nil {
@@ -112,16 +109,14 @@ Examples:
 			}
 
 			mem := vfs.New(vfs.Limits{}, nil)
-			caps := capability.Set{}
 			for _, m := range mounts {
-				if err := m.copyIn(mem.Unchecked()); err != nil {
+				if err := m.CopyIn(mem.Unchecked()); err != nil {
 					return err
 				}
-				caps[strings.TrimSuffix(m.guest, "/")+"/"] = capability.Read | capability.Write
 			}
 			var view *vfs.View
 			if len(mounts) > 0 {
-				view = mem.View(caps)
+				view = mem.View(hostdir.Caps(mounts))
 			}
 
 			eng, err := engine.New(engine.Options{Kind: kind, CacheEntries: -1})
@@ -146,7 +141,7 @@ Examples:
 			// The changes go back to the host whatever the outcome, as
 			// they would have had the program worked on the host.
 			for _, m := range mounts {
-				if err := m.copyOut(mem.Unchecked()); err != nil {
+				if err := m.CopyOut(mem.Unchecked()); err != nil {
 					return err
 				}
 			}
@@ -192,214 +187,4 @@ func runResult(prog string, res *engine.Result, memMiB, outMiB int64) error {
 		return fmt.Errorf("%s: %s", prog, res.Message)
 	}
 	return fmt.Errorf("%s: %v: %s", prog, res.Outcome, res.Message)
-}
-
-// mount is one --dir: a host directory and where the program sees it.
-type mount struct {
-	host, guest string
-	// copied maps each guest path copied in to the SHA-256 of its content
-	// (directories map to the zero hash), to tell what the program
-	// changed.
-	copied map[string][32]byte
-	dirs   map[string]bool
-}
-
-func parseDirs(specs []string) ([]*mount, error) {
-	var ms []*mount
-	seen := map[string]string{}
-	for _, s := range specs {
-		host, guest, ok := strings.Cut(s, ":")
-		if host == "" {
-			return nil, usagef("--dir %q names no host directory: give HOST[:GUEST]", s)
-		}
-		if !ok {
-			g := filepath.ToSlash(filepath.Clean(host))
-			if strings.HasPrefix(g, "../") || g == ".." {
-				return nil, withHint(usagef("--dir %q lies above the current directory, so it cannot be the guest path too", s),
-					"say where the program sees it: --dir %s:/data", host)
-			}
-			guest = "/" + strings.TrimPrefix(g, "/")
-			if g == "." {
-				guest = "/"
-			}
-		}
-		if !strings.HasPrefix(guest, "/") {
-			guest = "/" + guest
-		}
-		g, err := vfs.Clean(guest)
-		if err != nil {
-			return nil, usagef("--dir %q: guest path %q is not usable: %v", s, guest, err)
-		}
-		for other, o := range seen {
-			if g == other || strings.HasPrefix(g, strings.TrimSuffix(other, "/")+"/") || strings.HasPrefix(other, strings.TrimSuffix(g, "/")+"/") {
-				return nil, usagef("--dir %q and --dir %q overlap in the guest: give each its own guest path", s, o)
-			}
-		}
-		seen[g] = s
-		st, err := os.Stat(host)
-		if err != nil {
-			return nil, withHint(fmt.Errorf("--dir %s: %w", s, err), "give an existing host directory")
-		}
-		if !st.IsDir() {
-			return nil, withHint(fmt.Errorf("--dir %s: %s is not a directory", s, host), "give a directory, not a file")
-		}
-		ms = append(ms, &mount{host: host, guest: g, copied: map[string][32]byte{}, dirs: map[string]bool{}})
-	}
-	return ms, nil
-}
-
-// guestPath maps a path relative to the host directory into the guest.
-func (m *mount) guestPath(rel string) string {
-	if rel == "." {
-		return m.guest
-	}
-	return path.Join(m.guest, filepath.ToSlash(rel))
-}
-
-// copyIn copies the host directory into the file system.
-func (m *mount) copyIn(v *vfs.View) error {
-	if err := v.MkdirAll(m.guest); err != nil {
-		return fmt.Errorf("making %s in the guest: %w", m.guest, err)
-	}
-	return filepath.WalkDir(m.host, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("copying %s in: %w", m.host, err)
-		}
-		rel, err := filepath.Rel(m.host, p)
-		if err != nil {
-			return err
-		}
-		g := m.guestPath(rel)
-		switch {
-		case d.IsDir():
-			m.dirs[g] = true
-			if err := v.MkdirAll(g); err != nil {
-				return fmt.Errorf("copying %s in: %w", p, err)
-			}
-		case d.Type().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return fmt.Errorf("copying %s in: %w", p, err)
-			}
-			if _, err := v.WriteFile(g, bytes.NewReader(b)); err != nil {
-				return fmt.Errorf("copying %s in: %w", p, err)
-			}
-			m.copied[g] = sha256.Sum256(b)
-		}
-		return nil
-	})
-}
-
-// copyOut writes the program's changes back to the host directory: new
-// and changed files, new directories, and removals of what was copied in.
-func (m *mount) copyOut(v *vfs.View) error {
-	files, dirs := map[string]bool{}, map[string]bool{}
-	var walk func(d string) error
-	walk = func(d string) error {
-		dirs[d] = true
-		ents, err := v.ReadDir(d)
-		if err != nil {
-			return fmt.Errorf("listing %s in the guest: %w", d, err)
-		}
-		for _, e := range ents {
-			if e.Name == "." || e.Name == ".." {
-				continue
-			}
-			p := path.Join(d, e.Name)
-			if e.Dir {
-				if err := walk(p); err != nil {
-					return err
-				}
-			} else {
-				files[p] = true
-			}
-		}
-		return nil
-	}
-	if _, err := v.Stat(m.guest); err == nil {
-		if err := walk(m.guest); err != nil {
-			return err
-		}
-	}
-	hostPath := func(g string) string {
-		rel := strings.TrimPrefix(strings.TrimPrefix(g, m.guest), "/")
-		return filepath.Join(m.host, filepath.FromSlash(rel))
-	}
-	// Removals first, deepest first, so that a file may replace a
-	// directory of the same name and the other way round.
-	var gone []string
-	for g := range m.copied {
-		if !files[g] {
-			gone = append(gone, g)
-		}
-	}
-	for g := range m.dirs {
-		if !dirs[g] && g != m.guest {
-			gone = append(gone, g)
-		}
-	}
-	sort.Slice(gone, func(i, j int) bool { return len(gone[i]) > len(gone[j]) })
-	for _, g := range gone {
-		if err := os.Remove(hostPath(g)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("writing back: removing %s: %w", hostPath(g), err)
-		}
-	}
-	var newDirs []string
-	for g := range dirs {
-		if !m.dirs[g] {
-			newDirs = append(newDirs, g)
-		}
-	}
-	sort.Strings(newDirs)
-	for _, g := range newDirs {
-		if err := os.MkdirAll(hostPath(g), 0o755); err != nil {
-			return fmt.Errorf("writing back: %w", err)
-		}
-	}
-	var names []string
-	for g := range files {
-		names = append(names, g)
-	}
-	sort.Strings(names)
-	for _, g := range names {
-		s, err := v.Open(g)
-		if err != nil {
-			return fmt.Errorf("writing back: reading %s in the guest: %w", g, err)
-		}
-		b, err := io.ReadAll(s)
-		if err != nil {
-			return fmt.Errorf("writing back: reading %s in the guest: %w", g, err)
-		}
-		if old, ok := m.copied[g]; ok && old == sha256.Sum256(b) {
-			continue
-		}
-		if err := writeFileAtomic(hostPath(g), b); err != nil {
-			return fmt.Errorf("writing back: %w", err)
-		}
-	}
-	return nil
-}
-
-// writeFileAtomic replaces a file through a temporary file and a rename,
-// so a reader never sees it half-written.
-func writeFileAtomic(p string, b []byte) error {
-	mode := fs.FileMode(0o644)
-	if st, err := os.Stat(p); err == nil {
-		mode = st.Mode().Perm()
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".truce-run-*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(b)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr, os.Chmod(f.Name(), mode)); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
 }

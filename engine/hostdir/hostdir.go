@@ -1,0 +1,268 @@
+// Package hostdir copies host directories into Truce's in-memory file
+// system before a freestanding run ("truce run --dir HOST:GUEST") and
+// writes the program's changes back after it: new and changed files,
+// new directories, and removals of what was copied in.
+//
+// It is for the truce command only. The runtime inside the enclave must
+// never use it: there, no host directory is trusted or reachable. It
+// must never write outside the host directory it was given, nor remove
+// anything it did not copy in.
+package hostdir
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/vfs"
+)
+
+// ErrBadSpec is wrapped by the errors of a malformed HOST[:GUEST] spec,
+// a mistake of whoever typed it.
+var ErrBadSpec = errors.New("bad --dir")
+
+// Mount is a host directory and where the program sees it.
+type Mount struct {
+	// Host is the directory on the host; Guest its clean absolute path in
+	// the in-memory file system.
+	Host, Guest string
+	// copied maps each guest file copied in to the SHA-256 of its
+	// content; dirs holds the guest directories copied in.
+	copied map[string][32]byte
+	dirs   map[string]bool
+}
+
+// New returns a mount of host at guest, which must be absolute.
+func New(host, guest string) (*Mount, error) {
+	g, err := vfs.Clean(guest)
+	if err != nil || !strings.HasPrefix(guest, "/") {
+		return nil, fmt.Errorf("%w: guest path %q is not a usable absolute path", ErrBadSpec, guest)
+	}
+	st, err := os.Stat(host)
+	if err != nil {
+		return nil, fmt.Errorf("host directory: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("host directory: %s is not a directory", host)
+	}
+	return &Mount{Host: host, Guest: g, copied: map[string][32]byte{}, dirs: map[string]bool{}}, nil
+}
+
+// Parse reads specs of the form HOST[:GUEST]. GUEST defaults to HOST made
+// absolute inside the guest ("data" → "/data"), which a HOST above the
+// current directory cannot be. Guest paths may not overlap.
+func Parse(specs []string) ([]*Mount, error) {
+	var ms []*Mount
+	for _, s := range specs {
+		host, guest, ok := strings.Cut(s, ":")
+		if host == "" {
+			return nil, fmt.Errorf("%w %q: no host directory: give HOST[:GUEST]", ErrBadSpec, s)
+		}
+		if !ok {
+			g := filepath.ToSlash(filepath.Clean(host))
+			if g == ".." || strings.HasPrefix(g, "../") {
+				return nil, fmt.Errorf("%w %q: it lies above the current directory, so it cannot be the guest path too: say where the program sees it, as in %s:/data", ErrBadSpec, s, host)
+			}
+			guest = "/" + strings.TrimPrefix(g, "/")
+			if g == "." {
+				guest = "/"
+			}
+		}
+		if !strings.HasPrefix(guest, "/") {
+			guest = "/" + guest
+		}
+		m, err := New(host, guest)
+		if err != nil {
+			return nil, fmt.Errorf("--dir %s: %w", s, err)
+		}
+		for _, o := range ms {
+			if within(m.Guest, o.Guest) || within(o.Guest, m.Guest) {
+				return nil, fmt.Errorf("%w %q: its guest path %s overlaps %s: give each its own guest path", ErrBadSpec, s, m.Guest, o.Guest)
+			}
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+// within reports whether p is d or lies below it.
+func within(p, d string) bool {
+	return p == d || d == "/" || strings.HasPrefix(p, d+"/")
+}
+
+// Caps returns the capabilities a program gets on the mounts: read and
+// write on each guest directory.
+func Caps(ms []*Mount) capability.Set {
+	caps := capability.Set{}
+	for _, m := range ms {
+		caps[strings.TrimSuffix(m.Guest, "/")+"/"] = capability.Read | capability.Write
+	}
+	return caps
+}
+
+func (m *Mount) guestPath(rel string) string {
+	if rel == "." {
+		return m.Guest
+	}
+	return path.Join(m.Guest, filepath.ToSlash(rel))
+}
+
+func (m *Mount) hostPath(g string) string {
+	rel := strings.TrimPrefix(strings.TrimPrefix(g, m.Guest), "/")
+	return filepath.Join(m.Host, filepath.FromSlash(rel))
+}
+
+// CopyIn copies the host directory into the file system through v, which
+// should be unchecked (vfs.FS.Unchecked). Only regular files and
+// directories are copied; symbolic links and special files are skipped.
+func (m *Mount) CopyIn(v *vfs.View) error {
+	if err := v.MkdirAll(m.Guest); err != nil {
+		return fmt.Errorf("making %s in the guest: %w", m.Guest, err)
+	}
+	return filepath.WalkDir(m.Host, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("copying %s in: %w", m.Host, err)
+		}
+		rel, err := filepath.Rel(m.Host, p)
+		if err != nil {
+			return err
+		}
+		g := m.guestPath(rel)
+		switch {
+		case d.IsDir():
+			m.dirs[g] = true
+			if err := v.MkdirAll(g); err != nil {
+				return fmt.Errorf("copying %s in: %w", p, err)
+			}
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return fmt.Errorf("copying %s in: %w", p, err)
+			}
+			if _, err := v.WriteFile(g, bytes.NewReader(b)); err != nil {
+				return fmt.Errorf("copying %s in: %w", p, err)
+			}
+			m.copied[g] = sha256.Sum256(b)
+		}
+		return nil
+	})
+}
+
+// CopyOut writes the changes made under the guest path back to the host
+// directory: removals (of what was copied in) first, deepest first, then
+// new directories, then new and changed files, each through a temporary
+// file and a rename.
+func (m *Mount) CopyOut(v *vfs.View) error {
+	files, dirs := map[string]bool{}, map[string]bool{}
+	var walk func(d string) error
+	walk = func(d string) error {
+		dirs[d] = true
+		ents, err := v.ReadDir(d)
+		if err != nil {
+			return fmt.Errorf("listing %s in the guest: %w", d, err)
+		}
+		for _, e := range ents {
+			if e.Name == "." || e.Name == ".." {
+				continue
+			}
+			p := path.Join(d, e.Name)
+			if e.Dir {
+				if err := walk(p); err != nil {
+					return err
+				}
+			} else {
+				files[p] = true
+			}
+		}
+		return nil
+	}
+	if _, err := v.Stat(m.Guest); err == nil {
+		if err := walk(m.Guest); err != nil {
+			return err
+		}
+	}
+	var gone []string
+	for g := range m.copied {
+		if !files[g] {
+			gone = append(gone, g)
+		}
+	}
+	for g := range m.dirs {
+		if !dirs[g] && g != m.Guest {
+			gone = append(gone, g)
+		}
+	}
+	sort.Slice(gone, func(i, j int) bool { return len(gone[i]) > len(gone[j]) })
+	for _, g := range gone {
+		if err := os.Remove(m.hostPath(g)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("writing back: removing %s: %w", m.hostPath(g), err)
+		}
+	}
+	var newDirs []string
+	for g := range dirs {
+		if !m.dirs[g] {
+			newDirs = append(newDirs, g)
+		}
+	}
+	sort.Strings(newDirs)
+	for _, g := range newDirs {
+		if err := os.MkdirAll(m.hostPath(g), 0o755); err != nil {
+			return fmt.Errorf("writing back: %w", err)
+		}
+	}
+	names := make([]string, 0, len(files))
+	for g := range files {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		s, err := v.Open(g)
+		if err != nil {
+			return fmt.Errorf("writing back: reading %s in the guest: %w", g, err)
+		}
+		b, err := io.ReadAll(s)
+		if err != nil {
+			return fmt.Errorf("writing back: reading %s in the guest: %w", g, err)
+		}
+		if old, ok := m.copied[g]; ok && old == sha256.Sum256(b) {
+			continue
+		}
+		if err := writeFileAtomic(m.hostPath(g), b); err != nil {
+			return fmt.Errorf("writing back: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic replaces a file through a temporary file and a rename,
+// so a reader never sees it half-written. An existing file keeps its mode.
+func writeFileAtomic(p string, b []byte) error {
+	mode := fs.FileMode(0o644)
+	if st, err := os.Stat(p); err == nil {
+		mode = st.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".truce-run-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr, os.Chmod(f.Name(), mode)); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), p); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
