@@ -75,7 +75,6 @@ func runIt(t testing.TB, e Engine, wasm []byte, cfg Config, args ...string) (*Re
 	return res, &out
 }
 
-
 var _ = wasi.ModuleName
 
 func wasiArgs(args ...string) wasi.Config { return wasi.Config{Args: args} }
