@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -322,6 +323,18 @@ type hostServer struct {
 // startHost serves the policies; it waits until every enclave is ready.
 func startHost(t testing.TB, ps *pasServer, listen string, polFiles []string, extra ...string) *hostServer {
 	t.Helper()
+	h, err := tryHost(t, ps, listen, polFiles, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// errPortTaken says the free port picked for a policy was taken meanwhile.
+var errPortTaken = errors.New("host port taken")
+
+func tryHost(t testing.TB, ps *pasServer, listen string, polFiles []string, extra ...string) (*hostServer, error) {
+	t.Helper()
 	args := []string{"host", "serve", "--platform", "sim", "--sim-device-key", ps.deviceKey, "--listen", listen}
 	for _, f := range polFiles {
 		args = append(args, "--policy", f)
@@ -335,11 +348,13 @@ func startHost(t testing.TB, ps *pasServer, listen string, polFiles []string, ex
 	}, args...)
 	select {
 	case a := <-ready:
-		return &hostServer{addr: a, p: p}
+		return &hostServer{addr: a, p: p}, nil
 	case <-p.done:
-		t.Fatalf("host serve exited:\n%s", p.log.String())
+		if strings.Contains(p.log.String(), "address already in use") {
+			return nil, errPortTaken
+		}
+		return nil, fmt.Errorf("host serve exited:\n%s", p.log.String())
 	case <-time.After(60 * time.Second):
-		t.Fatalf("host serve not ready:\n%s", p.log.String())
+		return nil, fmt.Errorf("host serve not ready:\n%s", p.log.String())
 	}
-	return nil
 }

@@ -43,15 +43,27 @@ type running struct {
 	h  *hostServer
 }
 
+// startStory starts a PAS and a host serving a new story. The policy pins
+// the host's address, picked free beforehand; if another process takes the
+// port meanwhile, it tries again with a new one.
 func startStory(t testing.TB, o storyOptions) *running {
 	t.Helper()
 	ps := startPAS(t)
-	if o.hostAddr == "" {
-		o.hostAddr = freeAddr(t)
+	for attempt := 0; ; attempt++ {
+		oo := o
+		if oo.hostAddr == "" {
+			oo.hostAddr = freeAddr(t)
+		}
+		s := newStory(t, ps, oo)
+		h, err := tryHost(t, ps, oo.hostAddr, []string{s.polFile})
+		if errors.Is(err, errPortTaken) && o.hostAddr == "" && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &running{ps: ps, s: s, h: h}
 	}
-	s := newStory(t, ps, o)
-	h := startHost(t, ps, o.hostAddr, []string{s.polFile})
-	return &running{ps: ps, s: s, h: h}
 }
 
 func (r *running) dial(t testing.TB, name string, opts ...client.Option) *client.Session {
