@@ -438,7 +438,7 @@ func TestTwoEnclavesOnePort(t *testing.T) {
 	addr := freeAddr(t)
 	a := newStory(t, ps, storyOptions{hostAddr: addr})
 	b := newStory(t, ps, storyOptions{hostAddr: addr})
-	startHost(t, ps, addr, []string{a.polFile, b.polFile})
+	h := startHost(t, ps, addr, []string{a.polFile, b.polFile})
 	ctx := context.Background()
 	for _, s := range []*story{a, b} {
 		sess, err := client.Dial(ctx, s.pol, s.parties["alice"].id)
@@ -461,5 +461,14 @@ func TestTwoEnclavesOnePort(t *testing.T) {
 	if err == nil {
 		c.Close()
 		t.Fatal("a connection without server name was relayed")
+	}
+	// Ctrl-C stops the host cleanly: both runtimes wipe their state and
+	// the host exits 0.
+	h.p.stop()
+	if code := h.p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("host exited %d on interrupt", code)
+	}
+	if n := strings.Count(h.p.log.String(), "state wiped"); n != 2 {
+		t.Fatalf("%d runtimes wiped their state, want 2:\n%s", n, h.p.log.String())
 	}
 }
