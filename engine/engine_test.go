@@ -83,6 +83,29 @@ func TestOutcomes(t *testing.T) {
 	}
 }
 
+// TestTraps checks each kind of trap is reported alike by every backend.
+func TestTraps(t *testing.T) {
+	cases := []struct{ arg, msg string }{
+		{"recurse", "wasm error: stack overflow"},
+		{"oob", "wasm error: out of bounds memory access"},
+		{"div", "wasm error: integer divide by zero"},
+		{"indirect", "wasm error: "},
+		{"unreachable", "wasm error: unreachable"},
+	}
+	wasm := testdata(t, "traps.wasm")
+	for _, k := range Kinds() {
+		e := engineFor(t, k)
+		for _, c := range cases {
+			t.Run(string(k)+"/"+c.arg, func(t *testing.T) {
+				res, _ := runIt(t, e, wasm, Config{}, c.arg)
+				if res.Outcome != Trapped || !strings.HasPrefix(res.Message, c.msg) {
+					t.Errorf("%v %q, want a trap %q", res.Outcome, res.Message, c.msg)
+				}
+			})
+		}
+	}
+}
+
 func TestInvalidModules(t *testing.T) {
 	cases := []struct {
 		name, wasm string

@@ -174,7 +174,11 @@ func trapMessage(err error) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
-	return strings.TrimSpace(s)
+	s = strings.TrimSpace(s)
+	if s == "stack overflow" { // wazero's compiler says it without the prefix
+		s = "wasm error: " + s
+	}
+	return s
 }
 
 func (e *wazeroEngine) Close() error {
