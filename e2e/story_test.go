@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +108,31 @@ func TestStory(t *testing.T) {
 	if code != 0 || !strings.Contains(out, hexOf(measurement)) || !strings.Contains(out, s.pol.HashHex()) || !strings.Contains(out, "simulated:    YES") {
 		t.Fatalf("attest (%d): %s %s", code, out, errOut)
 	}
+	// With the CA bundle, any TLS client (curl, here Go's standard one
+	// with its usual name checks) talks to the enclave API directly.
+	bundle, err := os.ReadFile(filepath.Join(s.dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(bundle)
+	dave := s.parties["dave"]
+	kp, err := tls.LoadX509KeyPair(dave.certFile, dave.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{kp}}}}
+	resp, err := hc.Get("https://" + s.pol.Host + "/v1/policy")
+	if err != nil {
+		t.Fatalf("plain TLS client with the CA bundle: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(body, s.pol.Bytes()) {
+		t.Fatalf("GET /v1/policy: %d %q", resp.StatusCode, body)
+	}
+	hc.CloseIdleConnections()
+
 	out, errOut, code = truce(t, s.env("alice"), nil, "attest", "--evidence", "--device-pub", filepath.Join(r.ps.dir, "device.pub"))
 	if code != 0 || !strings.Contains(out, "evidence verified directly") {
 		t.Fatalf("attest --evidence (%d): %s %s", code, out, errOut)
