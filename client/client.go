@@ -26,6 +26,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/truce-project/truce/api"
@@ -192,6 +193,9 @@ func (s *Session) dialTLS(ctx context.Context, _, _ string) (net.Conn, error) {
 		}
 		if isAuthAlert(err) {
 			return nil, fmt.Errorf("%w: the enclave refused the certificate of %q: %v", ErrUnauthenticated, s.id.Name, err)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			return nil, fmt.Errorf("%w: %s closed the connection before an enclave answered (is the host serving this policy, and is its enclave ready?): %v", ErrUnreachable, s.opts.Addr, err)
 		}
 		return nil, fmt.Errorf("TLS handshake with the enclave at %s: %w", s.opts.Addr, err)
 	}
