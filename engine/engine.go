@@ -111,16 +111,21 @@ type Program struct {
 	// Wasm is the module in the binary format.
 	Wasm []byte
 	// Hash is the SHA-256 of Wasm, the key of the compile cache; the
-	// zero value means it is computed. A caller that passes it must pass
-	// the true hash.
+	// zero value means it is computed. A wrong hash is refused with
+	// ErrHashMismatch.
 	Hash [32]byte
 }
 
-func (p *Program) hash() [32]byte {
-	if p.Hash == ([32]byte{}) {
-		p.Hash = sha256.Sum256(p.Wasm)
+// key returns the program's cache key, refusing a Hash that is not the
+// SHA-256 of Wasm: a wrong hash could otherwise run another program's
+// cached code.
+func (p *Program) key() ([32]byte, error) {
+	h := sha256.Sum256(p.Wasm)
+	if p.Hash != ([32]byte{}) && p.Hash != h {
+		return h, fmt.Errorf("%w: the program's bytes have SHA-256 %x, not the %x given", ErrHashMismatch, h, p.Hash)
 	}
-	return p.Hash
+	p.Hash = h
+	return h, nil
 }
 
 // Config are the settings of one run.
@@ -221,6 +226,8 @@ var (
 	ErrInvalidModule = errors.New("invalid WebAssembly program")
 	// ErrUnknownKind: no such backend in this build.
 	ErrUnknownKind = errors.New("unknown engine")
+	// ErrHashMismatch: Program.Hash is not the SHA-256 of Program.Wasm.
+	ErrHashMismatch = errors.New("program hash mismatch")
 	// ErrClosed: the engine has been closed.
 	ErrClosed = errors.New("engine is closed")
 )

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -169,9 +170,14 @@ func TestCache(t *testing.T) {
 				}
 			}
 			// A program given with its hash is found by it.
-			res, err := e.Run(context.Background(), Program{Wasm: hello, Hash: (&Program{Wasm: hello}).hash()}, Config{})
+			res, err := e.Run(context.Background(), Program{Wasm: hello, Hash: sha256.Sum256(hello)}, Config{})
 			if err != nil || !res.CacheHit {
 				t.Errorf("run with hash: %+v, %v", res, err)
+			}
+			// A wrong hash is refused, even one of a cached program.
+			_, err = e.Run(context.Background(), Program{Wasm: exit, Hash: sha256.Sum256(hello)}, Config{})
+			if !errors.Is(err, ErrHashMismatch) {
+				t.Errorf("run with another program's hash: %v, want ErrHashMismatch", err)
 			}
 		})
 	}

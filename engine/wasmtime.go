@@ -174,7 +174,11 @@ func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Resul
 	}
 	cfg = cfg.withDefaults()
 	t0 := time.Now()
-	ent, hit, err := e.cache.get(p.hash(), func() (*wtModule, error) { return e.compile(p.Wasm) })
+	key, err := p.key()
+	if err != nil {
+		return nil, err
+	}
+	ent, hit, err := e.cache.get(key, func() (*wtModule, error) { return e.compile(p.Wasm) })
 	if err != nil {
 		return nil, err
 	}

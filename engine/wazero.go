@@ -121,7 +121,11 @@ func (e *wazeroEngine) Run(ctx context.Context, p Program, cfg Config) (*Result,
 	}
 	cfg = cfg.withDefaults()
 	t0 := time.Now()
-	ent, hit, err := e.cache.get(p.hash(), func() (*wzModule, error) { return e.compile(p.Wasm) })
+	key, err := p.key()
+	if err != nil {
+		return nil, err
+	}
+	ent, hit, err := e.cache.get(key, func() (*wzModule, error) { return e.compile(p.Wasm) })
 	if err != nil {
 		return nil, err
 	}
