@@ -19,6 +19,7 @@ import (
 
 	"github.com/truce-project/truce/host"
 	"github.com/truce-project/truce/trucetest"
+	"github.com/truce-project/truce/trucetest/hosttest"
 )
 
 // TestUntrustedMeasurementSendsNothing: an enclave whose certificate names
@@ -40,8 +41,8 @@ func TestUntrustedMeasurementSendsNothing(t *testing.T) {
 	})
 	h, err := host.New(host.Config{
 		Enclaves: []host.Enclave{{Policy: w.Policy}},
-		PAS:      &trucetest.FakePAS{W: w, T: t, Measurement: other},
-		Launcher: &trucetest.FakeLauncher{W: w, Handler: rec},
+		PAS:      &hosttest.FakePAS{W: w, T: t, Measurement: other},
+		Launcher: &hosttest.FakeLauncher{W: w, Handler: rec},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

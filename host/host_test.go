@@ -23,6 +23,7 @@ import (
 	"github.com/truce-project/truce/host"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/trucetest"
+	"github.com/truce-project/truce/trucetest/hosttest"
 )
 
 // memFiles is a tiny file API for the fake runtimes.
@@ -57,8 +58,8 @@ func (m *memFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type rig struct {
 	w      *trucetest.World
-	pas    *trucetest.FakePAS
-	launch *trucetest.FakeLauncher
+	pas    *hosttest.FakePAS
+	launch *hosttest.FakeLauncher
 	h      *host.Host
 	addr   string
 	fin    chan struct{}
@@ -93,8 +94,8 @@ func startWith(t testing.TB, life time.Duration, handler func([]byte) http.Handl
 	if handler != nil {
 		hd = handler(w.Policy.Bytes())
 	}
-	r := &rig{w: w, pas: &trucetest.FakePAS{W: w, T: t, Lifetime: life},
-		launch: &trucetest.FakeLauncher{W: w, Handler: hd, Die: make(chan struct{})}}
+	r := &rig{w: w, pas: &hosttest.FakePAS{W: w, T: t, Lifetime: life},
+		launch: &hosttest.FakeLauncher{W: w, Handler: hd, Die: make(chan struct{})}}
 	cfg := host.Config{Enclaves: []host.Enclave{{Policy: w.Policy}}, PAS: r.pas, Launcher: r.launch, Logger: quietLog(), AttestRetries: -1}
 	if modify != nil {
 		modify(&cfg)
@@ -231,7 +232,7 @@ func TestAttestationRefused(t *testing.T) {
 
 // muxPAS and muxLauncher serve two Worlds from one host.
 type muxPAS struct {
-	by map[[32]byte]*trucetest.FakePAS
+	by map[[32]byte]*hosttest.FakePAS
 }
 
 func (m muxPAS) Nonce(ctx context.Context) ([]byte, error) {
@@ -255,7 +256,7 @@ func tlsClientNoSNI(c net.Conn) *tls.Conn {
 	return tls.Client(c, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
 }
 
-type muxLauncher map[[32]byte]*trucetest.FakeLauncher
+type muxLauncher map[[32]byte]*hosttest.FakeLauncher
 
 func (m muxLauncher) Launch(ctx context.Context, spec host.LaunchSpec) (host.Process, error) {
 	b, err := os.ReadFile(spec.PolicyFile)
@@ -268,11 +269,11 @@ func (m muxLauncher) Launch(ctx context.Context, spec host.LaunchSpec) (host.Pro
 func TestSNIRouting(t *testing.T) {
 	w1 := trucetest.NewWorld(t, trucetest.WorldOptions{})
 	w2 := trucetest.NewWorld(t, trucetest.WorldOptions{})
-	pas := muxPAS{by: map[[32]byte]*trucetest.FakePAS{}}
+	pas := muxPAS{by: map[[32]byte]*hosttest.FakePAS{}}
 	ls := muxLauncher{}
 	for _, w := range []*trucetest.World{w1, w2} {
-		pas.by[w.Policy.Hash()] = &trucetest.FakePAS{W: w, T: t}
-		ls[w.Policy.Hash()] = &trucetest.FakeLauncher{W: w, Handler: &memFiles{pol: w.Policy.Bytes(), files: map[string][]byte{}}}
+		pas.by[w.Policy.Hash()] = &hosttest.FakePAS{W: w, T: t}
+		ls[w.Policy.Hash()] = &hosttest.FakeLauncher{W: w, Handler: &memFiles{pol: w.Policy.Bytes(), files: map[string][]byte{}}}
 	}
 	h, err := host.New(host.Config{Enclaves: []host.Enclave{{Policy: w1.Policy}, {Policy: w2.Policy}}, PAS: pas, Launcher: ls, Logger: quietLog()})
 	if err != nil {

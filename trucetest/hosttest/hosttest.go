@@ -1,4 +1,11 @@
-package trucetest
+// Package hosttest holds in-process fakes for testing the host: an
+// attestation service that certifies any well-signed CSR, and a launcher
+// of fake runtimes that speak the control protocol and serve a handler over
+// TLS. They live apart from trucetest so that packages the host depends on
+// can use trucetest without importing the host.
+//
+// It must never be imported by code that ships in the truce binary.
+package hosttest
 
 import (
 	"context"
@@ -23,6 +30,7 @@ import (
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/host"
 	"github.com/truce-project/truce/runtime/control"
+	"github.com/truce-project/truce/trucetest"
 )
 
 // FakePAS issues enclave certificates from a World's CA for any CSR whose
@@ -30,7 +38,7 @@ import (
 // the nonce is one it handed out. It does not look at evidence: it stands
 // in for the attestation service in tests of the host.
 type FakePAS struct {
-	W *World
+	W *trucetest.World
 	T testing.TB
 	// Measurement claimed in certificates; nil means W.Measurement.
 	Measurement []byte
@@ -103,7 +111,7 @@ func (p *FakePAS) Attest(_ context.Context, req host.AttestRequest) ([]*x509.Cer
 // protocol and serve Handler over TLS 1.3 on the socket they are given,
 // requiring a principal's client certificate. POST /v1/shutdown stops them.
 type FakeLauncher struct {
-	W       *World
+	W       *trucetest.World
 	Handler http.Handler
 	// Launched counts runtimes started.
 	Launched atomic.Int64
