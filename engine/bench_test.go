@@ -186,3 +186,20 @@ func BenchmarkCompileCache(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRun measures the cost of one run of a cached small program:
+// instantiation, WASI set-up and a write to stdout.
+func BenchmarkRun(b *testing.B) {
+	hello := testdata(b, "hello.wasm")
+	for _, k := range Kinds() {
+		b.Run(string(k), func(b *testing.B) {
+			e := engineFor(b, k)
+			for range b.N {
+				res, err := e.Run(context.Background(), Program{Wasm: hello}, Config{})
+				if err != nil || !res.OK() {
+					b.Fatalf("%+v, %v", res, err)
+				}
+			}
+		})
+	}
+}

@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/truce-project/truce/wasi"
 )
@@ -96,5 +98,35 @@ func FuzzParseModule(f *testing.F) {
 			t.Fatal("more unsupported imports than imports")
 		}
 		_ = r.Problem()
+	})
+}
+
+// FuzzRun runs arbitrary bytes as a program on wazero's interpreter with
+// tight limits: the engine must never panic, must refuse what is not a
+// runnable module with ErrInvalidModule, and must keep running programs.
+func FuzzRun(f *testing.F) {
+	for _, name := range []string{"hello.wasm", "exit.wasm", "trap.wasm", "loop.wasm", "grow.wasm", "badimport.wasm", "traps.wasm", "files.wasm", "args.wasm"} {
+		f.Add(testdata(f, name))
+	}
+	e, err := New(Options{Kind: WazeroInterp, CacheEntries: 4})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { e.Close() })
+	hello := testdata(f, "hello.wasm")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cfg := Config{MemoryBytes: 1 << 20, Timeout: 50 * time.Millisecond, OutputBytes: 1 << 10}
+		cfg.WASI.Args = []string{"prog", "u"}
+		res, err := e.Run(context.Background(), Program{Wasm: b}, cfg)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidModule) {
+				t.Fatalf("error %v is not ErrInvalidModule", err)
+			}
+		} else if res.Outcome < Exited || res.Outcome > Cancelled {
+			t.Fatalf("outcome %v", res.Outcome)
+		}
+		if res, err := e.Run(context.Background(), Program{Wasm: hello}, Config{}); err != nil || !res.OK() {
+			t.Fatalf("engine no longer runs programs: %+v, %v", res, err)
+		}
 	})
 }
