@@ -59,6 +59,8 @@ func TestOutcomes(t *testing.T) {
 		{name: "trap", wasm: "trap.wasm", outcome: Trapped, stdout: "before trap\n", msg: "unreachable"},
 		{name: "loop", wasm: "loop.wasm", cfg: Config{Timeout: 100 * time.Millisecond}, outcome: TimedOut, msg: "limit of 100ms"},
 		{name: "hello after loop", wasm: "hello.wasm", outcome: Exited, stdout: "hello\n"},
+		{name: "start function loops", wasm: "startloop.wasm", cfg: Config{Timeout: 100 * time.Millisecond}, outcome: TimedOut, msg: "limit of 100ms"},
+		{name: "start function traps", wasm: "starttrap.wasm", outcome: Trapped, msg: "wasm error: unreachable"},
 		{name: "grow", wasm: "grow.wasm", cfg: Config{MemoryBytes: 8 << 20}, outcome: MemoryExceeded, msg: "limit of 8 MiB"},
 		{name: "hello after grow", wasm: "hello.wasm", outcome: Exited, stdout: "hello\n"},
 		{name: "initial memory over limit", wasm: "bigmem.wasm", outcome: MemoryExceeded, msg: "initial memory of 512 MiB"},

@@ -219,8 +219,13 @@ func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Resul
 		}
 		_, err = start.Call(store)
 	} else {
+		// A start function may trap, exit or be stopped by the engine;
+		// anything else is a fault of the engine.
 		var trap *wasmtime.Trap
-		if !errors.As(err, &trap) {
+		r.mu.Lock()
+		aborted := r.aborted
+		r.mu.Unlock()
+		if !errors.As(err, &trap) && !aborted && !r.exited.Load() {
 			return nil, fmt.Errorf("engine wasmtime: instantiating the program: %w", err)
 		}
 	}
