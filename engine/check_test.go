@@ -85,6 +85,8 @@ func FuzzParseModule(f *testing.F) {
 		f.Add(testdata(f, name))
 	}
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
+	f.Add(testdata(f, "tablegrow.wasm"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x04\x04\x01\x70\x00\x05"))
 	f.Add([]byte("\x00asm\x01\x00\x00\x00\x01\xff\xff\xff\xff\x0f"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := inspect(b)
@@ -98,6 +100,28 @@ func FuzzParseModule(f *testing.F) {
 			t.Fatal("more unsupported imports than imports")
 		}
 		_ = r.Problem()
+		// Lowering the table maxima keeps the module readable, with
+		// every table bounded.
+		info, err := parseModule(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb, err := boundTables(b, info, 1000)
+		if err != nil {
+			return
+		}
+		ni, err := parseModule(nb)
+		if err != nil {
+			t.Fatalf("bounded module does not parse: %v", err)
+		}
+		if len(ni.tables) != len(info.tables) || len(ni.imports) != len(info.imports) || len(ni.exports) != len(info.exports) {
+			t.Fatal("bounding the tables changed other sections")
+		}
+		for _, tt := range ni.tables {
+			if !tt.lim.hasMax || tt.lim.max > 1000 {
+				t.Fatalf("table %+v not bounded", tt)
+			}
+		}
 	})
 }
 
@@ -129,4 +153,53 @@ func FuzzRun(f *testing.F) {
 			t.Fatalf("engine no longer runs programs: %+v, %v", res, err)
 		}
 	})
+}
+
+func TestBoundTables(t *testing.T) {
+	mod := func(tables ...string) []byte {
+		body := string(rune(len(tables))) + strings.Join(tables, "")
+		return []byte("\x00asm\x01\x00\x00\x00\x04" + string(rune(len(body))) + body + "\x07\x01\x00")
+	}
+	cases := []struct {
+		name    string
+		in      []byte
+		same    bool
+		maxes   []uint64
+		refused bool
+	}{
+		{name: "no tables", in: []byte("\x00asm\x01\x00\x00\x00"), same: true},
+		{name: "bounded", in: mod("\x70\x01\x02\x05"), same: true},
+		{name: "no max", in: mod("\x70\x00\x02"), maxes: []uint64{100}},
+		{name: "max too high", in: mod("\x70\x01\x02\xc8\x01"), maxes: []uint64{100}},
+		{name: "two tables", in: mod("\x70\x01\x02\x05", "\x6f\x00\x00"), maxes: []uint64{5, 100}},
+		{name: "too big from the start", in: mod("\x70\x00\xc8\x01"), refused: true},
+	}
+	for _, c := range cases {
+		info, err := parseModule(c.in)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		out, err := boundTables(c.in, info, 100)
+		if c.refused {
+			if err == nil {
+				t.Errorf("%s: not refused", c.name)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if c.same != (string(out) == string(c.in)) {
+			t.Errorf("%s: changed %v", c.name, !c.same)
+		}
+		ni, err := parseModule(out)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for i, m := range c.maxes {
+			if !ni.tables[i].lim.hasMax || ni.tables[i].lim.max != m {
+				t.Errorf("%s: table %d: %+v, want max %d", c.name, i, ni.tables[i].lim, m)
+			}
+		}
+	}
 }

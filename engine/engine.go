@@ -165,6 +165,11 @@ func (c Config) withDefaults() Config {
 
 const pageSize = 64 << 10
 
+// maxTableElements bounds each table of a run, so that table.grow cannot
+// take host memory around the linear-memory limit. Go and C programs use
+// one table of a few thousand functions.
+const maxTableElements = 1 << 20
+
 // Outcome is how a run ended.
 type Outcome int
 

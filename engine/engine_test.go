@@ -342,3 +342,14 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestTableGrowth: a table cannot grow without bound (wasmtime's limiter;
+// for wazero, the module's table maximum lowered before compiling).
+func TestTableGrowth(t *testing.T) {
+	for _, k := range Kinds() {
+		res, _ := runIt(t, engineFor(t, k), testdata(t, "tablegrow.wasm"), Config{})
+		if res.Outcome != Exited || res.ExitCode != 1 {
+			t.Errorf("%s: %+v, want exit code 1 (growth refused)", k, res)
+		}
+	}
+}

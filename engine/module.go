@@ -15,6 +15,15 @@ type moduleInfo struct {
 	// memories defined by the module (not imported): minimum and maximum
 	// pages; hasMax is false for no maximum.
 	memories []limits
+	// tables defined by the module, and where its table section lies:
+	// [tableSec, tableEnd) from the section id to the end of its body.
+	tables             []tableType
+	tableSec, tableEnd int
+}
+
+type tableType struct {
+	ref byte
+	lim limits
 }
 
 type funcType struct{ params, results []byte }
@@ -176,6 +185,7 @@ func parseModule(b []byte) (*moduleInfo, error) {
 	info := &moduleInfo{}
 	var types []funcType
 	for p.off < len(b) {
+		start := p.off
 		id, err := p.byte()
 		if err != nil {
 			return nil, err
@@ -197,6 +207,26 @@ func parseModule(b []byte) (*moduleInfo, error) {
 		case 2:
 			if info.imports, err = sp.imports(types); err != nil {
 				return nil, err
+			}
+		case 4:
+			info.tableSec, info.tableEnd = start, p.off
+			n, err := sp.count()
+			if err != nil {
+				return nil, err
+			}
+			for range n {
+				ref, err := sp.byte()
+				if err != nil {
+					return nil, err
+				}
+				if ref != 0x70 && ref != 0x6f {
+					return nil, sp.fail("unsupported table type 0x%02x", ref)
+				}
+				l, err := sp.limits()
+				if err != nil {
+					return nil, err
+				}
+				info.tables = append(info.tables, tableType{ref: ref, lim: l})
 			}
 		case 5:
 			n, err := sp.count()
@@ -386,4 +416,51 @@ func (ft *funcType) String() string {
 	}
 	b.WriteByte(')')
 	return b.String()
+}
+
+// boundTables returns the module with every table's maximum lowered to at
+// most max entries, so that table.grow cannot take more host memory than
+// that, or the module unchanged if no table needs it. A table that starts
+// larger than max is refused.
+func boundTables(wasm []byte, info *moduleInfo, max uint64) ([]byte, error) {
+	need := false
+	for _, t := range info.tables {
+		if t.lim.min > max {
+			return nil, fmt.Errorf("a table of %d entries is more than the %d allowed", t.lim.min, max)
+		}
+		if !t.lim.hasMax || t.lim.max > max {
+			need = true
+		}
+	}
+	if !need {
+		return wasm, nil
+	}
+	body := appendULEB(nil, uint64(len(info.tables)))
+	for _, t := range info.tables {
+		m := max
+		if t.lim.hasMax && t.lim.max < m {
+			m = t.lim.max
+		}
+		body = append(body, t.ref, 0x01)
+		body = appendULEB(body, t.lim.min)
+		body = appendULEB(body, m)
+	}
+	out := make([]byte, 0, len(wasm)+16)
+	out = append(out, wasm[:info.tableSec]...)
+	out = append(out, 4)
+	out = appendULEB(out, uint64(len(body)))
+	out = append(out, body...)
+	return append(out, wasm[info.tableEnd:]...), nil
+}
+
+func appendULEB(b []byte, v uint64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v != 0 {
+			b = append(b, c|0x80)
+			continue
+		}
+		return append(b, c)
+	}
 }

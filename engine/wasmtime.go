@@ -199,7 +199,7 @@ func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Resul
 
 	store := wasmtime.NewStoreWithData(e.eng, r)
 	defer store.Close()
-	store.Limiter(limit, -1, -1, -1, -1)
+	store.Limiter(limit, maxTableElements, -1, -1, -1)
 	// At every epoch tick the store asks whether the run's context (time
 	// limit and caller) is done.
 	h := watchEpochs(store, r)

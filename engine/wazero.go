@@ -103,6 +103,14 @@ func (e *wazeroEngine) compile(wasm []byte) (*wzModule, error) {
 	if err != nil {
 		return nil, err
 	}
+	// wazero has no per-run table limit: lower the module's own maxima.
+	info, err := parseModule(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+	}
+	if wasm, err = boundTables(wasm, info, maxTableElements); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+	}
 	cm, err := e.rt.CompileModule(context.Background(), wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
