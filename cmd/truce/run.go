@@ -27,6 +27,7 @@ func init() {
 		memMiB, outMiB int64
 		timeout        time.Duration
 		engineName     string
+		stats          bool
 	)
 	register(&command{
 		name:    "run",
@@ -63,6 +64,7 @@ Examples:
 			fs.Int64Var(&memMiB, "mem-mib", engine.DefaultMemoryBytes>>20, "limit on the program's linear memory, in MiB")
 			fs.Int64Var(&outMiB, "output-mib", engine.DefaultOutputBytes>>20, "limit on what the program writes to stdout and stderr together, in MiB")
 			fs.DurationVar(&timeout, "timeout", engine.DefaultTimeout, "limit on the program's wall time")
+			fs.BoolVar(&stats, "stats", false, "print the engine, compile and run times and the memory used to stderr after the run")
 			fs.StringVar(&engineName, "engine", "", "WebAssembly engine: "+kindList()+" (default "+string(engine.Default())+")")
 		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
@@ -150,6 +152,10 @@ Examples:
 					return withHint(fmt.Errorf("%s: %w", prog, runErr), "run \"truce check %s\" for the details", prog)
 				}
 				return fmt.Errorf("%s: %w", prog, runErr)
+			}
+			if stats {
+				fmt.Fprintf(e.stderr, "stats: engine %s, compile %v, run %v, memory %.1f MiB, outcome %v\n",
+					kind, res.Compile.Round(time.Microsecond), res.Exec.Round(time.Microsecond), float64(res.MemoryBytes)/(1<<20), res.Outcome)
 			}
 			return runResult(prog, res, memMiB, outMiB)
 		},
