@@ -122,19 +122,27 @@ func decodeReceipt(raw []byte) (*receipt.Receipt, error) {
 		Result  *struct {
 			Receipt *receipt.Receipt `json:"receipt"`
 		} `json:"result"`
-		Pipeline *struct {
-			Receipt *receipt.Receipt `json:"receipt"`
-		} `json:"pipeline"`
-		Version *int `json:"version"`
+		// A pipeline result names its pipeline here (a string); a
+		// problem about a stopped pipeline holds the result (an object).
+		Pipeline json.RawMessage `json:"pipeline"`
+		Version  *int            `json:"version"`
 	}
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return nil, fmt.Errorf("not a receipt: %w", err)
 	}
+	var pipeline struct {
+		Receipt *receipt.Receipt `json:"receipt"`
+	}
+	if len(w.Pipeline) > 0 && w.Pipeline[0] == '{' {
+		if err := json.Unmarshal(w.Pipeline, &pipeline); err != nil {
+			return nil, fmt.Errorf("not a receipt: %w", err)
+		}
+	}
 	switch {
 	case w.Receipt != nil:
 		return w.Receipt, nil
-	case w.Pipeline != nil && w.Pipeline.Receipt != nil:
-		return w.Pipeline.Receipt, nil
+	case pipeline.Receipt != nil:
+		return pipeline.Receipt, nil
 	case w.Result != nil && w.Result.Receipt != nil:
 		return w.Result.Receipt, nil
 	case w.Version != nil:

@@ -25,3 +25,32 @@ func FuzzDecodeReceipt(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeReceiptForms finds the receipt in every JSON shape the client
+// commands write: a bare receipt, a run result, a pipeline result (whose
+// "pipeline" is the pipeline's name) and a problem about a stopped pipeline.
+func TestDecodeReceiptForms(t *testing.T) {
+	tests := []struct {
+		name, json string
+		ok         bool
+	}{
+		{"bare", `{"version":1}`, true},
+		{"run result", `{"program":"/p.wasm","receipt":{"version":1}}`, true},
+		{"pipeline result", `{"pipeline":"primes","steps":[],"receipt":{"version":1}}`, true},
+		{"stopped pipeline problem", `{"type":"x","pipeline":{"pipeline":"primes","receipt":{"version":1}}}`, true},
+		{"failed run problem", `{"type":"x","result":{"receipt":{"version":1}}}`, true},
+		{"no receipt", `{"pipeline":"primes"}`, false},
+		{"not JSON", `receipt`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := decodeReceipt([]byte(tt.json))
+			if tt.ok && (err != nil || r == nil || r.Version != 1) {
+				t.Fatalf("decodeReceipt(%s) = %v, %v; want a version 1 receipt", tt.json, r, err)
+			}
+			if !tt.ok && err == nil {
+				t.Fatalf("decodeReceipt(%s) = %v; want an error", tt.json, r)
+			}
+		})
+	}
+}
