@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sched.h>
 #include <wasi/api.h>
 
@@ -251,6 +252,11 @@ int main(int argc, char **argv) {
 	result("readlink a file", (int)readlink(p("a2.txt"), lbuf, sizeof lbuf));
 	result("readlink missing", (int)readlink(p("nope"), lbuf, sizeof lbuf));
 	result("sched_yield", sched_yield());
+	fd = open(p("a2.txt"), O_RDONLY);
+	struct pollfd pf = {fd, POLLIN, 0};
+	result("poll file", poll(&pf, 1, 1000));
+	printf("poll revents in=%d\n", (pf.revents & POLLIN) != 0);
+	close(fd);
 	result("open missing fd", (int)write(99, "x", 1));
 
 	/* Remove. */
