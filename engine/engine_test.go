@@ -57,6 +57,7 @@ func TestOutcomes(t *testing.T) {
 		{name: "hello", wasm: "hello.wasm", outcome: Exited, stdout: "hello\n"},
 		{name: "exit", wasm: "exit.wasm", outcome: Exited, code: 42},
 		{name: "trap", wasm: "trap.wasm", outcome: Trapped, stdout: "before trap\n", msg: "unreachable"},
+		{name: "trap under a small limit", wasm: "trap.wasm", cfg: Config{MemoryBytes: 2 << 20}, outcome: Trapped, stdout: "before trap\n", msg: "unreachable"},
 		{name: "loop", wasm: "loop.wasm", cfg: Config{Timeout: 100 * time.Millisecond}, outcome: TimedOut, msg: "limit of 100ms"},
 		{name: "hello after loop", wasm: "hello.wasm", outcome: Exited, stdout: "hello\n"},
 		{name: "start function loops", wasm: "startloop.wasm", cfg: Config{Timeout: 100 * time.Millisecond}, outcome: TimedOut, msg: "limit of 100ms"},

@@ -243,9 +243,9 @@ func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Resul
 		}
 	}
 	// wasmtime does not say when it refused to grow a memory: a run that
-	// failed with its memory within a few arenas of the limit is taken as
-	// having hit it.
-	memHit := size > 0 && limit-size < max(limit/16, 8<<20)
+	// failed with its memory within a few heap arenas (Go grows by 4 MiB)
+	// of the limit is taken as having hit it.
+	memHit := size > 0 && limit-size < min(max(limit/16, 8<<20), limit/2)
 	r.finish(res, err, timedOut, memHit, cfg, wasmtimeTrapMessage(err))
 	return res, nil
 }
