@@ -69,6 +69,21 @@ type VerifyOptions struct {
 	// Now is the time at which certificates and tokens must be valid;
 	// zero means time.Now().
 	Now time.Time
+	// Collateral is the vendor's verification collateral, where the
+	// platform needs it and it is supplied offline (for SGX and TDX: one
+	// JSON file of Intel's quote-verification collateral fields); nil
+	// means the verifier's built-in or cached collateral, if it has any.
+	Collateral []byte
+	// Key is endorsement key material the evidence chains to and that is
+	// not built in, DER or PEM (for SEV-SNP the VCEK or VLEK certificate;
+	// for PSA the initial attestation public key); nil if none.
+	Key []byte
+	// Product names the processor family where the platform has several
+	// roots (for SEV-SNP: "milan", "genoa", …); empty means try each.
+	Product string
+	// AllowDebug accepts evidence from an enclave that runs in debug mode;
+	// such an enclave's memory is readable by its host.
+	AllowDebug bool
 }
 
 // Time returns Now, or the current time if Now is zero.

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,23 +20,33 @@ import (
 func init() {
 	register(&command{
 		name:    "evidence verify",
-		args:    "--platform sim [--device-pub FILE] [--nonce HEX] [--at TIME] FILE",
+		args:    "--platform P [--device-pub FILE] [--collateral FILE] [--key FILE] [--product NAME] [--nonce HEX] [--at TIME] FILE",
 		summary: "check attestation evidence offline and print its claims",
 		help: `Verifies the evidence in FILE (raw bytes, or base64 text) as the attestation
 service would, without a server, and prints what it claims: platform,
 measurement, report data and the platform's further claims. For debugging
 attestation.
 
+FILE holds the platform's native bytes, or base64 or hex text of them.
 --nonce compares the 64 report-data bytes the evidence is bound to (see
 attest.ReportData) with HEX. --at verifies as of an RFC 3339 time.
 Simulated evidence is checked against the device public key, by default
-$TRUCE_SIM_DEVICE_PUB.
+$TRUCE_SIM_DEVICE_PUB. --collateral gives the vendor's verification
+collateral as one JSON file (SGX, TDX); --key gives endorsement key material
+that is not built in (SEV-SNP: the VCEK or VLEK certificate, also --vcek;
+PSA: the attestation public key); --product names the processor family
+(SEV-SNP: milan, genoa, …). --allow-debug accepts debug enclaves.
 
 Example:
   truce evidence verify --platform sim --device-pub pas/device.pub token.cbor`,
 		flags: func(fs *flag.FlagSet) {
-			fs.String("platform", "", "platform of the evidence: sim")
+			fs.String("platform", "", "platform of the evidence: "+strings.Join(verifiablePlatforms(), ", "))
 			fs.String("device-pub", "", "simulated device public key `file` (default $TRUCE_SIM_DEVICE_PUB)")
+			fs.String("collateral", "", "vendor verification collateral JSON `file` (sgx, tdx)")
+			fs.String("key", "", "endorsement key or certificate `file`, DER or PEM (snp VCEK/VLEK, psa key)")
+			fs.String("vcek", "", "same as --key, for snp")
+			fs.String("product", "", "processor family `name` (snp: milan, genoa, …)")
+			fs.Bool("allow-debug", false, "accept evidence from a debug enclave")
 			fs.String("nonce", "", "expected report data, 128 `hex` digits")
 			fs.String("at", "", "verify as of this RFC 3339 `time` (default now)")
 		},
@@ -78,6 +89,29 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 		}
 		opts.Now = t
 	}
+	opts.Product = flagString(fs, "product")
+	opts.AllowDebug = flagString(fs, "allow-debug") == "true"
+	if f := flagString(fs, "collateral"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return withHint(fmt.Errorf("reading collateral: %w", err), "give the collateral JSON file")
+		}
+		opts.Collateral = b
+	}
+	key := flagString(fs, "key")
+	if v := flagString(fs, "vcek"); v != "" {
+		if key != "" && key != v {
+			return usagef("give --key or --vcek, not both")
+		}
+		key = v
+	}
+	if key != "" {
+		b, err := os.ReadFile(key)
+		if err != nil {
+			return withHint(fmt.Errorf("reading key: %w", err), "give the endorsement key or certificate file")
+		}
+		opts.Key = b
+	}
 	var want []byte
 	if n := flagString(fs, "nonce"); n != "" {
 		b, err := hex.DecodeString(n)
@@ -104,7 +138,7 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 	default:
 		var err error
 		if v, err = attest.Lookup(platform); err != nil {
-			return withHint(err, "this build verifies only: %s", strings.Join(append([]string{attest.SimPlatform}, attest.Platforms()...), ", "))
+			return withHint(err, "this build verifies only: %s", strings.Join(verifiablePlatforms(), ", "))
 		}
 	}
 	ev, err := readEvidence(args[0])
@@ -140,18 +174,40 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// readEvidence reads raw evidence, or base64 text of it.
+// verifiablePlatforms lists the platforms "evidence verify" knows.
+func verifiablePlatforms() []string {
+	ps := attest.Platforms()
+	if !slices.Contains(ps, attest.SimPlatform) {
+		ps = append([]string{attest.SimPlatform}, ps...)
+	}
+	return ps
+}
+
+// readEvidence reads raw evidence, or hex or base64 text of it.
 func readEvidence(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, withHint(fmt.Errorf("reading evidence: %w", err), "give the evidence file")
 	}
-	if t := strings.TrimSpace(string(b)); t != "" {
-		if d, err := base64.StdEncoding.DecodeString(t); err == nil {
-			return d, nil
+	return decodeEvidenceText(b), nil
+}
+
+// decodeEvidenceText returns the bytes b spells as hex or base64 text, or b
+// itself when it is neither (native binary evidence).
+func decodeEvidenceText(b []byte) []byte {
+	t := strings.Join(strings.Fields(string(b)), "")
+	if t == "" {
+		return b
+	}
+	if d, err := hex.DecodeString(t); err == nil {
+		return d
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if d, err := enc.DecodeString(t); err == nil {
+			return d
 		}
 	}
-	return b, nil
+	return b
 }
 
 func runEvidenceNew(e *env, fs *flag.FlagSet, args []string) error {
