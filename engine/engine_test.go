@@ -354,3 +354,43 @@ func TestTableGrowth(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentOutcomes runs programs that end in every way at the same
+// time on one Engine: each run gets its own outcome, whatever its
+// neighbours do.
+func TestConcurrentOutcomes(t *testing.T) {
+	type job struct {
+		wasm    string
+		cfg     Config
+		outcome Outcome
+		code    uint32
+	}
+	jobs := []job{
+		{"hello.wasm", Config{}, Exited, 0},
+		{"loop.wasm", Config{Timeout: 150 * time.Millisecond}, TimedOut, 0},
+		{"exit.wasm", Config{}, Exited, 42},
+		{"grow.wasm", Config{MemoryBytes: 4 << 20}, MemoryExceeded, 0},
+		{"trap.wasm", Config{}, Trapped, 0},
+		{"hello.wasm", Config{OutputBytes: 2}, OutputExceeded, 0},
+	}
+	for _, k := range Kinds() {
+		e := engineFor(t, k)
+		var wg sync.WaitGroup
+		for i := range 3 * len(jobs) {
+			j := jobs[i%len(jobs)]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := e.Run(context.Background(), Program{Wasm: testdata(t, j.wasm)}, j.cfg)
+				if err != nil {
+					t.Errorf("%s %s: %v", k, j.wasm, err)
+					return
+				}
+				if res.Outcome != j.outcome || res.ExitCode != j.code {
+					t.Errorf("%s %s: %v %d (%s), want %v %d", k, j.wasm, res.Outcome, res.ExitCode, res.Message, j.outcome, j.code)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+}
