@@ -69,6 +69,13 @@ type Options struct {
 	// CacheEntries bounds the compiled modules kept; 0 means
 	// DefaultCacheEntries, a negative number keeps none.
 	CacheEntries int
+	// CacheDir, if set, also keeps compiled code in this directory, so
+	// that another process need not compile the same program again
+	// (wasmtime's serialised modules; wazero's file cache). Its files are
+	// loaded as machine code: the directory must be writable only by the
+	// user. It is for the truce command; the runtime inside an enclave
+	// must never set it.
+	CacheDir string
 }
 
 // New returns an Engine of the kind opts ask for.
@@ -86,9 +93,9 @@ func New(opts Options) (Engine, error) {
 	}
 	switch k {
 	case Wazero, WazeroInterp:
-		return newWazero(k, n)
+		return newWazero(k, n, opts.CacheDir)
 	case Wasmtime:
-		return newWasmtime(n)
+		return newWasmtime(n, opts.CacheDir)
 	}
 	return nil, fmt.Errorf("%w: %q: use one of %v", ErrUnknownKind, k, availableKinds)
 }

@@ -7,6 +7,6 @@ var (
 	availableKinds = []Kind{Wazero, WazeroInterp}
 )
 
-func newWasmtime(int) (Engine, error) {
+func newWasmtime(int, string) (Engine, error) {
 	return nil, ErrUnknownKind
 }

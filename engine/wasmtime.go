@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -22,6 +25,7 @@ const epochTick = 5 * time.Millisecond
 type wasmtimeEngine struct {
 	eng    *wasmtime.Engine
 	linker *wasmtime.Linker
+	dir    string // serialised modules, if not ""
 	cache  *cache[*wtModule]
 
 	mu     sync.RWMutex // held for reading by runs, for writing by Close
@@ -36,6 +40,7 @@ type wasmtimeEngine struct {
 type wtModule struct {
 	m        *wasmtime.Module
 	minBytes int64
+	fromDisk bool // deserialised from the cache directory
 }
 
 // wtRun is a run and the wasmtime objects it needs in host functions.
@@ -44,10 +49,16 @@ type wtRun struct {
 	mem *wasmtime.Memory
 }
 
-func newWasmtime(entries int) (Engine, error) {
+func newWasmtime(entries int, dir string) (Engine, error) {
 	cfg := wasmtime.NewConfig()
 	cfg.SetEpochInterruption(true)
 	e := &wasmtimeEngine{eng: wasmtime.NewEngineWithConfig(cfg)}
+	if dir != "" {
+		e.dir = filepath.Join(dir, "wasmtime")
+		if err := os.MkdirAll(e.dir, 0o700); err != nil {
+			return nil, fmt.Errorf("engine wasmtime: cache directory: %w", err)
+		}
+	}
 	e.cache = newCache(entries, func(m *wtModule) { m.m.Close() })
 	e.linker = wasmtime.NewLinker(e.eng)
 	for i, f := range wasi.Functions() {
@@ -117,16 +128,69 @@ func wasmtimeHostFunc(i int, f wasi.Function) func(*wasmtime.Caller, []wasmtime.
 
 func (e *wasmtimeEngine) Kind() Kind { return Wasmtime }
 
-func (e *wasmtimeEngine) compile(wasm []byte) (*wtModule, error) {
+func (e *wasmtimeEngine) compile(key [32]byte, wasm []byte) (*wtModule, error) {
 	rep, err := preflight(wasm)
 	if err != nil {
 		return nil, err
+	}
+	if m := e.load(key); m != nil {
+		return &wtModule{m: m, minBytes: rep.MemoryMinBytes, fromDisk: true}, nil
 	}
 	m, err := wasmtime.NewModule(e.eng, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
+	e.store(key, m)
 	return &wtModule{m: m, minBytes: rep.MemoryMinBytes}, nil
+}
+
+// wasmtimeVersion is the wasmtime-go release this package is built
+// with, in the names of serialised modules. wasmtime itself refuses to
+// load a module serialised by another version or configuration.
+const wasmtimeVersion = "v39.0.1"
+
+// cacheFile names the serialised module of a program: by its hash and by
+// the wasmtime version and platform, whose code it is.
+func (e *wasmtimeEngine) cacheFile(key [32]byte) string {
+	return filepath.Join(e.dir, fmt.Sprintf("%x-wasmtime-%s-%s-%s.cwasm", key, wasmtimeVersion, runtime.GOOS, runtime.GOARCH))
+}
+
+// load returns the serialised module of a program from the cache
+// directory, or nil. A file wasmtime refuses (another version, damaged)
+// is ignored and replaced after compiling.
+func (e *wasmtimeEngine) load(key [32]byte) *wasmtime.Module {
+	if e.dir == "" {
+		return nil
+	}
+	b, err := os.ReadFile(e.cacheFile(key))
+	if err != nil {
+		return nil
+	}
+	m, err := wasmtime.NewModuleDeserialize(e.eng, b)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// store writes a compiled module to the cache directory, through a
+// temporary file and a rename. Failing to write only costs time later.
+func (e *wasmtimeEngine) store(key [32]byte, m *wasmtime.Module) {
+	if e.dir == "" {
+		return
+	}
+	b, err := m.Serialize()
+	if err != nil {
+		return
+	}
+	f, err := os.CreateTemp(e.dir, ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, werr := f.Write(b)
+	if cerr := f.Close(); werr != nil || cerr != nil || os.Rename(f.Name(), e.cacheFile(key)) != nil {
+		os.Remove(f.Name())
+	}
 }
 
 // startTicker advances the epoch while at least one run is in progress.
@@ -178,13 +242,13 @@ func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Resul
 	if err != nil {
 		return nil, err
 	}
-	ent, hit, err := e.cache.get(key, func() (*wtModule, error) { return e.compile(p.Wasm) })
+	ent, hit, err := e.cache.get(key, func() (*wtModule, error) { return e.compile(key, p.Wasm) })
 	if err != nil {
 		return nil, err
 	}
 	defer e.cache.release(ent)
 	m := ent.v
-	res := &Result{CacheHit: hit, Compile: time.Since(t0)}
+	res := &Result{CacheHit: hit || m.fromDisk, Compile: time.Since(t0)}
 	limit := cfg.MemoryBytes / pageSize * pageSize
 	if m.minBytes > limit {
 		res.Outcome = MemoryExceeded

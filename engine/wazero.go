@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +37,7 @@ type wzModule struct {
 
 type runKey struct{}
 
-func newWazero(k Kind, entries int) (*wazeroEngine, error) {
+func newWazero(k Kind, entries int, dir string) (*wazeroEngine, error) {
 	ctx := context.Background()
 	var rc wazero.RuntimeConfig
 	if k == WazeroInterp {
@@ -44,6 +46,16 @@ func newWazero(k Kind, entries int) (*wazeroEngine, error) {
 		rc = wazero.NewRuntimeConfigCompiler()
 	}
 	cc := wazero.NewCompilationCache()
+	if dir != "" {
+		d := filepath.Join(dir, "wazero")
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("engine %s: cache directory: %w", k, err)
+		}
+		var err error
+		if cc, err = wazero.NewCompilationCacheWithDir(d); err != nil {
+			return nil, fmt.Errorf("engine %s: cache directory: %w", k, err)
+		}
+	}
 	rc = rc.WithCloseOnContextDone(true).WithCompilationCache(cc)
 	e := &wazeroEngine{kind: k, rt: wazero.NewRuntimeWithConfig(ctx, rc), cc: cc}
 	e.cache = newCache(entries, func(m *wzModule) { _ = m.cm.Close(context.Background()) })

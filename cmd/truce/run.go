@@ -27,7 +27,7 @@ func init() {
 		memMiB, outMiB int64
 		timeout        time.Duration
 		engineName     string
-		stats          bool
+		stats, noCache bool
 	)
 	register(&command{
 		name:    "run",
@@ -44,6 +44,10 @@ nowhere else. After the run, whatever its outcome, the changes are written
 back to HOST: new and changed files are written, files and directories
 the program removed are removed. Only regular files and directories are
 copied; symbolic links and other special files are skipped.
+
+Compiled programs are kept in the user's cache directory (truce/compiled
+under $XDG_CACHE_HOME or ~/.cache), so running the same program again
+does not compile it again; --no-cache compiles afresh and keeps nothing.
 
 Standard input, output and error pass through. ARGS, after PROG or after
 "--", are the program's arguments (the program's name comes first, as
@@ -64,6 +68,7 @@ Examples:
 			fs.Int64Var(&memMiB, "mem-mib", engine.DefaultMemoryBytes>>20, "limit on the program's linear memory, in MiB")
 			fs.Int64Var(&outMiB, "output-mib", engine.DefaultOutputBytes>>20, "limit on what the program writes to stdout and stderr together, in MiB")
 			fs.DurationVar(&timeout, "timeout", engine.DefaultTimeout, "limit on the program's wall time")
+			fs.BoolVar(&noCache, "no-cache", false, "compile the program afresh, without the on-disk cache of compiled programs")
 			fs.BoolVar(&stats, "stats", false, "print the engine, compile and run times and the memory used to stderr after the run")
 			fs.StringVar(&engineName, "engine", "", "WebAssembly engine: "+kindList()+" (default "+string(engine.Default())+")")
 		},
@@ -121,7 +126,7 @@ Examples:
 				view = mem.View(hostdir.Caps(mounts))
 			}
 
-			eng, err := engine.New(engine.Options{Kind: kind, CacheEntries: -1})
+			eng, err := engine.New(engine.Options{Kind: kind, CacheEntries: -1, CacheDir: compiledCacheDir(noCache)})
 			if err != nil {
 				return fmt.Errorf("starting engine %s: %w", kind, err)
 			}
@@ -154,12 +159,34 @@ Examples:
 				return fmt.Errorf("%s: %w", prog, runErr)
 			}
 			if stats {
-				fmt.Fprintf(e.stderr, "stats: engine %s, compile %v, run %v, memory %.1f MiB, outcome %v\n",
-					kind, res.Compile.Round(time.Microsecond), res.Exec.Round(time.Microsecond), float64(res.MemoryBytes)/(1<<20), res.Outcome)
+				how := "compiled"
+				if res.CacheHit {
+					how = "from the cache"
+				}
+				fmt.Fprintf(e.stderr, "stats: engine %s, compile %v (%s), run %v, memory %.1f MiB, outcome %v\n",
+					kind, res.Compile.Round(time.Microsecond), how, res.Exec.Round(time.Microsecond), float64(res.MemoryBytes)/(1<<20), res.Outcome)
 			}
 			return runResult(prog, res, memMiB, outMiB)
 		},
 	})
+}
+
+// compiledCacheDir is where truce run keeps compiled programs: under the
+// user's cache directory, or nowhere if that cannot be made (or with
+// --no-cache), which only costs compile time.
+func compiledCacheDir(off bool) string {
+	if off {
+		return ""
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	d = filepath.Join(d, "truce", "compiled")
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return ""
+	}
+	return d
 }
 
 func kindList() string {
