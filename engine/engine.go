@@ -391,6 +391,8 @@ type limitedWriter struct {
 // errOutputLimit is what a write past the output limit returns.
 var errOutputLimit = errors.New("output limit reached")
 
+// Write passes on what fits under the limit; past it, it reports
+// errOutputLimit.
 func (l *limitedWriter) Write(p []byte) (int, error) {
 	l.o.mu.Lock()
 	n := int64(len(p))

@@ -398,6 +398,7 @@ func valName(v byte) string {
 	return fmt.Sprintf("0x%02x", v)
 }
 
+// String writes the type as "(i32, i32) -> (i32)".
 func (ft *funcType) String() string {
 	var b strings.Builder
 	b.WriteByte('(')

@@ -126,6 +126,7 @@ func wasmtimeHostFunc(i int, f wasi.Function) func(*wasmtime.Caller, []wasmtime.
 	}
 }
 
+// Kind implements Engine.
 func (e *wasmtimeEngine) Kind() Kind { return Wasmtime }
 
 func (e *wasmtimeEngine) compile(key [32]byte, wasm []byte) (*wtModule, error) {
@@ -227,6 +228,7 @@ func (e *wasmtimeEngine) stopTicker() {
 	}
 }
 
+// Run implements Engine.
 func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Result, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -344,6 +346,7 @@ func wasmtimeTrapMessage(err error) string {
 	return trapMessage(err)
 }
 
+// Close implements Engine.
 func (e *wasmtimeEngine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()

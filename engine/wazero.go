@@ -108,6 +108,7 @@ func wazeroHostFunc(i int) api.GoModuleFunc {
 	}
 }
 
+// Kind implements Engine.
 func (e *wazeroEngine) Kind() Kind { return e.kind }
 
 func (e *wazeroEngine) compile(wasm []byte) (*wzModule, error) {
@@ -130,6 +131,7 @@ func (e *wazeroEngine) compile(wasm []byte) (*wzModule, error) {
 	return &wzModule{cm: cm, minBytes: rep.MemoryMinBytes}, nil
 }
 
+// Run implements Engine.
 func (e *wazeroEngine) Run(ctx context.Context, p Program, cfg Config) (*Result, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -205,6 +207,7 @@ func trapMessage(err error) string {
 	return s
 }
 
+// Close implements Engine.
 func (e *wazeroEngine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -228,6 +231,7 @@ type wzAllocator struct {
 	hit   atomic.Bool
 }
 
+// Allocate implements experimental.MemoryAllocator.
 func (a *wzAllocator) Allocate(_, max uint64) experimental.LinearMemory {
 	return &wzMemory{a: a, max: min(max, a.limit)}
 }
@@ -238,6 +242,8 @@ type wzMemory struct {
 	buf []byte
 }
 
+// Reallocate grows the memory to size bytes, or returns nil past the
+// run's limit.
 func (m *wzMemory) Reallocate(size uint64) []byte {
 	if size > m.a.limit {
 		m.a.hit.Store(true)
@@ -258,4 +264,5 @@ func (m *wzMemory) Reallocate(size uint64) []byte {
 	return nb
 }
 
+// Free drops the memory.
 func (m *wzMemory) Free() { m.buf = nil }
