@@ -138,14 +138,15 @@ func dispatch(args []string, e *env) error {
 		return usagef("unknown command %q", args[0])
 	}
 	fs := flag.NewFlagSet("truce "+c.name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { printHelp(e.stderr, c) }
+	// The flag package's own messages are silenced: help goes to stdout
+	// once, below, and a parse error is returned for main to print.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if c.flags != nil {
 		c.flags(fs)
 	}
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(e.stdout)
 			printHelp(e.stdout, c)
 			return flag.ErrHelp
 		}
