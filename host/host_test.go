@@ -223,8 +223,8 @@ func TestRuntimeDeathEndsHost(t *testing.T) {
 }
 
 func TestAttestationRefused(t *testing.T) {
-	r := start(t, 0, nil)
-	r.pas.Fail.Store(true)
+	// The PAS refuses from the start: set before the host first attests.
+	r := start(t, 0, func(c *host.Config) { c.PAS.(*hosttest.FakePAS).Fail.Store(true) })
 	if err := r.wait(t, 10*time.Second); err == nil || !strings.Contains(err.Error(), "attestation") {
 		t.Fatalf("error %v", err)
 	}
