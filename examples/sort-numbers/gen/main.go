@@ -1,0 +1,27 @@
+// Command gen writes the sort-numbers example's input, from a fixed seed,
+// below a directory: DIR/input/numbers.dat.
+//
+//	go run ./examples/sort-numbers/gen [-large] DIR
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	sortnumbers "github.com/truce-project/truce/examples/sort-numbers"
+	"github.com/truce-project/truce/examples/bench/kit"
+)
+
+func main() {
+	large := flag.Bool("large", false, "write the benchmark size")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: gen [-large] DIR")
+		os.Exit(2)
+	}
+	if err := kit.Stage(flag.Arg(0), sortnumbers.Inputs(*large)); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
