@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"os"
 
-	sortnumbers "github.com/truce-project/truce/examples/sort-numbers"
 	"github.com/truce-project/truce/examples/bench/kit"
+	sortnumbers "github.com/truce-project/truce/examples/sort-numbers"
 )
 
 func main() {
