@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/sha512"
+	"crypto/x509"
 	_ "embed"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
 	"time"
-
-	"crypto/x509"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -320,4 +318,4 @@ func (v Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Cl
 	return c, nil
 }
 
-var _ = errors.New
+
