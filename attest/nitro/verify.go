@@ -317,5 +317,3 @@ func (v Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Cl
 	}
 	return c, nil
 }
-
-

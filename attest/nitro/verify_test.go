@@ -408,5 +408,3 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
-
-
