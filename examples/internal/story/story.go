@@ -469,3 +469,37 @@ func mayShutdown(pr policy.Principal) bool {
 	}
 	return false
 }
+
+// CannotRead fails t unless reading path as the party called name is
+// refused as forbidden by the policy.
+func (s *Story) CannotRead(t testing.TB, name, path string) {
+	t.Helper()
+	c, cancel := ctx(t)
+	defer cancel()
+	var b bytes.Buffer
+	if _, err := s.Session(t, name).Get(c, path, &b); !errors.Is(err, client.ErrForbidden) {
+		t.Errorf("%s reading %s: got %v, want %v", name, path, err, client.ErrForbidden)
+	}
+}
+
+// CannotWrite fails t unless writing (replacing) path as the party called
+// name is refused as forbidden by the policy.
+func (s *Story) CannotWrite(t testing.TB, name, path string) {
+	t.Helper()
+	c, cancel := ctx(t)
+	defer cancel()
+	if _, err := s.Session(t, name).Put(c, path, strings.NewReader("x")); !errors.Is(err, client.ErrForbidden) {
+		t.Errorf("%s writing %s: got %v, want %v", name, path, err, client.ErrForbidden)
+	}
+}
+
+// CannotRun fails t unless running the program at path as the party called
+// name is refused as forbidden by the policy.
+func (s *Story) CannotRun(t testing.TB, name, path string) {
+	t.Helper()
+	c, cancel := ctx(t)
+	defer cancel()
+	if _, err := s.Session(t, name).Run(c, path); !errors.Is(err, client.ErrForbidden) {
+		t.Errorf("%s running %s: got %v, want %v", name, path, err, client.ErrForbidden)
+	}
+}
