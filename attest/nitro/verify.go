@@ -292,9 +292,12 @@ func (v Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Cl
 			"leaf":      d.Certificate.Subject.CommonName,
 		},
 	}
-	for _, i := range []int{1, 2, 3, 4, 8} {
+	for _, i := range []int{0, 1, 2, 3, 4, 8} {
 		if pcr, ok := d.PCRs[i]; ok {
-			c.Extra["pcr"+strconv.Itoa(i)] = bytes.Clone(pcr)
+			c.Details["pcr"+strconv.Itoa(i)] = hex.EncodeToString(pcr)
+			if i != 0 {
+				c.Extra["pcr"+strconv.Itoa(i)] = bytes.Clone(pcr)
+			}
 		}
 	}
 	if rd, ok := d.ReportData(); ok {

@@ -219,6 +219,7 @@ func (v Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Cl
 	}
 	if len(rt.SignerID) > 0 {
 		c.Extra["signer_id"] = bytes.Clone(rt.SignerID)
+		c.Details["signer_id"] = hex.EncodeToString(rt.SignerID)
 	}
 	if t.VSI != "" {
 		c.Details["verification_service"] = t.VSI
