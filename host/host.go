@@ -354,14 +354,27 @@ func (h *Host) relay(ctx context.Context, c net.Conn) {
 
 type counter interface{ Add(float64) }
 
+// lingerTime bounds how long a relay keeps reading (and discarding) what a
+// side still sends after the other side stopped taking it.
+const lingerTime = 2 * time.Second
+
 // pipe copies src to dst, counting bytes, and then half-closes dst (or
 // closes both when half-closing is not possible).
+//
+// When dst stops taking bytes (the enclave refused a request and closed
+// before reading its whole body), src is not closed at once: closing a
+// socket with unread bytes sends a reset, which makes the peer's kernel
+// drop the answer it has not read yet (the refusal itself). src is read
+// and discarded for up to lingerTime instead, while the other direction
+// delivers the answer.
 func pipe(dst, src net.Conn, n counter) {
 	buf := make([]byte, 64<<10)
 	for {
 		k, err := src.Read(buf)
 		if k > 0 {
 			if _, werr := dst.Write(buf[:k]); werr != nil {
+				_ = src.SetReadDeadline(time.Now().Add(lingerTime))
+				_, _ = io.CopyBuffer(io.Discard, src, buf)
 				src.Close()
 				return
 			}
