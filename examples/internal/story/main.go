@@ -1,5 +1,6 @@
 // Package story runs an example's computation through the real Truce system,
-// as its parties would: it builds the truce binary once per test binary,
+// as its parties would: it builds the truce binary once per test binary
+// (cached on disk, keyed by the module's source, so all examples share it),
 // starts one attestation service ("truce pas serve --allow-sim") per test
 // binary and one host ("truce host serve", which starts "truce runtime")
 // per example, writes identities and a policy from a small declarative Spec,
@@ -40,7 +41,10 @@ package story
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,7 +76,7 @@ var (
 )
 
 // Main runs the tests of an example package, from its TestMain: it builds
-// the truce binary (once), runs the tests, then stops the attestation
+// the truce binary (once; cached on disk across test binaries), runs the tests, then stops the attestation
 // service if one was started and removes the temporary files. It exits the
 // process with the tests' code.
 func Main(m *testing.M) {
@@ -86,8 +90,8 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	w := &world{dir: dir, bin: filepath.Join(dir, "truce")}
-	if err := buildTruce(w.bin); err != nil {
+	w := &world{dir: dir}
+	if w.bin, err = buildTruce(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "story: building truce:", err)
 		return 1
 	}
@@ -105,19 +109,112 @@ func runMain(m *testing.M) int {
 	return code
 }
 
-// buildTruce builds ./cmd/truce of this module into bin.
-func buildTruce(bin string) error {
+// buildTruce builds ./cmd/truce of this module and returns the binary's
+// path. Builds are cached on disk, keyed by the Go toolchain, the build
+// environment and every source file the binary can depend on, so that the
+// test binaries of all examples share one build.
+func buildTruce(tmp string) (string, error) {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
-		return fmt.Errorf("cannot locate the module's source")
+		return "", fmt.Errorf("cannot locate the module's source")
 	}
 	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-	cmd := exec.Command(goTool(), "build", "-trimpath", "-o", bin, "./cmd/truce")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/truce: %w\n%s", err, out)
+	key, err := sourceKey(root)
+	if err != nil {
+		return "", fmt.Errorf("hashing the module's source: %w", err)
 	}
-	return nil
+	cacheDir, err := os.UserCacheDir()
+	if err != nil {
+		cacheDir = os.TempDir()
+	}
+	cacheDir = filepath.Join(cacheDir, "truce-story")
+	bin := filepath.Join(cacheDir, "truce-"+key)
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", err
+	}
+	pruneCache(cacheDir)
+	out := filepath.Join(tmp, "truce")
+	cmd := exec.Command(goTool(), "build", "-trimpath", "-o", out, "./cmd/truce")
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/truce: %w\n%s", err, msg)
+	}
+	// Copy then rename, so that a concurrent test binary never runs a
+	// half-written file.
+	part, err := os.CreateTemp(cacheDir, "part-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(part.Name())
+	b, err := os.ReadFile(out)
+	if err == nil {
+		_, err = part.Write(b)
+	}
+	if cerr := part.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(part.Name(), 0o755)
+	}
+	if err == nil {
+		err = os.Rename(part.Name(), bin)
+	}
+	if err != nil {
+		return out, nil // the private build still serves this test binary
+	}
+	return bin, nil
+}
+
+// sourceKey hashes the toolchain, the build environment and every file
+// under root that a build of the truce binary may read: Go, assembly and C
+// sources (not tests), embedded files and go.mod/go.sum.
+func sourceKey(root string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s/%s\x00", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	for _, v := range []string{"CGO_ENABLED", "GOFLAGS", "CC", "CGO_CFLAGS", "CGO_LDFLAGS", "GOAMD64", "GOEXPERIMENT"} {
+		fmt.Fprintf(h, "%s=%s\x00", v, os.Getenv(v))
+	}
+	exts := map[string]bool{".go": true, ".s": true, ".c": true, ".h": true, ".wasm": true, ".goversion": true, ".pem": true, ".mod": true, ".sum": true}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if p != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "docs") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || strings.HasSuffix(name, "_test.go") || !exts[filepath.Ext(name)] {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+// pruneCache removes cached binaries unused for a day.
+func pruneCache(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 24*time.Hour {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func goTool() string {
