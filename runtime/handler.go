@@ -321,9 +321,14 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 	}
 	body := http.MaxBytesReader(rq.w, rq.req.Body, limit)
 	view := r.fs.View(rq.pr.Capabilities)
+	// A run reading or writing gp keeps it still until its receipt is made.
+	cl, err := r.claims.acquire(rq.req.Context(), capability.Set{gp: want})
+	if err != nil {
+		return newProblem(http.StatusServiceUnavailable, api.ProblemNotReady, "%s is in use by a run and the request ended while waiting: try again", gp)
+	}
+	defer r.claims.release(cl)
 	var (
 		n       int64
-		err     error
 		existed bool
 	)
 	if _, serr := r.admin.Stat(gp); serr == nil {

@@ -177,6 +177,13 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program) (*api.Ru
 	if err := r.makeDirs(prog); err != nil {
 		return nil, err
 	}
+	// The program's files stay as they are from the hashing of its inputs
+	// to the hashing of its outputs, so the receipt names what it read.
+	cl, err := r.claims.acquire(ctx, prog.Capabilities)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for writes to the files of %s: %w", prog.Path, err)
+	}
+	defer r.claims.release(cl)
 	inputs := r.filesWith(prog.Capabilities, capability.Read)
 	stdout := &cappedBuffer{limit: api.MaxOutput}
 	stderr := &cappedBuffer{limit: api.MaxOutput}

@@ -101,6 +101,7 @@ type Runtime struct {
 	mu       sync.Mutex
 	pending  *pendingAttestation
 	progMu   map[string]*sync.Mutex
+	claims   claims // paths held still by runs and writes in progress
 	stopped  bool
 	shutdown chan struct{} // closed when a principal asks for shutdown
 	stopOnce sync.Once
