@@ -45,8 +45,14 @@ var (
 	ErrDebug = errors.New("CCA platform is not in the secured lifecycle state")
 )
 
-// Verifier checks CCA tokens. The zero value is ready to use.
-type Verifier struct{}
+// Verifier checks CCA tokens. The zero value is ready to use, and trusts
+// no platform key but the one each verification is given.
+type Verifier struct {
+	// Keys are CPAK public keys of trusted platforms, tried when
+	// VerifyOptions.Key is empty: an attestation service's store of the
+	// platforms its vendors endorse.
+	Keys []crypto.PublicKey
+}
 
 // NewVerifier returns a Verifier.
 func NewVerifier() *Verifier { return &Verifier{} }
@@ -61,28 +67,39 @@ func bad(format string, args ...any) error {
 }
 
 // Verify checks evidence, a CCA token (tagged CBOR collection), against the
-// CPAK public key in opts.Key (PEM or DER, SubjectPublicKeyInfo).
-func (*Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (c *attest.Claims, err error) {
+// CPAK public key in opts.Key (PEM or DER, SubjectPublicKeyInfo), or else
+// against each of the Verifier's Keys.
+func (v *Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (c *attest.Claims, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c, err = nil, bad("malformed token (%v)", r)
 		}
 	}()
-	if len(opts.Key) == 0 {
-		return nil, fmt.Errorf("%w: cca: %w: give the platform's CPAK public key (PEM or DER), as the platform's vendor endorses it", attest.ErrBadEvidence, ErrNoKey)
+	keys := v.Keys
+	if len(opts.Key) > 0 {
+		cpak, err := parseKey(opts.Key)
+		if err != nil {
+			return nil, bad("platform attestation key: %v", err)
+		}
+		keys = []crypto.PublicKey{cpak}
 	}
-	cpak, err := parseKey(opts.Key)
-	if err != nil {
-		return nil, bad("platform attestation key: %v", err)
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: cca: %w: give the platform's CPAK public key (PEM or DER), as the platform's vendor endorses it", attest.ErrBadEvidence, ErrNoKey)
 	}
 	ev, err := ccatoken.DecodeAndValidateEvidenceFromCBOR(evidence)
 	if err != nil {
 		return nil, bad("malformed token: %v", err)
 	}
-	if err := ev.Verify(cpak); err != nil {
-		return nil, bad("%v", err)
+	var verr error
+	for _, k := range keys {
+		if verr = ev.Verify(k); verr == nil {
+			return claims(ev, opts.AllowDebug)
+		}
 	}
-	return claims(ev, opts.AllowDebug)
+	if len(keys) > 1 {
+		return nil, bad("no trusted platform key verifies the token (%d tried; last: %v)", len(keys), verr)
+	}
+	return nil, bad("%v", verr)
 }
 
 // parseKey reads an ECDSA public key, PEM or DER SubjectPublicKeyInfo.

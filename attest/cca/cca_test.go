@@ -2,6 +2,7 @@ package cca
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -104,7 +105,7 @@ func TestRefused(t *testing.T) {
 	}
 }
 
-// TestMutatedToken flips a bit in every third byte of the token, and in the
+// TestMutatedToken flips a bit in every fourth byte of the token, and in the
 // claims that carry the measurements: both tokens are signed and bound, so
 // each copy is refused.
 func TestMutatedToken(t *testing.T) {
@@ -117,7 +118,7 @@ func TestMutatedToken(t *testing.T) {
 			t.Errorf("%s: token with byte %d flipped accepted", what, i)
 		}
 	}
-	for i := 0; i < len(tok); i += 3 {
+	for i := 0; i < len(tok); i += 4 {
 		try("stride", i)
 	}
 	// Realm claims by their CBOR keys: challenge (10), RPV (44235), RIM
@@ -184,4 +185,21 @@ func FuzzVerify(f *testing.F) {
 			t.Fatal("accepted claims the published token does not make")
 		}
 	})
+}
+
+// TestKeyStore: a verifier with trusted platform keys verifies tokens of
+// any of them without a key per call, and refuses others.
+func TestKeyStore(t *testing.T) {
+	tok, key := load(t)
+	cpak, err := parseKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if _, err := (&Verifier{Keys: []crypto.PublicKey{&other.PublicKey, cpak}}).Verify(tok, attest.VerifyOptions{}); err != nil {
+		t.Errorf("token of a trusted platform refused: %v", err)
+	}
+	if _, err := (&Verifier{Keys: []crypto.PublicKey{&other.PublicKey}}).Verify(tok, attest.VerifyOptions{}); err == nil {
+		t.Error("token of an untrusted platform accepted")
+	}
 }

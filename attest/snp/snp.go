@@ -25,8 +25,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
@@ -57,8 +61,81 @@ var (
 )
 
 // Verifier checks SEV-SNP attestation reports. The zero value is ready to
-// use and trusts the built-in AMD roots.
-type Verifier struct{}
+// use, trusts the built-in AMD roots, and never uses the network: the VCEK
+// must come in VerifyOptions.Key.
+type Verifier struct {
+	// Fetch, if set, fetches the VCEK from AMD's Key Distribution Service
+	// (kdsintf.amd.com) when VerifyOptions.Key is empty, by the report's
+	// chip ID and reported TCB, and keeps it (VCEKs do not change for a
+	// chip and TCB). Where the attestation service has network, set it to
+	// KDSGetter(). A fetched VCEK is checked exactly as a given one: it
+	// must chain to the built-in roots.
+	Fetch trust.HTTPSGetter
+
+	cache sync.Map // KDS URL -> DER
+}
+
+// KDSGetter returns a getter of AMD KDS URLs over HTTPS with a time limit.
+func KDSGetter() trust.HTTPSGetter { return kdsGetter{client: &http.Client{Timeout: 20 * time.Second}} }
+
+type kdsGetter struct{ client *http.Client }
+
+func (g kdsGetter) Get(url string) ([]byte, error) {
+	resp, err := g.client.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+}
+
+// fetchVCEK returns the VCEK for report from the KDS, trying the product
+// named (or, for reports that do not say, each product with built-in
+// roots).
+func (v *Verifier) fetchVCEK(report *spb.Report, product string) ([]byte, error) {
+	var lines []string
+	switch {
+	case product != "":
+		l, err := ProductLine(product)
+		if err != nil {
+			return nil, err
+		}
+		lines = []string{l}
+	case report.GetCpuid1EaxFms() != 0:
+		lines = []string{kds.ProductLineFromFms(report.GetCpuid1EaxFms())}
+	default:
+		for _, p := range Products() {
+			l, _ := ProductLine(p)
+			lines = append(lines, l)
+		}
+	}
+	urls := make([]string, len(lines))
+	for i, l := range lines {
+		urls[i] = kds.VCEKCertURL(l, report.GetChipId(), kds.TCBVersion(report.GetReportedTcb()))
+		if der, ok := v.cache.Load(urls[i]); ok {
+			return der.([]byte), nil
+		}
+	}
+	var errs []string
+	for _, url := range urls {
+		der, err := v.Fetch.Get(url)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		if _, err := x509.ParseCertificate(der); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: not a certificate: %v", url, err))
+			continue
+		}
+		v.cache.Store(url, der)
+		return der, nil
+	}
+	return nil, fmt.Errorf("%w: snp: %w, and fetching it from AMD's KDS failed (%s): give the VCEK (--vcek)",
+		attest.ErrBadEvidence, ErrNoEndorsementKey, strings.Join(errs, "; "))
+}
 
 // NewVerifier returns a Verifier that trusts the built-in AMD roots.
 func NewVerifier() *Verifier { return &Verifier{} }
@@ -84,9 +161,10 @@ func bad(format string, args ...any) error {
 }
 
 // Verify checks evidence, the raw report, against opts.Key (the VCEK or
-// VLEK certificate, DER or PEM) and the built-in roots of opts.Product (or
-// of the product the certificate names), at opts.Time().
-func (*Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Claims, error) {
+// VLEK certificate, DER or PEM; or, if empty and Fetch is set, the VCEK
+// from AMD's KDS) and the built-in roots of opts.Product (or of the product
+// the certificate names), at opts.Time().
+func (v *Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Claims, error) {
 	if len(evidence) != ReportSize {
 		return nil, bad("report is %d bytes, want %d (give the raw report, not a certificate table or extended report)", len(evidence), ReportSize)
 	}
@@ -101,11 +179,17 @@ func (*Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Cla
 	if err != nil {
 		return nil, bad("malformed signer info: %v", err)
 	}
-	if len(opts.Key) == 0 {
+	key := opts.Key
+	if len(key) == 0 && v.Fetch != nil && info.SigningKey == abi.VcekReportSigner {
+		if key, err = v.fetchVCEK(report, opts.Product); err != nil {
+			return nil, err
+		}
+	}
+	if len(key) == 0 {
 		return nil, fmt.Errorf("%w: snp: %w: the report is signed by its %v; give that certificate (from AMD's KDS, or the host's extended report)",
 			attest.ErrBadEvidence, ErrNoEndorsementKey, info.SigningKey)
 	}
-	ekDER, err := certDER(opts.Key)
+	ekDER, err := certDER(key)
 	if err != nil {
 		return nil, bad("endorsement key: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,4 +253,59 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted a report other than the published one")
 		}
 	})
+}
+
+// fakeKDS serves the published VCEK at the URL AMD's KDS has it under.
+type fakeKDS struct {
+	vcek  []byte
+	gets  []string
+	serve bool
+}
+
+func (k *fakeKDS) Get(url string) ([]byte, error) {
+	k.gets = append(k.gets, url)
+	const want = "https://kdsintf.amd.com/vcek/v1/Milan/3ac3fe21e13fb0990eb28a802e3fb6a29483a6b0753590c951bdd3b8e53786184ca39e359669a2b76a1936776b564ea464cdce40c05f63c9b610c5068b006b5d?blSPL=2&teeSPL=0&snpSPL=5&ucodeSPL=68"
+	if url != want || !k.serve {
+		return nil, errors.New("404 Not Found")
+	}
+	return k.vcek, nil
+}
+
+// TestFetchVCEK: without a key, a verifier with Fetch gets the VCEK from
+// the KDS by chip ID and reported TCB, keeps it, and still checks it
+// against the built-in roots.
+func TestFetchVCEK(t *testing.T) {
+	report, vcek := load(t)
+	kds := &fakeKDS{vcek: vcek, serve: true}
+	v := &Verifier{Fetch: kds}
+	o := attest.VerifyOptions{Now: at, AllowDebug: true}
+	if _, err := v.Verify(report, o); err != nil {
+		t.Fatalf("with the VCEK from the KDS: %v", err)
+	}
+	asked := len(kds.gets)
+	if _, err := v.Verify(report, o); err != nil {
+		t.Fatalf("with the kept VCEK: %v", err)
+	}
+	if len(kds.gets) != asked {
+		t.Errorf("KDS asked again for a VCEK already fetched: %v", kds.gets)
+	}
+	o.Product = "milan"
+	if _, err := (&Verifier{Fetch: kds}).Verify(report, o); err != nil || len(kds.gets) != asked+1 {
+		t.Errorf("with --product milan: %v, %d more requests, want 1", err, len(kds.gets)-asked)
+	}
+	o.Product = ""
+	// Not served: refused, saying what to do.
+	_, err := (&Verifier{Fetch: &fakeKDS{}}).Verify(report, o)
+	if !errors.Is(err, ErrNoEndorsementKey) || !strings.Contains(err.Error(), "--vcek") {
+		t.Errorf("KDS without the VCEK: %v", err)
+	}
+	// Served something that is not AMD's: refused by the chain check.
+	ask := trust.DefaultRootCerts["Milan"].ProductCerts.Ask.Raw
+	if _, err := (&Verifier{Fetch: &fakeKDS{vcek: ask, serve: true}}).Verify(report, o); err == nil {
+		t.Error("a KDS answer that is not the VCEK accepted")
+	}
+	// The zero value never fetches.
+	if _, err := NewVerifier().Verify(report, o); !errors.Is(err, ErrNoEndorsementKey) {
+		t.Errorf("zero Verifier without a key: %v", err)
+	}
 }

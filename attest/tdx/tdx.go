@@ -78,7 +78,13 @@ func roots() *x509.CertPool {
 
 // Verifier checks TDX quotes. The zero value is ready to use and trusts
 // the built-in Intel SGX Root CA.
-type Verifier struct{}
+type Verifier struct {
+	// Collateral, if set, is used when VerifyOptions.Collateral is nil:
+	// collateral an attestation service keeps in one file, in the layout
+	// of Collateral (refresh it before its next update, or quotes are
+	// refused for expired collateral).
+	Collateral []byte
+}
 
 // NewVerifier returns a Verifier that trusts the built-in Intel root.
 func NewVerifier() *Verifier { return &Verifier{} }
@@ -100,8 +106,8 @@ func badKind(kind error, format string, args ...any) error {
 const tdAttributesDebug = 1
 
 // Verify checks evidence, a raw TDX quote, at opts.Time(), against
-// opts.Collateral when given.
-func (*Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (c *attest.Claims, err error) {
+// opts.Collateral (or the Verifier's Collateral) when given.
+func (v *Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (c *attest.Claims, err error) {
 	defer func() {
 		// The quote parser indexes into attacker-controlled lengths; a
 		// malformed quote must be an error, never a crash.
@@ -151,11 +157,15 @@ func (*Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (c *attest.C
 		return nil, bad("PCK certificate extensions: %v", err)
 	}
 	c = claims(quote, exts, attrs)
-	if opts.Collateral == nil {
+	collateral := opts.Collateral
+	if collateral == nil {
+		collateral = v.Collateral
+	}
+	if collateral == nil {
 		c.Details["tcb_status"] = "not checked (no collateral given)"
 		return c, nil
 	}
-	col, err := ParseCollateral(opts.Collateral)
+	col, err := ParseCollateral(collateral)
 	if err != nil {
 		return nil, err
 	}

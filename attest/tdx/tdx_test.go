@@ -193,6 +193,10 @@ func TestRealCollateral(t *testing.T) {
 	if _, err := NewVerifier().Verify(q, attest.VerifyOptions{Now: at, Collateral: cb}); !errors.Is(err, ErrTCB) {
 		t.Errorf("camelCase collateral: %v, want ErrTCB", err)
 	}
+	// A verifier that keeps collateral uses it when none is given.
+	if _, err := (&Verifier{Collateral: col}).Verify(q, attest.VerifyOptions{Now: at}); !errors.Is(err, ErrTCB) {
+		t.Errorf("kept collateral: %v, want ErrTCB", err)
+	}
 }
 
 func TestCollateralRefused(t *testing.T) {
