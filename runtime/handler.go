@@ -319,7 +319,7 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 	if rq.req.ContentLength > limit {
 		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "the body of %d bytes exceeds the per-file limit of %d bytes", rq.req.ContentLength, limit)
 	}
-	body := http.MaxBytesReader(rq.w, rq.req.Body, limit)
+	body := &bodyReader{r: http.MaxBytesReader(rq.w, rq.req.Body, limit)}
 	view := r.fs.View(rq.pr.Capabilities)
 	// A run reading or writing gp keeps it still until its receipt is made.
 	cl, err := r.claims.acquire(rq.req.Context(), capability.Set{gp: want})
@@ -360,6 +360,10 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		if errors.As(err, &mbe) {
 			return bodyProblem(err, limit)
 		}
+		if body.err != nil {
+			// The client sent a broken body (bad chunking, cut short).
+			return bodyProblem(body.err, limit)
+		}
 		return fsProblem(err, rq.pr.Name, gp)
 	}
 	_ = n
@@ -391,6 +395,21 @@ func (r *Runtime) grantDir(gp string) bool {
 		}
 	}
 	return false
+}
+
+// bodyReader remembers the error reading a request body, so that a body
+// the client broke is told apart from a failure to store it.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
 
 func bodyProblem(err error, limit int64) error {
