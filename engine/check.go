@@ -3,11 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
 
+	nativemod "github.com/truce-project/truce/native"
 	"github.com/truce-project/truce/wasi"
 )
 
@@ -40,6 +42,9 @@ type Report struct {
 	ExportsMemory bool `json:"exports_memory"`
 	// MemoryMinBytes is the initial size of the module's memory.
 	MemoryMinBytes int64 `json:"memory_min_bytes"`
+	// Native lists, sorted, the native modules (package native) the
+	// module imports: a run must grant each (Config.Native).
+	Native []string `json:"native"`
 }
 
 // Runnable reports whether the runtime can run the module: it imports
@@ -60,22 +65,26 @@ func (r *Report) Problem() string {
 
 var (
 	wasiSigOnce sync.Once
-	wasiSigs    map[string]funcType
+	wasiSigs    map[string]map[string]funcType
 )
 
-// wasiSignatures maps each preview 1 function to its type.
-func wasiSignatures() map[string]funcType {
+// wasiSignatures maps each import module the engine provides (WASI
+// preview 1 and the native modules) to the types of its functions.
+func wasiSignatures() map[string]map[string]funcType {
 	wasiSigOnce.Do(func() {
-		wasiSigs = map[string]funcType{}
-		for _, f := range wasi.Functions() {
+		wasiSigs = map[string]map[string]funcType{}
+		for _, hf := range hostFuncs {
 			var ft funcType
-			for _, v := range f.Params {
+			for _, v := range hf.fn.Params {
 				ft.params = append(ft.params, wasmType(v))
 			}
-			for _, v := range f.Results {
+			for _, v := range hf.fn.Results {
 				ft.results = append(ft.results, wasmType(v))
 			}
-			wasiSigs[f.Name] = ft
+			if wasiSigs[hf.module] == nil {
+				wasiSigs[hf.module] = map[string]funcType{}
+			}
+			wasiSigs[hf.module][hf.fn.Name] = ft
 		}
 	})
 	return wasiSigs
@@ -99,26 +108,39 @@ func inspect(wasm []byte) (*Report, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
 	sigs := wasiSignatures()
-	r := &Report{Imports: []Import{}, Unsupported: []Import{}}
+	r := &Report{Imports: []Import{}, Unsupported: []Import{}, Native: []string{}}
 	for _, ri := range info.imports {
 		im := Import{Module: ri.module, Name: ri.name, Kind: kindName(ri.kind)}
 		if ri.fn != nil {
 			im.Signature = ri.fn.String()
 		}
+		modSigs, known := sigs[ri.module]
+		isNative := known && ri.module != wasi.ModuleName
+		what := "a WASI preview 1 function"
+		if isNative {
+			what = "a function of native module " + ri.module
+		}
 		switch {
-		case ri.module != wasi.ModuleName:
-			im.Reason = fmt.Sprintf("the runtime provides only module %s (WASI preview 1), not %q: build for wasip1 / wasm32-wasi without other host imports", wasi.ModuleName, ri.module)
+		case !known:
+			im.Reason = fmt.Sprintf("the runtime provides only module %s (WASI preview 1) and the native modules %s, not %q: build for wasip1 / wasm32-wasi without other host imports", wasi.ModuleName, strings.Join(nativemod.Names(), ", "), ri.module)
 		case ri.kind != 0:
-			im.Reason = fmt.Sprintf("%s imports only functions, not a %s", wasi.ModuleName, im.Kind)
+			im.Reason = fmt.Sprintf("%s imports only functions, not a %s", ri.module, im.Kind)
 		default:
-			want, ok := sigs[ri.name]
+			want, ok := modSigs[ri.name]
 			switch {
 			case !ok:
-				im.Reason = fmt.Sprintf("%q is not a WASI preview 1 function", ri.name)
+				im.Reason = fmt.Sprintf("%q is not %s", ri.name, what)
 			case !sameType(want, *ri.fn):
-				im.Reason = fmt.Sprintf("its type %s differs from WASI preview 1's %s", ri.fn, want.String())
+				if isNative {
+					im.Reason = fmt.Sprintf("its type %s differs from native module %s's %s", ri.fn, ri.module, want.String())
+				} else {
+					im.Reason = fmt.Sprintf("its type %s differs from WASI preview 1's %s", ri.fn, want.String())
+				}
 			default:
 				im.Supported = true
+				if isNative && !slices.Contains(r.Native, ri.module) {
+					r.Native = append(r.Native, ri.module)
+				}
 			}
 		}
 		r.Imports = append(r.Imports, im)
@@ -134,6 +156,7 @@ func inspect(wasm []byte) (*Report, error) {
 			r.ExportsMemory = true
 		}
 	}
+	slices.Sort(r.Native)
 	for _, m := range info.memories {
 		r.MemoryMinBytes = int64(m.min) * pageSize
 	}

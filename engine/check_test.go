@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ func TestCheck(t *testing.T) {
 		runnable      bool
 		start, memory bool
 		unsupported   []string // "module.name: reason fragment"
+		native        []string
 	}{
 		{name: "hello", wasm: file("hello.wasm"), runnable: true, start: true, memory: true},
 		{name: "nostart", wasm: file("nostart.wasm"), start: false, memory: true},
@@ -27,6 +29,10 @@ func TestCheck(t *testing.T) {
 			"env.memory: provides only module",
 		}},
 		{name: "go guest", wasm: func(t *testing.T) []byte { return goGuest(t, "misc") }, runnable: true, start: true, memory: true},
+		{name: "native imports", wasm: file("nativeimports.wasm"), start: true, memory: true, native: []string{"truce_crypto"}, unsupported: []string{
+			"truce_crypto.sha512: its type (i32, i32) -> (i32) differs from native module truce_crypto's (i32, i32, i32) -> (i32)",
+			"truce_crypto.md5: is not a function of native module truce_crypto",
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -51,9 +57,18 @@ func TestCheck(t *testing.T) {
 				t.Errorf("Problem() = %q", r.Problem())
 			}
 			for _, im := range r.Imports {
-				if im.Supported && im.Module != wasi.ModuleName {
+				if im.Supported && im.Module != wasi.ModuleName && !slices.Contains(c.native, im.Module) {
 					t.Errorf("%+v supported", im)
 				}
+			}
+			if !slices.Equal(r.Native, c.native) && (len(r.Native) != 0 || len(c.native) != 0) {
+				t.Errorf("Native = %v, want %v", r.Native, c.native)
+			}
+			if err := r.Granted(nil); (err != nil) != (len(c.native) > 0) || err != nil && !errors.Is(err, ErrNotGranted) {
+				t.Errorf("Granted(nil) = %v", err)
+			}
+			if err := r.Granted(c.native); err != nil {
+				t.Errorf("Granted(%v) = %v", c.native, err)
 			}
 		})
 	}

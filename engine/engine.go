@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,6 +150,11 @@ type Config struct {
 	// OutputBytes bounds the bytes written to stdout and stderr together;
 	// 0 means DefaultOutputBytes.
 	OutputBytes int64
+	// Native names the native modules (package native, such as
+	// "truce_crypto") the program may import. A program that imports one
+	// not named here is refused before it starts, with an error wrapping
+	// ErrNotGranted; nil grants none.
+	Native []string
 }
 
 func (c Config) withDefaults() Config {
@@ -249,7 +255,8 @@ type run struct {
 	ctx     context.Context
 	timeout time.Duration
 	sys     *wasi.System
-	fns     []wasi.Function
+	fns     []hostFunc
+	native  []string // the native modules granted
 	out     *outputLimit
 	exited  atomic.Bool
 	code    atomic.Uint32
@@ -262,7 +269,7 @@ type run struct {
 }
 
 func newRun(ctx context.Context, cfg Config) *run {
-	r := &run{ctx: ctx, timeout: cfg.Timeout, fns: wasi.Functions()}
+	r := &run{ctx: ctx, timeout: cfg.Timeout, fns: hostFuncs, native: cfg.Native}
 	r.out = &outputLimit{left: cfg.OutputBytes}
 	wc := cfg.WASI
 	wc.Stdout = r.out.wrap(wc.Stdout)
@@ -291,11 +298,17 @@ func (r *run) call(i int, mem []byte, stack []uint64) (err error) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			r.abort(Trapped, fmt.Sprintf("host function %s failed: %v", r.fns[i].Name, p))
+			r.abort(Trapped, fmt.Sprintf("host function %s failed: %v", r.fns[i].fn.Name, p))
 			err = errAbort
 		}
 	}()
-	err = r.fns[i].Call(r.ctx, r.sys, mem, stack)
+	hf := &r.fns[i]
+	if hf.native && !slices.Contains(r.native, hf.module) {
+		// Refused before the run starts; this is a second line.
+		r.abort(Trapped, fmt.Sprintf("the program called %s.%s, a native module it was not granted", hf.module, hf.fn.Name))
+		return errAbort
+	}
+	err = hf.fn.Call(r.ctx, r.sys, mem, stack)
 	if r.out.exceeded.Load() {
 		r.abort(OutputExceeded, fmt.Sprintf("the program wrote more than %d bytes to stdout and stderr", r.out.limit()))
 		return errAbort
@@ -313,7 +326,7 @@ func (r *run) call(i int, mem []byte, stack []uint64) (err error) {
 		r.abortCtx() // a sleep cut short by the time limit or the caller
 		return errAbort
 	}
-	r.abort(Trapped, fmt.Sprintf("host function %s failed: %v", r.fns[i].Name, err))
+	r.abort(Trapped, fmt.Sprintf("host function %s failed: %v", r.fns[i].fn.Name, err))
 	return errAbort
 }
 

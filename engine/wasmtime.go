@@ -40,7 +40,8 @@ type wasmtimeEngine struct {
 type wtModule struct {
 	m        *wasmtime.Module
 	minBytes int64
-	fromDisk bool // deserialised from the cache directory
+	native   *Report // what the module imports, for the grant check
+	fromDisk bool    // deserialised from the cache directory
 }
 
 // wtRun is a run and the wasmtime objects it needs in host functions.
@@ -61,10 +62,11 @@ func newWasmtime(entries int, dir string) (Engine, error) {
 	}
 	e.cache = newCache(entries, func(m *wtModule) { m.m.Close() })
 	e.linker = wasmtime.NewLinker(e.eng)
-	for i, f := range wasi.Functions() {
+	for i, hf := range hostFuncs {
+		f := hf.fn
 		ty := wasmtime.NewFuncType(wasmtimeTypes(f.Params), wasmtimeTypes(f.Results))
-		if err := e.linker.FuncNew(wasi.ModuleName, f.Name, ty, wasmtimeHostFunc(i, f)); err != nil {
-			return nil, fmt.Errorf("engine wasmtime: binding WASI %s: %w", f.Name, err)
+		if err := e.linker.FuncNew(hf.module, f.Name, ty, wasmtimeHostFunc(i, f)); err != nil {
+			return nil, fmt.Errorf("engine wasmtime: binding %s.%s: %w", hf.module, f.Name, err)
 		}
 	}
 	return e, nil
@@ -135,14 +137,14 @@ func (e *wasmtimeEngine) compile(key [32]byte, wasm []byte) (*wtModule, error) {
 		return nil, err
 	}
 	if m := e.load(key); m != nil {
-		return &wtModule{m: m, minBytes: rep.MemoryMinBytes, fromDisk: true}, nil
+		return &wtModule{m: m, minBytes: rep.MemoryMinBytes, native: rep, fromDisk: true}, nil
 	}
 	m, err := wasmtime.NewModule(e.eng, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
 	e.store(key, m)
-	return &wtModule{m: m, minBytes: rep.MemoryMinBytes}, nil
+	return &wtModule{m: m, minBytes: rep.MemoryMinBytes, native: rep}, nil
 }
 
 // wasmtimeVersion is the wasmtime-go release this package is built
@@ -239,6 +241,9 @@ func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Resul
 		return nil, fmt.Errorf("run not started: %w", err)
 	}
 	cfg = cfg.withDefaults()
+	if err := checkNative(cfg.Native); err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
 	key, err := p.key()
 	if err != nil {
@@ -250,6 +255,9 @@ func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Resul
 	}
 	defer e.cache.release(ent)
 	m := ent.v
+	if err := m.native.Granted(cfg.Native); err != nil {
+		return nil, err
+	}
 	res := &Result{CacheHit: hit || m.fromDisk, Compile: time.Since(t0)}
 	limit := cfg.MemoryBytes / pageSize * pageSize
 	if m.minBytes > limit {

@@ -33,6 +33,7 @@ type wazeroEngine struct {
 type wzModule struct {
 	cm       wazero.CompiledModule
 	minBytes int64
+	native   *Report // what the module imports, for the grant check
 }
 
 type runKey struct{}
@@ -60,16 +61,36 @@ func newWazero(k Kind, entries int, dir string) (*wazeroEngine, error) {
 	e := &wazeroEngine{kind: k, rt: wazero.NewRuntimeWithConfig(ctx, rc), cc: cc}
 	e.cache = newCache(entries, func(m *wzModule) { _ = m.cm.Close(context.Background()) })
 
-	b := e.rt.NewHostModuleBuilder(wasi.ModuleName)
-	for i, f := range wasi.Functions() {
+	// One host module per import module: WASI preview 1, then each native
+	// module, in the order of hostFuncs.
+	var b wazero.HostModuleBuilder
+	module := ""
+	flush := func() error {
+		if b == nil {
+			return nil
+		}
+		if _, err := b.Instantiate(ctx); err != nil {
+			_ = e.rt.Close(ctx)
+			return fmt.Errorf("engine %s: binding %s: %w", k, module, err)
+		}
+		return nil
+	}
+	for i, hf := range hostFuncs {
+		if hf.module != module {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			module = hf.module
+			b = e.rt.NewHostModuleBuilder(module)
+		}
+		f := hf.fn
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(wazeroHostFunc(i), wazeroTypes(f.Params), wazeroTypes(f.Results)).
 			WithName(f.Name).
 			Export(f.Name)
 	}
-	if _, err := b.Instantiate(ctx); err != nil {
-		_ = e.rt.Close(ctx)
-		return nil, fmt.Errorf("engine %s: binding WASI: %w", k, err)
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -128,7 +149,7 @@ func (e *wazeroEngine) compile(wasm []byte) (*wzModule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
-	return &wzModule{cm: cm, minBytes: rep.MemoryMinBytes}, nil
+	return &wzModule{cm: cm, minBytes: rep.MemoryMinBytes, native: rep}, nil
 }
 
 // Run implements Engine.
@@ -142,6 +163,9 @@ func (e *wazeroEngine) Run(ctx context.Context, p Program, cfg Config) (*Result,
 		return nil, fmt.Errorf("run not started: %w", err)
 	}
 	cfg = cfg.withDefaults()
+	if err := checkNative(cfg.Native); err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
 	key, err := p.key()
 	if err != nil {
@@ -153,6 +177,9 @@ func (e *wazeroEngine) Run(ctx context.Context, p Program, cfg Config) (*Result,
 	}
 	defer e.cache.release(ent)
 	m := ent.v
+	if err := m.native.Granted(cfg.Native); err != nil {
+		return nil, err
+	}
 	res := &Result{CacheHit: hit, Compile: time.Since(t0)}
 	if m.minBytes > cfg.MemoryBytes {
 		res.Outcome = MemoryExceeded
