@@ -74,6 +74,10 @@ func Root() *x509.Certificate { return intelRoot }
 type Verifier struct {
 	// Root replaces the Intel root; nil means the embedded one.
 	Root *x509.Certificate
+	// Collateral is the collateral JSON used when VerifyOptions.Collateral
+	// is empty (an attestation service configured offline); nil means
+	// none, so the TCB status is unknown.
+	Collateral []byte
 }
 
 var _ attest.Verifier = Verifier{}
@@ -174,8 +178,12 @@ func VerifyQuote(quote []byte, root *x509.Certificate, collateral *Collateral, n
 // the report data, and the TCB status in Details.
 func (v Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Claims, error) {
 	var col *Collateral
-	if len(opts.Collateral) > 0 {
-		c, err := ParseCollateral(opts.Collateral)
+	raw := opts.Collateral
+	if len(raw) == 0 {
+		raw = v.Collateral
+	}
+	if len(raw) > 0 {
+		c, err := ParseCollateral(raw)
 		if err != nil {
 			return nil, err
 		}

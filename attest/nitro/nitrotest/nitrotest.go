@@ -60,17 +60,21 @@ type NSM struct {
 // the leaf, a year for the CAs).
 var Epoch = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
-// New makes a fake NSM with a fresh test chain.
-func New() (*NSM, error) {
-	root, err := NewCA(nil, "truce test nitro root", Epoch.AddDate(-1, 0, 0), Epoch.AddDate(1, 0, 0), true)
+// New makes a fake NSM with a fresh test chain valid around Epoch.
+func New() (*NSM, error) { return NewAt(Epoch) }
+
+// NewAt makes a fake NSM whose chain is valid around at (the leaf a day
+// either side, the CAs a year) and whose documents are stamped at.
+func NewAt(at time.Time) (*NSM, error) {
+	root, err := NewCA(nil, "truce test nitro root", at.AddDate(-1, 0, 0), at.AddDate(1, 0, 0), true)
 	if err != nil {
 		return nil, err
 	}
-	inter, err := NewCA(&root, "truce test nitro intermediate", Epoch.AddDate(-1, 0, 0), Epoch.AddDate(1, 0, 0), true)
+	inter, err := NewCA(&root, "truce test nitro intermediate", at.AddDate(-1, 0, 0), at.AddDate(1, 0, 0), true)
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := NewCA(&inter, "truce test nitro enclave", Epoch.Add(-24*time.Hour), Epoch.Add(24*time.Hour), false)
+	leaf, err := NewCA(&inter, "truce test nitro enclave", at.Add(-24*time.Hour), at.Add(24*time.Hour), false)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +86,7 @@ func New() (*NSM, error) {
 		h := sha512.Sum384([]byte("truce test enclave " + name))
 		pcrs[uint(i)] = h[:]
 	}
-	return &NSM{Root: root, Intermediate: inter, Leaf: leaf, PCRs: pcrs, Now: func() time.Time { return Epoch }}, nil
+	return &NSM{Root: root, Intermediate: inter, Leaf: leaf, PCRs: pcrs, Now: func() time.Time { return at }}, nil
 }
 
 // NewCA makes a P-384 certificate issued by parent (nil: self-signed).

@@ -85,8 +85,13 @@ func NewCA(parent *CA, cn string, notBefore, notAfter time.Time, isCA bool, extr
 // New makes a platform whose PCK leaf carries the SGX extension of
 // realPCK (a real PCK certificate) and whose QE report and header are
 // those of realQuote (a real quote), so that real collateral for that
-// platform would match it.
+// platform would match it. Its chain is valid a year either side of Epoch.
 func New(realQuote []byte, realPCK *x509.Certificate) (*Platform, error) {
+	return NewAt(Epoch, realQuote, realPCK)
+}
+
+// NewAt is New with the chain valid a year either side of at.
+func NewAt(at time.Time, realQuote []byte, realPCK *x509.Certificate) (*Platform, error) {
 	if len(realQuote) < 436+512 {
 		return nil, errors.New("sgxtest: real quote too short")
 	}
@@ -99,15 +104,15 @@ func New(realQuote []byte, realPCK *x509.Certificate) (*Platform, error) {
 	if len(sgxExt) != 1 {
 		return nil, errors.New("sgxtest: the real PCK certificate has no SGX extension")
 	}
-	root, err := NewCA(nil, "Truce Test SGX Root CA", Epoch.AddDate(-1, 0, 0), Epoch.AddDate(1, 0, 0), true, nil)
+	root, err := NewCA(nil, "Truce Test SGX Root CA", at.AddDate(-1, 0, 0), at.AddDate(1, 0, 0), true, nil)
 	if err != nil {
 		return nil, err
 	}
-	inter, err := NewCA(&root, "Truce Test SGX PCK Platform CA", Epoch.AddDate(-1, 0, 0), Epoch.AddDate(1, 0, 0), true, nil)
+	inter, err := NewCA(&root, "Truce Test SGX PCK Platform CA", at.AddDate(-1, 0, 0), at.AddDate(1, 0, 0), true, nil)
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := NewCA(&inter, "Truce Test SGX PCK Certificate", Epoch.AddDate(-1, 0, 0), Epoch.AddDate(1, 0, 0), false, sgxExt)
+	leaf, err := NewCA(&inter, "Truce Test SGX PCK Certificate", at.AddDate(-1, 0, 0), at.AddDate(1, 0, 0), false, sgxExt)
 	if err != nil {
 		return nil, err
 	}
