@@ -782,3 +782,31 @@ func TestEntriesCharged(t *testing.T) {
 		t.Errorf("Used counts entries: %d", f.Used())
 	}
 }
+
+// TestAppendMakesParents: appending to a new file in a missing directory
+// creates both, as writing does, for a holder of the append right only;
+// directories hidden from the holder stay hidden.
+func TestAppendMakesParents(t *testing.T) {
+	f, admin := newFS(t, Limits{})
+	mustWrite(t, admin, "/secret/k", "k")
+	v := f.View(capability.Set{"/stream/": capability.Append, "/secret/new": capability.Append})
+	if _, err := v.AppendFile("/stream/day/1", strings.NewReader("ab")); err != nil {
+		t.Fatalf("first append: %v", err)
+	}
+	if _, err := v.AppendFile("/stream/day/1", strings.NewReader("cd")); err != nil {
+		t.Fatalf("second append: %v", err)
+	}
+	r, err := admin.Open("/stream/day/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(r); string(b) != "abcd" {
+		t.Errorf("content %q, want abcd", b)
+	}
+	if _, err := v.AppendFile("/secret/new", strings.NewReader("x")); err != nil {
+		t.Errorf("append into a directory holding a grant: %v", err)
+	}
+	if _, err := v.AppendFile("/other/x", strings.NewReader("x")); !errors.Is(err, ErrPermission) {
+		t.Errorf("append without the right: %v, want %v", err, ErrPermission)
+	}
+}

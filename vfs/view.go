@@ -710,8 +710,9 @@ func (v *View) replaceLocked(cp string, data []byte) error {
 // may be made when visible to the holder.
 func (v *View) mkdirsChecked(dir string) (*node, error) { return v.mkdirs(dir, false) }
 
-// AppendFile adds the bytes of r at the end of the file p, creating it if
-// absent. It needs the right a or w. All bytes are added at once or, on any
+// AppendFile adds the bytes of r at the end of the file p, creating it (and
+// its missing parent directories, as WriteFile does) if absent. It needs
+// the right a or w. All bytes are added at once or, on any
 // error, none. It returns the bytes added.
 func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 	cp, err := Clean(p)
@@ -735,6 +736,11 @@ func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 	defer clear(data)
 	err = func() error {
 		l, err := f.walk(cp, v.seeFn())
+		if errors.Is(err, ErrNotExist) {
+			// A missing parent directory: create the file, and its
+			// parents, as WriteFile would.
+			return v.replaceLocked(cp, append([]byte(nil), data...))
+		}
 		if err != nil {
 			return err
 		}
