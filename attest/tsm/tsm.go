@@ -99,6 +99,23 @@ func Open(cfg Config) (attest.Provider, error) {
 	return nil, fmt.Errorf("%w: tried %s; run inside an SEV-SNP, TDX or CCA guest (Linux 6.7+ with configfs mounted at /sys/kernel/config), as root", ErrUnavailable, strings.Join(tried, "; "))
 }
 
+// ErrWrongPlatform: the VM attests as another platform than the one asked
+// for.
+var ErrWrongPlatform = errors.New("confidential VM is of another platform")
+
+// OpenPlatform is Open for a VM that must be of platform ("snp", "tdx" or
+// "cca").
+func OpenPlatform(platform string, cfg Config) (attest.Provider, error) {
+	p, err := Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if p.Platform() != platform {
+		return nil, fmt.Errorf("%w: it attests as %s, not %s", ErrWrongPlatform, p.Platform(), platform)
+	}
+	return p, nil
+}
+
 // Provider produces evidence through configfs-tsm.
 type Provider struct {
 	client    configfsi.Client

@@ -346,3 +346,13 @@ func TestEndorsementKey(t *testing.T) {
 		t.Error("empty certificate table gave a key")
 	}
 }
+
+func TestOpenPlatform(t *testing.T) {
+	tree := &fakeTree{provider: "tdx_guest", out: func(in []byte) []byte { return in }}
+	if p, err := OpenPlatform("tdx", Config{Client: tree.client(), Fallbacks: []Device{}}); err != nil || p.Platform() != "tdx" {
+		t.Errorf("tdx VM as tdx: %v", err)
+	}
+	if _, err := OpenPlatform("snp", Config{Client: tree.client(), Fallbacks: []Device{}}); !errors.Is(err, ErrWrongPlatform) {
+		t.Errorf("tdx VM as snp: %v, want ErrWrongPlatform", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/attest/tsm"
 	"github.com/truce-project/truce/engine"
 	"github.com/truce-project/truce/policy"
 	trt "github.com/truce-project/truce/runtime"
@@ -42,7 +43,7 @@ Example (what the host runs):
       --sim-device-key sim-device.key`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&policyFile, "policy", "", "policy `file` to enforce (required)")
-			fs.StringVar(&platform, "platform", "sim", "attestation `platform`; this build provides evidence on: sim")
+			fs.StringVar(&platform, "platform", "sim", "attestation `platform`; this build provides evidence on: sim, and snp, tdx, cca inside a confidential VM")
 			fs.StringVar(&listen, "listen", "", "where to serve the API: unix:`PATH` or tcp:HOST:PORT (required)")
 			fs.StringVar(&simKey, "sim-device-key", "", "simulated device key `file` (platform sim; default $TRUCE_SIM_DEVICE_KEY)")
 			fs.StringVar(&engineKind, "engine", "", "WebAssembly engine: "+runtimeEngineKinds()+" (default "+string(engine.Default())+")")
@@ -127,6 +128,13 @@ func runtimeProvider(e *env, platform, simKey string) (attest.Provider, error) {
 			return nil, fmt.Errorf("measuring the runtime executable: %w", err)
 		}
 		return sim.NewProvider(dev, m), nil
+	}
+	if platform == "snp" || platform == "tdx" || platform == "cca" {
+		p, err := tsm.OpenPlatform(platform, tsm.Config{})
+		if err != nil {
+			return nil, withHint(err, "run it as root inside a confidential VM of platform %s (see docs/platforms/%s.md)", platform, platform)
+		}
+		return p, nil
 	}
 	return nil, withHint(fmt.Errorf("platform %q has no evidence provider in this build", platform), "use --platform sim")
 }
