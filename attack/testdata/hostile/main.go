@@ -59,7 +59,7 @@ func main() {
 			}
 		}
 	case "bigfile":
-		f, err := os.Create("/output/big.dat")
+		f, err := os.OpenFile("/output/big.dat", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
 			fmt.Println("create:", err)
 			os.Exit(1)
