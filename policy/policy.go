@@ -99,6 +99,10 @@ type Program struct {
 	SHA256 string `json:"sha256"`
 	// Capabilities are the rights of the running program (r and w only).
 	Capabilities capability.Set `json:"capabilities"`
+	// NativeModules names the native modules (trusted host functions of
+	// the runtime, such as "truce_crypto") the program may import; a
+	// program importing one not listed is refused before it starts.
+	NativeModules []string `json:"native_modules,omitempty"`
 
 	hash [32]byte
 }

@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/native"
 	"github.com/truce-project/truce/identity"
 )
 
@@ -385,6 +386,9 @@ func (p *Policy) validatePrograms(ps *problems) {
 			copy(pg.hash[:], b)
 		}
 		checkGrants(pg.Capabilities, path+".capabilities", capability.Read|capability.Write, "programs", ps)
+		if err := native.CheckNames(pg.NativeModules); err != nil {
+			ps.add(path+".native_modules", "%v", err)
+		}
 	}
 }
 

@@ -50,6 +50,7 @@ func TestValidate(t *testing.T) {
 			p.Limits = Limits{MemoryMiB: MaxMemoryMiB, ExecSeconds: MaxExecSeconds, FileMiB: MaxTotalMiB, TotalMiB: MaxTotalMiB}
 		}},
 		{"program with no capabilities", func(p *Policy) { p.Programs[0].Capabilities = capability.Set{} }},
+		{"program with a native module", func(p *Policy) { p.Programs[0].NativeModules = []string{"truce_crypto"} }},
 		{"directory x grant covering a program", func(p *Policy) {
 			p.Principals[1].Capabilities = capability.Set{"/program/": capability.Execute}
 		}},
@@ -69,6 +70,8 @@ func TestValidate(t *testing.T) {
 		msg  string // words the message must contain
 	}{
 		{"version", func(p *Policy) { p.Version = 2 }, "version", "must be 1"},
+		{"unknown native module", func(p *Policy) { p.Programs[0].NativeModules = []string{"truce_gpu"} }, "programs[0].native_modules", `unknown native module "truce_gpu"`},
+		{"native module twice", func(p *Policy) { p.Programs[0].NativeModules = []string{"truce_crypto", "truce_crypto"} }, "programs[0].native_modules", "named twice"},
 		{"empty name", func(p *Policy) { p.Name = " " }, "name", "empty"},
 		{"control in name", func(p *Policy) { p.Name = "a\x07b" }, "name", "control"},
 		{"long name", func(p *Policy) { p.Name = strings.Repeat("n", 129) }, "name", "at most 128"},

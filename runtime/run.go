@@ -201,6 +201,7 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program) (*api.Ru
 		},
 		MemoryBytes: lim.Memory(),
 		Timeout:     lim.Exec(),
+		Native:      prog.NativeModules,
 		// OutputBytes left at the engine's default: the result keeps the
 		// first api.MaxOutput bytes of each stream.
 	})
