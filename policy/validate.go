@@ -14,8 +14,8 @@ import (
 	"unicode"
 
 	"github.com/truce-project/truce/capability"
-	"github.com/truce-project/truce/native"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/native"
 )
 
 // PlatformSpec describes what a policy pins for one platform.
