@@ -37,7 +37,9 @@ type platform struct {
 	recorded    []byte // real evidence from public sources, bound to nothing of ours
 }
 
-func testdata(t *testing.T, rel string) []byte {
+func testdata(t *testing.T, rel string) []byte { return testdataB(t, rel) }
+
+func testdataB(t testing.TB, rel string) []byte {
 	_, file, _, _ := runtime.Caller(0)
 	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", rel))
 	if err != nil {
