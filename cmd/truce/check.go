@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/truce-project/truce/engine"
+	"github.com/truce-project/truce/native"
 )
 
 func init() {
@@ -18,9 +20,12 @@ func init() {
 		summary: "check that the runtime can run a WebAssembly program",
 		help: `Validates a WebAssembly module and lists its imports, marking any the
 runtime does not provide: anything outside WASI preview 1
-(wasi_snapshot_preview1), or a preview 1 name imported with the wrong
-type. It also says whether the module exports _start (the entry point of
-a WASI command) and memory.
+(wasi_snapshot_preview1) and the runtime's native modules (such as
+truce_crypto), or a name imported with the wrong type. It lists the
+native modules the program needs — each must be granted, in the policy
+(the program's "native_modules") or with "truce run --native MODULE" —
+and says whether the module exports _start (the entry point of a WASI
+command) and memory.
 
 Exit status: 0 when the runtime can run the program; 1 when the module is
 not valid, imports what the runtime does not provide, or has no _start.
@@ -78,6 +83,11 @@ Example:
 			fmt.Fprintf(w, "exports _start: %s\n", yes[rep.ExportsStart])
 			fmt.Fprintf(w, "exports memory: %s\n", yes[rep.ExportsMemory])
 			fmt.Fprintf(w, "initial memory: %d KiB\n", rep.MemoryMinBytes>>10)
+			if len(rep.Native) > 0 {
+				fmt.Fprintf(w, "native modules: %s (grant them: the program's \"native_modules\" in the policy, or truce run --native)\n", strings.Join(rep.Native, ", "))
+			} else {
+				fmt.Fprintf(w, "native modules: none\n")
+			}
 			fmt.Fprintf(w, "imports: %d, %d not provided by the runtime\n", len(rep.Imports), len(rep.Unsupported))
 			for _, im := range rep.Imports {
 				mark := "ok  "
@@ -92,7 +102,7 @@ Example:
 			switch {
 			case len(rep.Unsupported) > 0:
 				return withHint(fmt.Errorf("%s imports %d thing(s) the runtime does not provide", prog, len(rep.Unsupported)),
-					"build for WASI preview 1 only (GOOS=wasip1, or clang --target=wasm32-wasi) and avoid other host imports")
+					"build for WASI preview 1 only (GOOS=wasip1, or clang --target=wasm32-wasi) and avoid host imports other than the native modules (%s), each with its declared type", strings.Join(native.Names(), ", "))
 			case !rep.ExportsStart:
 				return withHint(fmt.Errorf("%s exports no _start function", prog), "build the program as a WASI command (with a main function), not a library")
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/truce-project/truce/engine"
 	"github.com/truce-project/truce/engine/hostdir"
+	"github.com/truce-project/truce/native"
 	"github.com/truce-project/truce/vfs"
 	"github.com/truce-project/truce/wasi"
 )
@@ -24,6 +25,7 @@ func (r *repeated) Set(s string) error { *r = append(*r, s); return nil }
 func init() {
 	var (
 		dirs, envs     repeated
+		natives        repeated
 		memMiB, outMiB int64
 		timeout        time.Duration
 		engineName     string
@@ -49,6 +51,12 @@ Compiled programs are kept in the user's cache directory (truce/compiled
 under $XDG_CACHE_HOME or ~/.cache), so running the same program again
 does not compile it again; --no-cache compiles afresh and keeps nothing.
 
+Each --native MODULE grants the program a native module of the runtime
+(such as truce_crypto: hashing, authenticated encryption and signatures
+computed natively), as a policy's "native_modules" does for a program in
+the enclave; a program importing a module it was not granted does not
+start. "truce check" lists the modules a program needs.
+
 Standard input, output and error pass through. ARGS, after PROG or after
 "--", are the program's arguments (the program's name comes first, as
 usual). The program sees only the variables given with --env.
@@ -61,10 +69,12 @@ exits with 1 (see "truce check").
 Examples:
   truce run prog.wasm -- --input /data/in.csv
   truce run --dir ./data:/data --env MODE=fast --mem-mib 512 prog.wasm
-  truce run --engine wazero --timeout 5s prog.wasm`,
+  truce run --engine wazero --timeout 5s prog.wasm
+  truce run --native truce_crypto hash.wasm`,
 		flags: func(fs *flag.FlagSet) {
 			fs.Var(&dirs, "dir", "copy host directory `HOST[:GUEST]` in before the run and the changes back after it (repeatable)")
 			fs.Var(&envs, "env", "set the program's environment variable `K=V` (repeatable)")
+			fs.Var(&natives, "native", "grant the program the native `MODULE` ("+strings.Join(native.Names(), ", ")+"; repeatable)")
 			fs.Int64Var(&memMiB, "mem-mib", engine.DefaultMemoryBytes>>20, "limit on the program's linear memory, in MiB")
 			fs.Int64Var(&outMiB, "output-mib", engine.DefaultOutputBytes>>20, "limit on what the program writes to stdout and stderr together, in MiB")
 			fs.DurationVar(&timeout, "timeout", engine.DefaultTimeout, "limit on the program's wall time")
@@ -102,6 +112,9 @@ Examples:
 				if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 					return usagef("--env %q is not K=V", kv)
 				}
+			}
+			if err := native.CheckNames(natives); err != nil {
+				return withHint(&usageError{"--native: " + err.Error()}, "give each module once; the runtime has %s", strings.Join(native.Names(), ", "))
 			}
 			mounts, err := hostdir.Parse(dirs)
 			switch {
@@ -143,6 +156,7 @@ Examples:
 				MemoryBytes: memMiB << 20,
 				Timeout:     timeout,
 				OutputBytes: outMiB << 20,
+				Native:      natives,
 			}
 			res, runErr := eng.Run(e.ctx, engine.Program{Wasm: wasm}, cfg)
 			// The changes go back to the host whatever the outcome, as
@@ -153,6 +167,9 @@ Examples:
 				}
 			}
 			if runErr != nil {
+				if errors.Is(runErr, engine.ErrNotGranted) {
+					return withHint(fmt.Errorf("%s: %w", prog, runErr), "if you trust the program with it, add --native for each module it needs (\"truce check %s\" lists them)", prog)
+				}
 				if errors.Is(runErr, engine.ErrInvalidModule) {
 					return withHint(fmt.Errorf("%s: %w", prog, runErr), "run \"truce check %s\" for the details", prog)
 				}
