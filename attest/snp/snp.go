@@ -223,9 +223,9 @@ func (v *Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.C
 			return nil, bad("the report and its %v are of product %s, not %s", info.SigningKey, line, want)
 		}
 	}
-	root, err := trust.GetDefaultRootCerts(line)
+	root, err := roots(line, info.SigningKey)
 	if err != nil {
-		return nil, bad("no built-in AMD roots for product %q", line)
+		return nil, err
 	}
 	att := &spb.Attestation{Report: report, CertificateChain: chain}
 	vopts := &verify.Options{
@@ -268,6 +268,35 @@ func checkReport(att *spb.Attestation, allowDebug bool) error {
 		return bad("report fields: %v", err)
 	}
 	return nil
+}
+
+// vlekRoots are AMD's ARK and ASVK per product, which certify VLEKs.
+var vlekRoots = map[string][]byte{
+	"Milan": trust.AskArkMilanVlekBytes,
+	"Genoa": trust.AskArkGenoaVlekBytes,
+	"Turin": trust.AskArkTurinVlekBytes,
+}
+
+// roots returns the built-in AMD roots of a product line for the key kind
+// that signed the report: ARK and ASK for a VCEK, ARK and ASVK for a VLEK.
+func roots(line string, key abi.ReportSigner) (*trust.AMDRootCerts, error) {
+	if key == abi.VlekReportSigner {
+		b, ok := vlekRoots[line]
+		if !ok {
+			return nil, bad("no built-in AMD VLEK roots for product %q", line)
+		}
+		r := trust.AMDRootCertsProduct(line)
+		// AMD's Turin file ends in an extra CRLF, which the parser refuses.
+		if err := r.FromKDSCertBytes(bytes.TrimSpace(b)); err != nil {
+			return nil, bad("built-in AMD VLEK roots for %s: %v", line, err)
+		}
+		return r, nil
+	}
+	r, err := trust.GetDefaultRootCerts(line)
+	if err != nil {
+		return nil, bad("no built-in AMD roots for product %q", line)
+	}
+	return r, nil
 }
 
 // ProductLine returns the product line, as AMD spells it ("Milan"), for a

@@ -224,6 +224,31 @@ func TestCheckReport(t *testing.T) {
 	}
 }
 
+// TestBuiltInRoots: every product has VCEK and VLEK roots, each a
+// self-signed ARK certifying its ASK or ASVK.
+func TestBuiltInRoots(t *testing.T) {
+	for _, p := range Products() {
+		line, _ := ProductLine(p)
+		for _, key := range []abi.ReportSigner{abi.VcekReportSigner, abi.VlekReportSigner} {
+			r, err := roots(line, key)
+			if err != nil {
+				t.Fatalf("%s %v: %v", line, key, err)
+			}
+			pc := r.ProductCerts
+			mid := pc.Ask
+			if key == abi.VlekReportSigner {
+				mid = pc.Asvk
+			}
+			if pc.Ark == nil || mid == nil {
+				t.Fatalf("%s %v: ARK %v, intermediate %v", line, key, pc.Ark != nil, mid != nil)
+			}
+			if err := mid.CheckSignatureFrom(pc.Ark); err != nil {
+				t.Errorf("%s %v: intermediate not signed by the ARK: %v", line, key, err)
+			}
+		}
+	}
+}
+
 func TestProducts(t *testing.T) {
 	ps := Products()
 	for _, want := range []string{"genoa", "milan", "turin"} {
