@@ -42,13 +42,20 @@ import (
 // bytes exactly as Intel served them). Other fields (version, tee_type) are
 // ignored.
 type Collateral struct {
-	PCKCRLIssuerChain     []*x509.Certificate
-	RootCACRL             *x509.RevocationList
-	PCKCRL                *x509.RevocationList
-	TCBInfoIssuerChain    []*x509.Certificate
-	TCBInfoBody           []byte
+	// PCKCRLIssuerChain certifies the PCK CRL's signer, signer first.
+	PCKCRLIssuerChain []*x509.Certificate
+	// RootCACRL is the Intel SGX Root CA's CRL.
+	RootCACRL *x509.RevocationList
+	// PCKCRL is the CRL of the CA that issued the PCK certificate.
+	PCKCRL *x509.RevocationList
+	// TCBInfoIssuerChain certifies the TCB info's signer, signer first.
+	TCBInfoIssuerChain []*x509.Certificate
+	// TCBInfoBody is the PCS TCB info response, byte for byte.
+	TCBInfoBody []byte
+	// QEIdentityIssuerChain certifies the QE identity's signer.
 	QEIdentityIssuerChain []*x509.Certificate
-	QEIdentityBody        []byte
+	// QEIdentityBody is the PCS QE identity response, byte for byte.
+	QEIdentityBody []byte
 }
 
 func colErr(format string, args ...any) error {
