@@ -39,8 +39,11 @@ import (
 // (as in PCS response headers) also accepted. CRLs are DER as hex or
 // base64, or PEM. tcb_info and qe_identity are the PCS response bodies,
 // as a JSON string or inline (inline only if the file keeps the signed
-// bytes exactly as Intel served them). Other fields (version, tee_type) are
-// ignored.
+// bytes exactly as Intel served them); or, as the SGX verifier also takes
+// them, the signed tcbInfo and enclaveIdentity objects alone with their
+// signatures in tcb_info_signature and qe_identity_signature (hex). Other
+// fields (version, tee_type) are ignored. Unlike for SGX, the two CRLs are
+// required: a TD's PCK certificate is always checked for revocation.
 type Collateral struct {
 	// PCKCRLIssuerChain certifies the PCK CRL's signer, signer first.
 	PCKCRLIssuerChain []*x509.Certificate
@@ -50,13 +53,24 @@ type Collateral struct {
 	PCKCRL *x509.RevocationList
 	// TCBInfoIssuerChain certifies the TCB info's signer, signer first.
 	TCBInfoIssuerChain []*x509.Certificate
-	// TCBInfoBody is the PCS TCB info response, byte for byte.
+	// TCBInfoBody is the PCS TCB info response, byte for byte, or the
+	// signed tcbInfo object alone.
 	TCBInfoBody []byte
+	// TCBInfoSignature is the TCB info's signature, hex, when given apart
+	// (tcb_info_signature); empty when it is inside TCBInfoBody.
+	TCBInfoSignature string
 	// QEIdentityIssuerChain certifies the QE identity's signer.
 	QEIdentityIssuerChain []*x509.Certificate
-	// QEIdentityBody is the PCS QE identity response, byte for byte.
+	// QEIdentityBody is the PCS QE identity response, byte for byte, or
+	// the signed enclaveIdentity object alone.
 	QEIdentityBody []byte
+	// QEIdentitySignature is the QE identity's signature, hex, when given
+	// apart (qe_identity_signature).
+	QEIdentitySignature string
 }
+
+// MaxCollateralSize bounds the collateral file the verifier parses.
+const MaxCollateralSize = 1 << 20
 
 func colErr(format string, args ...any) error {
 	return badKind(ErrCollateral, format, args...)
@@ -65,6 +79,9 @@ func colErr(format string, args ...any) error {
 // ParseCollateral reads collateral in the one-file JSON layout. It checks
 // only the form; Verify checks signatures, dates and contents.
 func ParseCollateral(b []byte) (*Collateral, error) {
+	if len(b) > MaxCollateralSize {
+		return nil, colErr("collateral is %d bytes, more than %d", len(b), MaxCollateralSize)
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, colErr("not a JSON object: %v (give Intel's quote-verification collateral as one JSON file)", err)
@@ -166,6 +183,18 @@ func ParseCollateral(b []byte) (*Collateral, error) {
 	if c.QEIdentityBody, err = body("qe_identity"); err != nil {
 		return nil, err
 	}
+	optional := func(name string) (string, error) {
+		if _, ok := fields[strings.ReplaceAll(name, "_", "")]; !ok {
+			return "", nil
+		}
+		return str(name)
+	}
+	if c.TCBInfoSignature, err = optional("tcb_info_signature"); err != nil {
+		return nil, err
+	}
+	if c.QEIdentitySignature, err = optional("qe_identity_signature"); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -188,19 +217,32 @@ func decodeDER(s string) []byte {
 }
 
 // signedBody splits a PCS response body {"<key>":{…},"signature":"hex"}
-// into the exact bytes signed and the signature.
-func signedBody(body []byte, key string) (signed, sig []byte, err error) {
+// into the exact bytes signed and the signature; a body that is the signed
+// object alone takes its signature from apart (hex). A signature given
+// both ways must be the same.
+func signedBody(body []byte, key, apart string) (signed, sig []byte, err error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, nil, colErr("%s response is not JSON: %v", key, err)
+		return nil, nil, colErr("%s is not JSON: %v", key, err)
 	}
-	signed, ok := m[key]
-	if !ok {
-		return nil, nil, colErr("%s response lacks %q", key, key)
+	hexSig := apart
+	if inner, ok := m[key]; ok {
+		signed = inner
+		var s string
+		if raw, ok := m["signature"]; ok {
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return nil, nil, colErr("%s signature is not a string", key)
+			}
+			if apart != "" && !strings.EqualFold(s, apart) {
+				return nil, nil, colErr("%s signature given apart differs from the one in the response", key)
+			}
+			hexSig = s
+		}
+	} else {
+		signed = body
 	}
-	var hexSig string
-	if err := json.Unmarshal(m["signature"], &hexSig); err != nil {
-		return nil, nil, colErr("%s response lacks a signature", key)
+	if hexSig == "" {
+		return nil, nil, colErr("%s has no signature", key)
 	}
 	if sig, err = hex.DecodeString(hexSig); err != nil || len(sig) != 64 {
 		return nil, nil, colErr("%s signature is not 64 bytes of hex", key)
@@ -290,7 +332,7 @@ func (c *Collateral) check(q *pb.QuoteV4, pck *pckChain, exts *pcs.PckExtensions
 	if err != nil {
 		return nil, err
 	}
-	signed, sig, err := signedBody(c.TCBInfoBody, "tcbInfo")
+	signed, sig, err := signedBody(c.TCBInfoBody, "tcbInfo", c.TCBInfoSignature)
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +361,7 @@ func (c *Collateral) check(q *pb.QuoteV4, pck *pckChain, exts *pcs.PckExtensions
 	if err != nil {
 		return nil, err
 	}
-	qsigned, qsig, err := signedBody(c.QEIdentityBody, "enclaveIdentity")
+	qsigned, qsig, err := signedBody(c.QEIdentityBody, "enclaveIdentity", c.QEIdentitySignature)
 	if err != nil {
 		return nil, err
 	}

@@ -193,6 +193,30 @@ func TestRealCollateral(t *testing.T) {
 	if _, err := NewVerifier().Verify(q, attest.VerifyOptions{Now: at, Collateral: cb}); !errors.Is(err, ErrTCB) {
 		t.Errorf("camelCase collateral: %v, want ErrTCB", err)
 	}
+	// The SGX verifier's form: the signed objects alone, signatures apart.
+	split := map[string]any{}
+	for k, v := range m {
+		split[k] = v
+	}
+	for field, key := range map[string]string{"tcb_info": "tcbInfo", "qe_identity": "enclaveIdentity"} {
+		var resp map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(m[field].(string)), &resp); err != nil {
+			t.Fatal(err)
+		}
+		var sig string
+		json.Unmarshal(resp["signature"], &sig)
+		split[field] = string(resp[key])
+		split[field+"_signature"] = sig
+	}
+	sb, _ := json.Marshal(split)
+	if _, err := NewVerifier().Verify(q, attest.VerifyOptions{Now: at, Collateral: sb}); !errors.Is(err, ErrTCB) {
+		t.Errorf("signatures apart: %v, want ErrTCB", err)
+	}
+	split["tcb_info_signature"] = strings.Repeat("00", 64)
+	sb, _ = json.Marshal(split)
+	if _, err := NewVerifier().Verify(q, attest.VerifyOptions{Now: at, Collateral: sb}); !errors.Is(err, ErrCollateral) {
+		t.Errorf("wrong signature apart: %v, want ErrCollateral", err)
+	}
 	// A verifier that keeps collateral uses it when none is given.
 	if _, err := (&Verifier{Collateral: col}).Verify(q, attest.VerifyOptions{Now: at}); !errors.Is(err, ErrTCB) {
 		t.Errorf("kept collateral: %v, want ErrTCB", err)
@@ -233,6 +257,12 @@ func TestCollateralRefused(t *testing.T) {
 		{name: "tcb_info altered", col: replace("tcb_info", `"tcbEvaluationDataNumber":15`, `"tcbEvaluationDataNumber":16`)},
 		{name: "tcb_info status altered", col: replace("tcb_info", `"OutOfDate"`, `"UpToDate"`)},
 		{name: "tcb_info signature altered", col: replace("tcb_info", `"signature":"`, `"signature":"00`)},
+		{name: "tcb_info signature apart differs", col: edit(func(m map[string]any) { m["tcb_info_signature"] = strings.Repeat("00", 64) })},
+		{name: "tcb_info without signature", col: edit(func(m map[string]any) {
+			var resp map[string]json.RawMessage
+			json.Unmarshal([]byte(m["tcb_info"].(string)), &resp)
+			m["tcb_info"] = string(resp["tcbInfo"])
+		})},
 		{name: "qe_identity altered", col: replace("qe_identity", `"isvprodid":2`, `"isvprodid":3`)},
 		{name: "pck_crl is the root's", col: edit(func(m map[string]any) { m["pck_crl"] = m["root_ca_crl"] })},
 		{name: "root_ca_crl is the PCK CA's", col: edit(func(m map[string]any) { m["root_ca_crl"] = m["pck_crl"] })},
