@@ -11,6 +11,7 @@ import (
 
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/engine"
+	"github.com/truce-project/truce/guests"
 	"github.com/truce-project/truce/native"
 	"github.com/truce-project/truce/trucetest"
 	"github.com/truce-project/truce/vfs"
@@ -144,6 +145,24 @@ func TestHostileGuest(t *testing.T) {
 			}
 			if !res.OK() {
 				t.Fatalf("%v: exit code %d (the step whose errno was wrong) %s %s", res.Outcome, res.ExitCode, res.Message, out)
+			}
+		})
+	}
+}
+
+// TestCGuest runs a C program that calls truce_crypto through
+// include/truce_crypto.h, with published vectors and hostile calls, on
+// every backend. It skips when clang-14 and wasi-libc are absent.
+func TestCGuest(t *testing.T) {
+	wasm := guests.BuildC(t, "testdata/c/kat.c")
+	for k, e := range engines(t) {
+		t.Run(string(k), func(t *testing.T) {
+			res, out, err := runGuest(t, e, wasm, nil, grant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.OK() || !strings.Contains(out, "all passed") {
+				t.Fatalf("%v: exit code %d (the failed check) %s\n%s", res.Outcome, res.ExitCode, res.Message, out)
 			}
 		})
 	}
