@@ -34,7 +34,7 @@ const MaxSpan = 1 << 26
 // The ranges: normal for tests, large for benchmarks.
 const (
 	NormalLo, NormalHi = 1_000_000_000_000, 1_000_000_020_000
-	LargeLo, LargeHi   = 1_000_000_000_000_000, 1_000_000_000_002_000_000
+	LargeLo, LargeHi   = 1_000_000_000_000_000, 1_000_000_000_200_000
 )
 
 // ErrFormat is returned for a range or candidates file that cannot be read.

@@ -14,5 +14,6 @@ func Example() kit.Example {
 		Steps: []kit.Program{{Path: "/program/random-source.wasm", GoDir: "program", Native: Main,
 			Caps: capability.Set{RequestPath: capability.Read, "/output/": capability.Write}}},
 		Inputs: Inputs,
+		Random: true,
 	}
 }

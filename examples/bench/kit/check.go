@@ -49,7 +49,7 @@ func Wasm(t testing.TB, dir string, p Program) []byte {
 func TestAllWays(t *testing.T, ex Example, check Check) {
 	inputs := ex.Inputs(false)
 	t.Run("native", func(t *testing.T) {
-		files, stdout, err := RunNative(t.TempDir(), ex.Steps, inputs)
+		files, stdout, _, err := RunNative(t.TempDir(), ex.Steps, inputs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,11 +85,11 @@ func TestAllWays(t *testing.T, ex Example, check Check) {
 						wasm = append(wasm, Wasm(t, ".", p))
 						caps = append(caps, p.Caps)
 					}
-					files, stdout, err := RunEngine(context.Background(), eng, wasm, caps, inputs, nil)
+					run, err := RunEngine(context.Background(), eng, wasm, caps, inputs, nil)
 					if err != nil {
 						t.Fatal(err)
 					}
-					check(t, inputs, files, stdout)
+					check(t, inputs, run.Files, run.Stdout)
 				})
 			}
 		})

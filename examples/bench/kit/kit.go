@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/engine"
@@ -60,6 +61,9 @@ type Example struct {
 	// normal (test) size or the large (benchmark) size. The same size
 	// always gives the same bytes.
 	Inputs func(large bool) map[string][]byte
+	// Random is true when the outputs differ from run to run by design
+	// (random-source): runs are compared by file paths and sizes only.
+	Random bool
 }
 
 // Limits are the file system quotas of a kit run: generous enough for the
@@ -69,23 +73,40 @@ var Limits = vfs.Limits{FileBytes: 256 << 20, TotalBytes: 1 << 30}
 // ErrFailed is returned when a program ran but did not exit with 0.
 var ErrFailed = errors.New("program failed")
 
+// Timeout bounds one program's run under an engine: the interpreter on
+// the large inputs takes tens of seconds.
+const Timeout = 10 * time.Minute
+
+// Run is the outcome of RunEngine.
+type Run struct {
+	// Files are every file afterwards, guest path → bytes.
+	Files map[string][]byte
+	// Stdout is the programs' standard output, in order.
+	Stdout string
+	// Compile and Exec are the engine's times, summed over the programs:
+	// compiling (or finding the compiled module in the cache), and
+	// instantiating and running.
+	Compile, Exec time.Duration
+}
+
 // RunEngine runs the modules in order under eng over a fresh in-memory file
 // system holding inputs, each with its capabilities, and returns every file
-// afterwards (guest path → bytes) and the programs' standard output.
+// afterwards, the programs' standard output and the engine's times.
 // rand is the source of WASI random_get; nil means crypto/rand.
-func RunEngine(ctx context.Context, eng engine.Engine, wasm [][]byte, caps []capability.Set, inputs map[string][]byte, rand io.Reader) (map[string][]byte, string, error) {
+func RunEngine(ctx context.Context, eng engine.Engine, wasm [][]byte, caps []capability.Set, inputs map[string][]byte, rand io.Reader) (*Run, error) {
 	if len(wasm) != len(caps) {
-		return nil, "", fmt.Errorf("kit: %d modules but %d capability sets", len(wasm), len(caps))
+		return nil, fmt.Errorf("kit: %d modules but %d capability sets", len(wasm), len(caps))
 	}
 	fs := vfs.New(Limits, nil)
 	admin := fs.Unchecked()
 	if err := writeInputs(admin, inputs); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	var stdout bytes.Buffer
+	run := &Run{}
 	for i, w := range wasm {
 		if err := makeDirs(admin, caps[i]); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		var stderr bytes.Buffer
 		res, err := eng.Run(ctx, engine.Program{Wasm: w}, engine.Config{
@@ -96,16 +117,23 @@ func RunEngine(ctx context.Context, eng engine.Engine, wasm [][]byte, caps []cap
 				Rand: rand,
 			},
 			MemoryBytes: 1 << 30,
+			Timeout:     Timeout,
 		})
 		if err != nil {
-			return nil, stdout.String(), fmt.Errorf("running step %d: %w", i, err)
+			return nil, fmt.Errorf("running step %d: %w", i, err)
 		}
 		if !res.OK() {
-			return nil, stdout.String(), fmt.Errorf("step %d: %w: %s (exit %d) %s; stderr: %s", i, ErrFailed, res.Outcome, res.ExitCode, res.Message, stderr.String())
+			return nil, fmt.Errorf("step %d: %w: %s (exit %d) %s; stderr: %s", i, ErrFailed, res.Outcome, res.ExitCode, res.Message, stderr.String())
 		}
+		run.Compile += res.Compile
+		run.Exec += res.Exec
 	}
 	files, err := ReadAll(admin)
-	return files, stdout.String(), err
+	if err != nil {
+		return nil, err
+	}
+	run.Files, run.Stdout = files, stdout.String()
+	return run, nil
 }
 
 // writeInputs writes each input, making its directories.
@@ -192,28 +220,31 @@ func PrepareNative(root string, progs []Program) error {
 
 // RunNative stages inputs in a fresh directory below dir, runs the steps'
 // Native functions in order there and returns every file afterwards (guest
-// path → bytes) and their standard output.
-func RunNative(dir string, steps []Program, inputs map[string][]byte) (map[string][]byte, string, error) {
+// path → bytes), their standard output, and the time the steps took
+// (staging and reading back excluded).
+func RunNative(dir string, steps []Program, inputs map[string][]byte) (map[string][]byte, string, time.Duration, error) {
 	root, err := os.MkdirTemp(dir, "native-")
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	defer os.RemoveAll(root)
 	if err := Stage(root, inputs); err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	if err := PrepareNative(root, steps); err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	var stdout bytes.Buffer
+	start := time.Now()
 	for i, s := range steps {
 		if s.Native == nil {
-			return nil, "", fmt.Errorf("kit: step %d (%s) has no native code", i, s.Path)
+			return nil, "", 0, fmt.Errorf("kit: step %d (%s) has no native code", i, s.Path)
 		}
 		if err := s.Native(root, &stdout); err != nil {
-			return nil, stdout.String(), fmt.Errorf("native step %d (%s): %w", i, s.Path, err)
+			return nil, stdout.String(), 0, fmt.Errorf("native step %d (%s): %w", i, s.Path, err)
 		}
 	}
+	took := time.Since(start)
 	out := map[string][]byte{}
 	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -227,7 +258,7 @@ func RunNative(dir string, steps []Program, inputs map[string][]byte) (map[strin
 		out["/"+filepath.ToSlash(rel)] = b
 		return nil
 	})
-	return out, stdout.String(), err
+	return out, stdout.String(), took, err
 }
 
 // Join returns p below root on the host ("/" for the guest).
