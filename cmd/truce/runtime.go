@@ -43,7 +43,7 @@ Example (what the host runs):
       --sim-device-key sim-device.key`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&policyFile, "policy", "", "policy `file` to enforce (required)")
-			fs.StringVar(&platform, "platform", "sim", "attestation `platform`; this build provides evidence on: sim, and snp, tdx, cca inside a confidential VM")
+			fs.StringVar(&platform, "platform", "sim", "attestation `platform`; this build provides evidence on: sim, and snp, tdx, cca inside a confidential VM, nitro inside a Nitro enclave, sgx under Gramine")
 			fs.StringVar(&listen, "listen", "", "where to serve the API: unix:`PATH` or tcp:HOST:PORT (required)")
 			fs.StringVar(&simKey, "sim-device-key", "", "simulated device key `file` (platform sim; default $TRUCE_SIM_DEVICE_KEY)")
 			fs.StringVar(&engineKind, "engine", "", "WebAssembly engine: "+runtimeEngineKinds()+" (default "+string(engine.Default())+")")
@@ -136,8 +136,15 @@ func runtimeProvider(e *env, platform, simKey string) (attest.Provider, error) {
 		}
 		return p, nil
 	}
+	if open, ok := enclaveProviders[platform]; ok {
+		return open()
+	}
 	return nil, withHint(fmt.Errorf("platform %q has no evidence provider in this build", platform), "use --platform sim")
 }
+
+// enclaveProviders open the evidence providers of enclave platforms, by
+// name; each platform_*.go file adds its own.
+var enclaveProviders = map[string]func() (attest.Provider, error){}
 
 func runtimeEngineKinds() string {
 	ks := engine.Kinds()
