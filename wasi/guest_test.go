@@ -1,4 +1,4 @@
-package wasi
+package wasi_test
 
 import (
 	"bytes"
@@ -14,34 +14,35 @@ import (
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/trucetest"
 	"github.com/truce-project/truce/vfs"
+	"github.com/truce-project/truce/wasi"
 )
 
 // runGuest runs a wasip1 module with wazero's interpreter, binding
 // Functions as an engine does.
-func runGuest(t *testing.T, wasm []byte, s *System) (exitCode uint32) {
+func runGuest(t *testing.T, wasm []byte, s *wasi.System) (exitCode uint32) {
 	t.Helper()
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer rt.Close(ctx)
-	b := rt.NewHostModuleBuilder(ModuleName)
-	types := func(vs []ValueType) []api.ValueType {
+	b := rt.NewHostModuleBuilder(wasi.ModuleName)
+	types := func(vs []wasi.ValueType) []api.ValueType {
 		out := make([]api.ValueType, len(vs))
 		for i, v := range vs {
 			out[i] = api.ValueTypeI32
-			if v == I64 {
+			if v == wasi.I64 {
 				out[i] = api.ValueTypeI64
 			}
 		}
 		return out
 	}
-	for _, f := range Functions() {
+	for _, f := range wasi.Functions() {
 		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			var m []byte
 			if mem := mod.Memory(); mem != nil {
 				m, _ = mem.Read(0, mem.Size())
 			}
 			if err := f.Call(ctx, s, m, stack); err != nil {
-				var ee *ExitError
+				var ee *wasi.ExitError
 				if errors.As(err, &ee) {
 					panic(sys.NewExitError(ee.Code))
 				}
@@ -81,7 +82,7 @@ func TestGoGuestCapabilities(t *testing.T) {
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	s := New(Config{
+	s := wasi.New(wasi.Config{
 		Args: []string{"capguest", "x", "y z"}, Env: []string{"K=V"},
 		Stdin: strings.NewReader("from stdin"), Stdout: &stdout, Stderr: &stderr,
 		FS: fsys.View(capability.Set{
@@ -121,13 +122,24 @@ slept: true
 	if code != 3 || stderr.String() != "done\n" {
 		t.Errorf("exit code %d, stderr %q", code, stderr.String())
 	}
-	if got := readFile(admin, "/log"); got != "start+run" {
+	if got := readGuestFile(admin, "/log"); got != "start+run" {
 		t.Errorf("log = %q", got)
 	}
-	if got := readFile(admin, "/out/result.txt"); got != "hello, truce" {
+	if got := readGuestFile(admin, "/out/result.txt"); got != "hello, truce" {
 		t.Errorf("result = %q", got)
 	}
-	if got := readFile(admin, "/in/data.csv"); got != "a,b" {
+	if got := readGuestFile(admin, "/in/data.csv"); got != "a,b" {
 		t.Errorf("input changed to %q", got)
 	}
+}
+
+// readGuestFile returns the contents of p, or the error opening it.
+func readGuestFile(v *vfs.View, p string) string {
+	f, err := v.Open(p)
+	if err != nil {
+		return err.Error()
+	}
+	b := make([]byte, f.Size())
+	f.ReadAt(b, 0)
+	return string(b)
 }
