@@ -87,6 +87,8 @@ type Run struct {
 	// compiling (or finding the compiled module in the cache), and
 	// instantiating and running.
 	Compile, Exec time.Duration
+	// Memory is the largest linear memory a program had at its end.
+	Memory int64
 }
 
 // RunEngine runs the modules in order under eng over a fresh in-memory file
@@ -127,6 +129,7 @@ func RunEngine(ctx context.Context, eng engine.Engine, wasm [][]byte, caps []cap
 		}
 		run.Compile += res.Compile
 		run.Exec += res.Exec
+		run.Memory = max(run.Memory, res.MemoryBytes)
 	}
 	files, err := ReadAll(admin)
 	if err != nil {
@@ -245,8 +248,15 @@ func RunNative(dir string, steps []Program, inputs map[string][]byte) (map[strin
 		}
 	}
 	took := time.Since(start)
+	out, err := ReadTree(root)
+	return out, stdout.String(), took, err
+}
+
+// ReadTree returns every regular file below the host directory root, by
+// its guest path ("/" is root) → bytes.
+func ReadTree(root string) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -258,7 +268,7 @@ func RunNative(dir string, steps []Program, inputs map[string][]byte) (map[strin
 		out["/"+filepath.ToSlash(rel)] = b
 		return nil
 	})
-	return out, stdout.String(), took, err
+	return out, err
 }
 
 // Join returns p below root on the host ("/" for the guest).
