@@ -54,8 +54,9 @@ type bench struct {
 	quick  bool
 	runs   int
 	// interpRuns are the runs under the interpreter; budget is how long
-	// one interpreter run may take for it to be repeated; interpCap stops
-	// one that takes longer still.
+	// one engine run may take for it to be repeated; interpCap stops one
+	// that takes longer still (both apply to every backend, though only
+	// the interpreter usually needs them).
 	interpRuns        int
 	budget, interpCap time.Duration
 	only              []string
@@ -104,8 +105,8 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	fs.BoolVar(&b.quick, "quick", false, "small sizes and few runs: a smoke test of every section")
 	fs.IntVar(&b.runs, "runs", 0, "runs of each measurement, the median is kept (default 5, 3 with -quick)")
 	fs.IntVar(&b.interpRuns, "interp-runs", 3, "runs under the interpreter")
-	fs.DurationVar(&b.budget, "interp-budget", 30*time.Second, "an interpreter run longer than this is not repeated")
-	fs.DurationVar(&b.interpCap, "interp-cap", 5*time.Minute, "an interpreter run longer than this is stopped and shown as more than this")
+	fs.DurationVar(&b.budget, "interp-budget", 30*time.Second, "an engine run (usually the interpreter's) longer than this is not repeated")
+	fs.DurationVar(&b.interpCap, "interp-cap", 5*time.Minute, "an engine run (usually the interpreter's) longer than this is stopped and shown as more than this")
 	sections := fs.String("sections", strings.Join(allSections, ","), "comma-separated sections to measure")
 	only := fs.String("only", "", "comma-separated examples for the compute section (default all; sort-numbers with -quick)")
 	fs.StringVar(&b.out, "out", "docs/benchmarks.md", "Markdown file to write, relative to the repository")
