@@ -29,6 +29,13 @@ var (
 	// ErrUnauthenticated: the enclave refused the client's certificate.
 	ErrUnauthenticated = errors.New("client certificate is not a principal of the policy")
 
+	// ErrBudgetExhausted: a run would read data whose budget is spent.
+	ErrBudgetExhausted = errors.New("data-use budget exhausted")
+	// ErrHeld: the file is held until named principals release it.
+	ErrHeld = errors.New("held until released")
+	// ErrSuccessorRefused: the enclave refused a proposed successor policy.
+	ErrSuccessorRefused = errors.New("successor policy refused")
+
 	// ErrPolicyMismatch: the enclave runs a policy other than the caller's.
 	ErrPolicyMismatch = errors.New("enclave runs another policy")
 	// ErrPolicyExpired: the caller's policy has expired.
@@ -41,15 +48,18 @@ var (
 )
 
 var sentinels = map[string]error{
-	api.ProblemForbidden:       ErrForbidden,
-	api.ProblemNotFound:        ErrNotFound,
-	api.ProblemHashMismatch:    ErrHashMismatch,
-	api.ProblemLimitExceeded:   ErrLimitExceeded,
-	api.ProblemProgramFailed:   ErrProgramFailed,
-	api.ProblemNotReady:        ErrNotReady,
-	api.ProblemBadRequest:      ErrBadRequest,
-	api.ProblemConflict:        ErrConflict,
-	api.ProblemUnauthenticated: ErrUnauthenticated,
+	api.ProblemForbidden:        ErrForbidden,
+	api.ProblemNotFound:         ErrNotFound,
+	api.ProblemHashMismatch:     ErrHashMismatch,
+	api.ProblemLimitExceeded:    ErrLimitExceeded,
+	api.ProblemProgramFailed:    ErrProgramFailed,
+	api.ProblemNotReady:         ErrNotReady,
+	api.ProblemBadRequest:       ErrBadRequest,
+	api.ProblemConflict:         ErrConflict,
+	api.ProblemUnauthenticated:  ErrUnauthenticated,
+	api.ProblemBudgetExhausted:  ErrBudgetExhausted,
+	api.ProblemHeld:             ErrHeld,
+	api.ProblemSuccessorRefused: ErrSuccessorRefused,
 }
 
 // ProblemError is an error answer of the enclave (RFC 9457 problem).
