@@ -114,6 +114,12 @@ func Hint(err error) string {
 		return "the request exceeds a limit of the policy (file or total size, memory, time)"
 	case errors.Is(err, ErrProgramFailed):
 		return "the program ran and exited non-zero: see its stderr above"
+	case errors.Is(err, ErrBudgetExhausted):
+		return "the data's owner allowed it to feed only so many runs, or only until a time: nothing ran; ask the owner for a successor policy with a new budget"
+	case errors.Is(err, ErrHeld):
+		return "the result waits for the principals named above to release it (truce release PATH): read it again once they have"
+	case errors.Is(err, ErrSuccessorRefused):
+		return "nothing changed in the enclave: gather the approvals the current policy's quorum needs (truce policy sign) on a proposal against the current policy (truce policy propose)"
 	}
 	return ""
 }
