@@ -156,6 +156,10 @@ func Dial(ctx context.Context, pol *policy.Policy, id *identity.Identity, opts .
 	if !bytes.Equal(got, pol.Bytes()) {
 		if err := s.Refresh(ctx); err != nil {
 			s.Close()
+			if !errors.Is(err, ErrPolicyMismatch) {
+				err = fmt.Errorf("%w: the enclave's policy (%d bytes, sha256 %x) is not this policy (sha256 %s), nor a verified successor of it: %v",
+					ErrPolicyMismatch, len(got), sha256.Sum256(got), pol.HashHex(), err)
+			}
 			return nil, err
 		}
 	}
