@@ -11,6 +11,11 @@
 // answers 200 with a PipelineResult when every step exited 0, otherwise
 // 422 program-failed with Pipeline (and Result, the failing step) set.
 //
+// Policy: GET PathPolicy answers the current policy's exact bytes with
+// HeaderPolicyChain; GET PathPolicyChain the chain of policies; POST
+// PathPolicySuccessor a proposal (docs/trust-lifecycle.md). Held files:
+// POST PathRelease+path releases one.
+//
 // This package must never contain behaviour: only names and shapes.
 package api
 
