@@ -195,7 +195,7 @@ func TestLifecycle(t *testing.T) {
 	rb, _ := json.Marshal(res.Receipt)
 	rf := filepath.Join(s.dir, "receipt-2.json")
 	os.WriteFile(rf, rb, 0o644)
-	if out, errOut, code := truce(t, nil, nil, "receipt", "verify", "--policy", nextFile, rf); code != 0 {
+	if out, errOut, code := truce(t, nil, nil, "receipt", "verify", "--policy", nextFile, rf); code != 0 || !strings.Contains(out, "chain:      "+h+" → "+next.HashHex()) {
 		t.Fatalf("receipt verify under the successor: %s %s", out, errOut)
 	}
 }

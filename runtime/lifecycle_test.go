@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -343,4 +345,61 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// TestSuccessorDuringTraffic applies a successor while principals read,
+// write and run: every request gets a whole answer under one policy or the
+// other, and the change waits for those in flight (run with -race).
+func TestSuccessorDuringTraffic(t *testing.T) {
+	w := newWorld(t, worldOptions{lifecycle: quorum2()})
+	w.start()
+	w.uploadShamir([]byte("busy"))
+	next := successor(t, w.pol, []string{"/"}, nil)
+	body := w.propose(w.pol, next, "alice", "rita")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i, who := range []string{"rita", "bob", "alice"} {
+		wg.Add(1)
+		go func(i int, c *client) {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var r *response
+				var err error
+				switch i {
+				case 0:
+					r, err = c.do(http.MethodPost, api.PathRun+strings.TrimPrefix(pShamir, "/"), nil)
+				case 1:
+					r, err = c.do(http.MethodPost, api.PathFiles+"input/shamir-2.dat", []byte("x"))
+				default:
+					r, err = c.do(http.MethodGet, api.PathPolicy, nil)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				if r.status >= 500 {
+					errs <- fmt.Errorf("%s: status %d: %s", c.name, r.status, r.body)
+					return
+				}
+			}
+		}(i, w.client(who, i == 2))
+	}
+	time.Sleep(200 * time.Millisecond)
+	w.client("rita", true).must(http.MethodPost, api.PathPolicySuccessor, body, http.StatusOK)
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if w.rt.Policy().Hash() != next.Hash() {
+		t.Fatal("the successor did not take effect")
+	}
 }

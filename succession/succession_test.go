@@ -316,3 +316,26 @@ func FuzzProposal(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheck measures the enclave's cost of checking a successor with
+// two approvals, against parsing the successor policy (which the enclave
+// does first anyway) as the baseline of the same run.
+func BenchmarkCheck(b *testing.B) {
+	f := newFixture(b)
+	n1 := f.next(b, f.base, []string{"/input/bob/"}, nil)
+	ap := f.approve(b, f.base, n1, by("alice", "bob")...)
+	b.Run("parse-successor", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := policy.Parse(n1.Bytes(), now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("check-two-approvals", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Check(f.base, n1, ap, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
