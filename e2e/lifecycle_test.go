@@ -165,6 +165,13 @@ func TestLifecycle(t *testing.T) {
 	if rita2.Current().Hash() != next.Hash() || len(rita2.Chain()) != 2 {
 		t.Fatalf("session current %s, chain %d", rita2.Current().HashHex(), len(rita2.Chain()))
 	}
+	// So does a client that holds only the successor: it routes by the
+	// genesis hash the successor names and checks the chain itself.
+	rita3, err := client.Dial(ctx, next, s.parties["rita"].id)
+	if err != nil || rita3.Current().Hash() != next.Hash() || len(rita3.Chain()) != 2 {
+		t.Fatalf("dialing with the successor: %v", err)
+	}
+	rita3.Close()
 	after := snapshot(t, rita2)
 	want := map[string]string{}
 	for p, v := range before {
