@@ -35,7 +35,9 @@ func checkPolicyChain(r *Receipt, pol *policy.Policy) error {
 // certificate; the chain with attest.CheckEnclave (PAS CA, platform,
 // measurement and policy hash in the certificate) at the receipt's Finished
 // time, so a receipt stays verifiable after its short-lived enclave
-// certificate expires; and that the receipt names pol's hash. A receipt
+// certificate expires; that the receipt names pol's hash; and, for a
+// successor policy, that its policy chain leads from pol's genesis hash
+// (which the certificate binds) to pol (checkPolicyChain). A receipt
 // finished more than five minutes after now is refused.
 func Verify(r *Receipt, pol *policy.Policy, now time.Time) error {
 	if _, err := VerifySignature(r); err != nil {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,8 +136,8 @@ func (r *Runtime) handleRelease(rq *request) error {
 	if err != nil {
 		return bodyProblem(err, maxReleaseBody)
 	}
-	if len(strings.TrimSpace(string(b))) > 0 {
-		dec := json.NewDecoder(strings.NewReader(string(b)))
+	if len(bytes.TrimSpace(b)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&body); err != nil {
 			return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "the body must be {\"sha256\": \"<hex>\"} or empty: %v", err)

@@ -6,7 +6,10 @@
 // present exactly a principal's certificate, every file access is checked
 // against that principal's capabilities, programs run only when their bytes
 // match the hash the policy pins, and every run returns a receipt signed by
-// the enclave key. Every request lands in a hash-chained audit log.
+// the enclave key. Every request lands in a hash-chained audit log. A
+// policy with a quorum may be replaced by an approved successor while the
+// runtime serves; data-use budgets and held results are enforced here too
+// (lifecycle.go, docs/trust-lifecycle.md).
 //
 // This package must never write the enclave key, file contents or the
 // audit log anywhere outside enclave memory, never trust the host (every
