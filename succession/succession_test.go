@@ -339,3 +339,36 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	})
 }
+
+// FuzzVerifyChain feeds arbitrary chain documents (as GET
+// /v1/policy/chain answers) to VerifyChain: nothing may panic, and an
+// accepted chain starts at the bound hash and is approved link by link.
+func FuzzVerifyChain(f *testing.F) {
+	fx := newFixture(f)
+	n1 := fx.next(f, fx.base, []string{"/input/bob/"}, nil)
+	good, _ := json.Marshal(api.PolicyChain{Links: []api.PolicyLink{
+		{SHA256: fx.base.HashHex(), Policy: fx.base.Bytes()},
+		{SHA256: n1.HashHex(), Policy: n1.Bytes(), Approvals: fx.approve(f, fx.base, n1, by("alice", "bob")...)},
+	}})
+	f.Add(good)
+	f.Add([]byte(`{"links":[]}`))
+	f.Add([]byte(`{"links":[{"sha256":"00","policy":"e30=","approvals":null}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var ch api.PolicyChain
+		if json.Unmarshal(data, &ch) != nil {
+			return
+		}
+		pols, err := VerifyChain(ch.Links, fx.base.Hash(), now)
+		if err != nil {
+			return
+		}
+		if pols[0].Hash() != fx.base.Hash() {
+			t.Fatal("accepted a chain from another first policy")
+		}
+		for i := 1; i < len(pols); i++ {
+			if _, err := Check(pols[i-1], pols[i], ch.Links[i].Approvals, now); err != nil {
+				t.Fatalf("accepted link %d that Check refuses: %v", i, err)
+			}
+		}
+	})
+}
