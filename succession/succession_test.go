@@ -161,6 +161,9 @@ func TestCheck(t *testing.T) {
 		{"successor lowers its own quorum", f.base, f.next(t, f.base, nil, func(_, lc map[string]any) {
 			lc["quorum"] = map[string]any{"threshold": 1, "of": []string{"alice"}}
 		}), func(b, n *policy.Policy) []api.PolicyApproval { return f.approve(t, b, n, by("alice")...) }, ErrNoQuorum},
+		{"successor raises its own quorum: N's rule admits it, the new rule governs N+2", f.base, f.next(t, f.base, nil, func(_, lc map[string]any) {
+			lc["quorum"] = map[string]any{"threshold": 3, "of": []string{"alice", "bob", "carol"}}
+		}), nil, nil},
 		{"names another predecessor", f.base, f.next(t, f.base, nil, func(_, lc map[string]any) {
 			lc["predecessor"].(map[string]any)["policy"] = hex.EncodeToString(make([]byte, 32))
 			lc["predecessor"].(map[string]any)["sequence"] = 2
