@@ -11,6 +11,11 @@
 // answers 200 with a PipelineResult when every step exited 0, otherwise
 // 422 program-failed with Pipeline (and Result, the failing step) set.
 //
+// Policy: GET PathPolicy answers the current policy's exact bytes with
+// HeaderPolicyChain; GET PathPolicyChain the chain of policies; POST
+// PathPolicySuccessor a proposal (docs/trust-lifecycle.md). Held files:
+// POST PathRelease+path releases one.
+//
 // This package must never contain behaviour: only names and shapes.
 package api
 
@@ -28,7 +33,20 @@ const (
 	PathAttestation = "/v1/attestation"
 	PathAudit       = "/v1/audit"
 	PathShutdown    = "/v1/shutdown"
+	// PathPolicyChain answers GET with a PolicyChain.
+	PathPolicyChain = "/v1/policy/chain"
+	// PathPolicySuccessor takes POST of a PolicyProposal and answers a
+	// PolicyChange.
+	PathPolicySuccessor = "/v1/policy/successor"
+	// PathRelease takes POST (body: a ReleaseRequest, or empty) of the
+	// file path after it and answers a ReleaseResult.
+	PathRelease = "/v1/release/"
 )
+
+// HeaderPolicyChain, on the answer to GET PathPolicy, lists the policy
+// hashes (hex, comma-separated) from the enclave's first policy to the
+// current one.
+const HeaderPolicyChain = "X-Truce-Policy-Chain"
 
 // HeaderSHA256 carries the hex SHA-256 of a read file's content.
 const HeaderSHA256 = "X-Truce-Sha256"
@@ -110,6 +128,14 @@ const (
 	ProblemBadRequest      = "bad-request"
 	ProblemConflict        = "conflict"
 	ProblemUnauthenticated = "unauthenticated"
+	// ProblemBudgetExhausted: a run would read data whose budget (runs or
+	// time) is spent; nothing ran.
+	ProblemBudgetExhausted = "budget-exhausted"
+	// ProblemHeld: the file is held until named principals release it.
+	ProblemHeld = "held"
+	// ProblemSuccessorRefused: a proposed successor policy was refused;
+	// the enclave's policy and files are as they were.
+	ProblemSuccessorRefused = "successor-refused"
 )
 
 // Name returns the problem's type without ProblemBase, or "" for a type
@@ -126,4 +152,62 @@ func (p *Problem) Name() string {
 type AuditLog struct {
 	Entries []audit.Entry `json:"entries"`
 	Head    string        `json:"head"`
+}
+
+// PolicyApproval is one principal's signature approving a successor: an
+// ASN.1 ECDSA P-256 signature by the key of the principal's certificate
+// in the base policy (see package succession for the message).
+type PolicyApproval struct {
+	Signer    string `json:"signer"`
+	Signature []byte `json:"signature"`
+}
+
+// PolicyProposal proposes Policy (exact bytes) as the successor of Base
+// (exact bytes), with the approvals gathered so far. It is both the file
+// truce policy propose writes and the body of POST PathPolicySuccessor.
+type PolicyProposal struct {
+	Version   int              `json:"version"`
+	Base      []byte           `json:"base"`
+	Policy    []byte           `json:"policy"`
+	Approvals []PolicyApproval `json:"approvals"`
+}
+
+// PolicyLink is one policy of an enclave's chain: its exact bytes, its
+// hash, and the approvals that made it succeed the previous link (none
+// for the first).
+type PolicyLink struct {
+	SHA256    string           `json:"sha256"`
+	Policy    []byte           `json:"policy"`
+	Approvals []PolicyApproval `json:"approvals"`
+}
+
+// PolicyChain answers GET PathPolicyChain: every policy the enclave has
+// enforced, first to current.
+type PolicyChain struct {
+	Links []PolicyLink `json:"links"`
+}
+
+// PolicyChange answers an accepted successor.
+type PolicyChange struct {
+	Previous string   `json:"previous"`
+	Current  string   `json:"current"`
+	Sequence int      `json:"sequence"`
+	Chain    []string `json:"chain"`
+	Carried  int      `json:"carried"`
+	Wiped    int      `json:"wiped"`
+}
+
+// ReleaseRequest may name the content being released: the release is then
+// refused if the held file's content has another hash.
+type ReleaseRequest struct {
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// ReleaseResult answers a release: who has released this content of the
+// file, and who has yet to.
+type ReleaseResult struct {
+	Path       string   `json:"path"`
+	SHA256     string   `json:"sha256"`
+	ReleasedBy []string `json:"released_by"`
+	Pending    []string `json:"pending"`
 }

@@ -16,7 +16,9 @@ const SimPlatform = "sim"
 // CheckEnclave verifies a chain presented by an enclave (leaf first) against
 // the policy at time now: it must chain to the PAS CA pinned in the policy
 // (ErrBadChain), be usable for TLS server authentication, carry an identity
-// for this policy's hash (ErrPolicyMismatch), with a measurement the policy
+// for this policy's genesis hash (ErrPolicyMismatch: the policy's own hash,
+// or for a successor the hash of the first policy of its chain, which the
+// enclave started with; see docs/trust-lifecycle.md), with a measurement the policy
 // lists for that platform (ErrUntrustedMeasurement), and be simulated only if
 // the policy lists "sim" (ErrSimulated).
 func CheckEnclave(chain []*x509.Certificate, pol *policy.Policy, now time.Time) (*Identity, error) {
@@ -43,7 +45,7 @@ func CheckEnclave(chain []*x509.Certificate, pol *policy.Policy, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	if want := pol.Hash(); id.PolicyHash != want {
+	if want := pol.GenesisHash(); id.PolicyHash != want {
 		return nil, fmt.Errorf("%w: certificate is for policy %x, this policy is %x", ErrPolicyMismatch, id.PolicyHash, want)
 	}
 	if id.Simulated && !listsPlatform(pol, SimPlatform) {

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,6 +34,7 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/succession"
 )
 
 // ServerNameSuffix ends every server name a client sends (TLS SNI).
@@ -83,7 +85,9 @@ func WithOptions(o Options) Option { return func(p *Options) { *p = o } }
 // concurrent use; each request may use its own TLS connection, and every
 // connection is verified as the first was.
 type Session struct {
-	pol    *policy.Policy
+	pol    *policy.Policy // the policy the caller trusts
+	cur    *policy.Policy // the enclave's current policy, verified (mu)
+	links  []api.PolicyLink
 	id     *identity.Identity
 	opts   Options
 	base   string
@@ -96,10 +100,15 @@ type Session struct {
 }
 
 // Dial connects to the enclave of pol as id, verifies the enclave and
-// checks that it runs exactly pol (GET /v1/policy compared byte for byte).
-// It fails, with an error wrapping an attest sentinel such as
-// attest.ErrUntrustedMeasurement, if the enclave's certificate chain is not
-// one the policy trusts; nothing is sent to the enclave then.
+// checks that it runs exactly pol (GET /v1/policy compared byte for byte),
+// or a successor of pol: then it fetches the enclave's chain of policies
+// and checks, with succession.VerifyChain, that it starts at the policy the
+// enclave's certificate binds, that every change was approved by the quorum
+// of the policy before it, and that pol is in it (ErrPolicyMismatch
+// otherwise). Current then returns the enclave's policy. It fails, with an
+// error wrapping an attest sentinel such as attest.ErrUntrustedMeasurement,
+// if the enclave's certificate chain is not one the policy trusts; nothing
+// is sent to the enclave then.
 func Dial(ctx context.Context, pol *policy.Policy, id *identity.Identity, opts ...Option) (*Session, error) {
 	if pol == nil {
 		return nil, errors.New("dialing enclave: no policy")
@@ -118,7 +127,7 @@ func Dial(ctx context.Context, pol *policy.Policy, id *identity.Identity, opts .
 		o.Now = time.Now
 	}
 	if o.ServerName == "" {
-		o.ServerName = ServerName(pol.Hash())
+		o.ServerName = ServerName(pol.GenesisHash())
 	}
 	if o.Timeout == 0 {
 		o.Timeout = time.Minute
@@ -130,7 +139,7 @@ func Dial(ctx context.Context, pol *policy.Policy, id *identity.Identity, opts .
 	if now := o.Now(); pol.Expired(now) {
 		return nil, fmt.Errorf("%w: policy %q expired at %s", ErrPolicyExpired, pol.Name, pol.Expires.Format(time.RFC3339))
 	}
-	s := &Session{pol: pol, id: id, opts: o, base: "https://" + o.ServerName}
+	s := &Session{pol: pol, cur: pol, id: id, opts: o, base: "https://" + o.ServerName}
 	s.tr = &http.Transport{
 		DialTLSContext:        s.dialTLS,
 		MaxIdleConnsPerHost:   16,
@@ -144,12 +153,128 @@ func Dial(ctx context.Context, pol *policy.Policy, id *identity.Identity, opts .
 		s.Close()
 		return nil, err
 	}
-	if !bytes.Equal(got, pol.Bytes()) {
-		s.Close()
-		return nil, fmt.Errorf("%w: the enclave's policy (%d bytes, sha256 %x) is not this policy (sha256 %s)",
-			ErrPolicyMismatch, len(got), sha256.Sum256(got), pol.HashHex())
+	// A successor's chain is checked even when the enclave runs it: the
+	// client verifies every approval from the first policy itself.
+	if !bytes.Equal(got, pol.Bytes()) || pol.Sequence() > 0 {
+		if err := s.Refresh(ctx); err != nil {
+			s.Close()
+			if !errors.Is(err, ErrPolicyMismatch) {
+				err = fmt.Errorf("%w: the enclave's policy (%d bytes, sha256 %x) is not this policy (sha256 %s), nor a verified successor of it: %v",
+					ErrPolicyMismatch, len(got), sha256.Sum256(got), pol.HashHex(), err)
+			}
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// Refresh fetches the enclave's chain of policies and verifies it (see
+// Dial); afterwards Current is the enclave's current policy. On failure
+// the session keeps what it had verified before.
+func (s *Session) Refresh(ctx context.Context) error {
+	var ch api.PolicyChain
+	if err := s.getJSON(ctx, api.PathPolicyChain, &ch); err != nil {
+		return fmt.Errorf("reading the enclave's policy chain: %w", err)
+	}
+	s.mu.Lock()
+	enc := s.enc
+	s.mu.Unlock()
+	if enc == nil {
+		return fmt.Errorf("%w: no verified enclave connection", ErrPolicyMismatch)
+	}
+	pols, err := succession.VerifyChain(ch.Links, enc.PolicyHash, s.opts.Now())
+	if err != nil {
+		return fmt.Errorf("%w: the enclave's policy chain does not verify: %w", ErrPolicyMismatch, err)
+	}
+	if !slices.ContainsFunc(pols, func(p *policy.Policy) bool { return p.Hash() == s.pol.Hash() }) {
+		cur := pols[len(pols)-1]
+		return fmt.Errorf("%w: the enclave runs policy %s, and its chain %v does not pass through this policy (sha256 %s)",
+			ErrPolicyMismatch, cur.HashHex(), hashes(ch.Links), s.pol.HashHex())
+	}
+	s.mu.Lock()
+	s.cur, s.links = pols[len(pols)-1], ch.Links
+	s.mu.Unlock()
+	return nil
+}
+
+func hashes(links []api.PolicyLink) []string {
+	out := make([]string, len(links))
+	for i, l := range links {
+		out[i] = l.SHA256
+	}
+	return out
+}
+
+// Current returns the enclave's current policy as last verified: the
+// policy given to Dial, or a successor of it.
+func (s *Session) Current() *policy.Policy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+
+// Chain returns the enclave's chain of policies as last verified by
+// Refresh (nil if Dial found the enclave at the caller's own policy).
+func (s *Session) Chain() []api.PolicyLink {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.links
+}
+
+// ApplySuccessor sends a proposal (the file truce policy propose and sign
+// write) to the enclave. On success the session verifies the new chain
+// (Refresh) before returning the change.
+func (s *Session) ApplySuccessor(ctx context.Context, proposal []byte) (*api.PolicyChange, error) {
+	if _, err := succession.ParseProposal(proposal); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.short(ctx)
+	defer cancel()
+	req, err := s.newRequest(ctx, http.MethodPost, s.base+api.PathPolicySuccessor, bytes.NewReader(proposal))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var ch api.PolicyChange
+	if err := s.doJSON(req, &ch); err != nil {
+		return nil, err
+	}
+	if err := s.Refresh(ctx); err != nil {
+		return &ch, err
+	}
+	return &ch, nil
+}
+
+// Release releases the held file at guestPath as the session's principal.
+// A non-empty sha256 (hex) binds the release to that content: the enclave
+// refuses it (ErrConflict) if the file now holds other bytes.
+func (s *Session) Release(ctx context.Context, guestPath, sha256Hex string) (*api.ReleaseResult, error) {
+	ctx, cancel := s.short(ctx)
+	defer cancel()
+	body, _ := json.Marshal(api.ReleaseRequest{SHA256: sha256Hex})
+	req, err := s.newRequest(ctx, http.MethodPost, s.url(api.PathRelease, guestPath), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var rr api.ReleaseResult
+	if err := s.doJSON(req, &rr); err != nil {
+		return nil, err
+	}
+	return &rr, nil
+}
+
+// doJSON sends req and decodes a 2xx answer into out.
+func (s *Session) doJSON(req *http.Request, out any) error {
+	resp, err := s.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
+		return fmt.Errorf("reading the answer to %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	return nil
 }
 
 // tlsConfig is the client side of the enclave TLS: 1.3 only, the client

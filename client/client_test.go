@@ -31,6 +31,7 @@ type store struct {
 	policy []byte
 	badSum bool
 	att    *api.Attestation
+	chain  *api.PolicyChain
 }
 
 func problem(w http.ResponseWriter, status int, name, detail string) {
@@ -47,6 +48,8 @@ func (s *store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write(s.policy)
 	case r.URL.Path == api.PathAttestation:
 		json.NewEncoder(w).Encode(s.att)
+	case r.URL.Path == api.PathPolicyChain && s.chain != nil:
+		json.NewEncoder(w).Encode(s.chain)
 	case strings.HasPrefix(r.URL.Path, api.PathFiles):
 		p := "/" + strings.TrimPrefix(r.URL.Path, api.PathFiles)
 		if strings.HasPrefix(p, "/secret") {

@@ -29,6 +29,13 @@ var (
 	// ErrUnauthenticated: the enclave refused the client's certificate.
 	ErrUnauthenticated = errors.New("client certificate is not a principal of the policy")
 
+	// ErrBudgetExhausted: a run would read data whose budget is spent.
+	ErrBudgetExhausted = errors.New("data-use budget exhausted")
+	// ErrHeld: the file is held until named principals release it.
+	ErrHeld = errors.New("held until released")
+	// ErrSuccessorRefused: the enclave refused a proposed successor policy.
+	ErrSuccessorRefused = errors.New("successor policy refused")
+
 	// ErrPolicyMismatch: the enclave runs a policy other than the caller's.
 	ErrPolicyMismatch = errors.New("enclave runs another policy")
 	// ErrPolicyExpired: the caller's policy has expired.
@@ -41,15 +48,18 @@ var (
 )
 
 var sentinels = map[string]error{
-	api.ProblemForbidden:       ErrForbidden,
-	api.ProblemNotFound:        ErrNotFound,
-	api.ProblemHashMismatch:    ErrHashMismatch,
-	api.ProblemLimitExceeded:   ErrLimitExceeded,
-	api.ProblemProgramFailed:   ErrProgramFailed,
-	api.ProblemNotReady:        ErrNotReady,
-	api.ProblemBadRequest:      ErrBadRequest,
-	api.ProblemConflict:        ErrConflict,
-	api.ProblemUnauthenticated: ErrUnauthenticated,
+	api.ProblemForbidden:        ErrForbidden,
+	api.ProblemNotFound:         ErrNotFound,
+	api.ProblemHashMismatch:     ErrHashMismatch,
+	api.ProblemLimitExceeded:    ErrLimitExceeded,
+	api.ProblemProgramFailed:    ErrProgramFailed,
+	api.ProblemNotReady:         ErrNotReady,
+	api.ProblemBadRequest:       ErrBadRequest,
+	api.ProblemConflict:         ErrConflict,
+	api.ProblemUnauthenticated:  ErrUnauthenticated,
+	api.ProblemBudgetExhausted:  ErrBudgetExhausted,
+	api.ProblemHeld:             ErrHeld,
+	api.ProblemSuccessorRefused: ErrSuccessorRefused,
 }
 
 // ProblemError is an error answer of the enclave (RFC 9457 problem).
@@ -104,6 +114,12 @@ func Hint(err error) string {
 		return "the request exceeds a limit of the policy (file or total size, memory, time)"
 	case errors.Is(err, ErrProgramFailed):
 		return "the program ran and exited non-zero: see its stderr above"
+	case errors.Is(err, ErrBudgetExhausted):
+		return "the data's owner allowed it to feed only so many runs, or only until a time: nothing ran; ask the owner for a successor policy with a new budget"
+	case errors.Is(err, ErrHeld):
+		return "the result waits for the principals named above to release it (truce release PATH): read it again once they have"
+	case errors.Is(err, ErrSuccessorRefused):
+		return "nothing changed in the enclave: gather the approvals the current policy's quorum needs (truce policy sign) on a proposal against the current policy (truce policy propose)"
 	}
 	return ""
 }

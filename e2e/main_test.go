@@ -240,6 +240,8 @@ type storyOptions struct {
 	// reader adds principal "rita" who may read everything, so tests can
 	// check that refused requests left files as they were.
 	reader bool
+	// edit, when set, changes the policy document before it is written.
+	edit func(doc map[string]any)
 }
 
 var shareNames = []string{"alice", "bob", "carol"}
@@ -292,6 +294,9 @@ func newStory(t testing.TB, ps *pasServer, o storyOptions) *story {
 			"capabilities": map[string]string{"/input/shamir-0.dat": "r", "/input/shamir-1.dat": "r", "/input/shamir-2.dat": "r", "/output/": "w"}}},
 		"pipelines": []any{map[string]any{"name": "combine", "steps": []string{shamir.Path, shamir.Path}}},
 		"limits":    map[string]any{},
+	}
+	if o.edit != nil {
+		o.edit(doc)
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

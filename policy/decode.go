@@ -47,6 +47,7 @@ type node struct {
 	elems   []*node
 	str     string
 	num     json.Number
+	b       bool
 }
 
 // syntaxProblem turns a decoder error into a Problem at a line and column.
@@ -190,7 +191,7 @@ func (p *treeParser) value(depth int, path string) *node {
 	case json.Number:
 		return &node{kind: kNumber, num: t}
 	case bool:
-		return &node{kind: kBool}
+		return &node{kind: kBool, b: t}
 	case nil:
 		return &node{kind: kNull}
 	}
@@ -259,6 +260,16 @@ func decodeInto(n *node, v reflect.Value, path string, ps *problems) {
 		return
 	}
 	switch t.Kind() {
+	case reflect.Pointer:
+		e := reflect.New(t.Elem())
+		decodeInto(n, e.Elem(), path, ps)
+		v.Set(e)
+	case reflect.Bool:
+		if n.kind != kBool {
+			ps.structural(path, fmt.Sprintf("must be true or false, not %v", n.kind))
+			return
+		}
+		v.SetBool(n.b)
 	case reflect.Struct:
 		if n.kind != kObject {
 			ps.structural(path, fmt.Sprintf("must be an object, not %v", n.kind))

@@ -3,7 +3,9 @@
 // their certificates, what each may do on which paths of the enclave's file
 // system, which programs (pinned by SHA-256) may run with which rights,
 // which enclave measurements are trusted and which attestation service
-// vouches for them, and the limits of a run.
+// vouches for them, and the limits of a run; optionally, data-use budgets,
+// held results, and the rules by which the policy may be succeeded in a
+// running enclave (docs/trust-lifecycle.md).
 //
 // Parsing is strict: unknown fields, duplicate keys at any depth, values of
 // the wrong type, null, invalid UTF-8 and trailing data are all errors, and

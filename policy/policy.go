@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -43,6 +45,12 @@ type Policy struct {
 	Pipelines []Pipeline `json:"pipelines,omitempty"`
 	// Limits bound each run and the enclave's file system.
 	Limits Limits `json:"limits"`
+	// Holds keep outputs unreadable until named principals release them.
+	Holds []Hold `json:"holds,omitempty"`
+	// Lifecycle says whether and how the policy may be succeeded by
+	// another while the enclave runs; absent, it never changes. See
+	// docs/trust-lifecycle.md.
+	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
 
 	raw       []byte
 	hash      [32]byte
@@ -86,8 +94,74 @@ type Principal struct {
 	Cert string `json:"cert"`
 	// Capabilities are the rights of the party on paths.
 	Capabilities capability.Set `json:"capabilities"`
+	// Budgets limit how often, and until when, the data under some of the
+	// party's write or append grants may feed runs: the key is the grant
+	// path, exactly as in Capabilities.
+	Budgets map[string]Budget `json:"budgets,omitempty"`
 
 	cert *x509.Certificate
+}
+
+// Budget limits the use of a data owner's input. At least one field is
+// set; Once and MaxRuns are not given together.
+type Budget struct {
+	// MaxRuns is how many runs may read the data (0: no count limit).
+	MaxRuns int `json:"max_runs,omitempty"`
+	// NotAfter is when the data stops feeding runs (nil: no time limit).
+	NotAfter *time.Time `json:"not_after,omitempty"`
+	// Once is MaxRuns 1: the data feeds one run and no other.
+	Once bool `json:"once,omitempty"`
+}
+
+// Limit is the number of runs the budget allows, 0 meaning no limit.
+func (b Budget) Limit() int {
+	if b.Once {
+		return 1
+	}
+	return b.MaxRuns
+}
+
+// Hold keeps files at or below Path unreadable by everyone until each
+// principal in ReleaseBy has released their current content.
+type Hold struct {
+	// Path is a file, or a directory ending in "/".
+	Path string `json:"path"`
+	// ReleaseBy names the principals whose release is needed.
+	ReleaseBy []string `json:"release_by"`
+}
+
+// Lifecycle holds the rules of succession of a policy.
+type Lifecycle struct {
+	// Quorum is who must approve a successor of this policy; nil means
+	// this policy has no successor.
+	Quorum *Quorum `json:"quorum,omitempty"`
+	// Predecessor names the policy this one succeeds; nil for a first
+	// policy, the one an enclave starts with.
+	Predecessor *Predecessor `json:"predecessor,omitempty"`
+	// CarryOver lists the paths (files, or directories ending in "/")
+	// whose files the enclave keeps when this policy succeeds its
+	// predecessor; every other file is wiped. Only with Predecessor.
+	CarryOver []string `json:"carry_over,omitempty"`
+}
+
+// Quorum is a threshold rule: Threshold distinct principals named in Of.
+type Quorum struct {
+	// Threshold is how many distinct approvals are needed.
+	Threshold int `json:"threshold"`
+	// Of names the principals who may approve.
+	Of []string `json:"of"`
+}
+
+// Predecessor names the place of a successor policy in its chain.
+type Predecessor struct {
+	// Genesis is the hex policy hash of the chain's first policy, the one
+	// the enclave's certificate binds.
+	Genesis string `json:"genesis"`
+	// Policy is the hex policy hash of the policy this one succeeds.
+	Policy string `json:"policy"`
+	// Sequence is this policy's place in the chain: 1 for the first
+	// successor.
+	Sequence int `json:"sequence"`
 }
 
 // Program is a program that may run in the enclave.
@@ -266,6 +340,69 @@ func (p *Policy) Bytes() []byte { return p.raw }
 
 // Hash returns the policy hash: the SHA-256 of Bytes.
 func (p *Policy) Hash() [32]byte { return p.hash }
+
+// GenesisHash returns the hash of the first policy of p's chain: p's own
+// hash for a policy without predecessor. An enclave's certificate binds
+// this hash, and clients route to the enclave by it.
+func (p *Policy) GenesisHash() [32]byte {
+	if lc := p.Lifecycle; lc != nil && lc.Predecessor != nil {
+		var h [32]byte
+		if b, err := hex.DecodeString(lc.Predecessor.Genesis); err == nil && len(b) == 32 {
+			copy(h[:], b)
+			return h
+		}
+	}
+	return p.hash
+}
+
+// Sequence is p's place in its chain: 0 for a first policy.
+func (p *Policy) Sequence() int {
+	if lc := p.Lifecycle; lc != nil && lc.Predecessor != nil {
+		return lc.Predecessor.Sequence
+	}
+	return 0
+}
+
+// Quorum returns the rule approving p's successors, or nil when p may not
+// be succeeded.
+func (p *Policy) Quorum() *Quorum {
+	if p.Lifecycle == nil {
+		return nil
+	}
+	return p.Lifecycle.Quorum
+}
+
+// Carries reports whether p, as a successor, keeps the file at path.
+func (p *Policy) Carries(path string) bool {
+	if p.Lifecycle == nil {
+		return false
+	}
+	for _, g := range p.Lifecycle.CarryOver {
+		if capability.Covers(g, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// Overlaps reports whether two grant paths share a file: one covers the
+// other, or they are the same.
+func Overlaps(a, b string) bool {
+	return capability.Covers(a, strings.TrimSuffix(b, "/")) || capability.Covers(b, strings.TrimSuffix(a, "/")) || a == b
+}
+
+// HoldersOf returns the principals whose release the file at path needs,
+// sorted and without repeats; none when no hold covers it.
+func (p *Policy) HoldersOf(path string) []string {
+	var out []string
+	for _, h := range p.Holds {
+		if capability.Covers(h.Path, path) {
+			out = append(out, h.ReleaseBy...)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
 
 // HashHex returns the policy hash in lower-case hex.
 func (p *Policy) HashHex() string { return hex.EncodeToString(p.hash[:]) }

@@ -229,6 +229,12 @@ func FuzzParse(f *testing.F) {
 	p.Attestation.Runtimes = append(p.Attestation.Runtimes, Runtime{Platform: "tdx", Measurement: hexOf(48, 3), Extra: map[string]string{"rtmr1": hexOf(48, 4)}})
 	p.Limits = Limits{MemoryMiB: 64, ExecSeconds: 5}
 	f.Add(encode(f, p))
+	until := testNow.Add(time.Hour)
+	p.Principals[0].Budgets = map[string]Budget{"/input/alice/": {MaxRuns: 2, NotAfter: &until}}
+	p.Holds = []Hold{{Path: "/output/", ReleaseBy: []string{"bob"}}}
+	p.Lifecycle = &Lifecycle{Quorum: &Quorum{Threshold: 1, Of: []string{"alice", "bob"}},
+		Predecessor: &Predecessor{Genesis: hexOf(32, 1), Policy: hexOf(32, 2), Sequence: 2}, CarryOver: []string{"/input/"}}
+	f.Add(encode(f, p))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"version":1,"version":1}`))
 	f.Add([]byte(`{"principals":[{"capabilities":{"/a/":"rwax","b":"q"}}]}`))

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -110,6 +112,112 @@ func (p *Policy) validate(now time.Time, ps *problems) {
 	p.validatePrograms(ps)
 	p.validatePipelines(ps)
 	p.validateLimits(ps)
+	p.validateBudgets(ps)
+	p.validateHolds(ps)
+	p.validateLifecycle(ps)
+}
+
+// validateBudgets checks each budget names a write or append grant of its
+// principal and limits something.
+func (p *Policy) validateBudgets(ps *problems) {
+	for i := range p.Principals {
+		pr := &p.Principals[i]
+		path := indexPath("principals", i) + ".budgets"
+		for _, g := range sortedKeys(pr.Budgets) {
+			b, bp := pr.Budgets[g], keyPath(path, g)
+			if r, ok := pr.Capabilities[g]; !ok || r&(capability.Write|capability.Append) == 0 {
+				ps.add(bp, "names no grant of %s with w or a: a budget limits the data a party writes, so give it on one of the party's write grants", pr.Name)
+			}
+			switch {
+			case b.MaxRuns < 0:
+				ps.add(bp+".max_runs", "is %d: give a positive number of runs", b.MaxRuns)
+			case b.Once && b.MaxRuns != 0:
+				ps.add(bp, "gives both once and max_runs: once is max_runs 1, give one of them")
+			case !b.Once && b.MaxRuns == 0 && b.NotAfter == nil:
+				ps.add(bp, "limits nothing: give max_runs, not_after or once, or drop the budget")
+			}
+		}
+	}
+}
+
+// validateHolds checks each hold names a clean path and known principals.
+func (p *Policy) validateHolds(ps *problems) {
+	for i, h := range p.Holds {
+		path := indexPath("holds", i)
+		if err := capability.CheckPath(h.Path); err != nil {
+			ps.add(path+".path", "%v", err)
+		}
+		if len(h.ReleaseBy) == 0 {
+			ps.add(path+".release_by", "is empty: name the principals who must release the results")
+		}
+		p.checkNames(h.ReleaseBy, path+".release_by", ps)
+	}
+}
+
+// checkNames checks names are principals, each named once.
+func (p *Policy) checkNames(names []string, path string, ps *problems) {
+	seen := map[string]bool{}
+	for j, n := range names {
+		switch {
+		case p.Principal(n) == nil:
+			ps.add(indexPath(path, j), "%q is not a principal of the policy", n)
+		case seen[n]:
+			ps.add(indexPath(path, j), "%q is named twice", n)
+		}
+		seen[n] = true
+	}
+}
+
+var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// validateLifecycle checks the succession rules: a satisfiable quorum of
+// principals who can sign, a well-formed predecessor, and carry-over
+// paths only in a successor.
+func (p *Policy) validateLifecycle(ps *problems) {
+	lc := p.Lifecycle
+	if lc == nil {
+		return
+	}
+	if q := lc.Quorum; q != nil {
+		if len(q.Of) == 0 {
+			ps.add("lifecycle.quorum.of", "is empty: name the principals who approve a successor")
+		}
+		if q.Threshold < 1 || q.Threshold > len(q.Of) {
+			ps.add("lifecycle.quorum.threshold", "is %d: give a number from 1 to %d (the principals in of)", q.Threshold, len(q.Of))
+		}
+		p.checkNames(q.Of, "lifecycle.quorum.of", ps)
+		for j, n := range q.Of {
+			if pr := p.Principal(n); pr != nil && pr.cert != nil {
+				if k, ok := pr.cert.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
+					ps.add(indexPath("lifecycle.quorum.of", j), "%q has no P-256 ECDSA key, so cannot sign approvals: make its identity with truce identity new", n)
+				}
+			}
+		}
+	}
+	if pd := lc.Predecessor; pd != nil {
+		if !hashRE.MatchString(pd.Genesis) {
+			ps.add("lifecycle.predecessor.genesis", "must be 64 lower-case hex digits: the policy hash of the chain's first policy")
+		}
+		if !hashRE.MatchString(pd.Policy) {
+			ps.add("lifecycle.predecessor.policy", "must be 64 lower-case hex digits: the policy hash of the policy this one succeeds")
+		}
+		if pd.Sequence < 1 {
+			ps.add("lifecycle.predecessor.sequence", "is %d: the first successor is 1", pd.Sequence)
+		} else if pd.Sequence == 1 && pd.Genesis != pd.Policy {
+			ps.add("lifecycle.predecessor", "sequence 1 succeeds the first policy, so genesis and policy must be the same hash")
+		}
+	} else if len(lc.CarryOver) > 0 {
+		ps.add("lifecycle.carry_over", "is only for a successor: give lifecycle.predecessor, or drop carry_over")
+	}
+	seen := map[string]bool{}
+	for j, g := range lc.CarryOver {
+		if err := capability.CheckPath(g); err != nil {
+			ps.add(indexPath("lifecycle.carry_over", j), "%v", err)
+		} else if seen[g] {
+			ps.add(indexPath("lifecycle.carry_over", j), "%q is listed twice", g)
+		}
+		seen[g] = true
+	}
 }
 
 func checkHostPort(hp string) string {

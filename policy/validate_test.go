@@ -54,6 +54,16 @@ func TestValidate(t *testing.T) {
 		{"directory x grant covering a program", func(p *Policy) {
 			p.Principals[1].Capabilities = capability.Set{"/program/": capability.Execute}
 		}},
+		{"budgets, holds and a quorum", func(p *Policy) {
+			until := testNow.Add(time.Hour)
+			p.Principals[0].Budgets = map[string]Budget{"/input/alice/": {MaxRuns: 3, NotAfter: &until}}
+			p.Holds = []Hold{{Path: "/output/", ReleaseBy: []string{"alice", "bob"}}}
+			p.Lifecycle = &Lifecycle{Quorum: &Quorum{Threshold: 2, Of: []string{"alice", "bob"}}}
+		}},
+		{"once", func(p *Policy) { p.Principals[0].Budgets = map[string]Budget{"/input/alice/": {Once: true}} }},
+		{"successor", func(p *Policy) {
+			p.Lifecycle = &Lifecycle{Predecessor: &Predecessor{Genesis: hexOf(32, 1), Policy: hexOf(32, 2), Sequence: 2}, CarryOver: []string{"/input/", "/output/x"}}
+		}},
 	}
 	for _, c := range valid {
 		t.Run("valid/"+c.name, func(t *testing.T) {
@@ -70,6 +80,37 @@ func TestValidate(t *testing.T) {
 		msg  string // words the message must contain
 	}{
 		{"version", func(p *Policy) { p.Version = 2 }, "version", "must be 1"},
+		{"budget off grant", func(p *Policy) { p.Principals[0].Budgets = map[string]Budget{"/input/": {Once: true}} }, `principals[0].budgets["/input/"]`, "names no grant"},
+		{"budget on read grant", func(p *Policy) { p.Principals[1].Budgets = map[string]Budget{"/output/": {Once: true}} }, `principals[1].budgets["/output/"]`, "names no grant"},
+		{"budget empty", func(p *Policy) { p.Principals[0].Budgets = map[string]Budget{"/input/alice/": {}} }, `principals[0].budgets["/input/alice/"]`, "limits nothing"},
+		{"budget once and max", func(p *Policy) {
+			p.Principals[0].Budgets = map[string]Budget{"/input/alice/": {Once: true, MaxRuns: 2}}
+		}, `principals[0].budgets["/input/alice/"]`, "both once and max_runs"},
+		{"budget negative", func(p *Policy) { p.Principals[0].Budgets = map[string]Budget{"/input/alice/": {MaxRuns: -1}} }, `principals[0].budgets["/input/alice/"].max_runs`, "positive"},
+		{"hold stranger", func(p *Policy) { p.Holds = []Hold{{Path: "/output/", ReleaseBy: []string{"eve"}}} }, "holds[0].release_by[0]", "not a principal"},
+		{"hold nobody", func(p *Policy) { p.Holds = []Hold{{Path: "/output/", ReleaseBy: []string{}}} }, "holds[0].release_by", "empty"},
+		{"hold path", func(p *Policy) { p.Holds = []Hold{{Path: "output", ReleaseBy: []string{"bob"}}} }, "holds[0].path", "not absolute"},
+		{"quorum too high", func(p *Policy) {
+			p.Lifecycle = &Lifecycle{Quorum: &Quorum{Threshold: 3, Of: []string{"alice", "bob"}}}
+		}, "lifecycle.quorum.threshold", "from 1 to 2"},
+		{"quorum zero", func(p *Policy) { p.Lifecycle = &Lifecycle{Quorum: &Quorum{Threshold: 0, Of: []string{"alice"}}} }, "lifecycle.quorum.threshold", "from 1 to 1"},
+		{"quorum twice", func(p *Policy) {
+			p.Lifecycle = &Lifecycle{Quorum: &Quorum{Threshold: 2, Of: []string{"alice", "alice"}}}
+		}, "lifecycle.quorum.of[1]", "named twice"},
+		{"quorum stranger", func(p *Policy) { p.Lifecycle = &Lifecycle{Quorum: &Quorum{Threshold: 1, Of: []string{"eve"}}} }, "lifecycle.quorum.of[0]", "not a principal"},
+		{"carry without predecessor", func(p *Policy) { p.Lifecycle = &Lifecycle{CarryOver: []string{"/input/"}} }, "lifecycle.carry_over", "only for a successor"},
+		{"predecessor bad hash", func(p *Policy) {
+			p.Lifecycle = &Lifecycle{Predecessor: &Predecessor{Genesis: "AB", Policy: hexOf(32, 2), Sequence: 2}}
+		}, "lifecycle.predecessor.genesis", "64 lower-case hex"},
+		{"predecessor sequence 0", func(p *Policy) {
+			p.Lifecycle = &Lifecycle{Predecessor: &Predecessor{Genesis: hexOf(32, 1), Policy: hexOf(32, 2), Sequence: 0}}
+		}, "lifecycle.predecessor.sequence", "first successor is 1"},
+		{"first successor names two", func(p *Policy) {
+			p.Lifecycle = &Lifecycle{Predecessor: &Predecessor{Genesis: hexOf(32, 1), Policy: hexOf(32, 2), Sequence: 1}}
+		}, "lifecycle.predecessor", "same hash"},
+		{"carry twice", func(p *Policy) {
+			p.Lifecycle = &Lifecycle{Predecessor: &Predecessor{Genesis: hexOf(32, 1), Policy: hexOf(32, 2), Sequence: 2}, CarryOver: []string{"/a", "/a"}}
+		}, "lifecycle.carry_over[1]", "listed twice"},
 		{"unknown native module", func(p *Policy) { p.Programs[0].NativeModules = []string{"truce_gpu"} }, "programs[0].native_modules", `unknown native module "truce_gpu"`},
 		{"native module twice", func(p *Policy) { p.Programs[0].NativeModules = []string{"truce_crypto", "truce_crypto"} }, "programs[0].native_modules", "named twice"},
 		{"empty name", func(p *Policy) { p.Name = " " }, "name", "empty"},

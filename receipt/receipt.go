@@ -56,7 +56,24 @@ type Receipt struct {
 	Finished    time.Time  `json:"finished"`
 	Platform    string     `json:"platform"`
 	Chain       [][]byte   `json:"chain"`
-	Signature   []byte     `json:"signature,omitempty"`
+	// PolicyChain lists the policy hashes (hex) from the enclave's first
+	// policy to PolicyHash, once the enclave has accepted a successor;
+	// empty while the first policy rules.
+	PolicyChain []string `json:"policy_chain,omitempty"`
+	// Budgets are the data-use budgets the run fell under, with their
+	// counts after it.
+	Budgets   []BudgetUse `json:"budgets,omitempty"`
+	Signature []byte      `json:"signature,omitempty"`
+}
+
+// BudgetUse is the count of one data-use budget after a run: the runs the
+// data of Principal under Path has fed, and the most it may (0: no count
+// limit).
+type BudgetUse struct {
+	Principal string `json:"principal"`
+	Path      string `json:"path"`
+	Runs      int    `json:"runs"`
+	MaxRuns   int    `json:"max_runs,omitempty"`
 }
 
 // Digest is the SHA-256 of the receipt's canonical encoding: the JSON

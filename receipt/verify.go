@@ -2,6 +2,7 @@ package receipt
 
 import (
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -9,11 +10,34 @@ import (
 	"github.com/truce-project/truce/policy"
 )
 
+// checkPolicyChain checks the receipt's chain of policy hashes fits pol:
+// none for a first policy; for a successor, as many hashes as its place in
+// the chain, starting at its genesis hash (which the certificate binds)
+// and ending at its own hash. The links' approvals are checked with
+// package succession against the enclave's chain; a receipt only names it.
+func checkPolicyChain(r *Receipt, pol *policy.Policy) error {
+	n := pol.Sequence()
+	if n == 0 {
+		if len(r.PolicyChain) != 0 {
+			return fmt.Errorf("%w: receipt names a chain of %d policies, the policy is a first policy", ErrPolicy, len(r.PolicyChain))
+		}
+		return nil
+	}
+	g := pol.GenesisHash()
+	if len(r.PolicyChain) != n+1 || r.PolicyChain[0] != hex.EncodeToString(g[:]) || r.PolicyChain[n] != pol.HashHex() ||
+		r.PolicyChain[n-1] != pol.Lifecycle.Predecessor.Policy {
+		return fmt.Errorf("%w: receipt's policy chain %v does not lead from %x to %s", ErrPolicy, r.PolicyChain, g, pol.HashHex())
+	}
+	return nil
+}
+
 // Verify checks a receipt fully: the signature against the leaf
 // certificate; the chain with attest.CheckEnclave (PAS CA, platform,
 // measurement and policy hash in the certificate) at the receipt's Finished
 // time, so a receipt stays verifiable after its short-lived enclave
-// certificate expires; and that the receipt names pol's hash. A receipt
+// certificate expires; that the receipt names pol's hash; and, for a
+// successor policy, that its policy chain leads from pol's genesis hash
+// (which the certificate binds) to pol (checkPolicyChain). A receipt
 // finished more than five minutes after now is refused.
 func Verify(r *Receipt, pol *policy.Policy, now time.Time) error {
 	if _, err := VerifySignature(r); err != nil {
@@ -21,6 +45,9 @@ func Verify(r *Receipt, pol *policy.Policy, now time.Time) error {
 	}
 	if r.PolicyHash != pol.HashHex() {
 		return fmt.Errorf("%w: receipt names %s, the policy's hash is %s", ErrPolicy, r.PolicyHash, pol.HashHex())
+	}
+	if err := checkPolicyChain(r, pol); err != nil {
+		return err
 	}
 	if r.Finished.After(now.Add(5 * time.Minute)) {
 		return fmt.Errorf("receipt finished at %s, in the future", r.Finished.Format(time.RFC3339))

@@ -16,6 +16,7 @@ import (
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/succession"
 	"github.com/truce-project/truce/vfs"
 )
 
@@ -35,15 +36,18 @@ func newProblem(status int, name, format string, a ...any) *problem {
 }
 
 var titles = map[string]string{
-	api.ProblemForbidden:       "Forbidden by the policy",
-	api.ProblemNotFound:        "Not found",
-	api.ProblemHashMismatch:    "Program hash does not match the policy",
-	api.ProblemLimitExceeded:   "Limit exceeded",
-	api.ProblemProgramFailed:   "Program failed",
-	api.ProblemNotReady:        "Not ready",
-	api.ProblemBadRequest:      "Bad request",
-	api.ProblemConflict:        "Conflict",
-	api.ProblemUnauthenticated: "Unauthenticated",
+	api.ProblemForbidden:        "Forbidden by the policy",
+	api.ProblemNotFound:         "Not found",
+	api.ProblemHashMismatch:     "Program hash does not match the policy",
+	api.ProblemLimitExceeded:    "Limit exceeded",
+	api.ProblemProgramFailed:    "Program failed",
+	api.ProblemNotReady:         "Not ready",
+	api.ProblemBadRequest:       "Bad request",
+	api.ProblemConflict:         "Conflict",
+	api.ProblemUnauthenticated:  "Unauthenticated",
+	api.ProblemBudgetExhausted:  "Data-use budget exhausted",
+	api.ProblemHeld:             "Held until released",
+	api.ProblemSuccessorRefused: "Successor policy refused",
 }
 
 func writeProblem(w http.ResponseWriter, req *http.Request, p *problem) {
@@ -125,7 +129,28 @@ func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	rq := &request{req: req, action: "unknown"}
 	aw := &auditWriter{ResponseWriter: w, r: r, rq: rq}
 	rq.w = aw
-	if err := r.route(rq); err != nil {
+	var err error
+	if req.URL.Path == api.PathPolicySuccessor {
+		// A change of policy waits for every request in flight and holds
+		// off new ones until it is done. Its body is read first, so that a
+		// client sending it slowly does not hold everyone off.
+		if req.Method == http.MethodPost {
+			b, rerr := io.ReadAll(http.MaxBytesReader(aw, req.Body, succession.MaxProposal))
+			if rerr != nil {
+				writeProblem(aw, req, bodyProblem(rerr, succession.MaxProposal).(*problem))
+				return
+			}
+			req.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		r.polMu.Lock()
+		err = r.route(rq)
+		r.polMu.Unlock()
+	} else {
+		r.polMu.RLock()
+		err = r.route(rq)
+		r.polMu.RUnlock()
+	}
+	if err != nil {
 		var p *problem
 		if !errors.As(err, &p) {
 			r.log.Error("request failed", "path", req.URL.Path, "error", err)
@@ -150,7 +175,7 @@ func (r *Runtime) route(rq *request) error {
 	for i, c := range req.TLS.PeerCertificates {
 		raw[i] = c.Raw
 	}
-	pr, err := r.checkClient(raw)
+	pr, err := r.checkClient(r.pol, raw)
 	if err != nil {
 		return newProblem(http.StatusUnauthorized, api.ProblemUnauthenticated, "%v", err)
 	}
@@ -208,12 +233,38 @@ func (r *Runtime) route(rq *request) error {
 		b := r.pol.Bytes()
 		rq.w.Header().Set("Content-Type", "application/json")
 		rq.w.Header().Set(api.HeaderSHA256, r.pol.HashHex())
+		rq.w.Header().Set(api.HeaderPolicyChain, strings.Join(r.chainHashes(), ","))
 		rq.w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		rq.hashes = []string{r.pol.HashHex()}
 		if req.Method == http.MethodGet {
 			_, _ = rq.w.Write(b)
 		}
 		return nil
+	case p == api.PathPolicyChain:
+		rq.action = "policy-chain"
+		if req.Method != http.MethodGet {
+			return methodNotAllowed(rq.w, "GET")
+		}
+		rq.hashes = r.chainHashes()
+		writeJSON(rq.w, http.StatusOK, api.PolicyChain{Links: r.chain})
+		return nil
+	case p == api.PathPolicySuccessor:
+		rq.action = "policy-successor"
+		if req.Method != http.MethodPost {
+			return methodNotAllowed(rq.w, "POST")
+		}
+		return r.handleSuccessor(rq)
+	case strings.HasPrefix(p, api.PathRelease):
+		rq.action = "release"
+		gp, err := GuestPath(p, api.PathRelease)
+		if err != nil {
+			return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "%v", err)
+		}
+		rq.path = gp
+		if req.Method != http.MethodPost {
+			return methodNotAllowed(rq.w, "POST")
+		}
+		return r.handleRelease(rq)
 	case p == api.PathAttestation:
 		rq.action = "attestation"
 		if req.Method != http.MethodGet {
@@ -466,6 +517,9 @@ func (r *Runtime) handleRead(rq *request) error {
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	rq.hashes = []string{sum}
+	if pending := r.pendingReleases(gp, sum); len(pending) > 0 {
+		return newProblem(http.StatusForbidden, api.ProblemHeld, "%s is held until %s release it: nothing was read; each of them runs truce release %s", gp, strings.Join(pending, ", "), gp)
+	}
 	hd := rq.w.Header()
 	hd.Set("Content-Type", "application/octet-stream")
 	hd.Set("Content-Length", strconv.FormatInt(s.Size(), 10))

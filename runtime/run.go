@@ -47,7 +47,7 @@ func (r *Runtime) handleRun(rq *request) error {
 	lock := r.programLock(gp)
 	lock.Lock()
 	defer lock.Unlock()
-	res, err := r.runProgram(rq.req.Context(), prog)
+	res, err := r.runProgram(rq.req.Context(), prog, map[budgetKey]bool{})
 	if err != nil {
 		return err
 	}
@@ -161,8 +161,10 @@ func (r *Runtime) filesWith(caps capability.Set, want capability.Rights) []recei
 
 // runProgram runs one program under the policy's limits and returns its
 // result with a signed receipt. The caller holds the program's lock. A
-// refusal before the run (program missing, inputs missing) is a *problem.
-func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program) (*api.RunResult, error) {
+// refusal before the run (program missing, inputs missing, a budget
+// spent) is a *problem. charged holds the budgets charged by earlier steps
+// of the same pipeline, which this run does not charge again.
+func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged map[budgetKey]bool) (*api.RunResult, error) {
 	cs := r.cert.Load()
 	if cs == nil {
 		return nil, newProblem(http.StatusConflict, api.ProblemNotReady, "the enclave has no certificate yet")
@@ -185,6 +187,10 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program) (*api.Ru
 	}
 	defer r.claims.release(cl)
 	inputs := r.filesWith(prog.Capabilities, capability.Read)
+	budgets, err := r.chargeBudgets(inputs, charged)
+	if err != nil {
+		return nil, newProblem(http.StatusForbidden, api.ProblemBudgetExhausted, "%s cannot run: %v: nothing ran", prog.Path, err)
+	}
 	stdout := &cappedBuffer{limit: api.MaxOutput}
 	stderr := &cappedBuffer{limit: api.MaxOutput}
 	lim := r.pol.Limits
@@ -207,6 +213,9 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program) (*api.Ru
 	})
 	finished := r.now().UTC()
 	out := &api.RunResult{Program: prog.Path, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	if r.writesHeld(prog.Capabilities) {
+		out.Stdout, out.Stderr = nil, nil
+	}
 	if runErr != nil {
 		out.Outcome = "error"
 		out.ExitCode = 1
@@ -231,6 +240,8 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program) (*api.Ru
 		Finished:    finished,
 		Platform:    cs.platform,
 		Chain:       cs.chain,
+		PolicyChain: r.receiptChain(),
+		Budgets:     budgets,
 	}
 	key, err := r.signer()
 	if err != nil {
@@ -306,8 +317,9 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 	started := r.now().UTC()
 	result := &api.PipelineResult{Pipeline: name, Steps: []api.RunResult{}}
 	var failed *problem
+	charged := map[budgetKey]bool{}
 	for _, prog := range progs {
-		res, err := r.runProgram(rq.req.Context(), prog)
+		res, err := r.runProgram(rq.req.Context(), prog, charged)
 		if err != nil {
 			p, ok := err.(*problem)
 			if !ok {
@@ -339,6 +351,8 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 		Finished:    r.now().UTC(),
 		Platform:    cs.platform,
 		Chain:       cs.chain,
+		PolicyChain: r.receiptChain(),
+		Budgets:     lastUses(result.Steps),
 	}
 	if failed != nil && len(result.Steps) < len(progs) && failed.result == nil {
 		rc.Outcome = failed.name
@@ -361,6 +375,25 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 	}
 	writeJSON(rq.w, http.StatusOK, result)
 	return nil
+}
+
+// lastUses merges the budget counts of a pipeline's steps, keeping the
+// latest count of each budget, in the order first met.
+func lastUses(steps []api.RunResult) []receipt.BudgetUse {
+	var out []receipt.BudgetUse
+	at := map[[2]string]int{}
+	for _, st := range steps {
+		for _, u := range st.Receipt.Budgets {
+			k := [2]string{u.Principal, u.Path}
+			if i, ok := at[k]; ok {
+				out[i] = u
+				continue
+			}
+			at[k] = len(out)
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // pipelineHash is the hex SHA-256 of the steps' pinned program hashes

@@ -6,7 +6,10 @@
 // present exactly a principal's certificate, every file access is checked
 // against that principal's capabilities, programs run only when their bytes
 // match the hash the policy pins, and every run returns a receipt signed by
-// the enclave key. Every request lands in a hash-chained audit log.
+// the enclave key. Every request lands in a hash-chained audit log. A
+// policy with a quorum may be replaced by an approved successor while the
+// runtime serves; data-use budgets and held results are enforced here too
+// (lifecycle.go, docs/trust-lifecycle.md).
 //
 // This package must never write the enclave key, file contents or the
 // audit log anywhere outside enclave memory, never trust the host (every
@@ -30,6 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/capability"
@@ -82,7 +86,12 @@ type Config struct {
 // Runtime is one enclave's runtime. Make it with New; it is safe for
 // concurrent use.
 type Runtime struct {
-	pol      *policy.Policy
+	genesis  *policy.Policy // the policy the enclave started with; its certificate binds it
+	polMu    sync.RWMutex   // held for reading by every request, for writing by a change of policy
+	pol      *policy.Policy // the current policy (polMu)
+	chain    []api.PolicyLink
+	uses     map[budgetKey]int    // runs charged to each budget (mu)
+	releases map[string]*releases // releases of held files by path (mu)
 	provider attest.Provider
 	eng      engine.Engine
 	now      func() time.Time
@@ -136,6 +145,9 @@ func New(cfg Config) (*Runtime, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if cfg.Policy.Sequence() != 0 {
+		return nil, fmt.Errorf("runtime: policy %s succeeds policy %s: an enclave starts only with a first policy (one without lifecycle.predecessor); apply successors to the running enclave with truce policy apply", cfg.Policy.HashHex(), cfg.Policy.Lifecycle.Predecessor.Policy)
+	}
 	if cfg.Policy.Expired(now()) {
 		return nil, fmt.Errorf("%w at %s: make a new policy with a later expiry", ErrPolicyExpired, cfg.Policy.Expires.UTC().Format(time.RFC3339))
 	}
@@ -165,11 +177,14 @@ func New(cfg Config) (*Runtime, error) {
 	lim := cfg.Policy.Limits
 	fs := vfs.New(vfs.Limits{FileBytes: lim.File(), TotalBytes: lim.Total()}, now)
 	r := &Runtime{
-		pol: cfg.Policy, provider: cfg.Provider, eng: eng, now: now, rand: rnd, log: logger,
+		genesis: cfg.Policy, pol: cfg.Policy, provider: cfg.Provider, eng: eng, now: now, rand: rnd, log: logger,
 		pub: &key.PublicKey, spki: spki, fs: fs,
 		admin:    fs.View(capability.Set{"/": capability.All}),
 		audit:    &audit.Log{Now: now},
 		progMu:   map[string]*sync.Mutex{},
+		chain:    []api.PolicyLink{{SHA256: cfg.Policy.HashHex(), Policy: cfg.Policy.Bytes(), Approvals: []api.PolicyApproval{}}},
+		uses:     map[budgetKey]int{},
+		releases: map[string]*releases{},
 		shutdown: make(chan struct{}),
 	}
 	r.key.Store(key)
@@ -185,8 +200,13 @@ func (r *Runtime) signer() (*ecdsa.PrivateKey, error) {
 	return k, nil
 }
 
-// Policy returns the policy the runtime enforces.
-func (r *Runtime) Policy() *policy.Policy { return r.pol }
+// Policy returns the policy the runtime enforces now: the one it started
+// with, or its latest accepted successor.
+func (r *Runtime) Policy() *policy.Policy {
+	r.polMu.RLock()
+	defer r.polMu.RUnlock()
+	return r.pol
+}
 
 // Platform names the platform the runtime's evidence comes from.
 func (r *Runtime) Platform() string { return r.provider.Platform() }
@@ -209,13 +229,15 @@ func (r *Runtime) Attest(ctx context.Context, nonce []byte) (evidence, csr []byt
 	if err != nil {
 		return nil, nil, err
 	}
-	rd := attest.ReportData(r.spki, r.pol.Hash(), nonce)
+	// The evidence binds the first policy for the enclave's whole life:
+	// successors are accepted inside the enclave, by their approvals.
+	rd := attest.ReportData(r.spki, r.genesis.Hash(), nonce)
 	evidence, err = r.provider.Evidence(ctx, rd)
 	if err != nil {
 		return nil, nil, fmt.Errorf("getting %s evidence: %w", r.provider.Platform(), err)
 	}
 	csr, err = x509.CreateCertificateRequest(r.rand, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "truce enclave", Organization: []string{r.pol.Name}},
+		Subject: pkix.Name{CommonName: "truce enclave", Organization: []string{r.genesis.Name}},
 	}, key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("making the certificate request: %w", err)
@@ -254,7 +276,7 @@ func (r *Runtime) SetCertificate(chain [][]byte) (notAfter time.Time, err error)
 	if !ok || !pub.Equal(r.pub) {
 		return time.Time{}, fmt.Errorf("%w: the certificate is not for this enclave's key", ErrBadChain)
 	}
-	id, err := attest.CheckEnclave(certs, r.pol, r.now())
+	id, err := attest.CheckEnclave(certs, r.genesis, r.now())
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: %w", ErrBadChain, err)
 	}
@@ -304,7 +326,9 @@ func (r *Runtime) TLSConfig() *tls.Config {
 			return s.tls, nil
 		},
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			_, err := r.checkClient(raw)
+			r.polMu.RLock()
+			_, err := r.checkClient(r.pol, raw)
+			r.polMu.RUnlock()
 			if err != nil {
 				r.log.Warn("client refused", "error", err)
 			}
@@ -317,14 +341,14 @@ func (r *Runtime) TLSConfig() *tls.Config {
 // certificate is not a principal's, or is not valid now.
 var ErrUnknownClient = errors.New("client certificate is not a principal of the policy")
 
-func (r *Runtime) checkClient(raw [][]byte) (*policy.Principal, error) {
+func (r *Runtime) checkClient(pol *policy.Policy, raw [][]byte) (*policy.Principal, error) {
 	if r.isStopped() {
 		return nil, ErrStopped
 	}
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("%w: no certificate presented", ErrUnknownClient)
 	}
-	pr := r.pol.PrincipalByCert(raw[0])
+	pr := pol.PrincipalByCert(raw[0])
 	if pr == nil {
 		return nil, ErrUnknownClient
 	}

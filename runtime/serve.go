@@ -81,7 +81,7 @@ type received struct {
 // sends stopped. Serve closes ln.
 func (r *Runtime) Serve(ctx context.Context, conn *control.Conn, ln net.Listener) error {
 	defer ln.Close()
-	if err := conn.Send(control.Message{Type: control.TypeHello, Platform: r.Platform(), PolicyHash: r.pol.HashHex()}); err != nil {
+	if err := conn.Send(control.Message{Type: control.TypeHello, Platform: r.Platform(), PolicyHash: r.genesis.HashHex()}); err != nil {
 		r.Wipe()
 		return err
 	}

@@ -167,6 +167,11 @@ type worldOptions struct {
 	execSeconds int
 	memoryMiB   int
 	unix        bool // serve on a Unix socket instead of loopback TCP
+	// budgets, holds and lifecycle are added to the policy when set;
+	// budgets maps principal → grant path → budget.
+	budgets   map[string]map[string]policy.Budget
+	holds     []policy.Hold
+	lifecycle *policy.Lifecycle
 }
 
 func principalCaps() map[string]capability.Set {
@@ -195,9 +200,10 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		o.expires = time.Now().Add(24 * time.Hour).Truncate(time.Second)
 	}
 	type jp struct {
-		Name         string         `json:"name"`
-		Cert         string         `json:"cert"`
-		Capabilities capability.Set `json:"capabilities"`
+		Name         string                   `json:"name"`
+		Cert         string                   `json:"cert"`
+		Capabilities capability.Set           `json:"capabilities"`
+		Budgets      map[string]policy.Budget `json:"budgets,omitempty"`
 	}
 	type jprog struct {
 		Path         string         `json:"path"`
@@ -206,7 +212,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	}
 	var prins []jp
 	for _, n := range []string{"paula", "alice", "bob", "rita"} {
-		prins = append(prins, jp{n, string(w.ids[n].CertPEM()), principalCaps()[n]})
+		prins = append(prins, jp{n, string(w.ids[n].CertPEM()), principalCaps()[n], o.budgets[n]})
 	}
 	mis := hexSum(w.misWasm)
 	progs := []jprog{
@@ -232,6 +238,12 @@ func newWorld(t testing.TB, o worldOptions) *world {
 			{"name": "combine-fail", "steps": []string{pShamir, pFail, pCopy}},
 		},
 		"limits": map[string]int{"memory_mib": o.memoryMiB, "exec_seconds": o.execSeconds, "file_mib": o.fileMiB, "total_mib": 0},
+	}
+	if o.holds != nil {
+		doc["holds"] = o.holds
+	}
+	if o.lifecycle != nil {
+		doc["lifecycle"] = o.lifecycle
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

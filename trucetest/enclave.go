@@ -44,6 +44,8 @@ type WorldOptions struct {
 	// Programs maps program paths to their bytes; each gets r on /input/
 	// and w on /output/.
 	Programs map[string][]byte
+	// Lifecycle, when set, is the policy's lifecycle (such as a quorum).
+	Lifecycle *policy.Lifecycle
 }
 
 // NewWorld makes a World; it fails the test if the policy is invalid.
@@ -81,6 +83,9 @@ func NewWorld(t testing.TB, o WorldOptions) *World {
 		"attestation": map[string]any{"service": "https://127.0.0.1:3010", "ca_cert": string(w.CA.PEM()),
 			"runtimes": []any{map[string]string{"platform": "sim", "measurement": hex.EncodeToString(m)}}},
 		"principals": principals, "programs": programs, "limits": map[string]any{},
+	}
+	if o.Lifecycle != nil {
+		doc["lifecycle"] = o.Lifecycle
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

@@ -311,6 +311,47 @@ func (f *FS) Wipe() {
 	f.used, f.meta = 0, 0
 }
 
+// Retain keeps the files whose path keep accepts and wipes every other:
+// its names are removed and, once no kept name links it, its content is
+// zeroed (as Wipe does). Directories left without files are removed too.
+// It returns how many file names were kept and how many wiped. It is
+// meant for a change of policy, with no run or request in flight.
+func (f *FS) Retain(keep func(path string) bool) (kept, wiped int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var gone []*node
+	var walk func(d *node, p string)
+	walk = func(d *node, p string) {
+		for name, e := range d.entries {
+			cp := p + "/" + name
+			c := e.n
+			if c.dir {
+				walk(c, cp)
+				if len(c.entries) == 0 {
+					f.unlink(d, name)
+				}
+				continue
+			}
+			if keep(cp) {
+				kept++
+				continue
+			}
+			wiped++
+			f.unlink(d, name)
+			gone = append(gone, c)
+		}
+	}
+	walk(f.root, "")
+	for _, c := range gone {
+		if c.links == 0 && c.data != nil {
+			f.used -= int64(len(c.data))
+			clear(c.data[:cap(c.data)])
+			c.data = nil
+		}
+	}
+	return kept, wiped
+}
+
 // checkGrow reports whether a file of size old may grow to size want.
 func (f *FS) checkGrow(old, want int64) error {
 	if want < 0 || want > MaxFileBytes {

@@ -31,7 +31,10 @@ The policy, certificate and key may also be given as $TRUCE_POLICY,
 $TRUCE_IDENTITY and $TRUCE_KEY. Before sending anything the client checks
 that the enclave's certificate chains to the attestation service CA the
 policy pins, names a measurement the policy trusts, and is for this very
-policy; then it checks the enclave's copy of the policy byte for byte.`
+policy; then it checks the enclave's copy of the policy byte for byte or,
+if the enclave's policy has changed since, that every change from its first
+policy was approved by the quorum of the policy before it and that this
+policy is one of them (docs/trust-lifecycle.md).`
 
 func (c *clientFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.policy, "policy", "", "policy `file` ($TRUCE_POLICY)")

@@ -86,6 +86,10 @@ Example:
 				if err != nil {
 					return err
 				}
+				if pol.Sequence() != 0 {
+					return withHint(fmt.Errorf("policy %s succeeds policy %s: an enclave starts only with a first policy", f, pol.Lifecycle.Predecessor.Policy),
+						"serve the first policy of the chain and apply successors to the running enclave with truce policy apply")
+				}
 				pols = append(pols, pol)
 				enclaves = append(enclaves, host.Enclave{Policy: pol, Platform: platform, SimDeviceKey: simKey})
 			}

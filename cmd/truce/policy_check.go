@@ -57,6 +57,8 @@ type checkReport struct {
 	Programs   []checkProgram    `json:"programs,omitempty"`
 	Pipelines  []policy.Pipeline `json:"pipelines,omitempty"`
 	Limits     *checkLimits      `json:"limits,omitempty"`
+	Holds      []policy.Hold     `json:"holds,omitempty"`
+	Lifecycle  *policy.Lifecycle `json:"lifecycle,omitempty"`
 }
 
 type checkProblem struct {
@@ -84,9 +86,10 @@ type checkGrant struct {
 }
 
 type checkParty struct {
-	Name   string       `json:"name"`
-	Cert   checkCert    `json:"cert"`
-	Grants []checkGrant `json:"grants"`
+	Name    string                   `json:"name"`
+	Cert    checkCert                `json:"cert"`
+	Grants  []checkGrant             `json:"grants"`
+	Budgets map[string]policy.Budget `json:"budgets,omitempty"`
 }
 
 type checkProgram struct {
@@ -204,9 +207,10 @@ func (rep *checkReport) fill(p *policy.Policy) {
 	for _, pr := range p.Principals {
 		c := pr.Certificate()
 		rep.Principals = append(rep.Principals, checkParty{
-			Name:   pr.Name,
-			Cert:   checkCert{Subject: c.Subject.String(), SHA256: fingerprint(c.Raw), NotAfter: c.NotAfter.UTC()},
-			Grants: grantsOf(pr.Capabilities),
+			Name:    pr.Name,
+			Cert:    checkCert{Subject: c.Subject.String(), SHA256: fingerprint(c.Raw), NotAfter: c.NotAfter.UTC()},
+			Grants:  grantsOf(pr.Capabilities),
+			Budgets: pr.Budgets,
 		})
 	}
 	for _, pg := range p.Programs {
@@ -219,6 +223,8 @@ func (rep *checkReport) fill(p *policy.Policy) {
 		rep.Programs = append(rep.Programs, cp)
 	}
 	rep.Pipelines = p.Pipelines
+	rep.Holds = p.Holds
+	rep.Lifecycle = p.Lifecycle
 	rep.Limits = &checkLimits{p.Limits.Memory() >> 20, int64(p.Limits.Exec() / time.Second), p.Limits.File() >> 20, p.Limits.Total() >> 20}
 }
 
@@ -255,6 +261,9 @@ func (rep *checkReport) print(w io.Writer, now time.Time) {
 	for _, pr := range rep.Principals {
 		fmt.Fprintf(w, "  %s (certificate %s, SHA-256 %s, valid until %s)\n", pr.Name, pr.Cert.Subject, pr.Cert.SHA256, pr.Cert.NotAfter.Format(time.RFC3339))
 		printGrants(w, pr.Grants)
+		for _, g := range sortedKeys(pr.Budgets) {
+			fmt.Fprintf(w, "    data under %s feeds %s\n", g, budgetWords(pr.Budgets[g]))
+		}
 	}
 	fmt.Fprintf(w, "\nprograms:\n")
 	if len(rep.Programs) == 0 {
@@ -275,6 +284,55 @@ func (rep *checkReport) print(w io.Writer, now time.Time) {
 	}
 	l := rep.Limits
 	fmt.Fprintf(w, "\nlimits: memory %d MiB, run time %ds, file %d MiB, all files %d MiB\n", l.MemoryMiB, l.ExecSeconds, l.FileMiB, l.TotalMiB)
+	if len(rep.Holds) > 0 {
+		fmt.Fprintf(w, "\nheld results:\n")
+		for _, h := range rep.Holds {
+			fmt.Fprintf(w, "  %s: unreadable until released by %s\n", h.Path, strings.Join(h.ReleaseBy, ", "))
+		}
+	}
+	if lc := rep.Lifecycle; lc != nil {
+		fmt.Fprintf(w, "\nsuccession:\n")
+		if pd := lc.Predecessor; pd != nil {
+			fmt.Fprintf(w, "  succeeds %s (sequence %d of the chain from %s)\n", pd.Policy, pd.Sequence, pd.Genesis)
+			fmt.Fprintf(w, "  carries over: %s; every other file is wiped\n", orNone(lc.CarryOver))
+		}
+		if q := lc.Quorum; q != nil {
+			fmt.Fprintf(w, "  a successor needs the approval of %d of %s\n", q.Threshold, strings.Join(q.Of, ", "))
+		} else {
+			fmt.Fprintf(w, "  no quorum: this policy never changes\n")
+		}
+	}
+}
+
+func orNone(ps []string) string {
+	if len(ps) == 0 {
+		return "nothing"
+	}
+	return strings.Join(ps, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// budgetWords says what a budget allows, as "at most 3 runs, until …".
+func budgetWords(b policy.Budget) string {
+	var parts []string
+	switch n := b.Limit(); {
+	case b.Once:
+		parts = append(parts, "one run only")
+	case n > 0:
+		parts = append(parts, fmt.Sprintf("at most %d runs", n))
+	}
+	if b.NotAfter != nil {
+		parts = append(parts, "until "+b.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func printGrants(w io.Writer, gs []checkGrant) {

@@ -22,6 +22,7 @@ import (
 // policyFlags are the repeatable flags of "policy new".
 type policyFlags struct {
 	runtimes, principals, programs, pipelines stringList
+	budgets, holds, carry                     stringList
 }
 
 func init() {
@@ -39,6 +40,14 @@ prints its hash. FILE is never overwritten; "-o -" writes to standard output.
                                        WASMFILE, and what it may do when run
   --runtime PLATFORM[=MEASUREMENT[,PIN=HEX…]]  a trusted enclave build
   --pipeline NAME=PATH,PATH…            programs run one after another
+  --budget NAME=PATH:once|max_runs=N[,not_after=TIME]  limit the runs the
+                                       data NAME writes under PATH may feed
+  --hold PATH=NAME,NAME…               results under PATH stay unreadable
+                                       until each NAME releases them
+  --quorum K:NAME,NAME…                K of these may approve a successor
+                                       (without it the policy never changes)
+  --successor-of BASE --carry PATH…    a successor of policy file BASE that
+                                       keeps the files under each PATH
 
 CAPS is a comma-separated list of PATH:RIGHTS, such as /input/alice/:w,/output/:r.
 A PATH ending in / covers everything below it. RIGHTS are letters: r read,
@@ -49,6 +58,10 @@ Without --runtime, and for "--runtime sim" with no measurement, the policy
 trusts this truce executable on the simulated platform (see truce measure).
 Extra pins for other platforms follow the measurement, such as
 --runtime nitro=PCR0HEX,pcr1=HEX,pcr2=HEX.
+
+A successor (see docs/trust-lifecycle.md) must keep BASE's attestation
+service, runtimes, host and file limits; it expires with BASE unless
+--expires says earlier.
 
 Example:
   truce policy new -o shamir.json --name shamir --pas-ca pas/ca.crt \
@@ -67,6 +80,11 @@ Example:
 			fs.Var(&pf.principals, "principal", "party `NAME=CERTFILE:CAPS` (repeatable)")
 			fs.Var(&pf.programs, "program", "program `GUESTPATH=WASMFILE[:CAPS]` (repeatable)")
 			fs.Var(&pf.pipelines, "pipeline", "pipeline `NAME=PATH,PATH…` (repeatable)")
+			fs.Var(&pf.budgets, "budget", "data-use budget `NAME=PATH:once|max_runs=N[,not_after=TIME]` (repeatable)")
+			fs.Var(&pf.holds, "hold", "held results `PATH=NAME,NAME…` (repeatable)")
+			fs.String("quorum", "", "who may approve a successor: `K:NAME,NAME…`")
+			fs.String("successor-of", "", "policy `file` this one succeeds")
+			fs.Var(&pf.carry, "carry", "with --successor-of, a `PATH` whose files the change keeps (repeatable)")
 			fs.Int("memory-mib", 0, "most memory a program may use, in `MiB` (default 256)")
 			fs.Int("exec-seconds", 0, "longest a run may take, in `seconds` (default 60)")
 			fs.Int("file-mib", 0, "largest a file may grow, in `MiB` (default 1024)")
@@ -113,9 +131,23 @@ func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) erro
 			p.Name = "truce"
 		}
 	}
+	var base *policy.Policy
+	if f := fs.Lookup("successor-of").Value.String(); f != "" {
+		var err error
+		if base, err = loadPolicy(f); err != nil {
+			return err
+		}
+		g := base.GenesisHash()
+		p.Lifecycle = &policy.Lifecycle{CarryOver: pf.carry,
+			Predecessor: &policy.Predecessor{Genesis: hex.EncodeToString(g[:]), Policy: base.HashHex(), Sequence: base.Sequence() + 1}}
+	} else if len(pf.carry) > 0 {
+		return usagef("--carry is for a successor: give --successor-of BASE too")
+	}
 	switch {
 	case set["expires"] && set["valid-for"]:
 		return usagef("give --expires or --valid-for, not both")
+	case base != nil && !set["expires"] && !set["valid-for"]:
+		p.Expires = base.Expires
 	case set["expires"]:
 		t, err := time.Parse(time.RFC3339, fs.Lookup("expires").Value.String())
 		if err != nil {
@@ -130,27 +162,38 @@ func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) erro
 		p.Expires = now.Add(d).Truncate(time.Second)
 	}
 
-	p.Attestation.Service = fs.Lookup("pas-url").Value.String()
-	caFile := fs.Lookup("pas-ca").Value.String()
-	if caFile == "" {
-		return withHint(usagef("give the attestation service's CA certificate with --pas-ca FILE"),
-			"\"truce pas init --dir DIR\" writes it as DIR/ca.crt")
-	}
-	ca, err := identity.ReadCertificatePEM(caFile)
-	if err != nil {
-		return withHint(fmt.Errorf("--pas-ca: %w", err), "give the CA certificate of the attestation service, such as pas/ca.crt")
-	}
-	p.Attestation.CACert = string(certPEM(ca.Raw))
-
-	if len(pf.runtimes) == 0 {
-		pf.runtimes = stringList{"sim"}
-	}
-	for _, s := range pf.runtimes {
-		rt, err := parseRuntimeFlag(s)
-		if err != nil {
-			return err
+	if base != nil {
+		for _, f := range []string{"pas-url", "pas-ca", "runtime", "host", "file-mib", "total-mib"} {
+			if set[f] {
+				return withHint(usagef("--%s with --successor-of: a successor keeps its base's attestation, host and file limits", f),
+					"drop --%s; to change it, start a new enclave with a first policy", f)
+			}
 		}
-		p.Attestation.Runtimes = append(p.Attestation.Runtimes, rt)
+		p.Attestation, p.Host = base.Attestation, base.Host
+		p.Limits.FileMiB, p.Limits.TotalMiB = base.Limits.FileMiB, base.Limits.TotalMiB
+	} else {
+		p.Attestation.Service = fs.Lookup("pas-url").Value.String()
+		caFile := fs.Lookup("pas-ca").Value.String()
+		if caFile == "" {
+			return withHint(usagef("give the attestation service's CA certificate with --pas-ca FILE"),
+				"\"truce pas init --dir DIR\" writes it as DIR/ca.crt")
+		}
+		ca, err := identity.ReadCertificatePEM(caFile)
+		if err != nil {
+			return withHint(fmt.Errorf("--pas-ca: %w", err), "give the CA certificate of the attestation service, such as pas/ca.crt")
+		}
+		p.Attestation.CACert = string(certPEM(ca.Raw))
+
+		if len(pf.runtimes) == 0 {
+			pf.runtimes = stringList{"sim"}
+		}
+		for _, s := range pf.runtimes {
+			rt, err := parseRuntimeFlag(s)
+			if err != nil {
+				return err
+			}
+			p.Attestation.Runtimes = append(p.Attestation.Runtimes, rt)
+		}
 	}
 	for _, s := range pf.principals {
 		pr, err := parsePrincipalFlag(s)
@@ -174,6 +217,10 @@ func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) erro
 		p.Pipelines = append(p.Pipelines, policy.Pipeline{Name: name, Steps: strings.Split(steps, ",")})
 	}
 
+	if err := lifecycleFlags(p, pf, fs.Lookup("quorum").Value.String()); err != nil {
+		return err
+	}
+
 	data, err := policy.Encode(p)
 	if err != nil {
 		return fmt.Errorf("writing the policy: %w", err)
@@ -193,6 +240,68 @@ func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) erro
 		return err
 	}
 	fmt.Fprintf(e.stdout, "wrote %s\npolicy hash: %s\nexpires: %s\n", out, parsed.HashHex(), parsed.Expires.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// lifecycleFlags adds --budget, --hold and --quorum to p; names and paths
+// are checked again when the policy is validated.
+func lifecycleFlags(p *policy.Policy, pf *policyFlags, quorum string) error {
+	for _, s := range pf.budgets {
+		name, rest, ok := strings.Cut(s, "=")
+		i := -1
+		for _, k := range []string{":once", ":max_runs=", ":not_after="} {
+			if j := strings.Index(rest, k); j >= 0 && (i < 0 || j < i) {
+				i = j
+			}
+		}
+		pr := p.Principal(name)
+		if !ok || i < 0 || pr == nil {
+			return usagef("--budget %q: write NAME=PATH:once or NAME=PATH:max_runs=N[,not_after=TIME] for a --principal NAME, such as carol=/input/carol.csv:once", s)
+		}
+		path := rest[:i]
+		var b policy.Budget
+		for _, item := range strings.Split(rest[i+1:], ",") {
+			k, v, _ := strings.Cut(item, "=")
+			var err error
+			switch k {
+			case "once":
+				b.Once = true
+			case "max_runs":
+				_, err = fmt.Sscanf(v, "%d", &b.MaxRuns)
+			case "not_after":
+				var t time.Time
+				t, err = time.Parse(time.RFC3339, v)
+				b.NotAfter = &t
+			default:
+				err = fmt.Errorf("unknown limit %q", k)
+			}
+			if err != nil {
+				return usagef("--budget %s: %s: %v: use once, max_runs=N or not_after=2027-01-01T00:00:00Z", name, item, err)
+			}
+		}
+		if pr.Budgets == nil {
+			pr.Budgets = map[string]policy.Budget{}
+		}
+		pr.Budgets[path] = b
+	}
+	for _, s := range pf.holds {
+		path, names, ok := strings.Cut(s, "=")
+		if !ok || path == "" || names == "" {
+			return usagef("--hold %q: write PATH=NAME,NAME…, such as /output/=alice,bob", s)
+		}
+		p.Holds = append(p.Holds, policy.Hold{Path: path, ReleaseBy: strings.Split(names, ",")})
+	}
+	if quorum != "" {
+		k, names, ok := strings.Cut(quorum, ":")
+		var n int
+		if _, err := fmt.Sscanf(k, "%d", &n); err != nil || !ok || names == "" {
+			return usagef("--quorum %q: write K:NAME,NAME…, such as 2:alice,bob,carol", quorum)
+		}
+		if p.Lifecycle == nil {
+			p.Lifecycle = &policy.Lifecycle{}
+		}
+		p.Lifecycle.Quorum = &policy.Quorum{Threshold: n, Of: strings.Split(names, ",")}
+	}
 	return nil
 }
 

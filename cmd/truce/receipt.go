@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/truce-project/truce/attest"
@@ -162,6 +163,9 @@ func printReceipt(e *env, r *receipt.Receipt, pol *policy.Policy) {
 	fmt.Fprintf(w, "receipt verified\n")
 	fmt.Fprintf(w, "  signature:  by the enclave key of the attached certificate\n")
 	fmt.Fprintf(w, "  policy:     %s (%s)\n", r.PolicyHash, pol.Name)
+	if len(r.PolicyChain) > 0 {
+		fmt.Fprintf(w, "  chain:      %s\n", strings.Join(r.PolicyChain, " → "))
+	}
 	if len(r.Chain) > 0 {
 		if leaf, err := x509.ParseCertificate(r.Chain[0]); err == nil {
 			if id, err := attest.IdentityOf(leaf); err == nil {
@@ -181,5 +185,12 @@ func printReceipt(e *env, r *receipt.Receipt, pol *policy.Policy) {
 	}
 	for _, f := range r.Outputs {
 		fmt.Fprintf(w, "  output:     %s sha256 %s\n", f.Path, f.SHA256)
+	}
+	for _, b := range r.Budgets {
+		limit := ""
+		if b.MaxRuns > 0 {
+			limit = fmt.Sprintf(" of %d", b.MaxRuns)
+		}
+		fmt.Fprintf(w, "  budget:     data of %s under %s has fed %d run(s)%s\n", b.Principal, b.Path, b.Runs, limit)
 	}
 }

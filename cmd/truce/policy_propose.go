@@ -1,0 +1,98 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/succession"
+)
+
+func init() {
+	var out string
+	register(&command{
+		name:    "policy propose",
+		args:    "-o PROPOSAL BASE NEXT",
+		summary: "propose NEXT as the successor of policy BASE in a running enclave",
+		help: `Writes a proposal file holding the exact bytes of policy BASE (the one the
+enclave runs now) and of NEXT, its successor, with no approvals yet. Pass
+the file to the principals of BASE's lifecycle.quorum: each adds an
+approval with "truce policy sign", then anyone sends it with "truce policy
+apply".
+
+NEXT must say, in lifecycle.predecessor, the hash of BASE ("policy"), the
+hash of the first policy of the chain ("genesis"; BASE's own hash if BASE
+is a first policy) and its place in the chain ("sequence": BASE's plus
+one), and keep BASE's attestation, host and file limits. Only the files
+under NEXT's lifecycle.carry_over paths survive the change; every other
+file is wiped. See docs/trust-lifecycle.md.
+
+Example:
+  truce policy propose -o change.json shamir.json shamir-2.json`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&out, "o", "", "proposal `file` to write")
+		},
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 2 {
+				return usagef("policy propose takes BASE and NEXT, got %d arguments", len(args))
+			}
+			if out == "" {
+				return usagef("-o PROPOSAL is required")
+			}
+			base, err := loadPolicy(args[0])
+			if err != nil {
+				return err
+			}
+			next, err := loadPolicy(args[1])
+			if err != nil {
+				return err
+			}
+			p, err := succession.Propose(base, next)
+			if err != nil {
+				return withHint(err, "make %s name %s as its lifecycle.predecessor and keep what a chain keeps fixed (docs/trust-lifecycle.md)", args[1], args[0])
+			}
+			if err := writeNew(out, succession.Encode(p)); err != nil {
+				return err
+			}
+			describeProposal(e.stdout, base, next, p)
+			return nil
+		},
+	})
+}
+
+// writeNew writes data to a file that must not exist yet.
+func writeNew(file string, data []byte) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return withHint(fmt.Errorf("writing %s: %w", file, err), "give a new file name with -o")
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", file, err)
+	}
+	return f.Close()
+}
+
+// describeProposal tells what a proposal would change and who approved.
+func describeProposal(w io.Writer, base, next *policy.Policy, p *api.PolicyProposal) {
+	q := base.Quorum()
+	fmt.Fprintf(w, "base      %s (%s, sequence %d)\n", base.HashHex(), base.Name, base.Sequence())
+	fmt.Fprintf(w, "successor %s (%s, sequence %d)\n", next.HashHex(), next.Name, next.Sequence())
+	carry := "nothing: every file is wiped"
+	if lc := next.Lifecycle; lc != nil && len(lc.CarryOver) > 0 {
+		carry = strings.Join(lc.CarryOver, " ") + "; every other file is wiped"
+	}
+	fmt.Fprintf(w, "carries   %s\n", carry)
+	var names []string
+	for _, a := range p.Approvals {
+		names = append(names, a.Signer)
+	}
+	if len(names) == 0 {
+		names = []string{"none yet"}
+	}
+	fmt.Fprintf(w, "approvals %s (%d of %s needed)\n", strings.Join(names, ", "), q.Threshold, strings.Join(q.Of, ", "))
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+)
+
+func init() {
+	var cf clientFlags
+	var sum string
+	register(&command{
+		name:    "release",
+		args:    "[flags] GUESTPATH",
+		summary: "release a held result so that its readers may read it",
+		help: `Releases the held file GUESTPATH: the policy's holds keep a result
+unreadable by everyone until each principal the hold names has released it.
+A release is for the file's current content (by SHA-256): if a later run
+rewrites the file, it is held again. With --sha256 the release is refused
+unless the file holds exactly that content, such as the output hash of the
+receipt you checked. It prints who has released and who has yet to.
+` + clientFlagsHelp + `
+
+Example:
+  truce release --policy shamir.json --identity alice.crt --key alice.key \
+      --sha256 9f86d08… /output/result.dat`,
+		flags: func(fs *flag.FlagSet) {
+			cf.declare(fs)
+			fs.StringVar(&sum, "sha256", "", "release only this content (hex `SHA-256`)")
+		},
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return usagef("release takes one GUESTPATH, got %d arguments", len(args))
+			}
+			s, _, err := cf.dial(e)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			r, err := s.Release(e.ctx, args[0], sum)
+			if err != nil {
+				return clientError(err)
+			}
+			fmt.Fprintf(e.stdout, "released %s (sha256 %s)\n", r.Path, r.SHA256)
+			fmt.Fprintf(e.stdout, "released by: %s\n", strings.Join(r.ReleasedBy, ", "))
+			if len(r.Pending) == 0 {
+				fmt.Fprintln(e.stdout, "readable now")
+			} else {
+				fmt.Fprintf(e.stdout, "still held for: %s\n", strings.Join(r.Pending, ", "))
+			}
+			return nil
+		},
+	})
+}
