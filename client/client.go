@@ -33,6 +33,7 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/receipt"
 )
 
 // ServerNameSuffix ends every server name a client sends (TLS SNI).
@@ -475,6 +476,17 @@ func (s *Session) Audit(ctx context.Context) (*api.AuditLog, error) {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// Receipts returns the receipts of the runs and pipelines in the enclave's
+// audit log that this principal may read (policy.MayReadReceipt), in the
+// order of their audit entries. Check each with receipt.Verify.
+func (s *Session) Receipts(ctx context.Context) ([]receipt.Receipt, error) {
+	var rs api.Receipts
+	if err := s.getJSON(ctx, api.PathReceipts, &rs); err != nil {
+		return nil, err
+	}
+	return rs.Receipts, nil
 }
 
 // Attestation returns the evidence behind the enclave's current

@@ -35,6 +35,7 @@ import (
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/engine"
 	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/receipt"
 	"github.com/truce-project/truce/vfs"
 )
 
@@ -101,7 +102,8 @@ type Runtime struct {
 	mu       sync.Mutex
 	pending  *pendingAttestation
 	progMu   map[string]*sync.Mutex
-	claims   claims // paths held still by runs and writes in progress
+	claims   claims                      // paths held still by runs and writes in progress
+	receipts map[string]*receipt.Receipt // by hex receipt.Digest, as the audit log names them
 	stopped  bool
 	shutdown chan struct{} // closed when a principal asks for shutdown
 	stopOnce sync.Once
@@ -170,6 +172,7 @@ func New(cfg Config) (*Runtime, error) {
 		admin:    fs.View(capability.Set{"/": capability.All}),
 		audit:    &audit.Log{Now: now},
 		progMu:   map[string]*sync.Mutex{},
+		receipts: map[string]*receipt.Receipt{},
 		shutdown: make(chan struct{}),
 	}
 	r.key.Store(key)
@@ -349,7 +352,7 @@ func (r *Runtime) isStopped() bool {
 }
 
 // Wipe forgets everything the enclave holds: files (their bytes zeroed),
-// audit log, the certificate and the key. Afterwards the runtime refuses
+// audit log, receipts, the certificate and the key. Afterwards the runtime refuses
 // every request and signs nothing. Go cannot promise every copy of the
 // key's bytes is overwritten in memory; the process is expected to exit
 // right after.
@@ -357,6 +360,7 @@ func (r *Runtime) Wipe() {
 	r.mu.Lock()
 	r.stopped = true
 	r.pending = nil
+	r.receipts = nil
 	r.mu.Unlock()
 	r.cert.Store(nil)
 	r.key.Store(nil)
