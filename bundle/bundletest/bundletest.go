@@ -8,6 +8,7 @@
 package bundletest
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -24,6 +25,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/bundle"
+	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
 	"github.com/truce-project/truce/trucetest"
 )
@@ -65,6 +67,12 @@ func New(t testing.TB, exporter string) *Fixture {
 		},
 		Programs: progs,
 	})
+	// Policy files end in a newline, as truce policy new writes them.
+	pol, err := policy.Parse(append(bytes.Clone(w.Policy.Bytes()), '\n'), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Policy = pol
 	dev, err := sim.NewDevice(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +93,7 @@ func New(t testing.TB, exporter string) *Fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol := w.Policy.HashHex()
+	polHash := w.Policy.HashHex()
 	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 	input := []byte("input")
 	f.Log.Append(audit.Entry{Principal: "alice", Action: "write", Path: ProgramP, Hashes: []string{sum(progs[ProgramP])}, Outcome: "ok"})
@@ -98,7 +106,7 @@ func New(t testing.TB, exporter string) *Fixture {
 	}{{"bob", ProgramP, 0}, {"carol", ProgramQ, 0}, {"bob", ProgramP, 3}} {
 		now := time.Now().UTC()
 		rc := receipt.Receipt{
-			PolicyHash: pol, Program: run.prog, ProgramHash: sum(progs[run.prog]),
+			PolicyHash: polHash, Program: run.prog, ProgramHash: sum(progs[run.prog]),
 			Inputs:   []receipt.FileHash{{Path: "/input/a", SHA256: sum(input)}},
 			Outputs:  []receipt.FileHash{{Path: "/output/o", SHA256: sum([]byte(run.prog))}},
 			ExitCode: run.exit, Outcome: "exited", Started: now, Finished: now, Platform: "sim", Chain: f.Chain,
@@ -115,7 +123,7 @@ func New(t testing.TB, exporter string) *Fixture {
 		rcs = append(rcs, rc)
 	}
 	f.Log.Append(audit.Entry{Principal: exporter, Action: "audit", Outcome: "ok"})
-	cp, entries, err := f.Log.Checkpoint(pol, key)
+	cp, entries, err := f.Log.Checkpoint(polHash, key)
 	if err != nil {
 		t.Fatal(err)
 	}
