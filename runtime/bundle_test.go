@@ -84,7 +84,7 @@ func TestAuditBundle(t *testing.T) {
 					continue
 				}
 				bad[i] ^= 0x20
-				if check(bad, v) == nil {
+				if checkBundle(bad, v) == nil {
 					t.Errorf("byte %d altered went unnoticed", i)
 				}
 				bad[i] ^= 0x20
@@ -94,8 +94,7 @@ func TestAuditBundle(t *testing.T) {
 		})
 	}
 
-	// An exporter with a stale view cannot hide a later run: the next
-	// export holds it.
+	// A later run shows in the next export.
 	rita.run(pShamir, http.StatusOK)
 	s, err := truceclient.Dial(ctx, w.pol, w.ids["rita"], truceclient.WithAddr(w.addr))
 	if err != nil {
@@ -116,7 +115,8 @@ func TestAuditBundle(t *testing.T) {
 	}
 }
 
-func check(data []byte, v attest.Verifier) error {
+// checkBundle parses and verifies a bundle file.
+func checkBundle(data []byte, v attest.Verifier) error {
 	b, err := bundle.Parse(data)
 	if err != nil {
 		return err
