@@ -68,10 +68,12 @@ Example:
 			opts := bundle.Options{SkipEvidence: true}
 			if v, err := bundleVerifier(e, b.Attestation.Platform, devicePub); err == nil {
 				opts = bundle.Options{Verifier: v}
+			} else if devicePub != "" {
+				return err
 			}
 			rep, err := bundle.Verify(b, opts)
 			if err != nil {
-				return withHint(fmt.Errorf("the exported bundle does not check: %w", err), "nothing was written; try again, and report it if it persists")
+				return bundleError("the exported bundle (nothing was written)", err)
 			}
 			data, err := bundle.Marshal(b)
 			if err != nil {
