@@ -32,6 +32,7 @@ const (
 	PathPolicy      = "/v1/policy"
 	PathAttestation = "/v1/attestation"
 	PathAudit       = "/v1/audit"
+	PathReceipts    = "/v1/receipts"
 	PathShutdown    = "/v1/shutdown"
 	// PathPolicyChain answers GET with a PolicyChain.
 	PathPolicyChain = "/v1/policy/chain"
@@ -148,10 +149,20 @@ func (p *Problem) Name() string {
 }
 
 // AuditLog answers GET PathAudit: every entry so far and the hex hash of
-// the last one (audit.Genesis when empty). Check it with audit.Verify.
+// the last one (audit.Genesis when empty), with the enclave's signed
+// checkpoint of exactly these entries. Check it with audit.Verify and
+// audit.VerifyCheckpoint.
 type AuditLog struct {
-	Entries []audit.Entry `json:"entries"`
-	Head    string        `json:"head"`
+	Entries    []audit.Entry     `json:"entries"`
+	Head       string            `json:"head"`
+	Checkpoint *audit.Checkpoint `json:"checkpoint,omitempty"`
+}
+
+// Receipts answers GET PathReceipts: the receipts of the runs and
+// pipelines in the audit log that the asking principal may read (see
+// policy.MayReadReceipt), in the order of their audit entries.
+type Receipts struct {
+	Receipts []receipt.Receipt `json:"receipts"`
 }
 
 // PolicyApproval is one principal's signature approving a successor: an

@@ -34,6 +34,7 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/receipt"
 	"github.com/truce-project/truce/succession"
 )
 
@@ -600,6 +601,17 @@ func (s *Session) Audit(ctx context.Context) (*api.AuditLog, error) {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// Receipts returns the receipts of the runs and pipelines in the enclave's
+// audit log that this principal may read (policy.MayReadReceipt), in the
+// order of their audit entries. Check each with receipt.Verify.
+func (s *Session) Receipts(ctx context.Context) ([]receipt.Receipt, error) {
+	var rs api.Receipts
+	if err := s.getJSON(ctx, api.PathReceipts, &rs); err != nil {
+		return nil, err
+	}
+	return rs.Receipts, nil
 }
 
 // Attestation returns the evidence behind the enclave's current

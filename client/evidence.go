@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"fmt"
 
 	"github.com/truce-project/truce/attest"
@@ -29,25 +28,12 @@ func (s *Session) VerifyEvidence(ctx context.Context, v attest.Verifier) (*attes
 	if len(a.Chain) == 0 || !bytes.Equal(a.Chain[0], chain[0].Raw) {
 		return nil, fmt.Errorf("%w: the enclave reports another certificate than the one it presented (renewed meanwhile? try again)", attest.ErrBinding)
 	}
-	if a.Platform != v.Platform() {
-		return nil, fmt.Errorf("%w: evidence of platform %q, verifier for %q", attest.ErrUnsupportedPlatform, a.Platform, v.Platform())
+	if a.Platform != enc.Platform {
+		return nil, fmt.Errorf("%w: the enclave reports evidence of platform %q, its certificate names %q", attest.ErrBinding, a.Platform, enc.Platform)
 	}
-	claims, err := v.Verify(a.Evidence, attest.VerifyOptions{Now: s.opts.Now()})
+	claims, err := attest.CheckEvidence(v, s.pol, enc, chain[0], a.Evidence, a.Nonce, s.opts.Now())
 	if err != nil {
 		return nil, fmt.Errorf("the enclave's evidence: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(a.Chain[0])
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", attest.ErrBadChain, err)
-	}
-	if want := attest.ReportData(leaf.RawSubjectPublicKeyInfo, s.pol.Hash(), a.Nonce); claims.ReportData != want {
-		return nil, fmt.Errorf("%w: the evidence does not bind the enclave's key, this policy and nonce %x", attest.ErrBinding, a.Nonce)
-	}
-	if !bytes.Equal(claims.Measurement, enc.Measurement) || !attest.TrustsMeasurement(s.pol, claims.Platform, claims.Measurement) {
-		return nil, fmt.Errorf("%w: evidence measurement %x", attest.ErrUntrustedMeasurement, claims.Measurement)
-	}
-	if claims.Simulated != enc.Simulated {
-		return nil, fmt.Errorf("%w: evidence and certificate disagree on simulation", attest.ErrSimulated)
 	}
 	return claims, nil
 }

@@ -205,6 +205,36 @@ func TestStory(t *testing.T) {
 		t.Fatalf("audit CLI: %s %s", out, errOut)
 	}
 
+	// dave exports the audit bundle; it checks offline, with no server,
+	// and names his run and pipeline with their receipts. alice's export
+	// withholds the receipts she may not read, and still checks.
+	bundleFile := filepath.Join(s.dir, "bundle.json")
+	devPub := filepath.Join(r.ps.dir, "device.pub")
+	if out, errOut, code := truce(t, s.env("dave"), nil, "export", "-o", bundleFile, "--device-pub", devPub); code != 0 || !strings.Contains(errOut, "evidence checked") {
+		t.Fatalf("export (%d): %s %s", code, out, errOut)
+	}
+	aliceBundle := filepath.Join(s.dir, "alice-bundle.json")
+	if out, errOut, code := truce(t, s.env("alice"), nil, "export", "-o", aliceBundle); code != 0 || !strings.Contains(errOut, "2 withheld from alice") {
+		t.Fatalf("export as alice (%d): %s %s", code, out, errOut)
+	}
+	out, errOut, code = truce(t, nil, nil, "audit", "verify", "--device-pub", devPub, "--policy", s.polFile, bundleFile)
+	if code != 0 || !strings.Contains(out, "dave ran "+shamir.Path) || !strings.Contains(out, "dave ran pipeline combine") ||
+		!strings.Contains(out, "2 verified, signed by the enclave key; 0 withheld") || !strings.Contains(out, "evidence verified") {
+		t.Fatalf("audit verify (%d): %s %s", code, out, errOut)
+	}
+	if out, errOut, code := truce(t, nil, nil, "audit", "verify", "--device-pub", devPub, aliceBundle); code != 0 || !strings.Contains(out, "0 verified, signed by the enclave key; 2 withheld from alice") {
+		t.Fatalf("audit verify of alice's bundle (%d): %s %s", code, out, errOut)
+	}
+	bb, _ := os.ReadFile(bundleFile)
+	for _, i := range []int{len(bb) / 7, len(bb) / 2, len(bb) - 10} {
+		bad := bytes.Clone(bb)
+		bad[i] ^= 1
+		os.WriteFile(bundleFile, bad, 0o644)
+		if out, errOut, code := truce(t, nil, nil, "audit", "verify", "--device-pub", devPub, bundleFile); code != 1 || out != "" {
+			t.Fatalf("altered byte %d of the bundle (%d): %s %s", i, code, out, errOut)
+		}
+	}
+
 	// dave shuts the enclave down; the host ends cleanly with it.
 	if out, errOut, code := truce(t, s.env("dave"), nil, "shutdown"); code != 0 {
 		t.Fatalf("shutdown: %s %s", out, errOut)

@@ -282,12 +282,28 @@ func (r *Runtime) route(rq *request) error {
 			return methodNotAllowed(rq.w, "GET")
 		}
 		// This request's own entry is appended as the response starts; it
-		// shows in the next read.
-		entries, head := r.audit.Entries()
+		// shows in the next read. The checkpoint covers exactly the entries
+		// sent.
+		key, err := r.signer()
+		if err != nil {
+			return newProblem(http.StatusConflict, api.ProblemNotReady, "the enclave is stopping")
+		}
+		cp, entries, err := r.audit.Checkpoint(r.pol.HashHex(), key)
+		if err != nil {
+			return err
+		}
 		if entries == nil {
 			entries = []audit.Entry{}
 		}
-		writeJSON(rq.w, http.StatusOK, api.AuditLog{Entries: entries, Head: head})
+		writeJSON(rq.w, http.StatusOK, api.AuditLog{Entries: entries, Head: cp.Head, Checkpoint: cp})
+		return nil
+	case p == api.PathReceipts:
+		rq.action = "receipts"
+		if req.Method != http.MethodGet {
+			return methodNotAllowed(rq.w, "GET")
+		}
+		entries, _ := r.audit.Entries()
+		writeJSON(rq.w, http.StatusOK, api.Receipts{Receipts: r.keptReceipts(entries, pr.Name)})
 		return nil
 	case p == api.PathShutdown:
 		rq.action = "shutdown"

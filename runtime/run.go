@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/engine"
 	"github.com/truce-project/truce/policy"
@@ -51,7 +52,7 @@ func (r *Runtime) handleRun(rq *request) error {
 	if err != nil {
 		return err
 	}
-	rq.hashes = []string{res.Receipt.ProgramHash, receiptDigest(&res.Receipt)}
+	rq.hashes = []string{res.Receipt.ProgramHash, r.keepReceipt(&res.Receipt)}
 	if !succeeded(res) {
 		return &problem{status: http.StatusUnprocessableEntity, name: api.ProblemProgramFailed,
 			detail: failureDetail(res), result: res}
@@ -75,12 +76,40 @@ func failureDetail(res *api.RunResult) string {
 	return d
 }
 
-func receiptDigest(rc *receipt.Receipt) string {
+// keepReceipt remembers a receipt the runtime signed, for GET
+// /v1/receipts, and returns its hex digest, which the run's audit entry
+// names. It is called before the audit entry is appended, so every receipt
+// an audit entry names is kept.
+func (r *Runtime) keepReceipt(rc *receipt.Receipt) string {
 	d, err := receipt.Digest(rc)
 	if err != nil {
 		return ""
 	}
-	return hex.EncodeToString(d[:])
+	digest := hex.EncodeToString(d[:])
+	c := *rc
+	r.mu.Lock()
+	if r.receipts != nil {
+		r.receipts[digest] = &c
+	}
+	r.mu.Unlock()
+	return digest
+}
+
+// keptReceipts returns the receipts that the entries name (runs and
+// pipelines: the second hash) and that principal may read, in entry order.
+func (r *Runtime) keptReceipts(entries []audit.Entry, principal string) []receipt.Receipt {
+	out := []receipt.Receipt{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range entries {
+		if (e.Action != "run" && e.Action != "pipeline") || len(e.Hashes) != 2 {
+			continue
+		}
+		if rc := r.receipts[e.Hashes[1]]; rc != nil && r.pol.MayReadReceipt(principal, rc.Program) {
+			out = append(out, *rc)
+		}
+	}
+	return out
 }
 
 // loadProgram reads a program's bytes and checks them against the pin.
@@ -341,7 +370,7 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 	}
 	rc := receipt.Receipt{
 		PolicyHash:  r.pol.HashHex(),
-		Program:     "pipeline:" + name,
+		Program:     policy.PipelinePrefix + name,
 		ProgramHash: pipelineHash(progs),
 		Inputs:      inputs,
 		Outputs:     r.filesWith(union, capability.Write),
@@ -365,7 +394,7 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 		return fmt.Errorf("signing the receipt of pipeline %q: %w", name, err)
 	}
 	result.Receipt = rc
-	rq.hashes = []string{rc.ProgramHash, receiptDigest(&rc)}
+	rq.hashes = []string{rc.ProgramHash, r.keepReceipt(&rc)}
 	if failed != nil {
 		if failed.name != api.ProblemProgramFailed {
 			failed.detail = fmt.Sprintf("pipeline %q stopped before step %d: %s", name, len(result.Steps)+1, failed.detail)

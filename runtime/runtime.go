@@ -39,6 +39,7 @@ import (
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/engine"
 	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/receipt"
 	"github.com/truce-project/truce/vfs"
 )
 
@@ -110,7 +111,8 @@ type Runtime struct {
 	mu       sync.Mutex
 	pending  *pendingAttestation
 	progMu   map[string]*sync.Mutex
-	claims   claims // paths held still by runs and writes in progress
+	claims   claims                      // paths held still by runs and writes in progress
+	receipts map[string]*receipt.Receipt // by hex receipt.Digest, as the audit log names them
 	stopped  bool
 	shutdown chan struct{} // closed when a principal asks for shutdown
 	stopOnce sync.Once
@@ -185,6 +187,7 @@ func New(cfg Config) (*Runtime, error) {
 		chain:    []api.PolicyLink{{SHA256: cfg.Policy.HashHex(), Policy: cfg.Policy.Bytes(), Approvals: []api.PolicyApproval{}}},
 		uses:     map[budgetKey]int{},
 		releases: map[string]*releases{},
+		receipts: map[string]*receipt.Receipt{},
 		shutdown: make(chan struct{}),
 	}
 	r.key.Store(key)
@@ -373,7 +376,7 @@ func (r *Runtime) isStopped() bool {
 }
 
 // Wipe forgets everything the enclave holds: files (their bytes zeroed),
-// audit log, the certificate and the key. Afterwards the runtime refuses
+// audit log, receipts, the certificate and the key. Afterwards the runtime refuses
 // every request and signs nothing. Go cannot promise every copy of the
 // key's bytes is overwritten in memory; the process is expected to exit
 // right after.
@@ -381,6 +384,7 @@ func (r *Runtime) Wipe() {
 	r.mu.Lock()
 	r.stopped = true
 	r.pending = nil
+	r.receipts = nil
 	r.mu.Unlock()
 	r.cert.Store(nil)
 	r.key.Store(nil)

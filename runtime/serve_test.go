@@ -218,7 +218,7 @@ func FuzzHandler(f *testing.F) {
 	state := &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, PeerCertificates: []*x509.Certificate{w.ids["alice"].Cert}}
 	for _, s := range []struct{ m, p string }{
 		{"PUT", "/v1/files/input/shamir-0.dat"}, {"PUT", "/v1/files/output/secret.dat"}, {"GET", "/v1/files/output/secret.dat"},
-		{"POST", "/v1/run/program/shamir.wasm"}, {"POST", "/v1/pipelines/combine-copy"}, {"GET", "/v1/audit"},
+		{"POST", "/v1/run/program/shamir.wasm"}, {"POST", "/v1/pipelines/combine-copy"}, {"GET", "/v1/audit"}, {"GET", "/v1/receipts"},
 		{"POST", "/v1/shutdown"}, {"GET", "/v1/files/input/%2e%2e/output/secret.dat"}, {"HEAD", "/v1/policy"},
 		{"GET", "/v1/policy/chain"}, {"POST", "/v1/policy/successor"}, {"POST", "/v1/release/output/secret.dat"},
 	} {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -346,6 +347,17 @@ which hashes and outcome), checks the chain, and prints it.
 			if n := len(l.Entries); n > 0 && l.Entries[n-1].Hash != l.Head {
 				return withHint(fmt.Errorf("the audit log's head %s is not its last entry", l.Head), "do not trust this enclave's log")
 			}
+			signed := ""
+			if l.Checkpoint != nil {
+				var pub *ecdsa.PublicKey
+				if _, chain := s.Enclave(); len(chain) > 0 {
+					pub, _ = chain[0].PublicKey.(*ecdsa.PublicKey)
+				}
+				if err := audit.VerifyCheckpoint(l.Checkpoint, pub, l.Entries); err != nil {
+					return withHint(fmt.Errorf("the audit log does not check: %w", err), "do not trust this enclave's log")
+				}
+				signed = ", signed by the enclave"
+			}
 			if auditJSON {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
@@ -354,7 +366,7 @@ which hashes and outcome), checks the chain, and prints it.
 			for _, en := range l.Entries {
 				fmt.Fprintf(e.stdout, "%d %s %-8s %-9s %s %s\n", en.Seq, en.Time.UTC().Format("15:04:05.000"), en.Principal, en.Action, en.Path, en.Outcome)
 			}
-			fmt.Fprintf(e.stdout, "%d entries, chain checks, head %s\n", len(l.Entries), l.Head)
+			fmt.Fprintf(e.stdout, "%d entries, chain checks%s, head %s\n", len(l.Entries), signed, l.Head)
 			return nil
 		},
 	})

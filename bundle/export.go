@@ -1,0 +1,77 @@
+package bundle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/truce-project/truce/client"
+	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/receipt"
+)
+
+// Export makes a bundle from the enclave s is connected to, signed by id,
+// who must be a principal of pol, the policy s was dialled with. It reads
+// the policy, the attestation, the audit log with its checkpoint and then
+// the receipts id may read; receipts of runs after the checkpoint are left
+// out, with the log entries that name them. now dates the bundle. Export
+// does not check the result: Verify it.
+func Export(ctx context.Context, s *client.Session, pol *policy.Policy, id *identity.Identity, now time.Time) (*Bundle, error) {
+	if pol == nil || id == nil {
+		return nil, errors.New("exporting: no policy or no identity")
+	}
+	pr := pol.PrincipalByCert(id.Cert.Raw)
+	if pr == nil {
+		return nil, fmt.Errorf("exporting: %q is not a principal of policy %q", id.Name, pol.Name)
+	}
+	raw, err := s.Policy(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("exporting the policy: %w", err)
+	}
+	att, err := s.Attestation(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("exporting the attestation: %w", err)
+	}
+	log, err := s.Audit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("exporting the audit log: %w", err)
+	}
+	if log.Checkpoint == nil {
+		return nil, errors.New("exporting the audit log: the enclave signed no checkpoint of it (a runtime older than this truce?)")
+	}
+	// Receipts are read after the log, so every receipt the log names is
+	// there (the runtime keeps a receipt before logging its run).
+	rs, err := s.Receipts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("exporting the receipts: %w", err)
+	}
+	have := map[string]*receipt.Receipt{}
+	for i := range rs {
+		d, err := receipt.Digest(&rs[i])
+		if err != nil {
+			return nil, fmt.Errorf("exporting the receipts: %w", err)
+		}
+		have[fmt.Sprintf("%x", d)] = &rs[i]
+	}
+	b := &Bundle{
+		Exporter: pr.Name, Exported: now.UTC(), Policies: [][]byte{raw},
+		Attestation: *att, Audit: *log, Receipts: []receipt.Receipt{}, Withheld: []string{},
+	}
+	for i := range log.Entries {
+		e := &log.Entries[i]
+		if !isRun(e) {
+			continue
+		}
+		if rc := have[e.Hashes[1]]; rc != nil {
+			b.Receipts = append(b.Receipts, *rc)
+		} else {
+			b.Withheld = append(b.Withheld, e.Hashes[1])
+		}
+	}
+	if err := b.Sign(id.Key); err != nil {
+		return nil, err
+	}
+	return b, nil
+}

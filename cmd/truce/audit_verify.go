@@ -1,0 +1,162 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/truce-project/truce/bundle"
+)
+
+func init() {
+	var devicePub, policyFile string
+	register(&command{
+		name:    "audit verify",
+		args:    "[flags] BUNDLE",
+		summary: "check an audit bundle offline and print what was computed, by whom, on what",
+		help: `Checks an audit bundle written by "truce export", offline, with no server:
+
+  - the file is exactly as truce writes bundles and its digest matches;
+    its exporter is a principal of the policy and signed the digest;
+  - the policy: its exact bytes and their SHA-256, the policy hash;
+  - the enclave's certificate chains to the attestation service CA the
+    policy pins, names a measurement the policy trusts and this policy's
+    hash (as of the enclave's signed checkpoint of its audit log);
+  - the evidence verifies with the same verifier code clients run and binds
+    the enclave key, the policy and the nonce (on sim with --device-pub);
+  - the audit log's hash chain, and the enclave's signature over its size
+    and last hash, so that no entry was edited, removed or cut off;
+  - every receipt is signed by the attested enclave key and is named by
+    exactly one run of the audit log, which agrees with it; every run's
+    receipt is in the bundle, or withheld because its exporter may not
+    read it.
+
+It then prints the policy, the enclave, and each run: who ran which
+program (by hash), when, on which inputs and with which outputs (by hash),
+and how it ended. With --policy it also requires the bundle's policy to be
+that file, byte for byte. Exits 1 if anything does not check.
+
+Example:
+  truce audit verify --device-pub pas/device.pub --policy policy.json audit-bundle.json`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file`, for a bundle from sim (default $TRUCE_SIM_DEVICE_PUB)")
+			fs.StringVar(&policyFile, "policy", "", "require the bundle's policy to be this `file`, byte for byte")
+		},
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return usagef("give one bundle file")
+			}
+			data, err := readBundle(e, args[0])
+			if err != nil {
+				return err
+			}
+			b, err := bundle.Parse(data)
+			if err != nil {
+				return bundleError(args[0], err)
+			}
+			v, err := bundleVerifier(e, b.Attestation.Platform, devicePub)
+			if err != nil {
+				return err
+			}
+			rep, err := bundle.Verify(b, bundle.Options{Verifier: v})
+			if err != nil {
+				return bundleError(args[0], err)
+			}
+			if policyFile != "" {
+				want, err := os.ReadFile(policyFile)
+				if err != nil {
+					return withHint(fmt.Errorf("reading the policy: %w", err), "give the policy file with --policy")
+				}
+				if sum := sha256.Sum256(want); hex.EncodeToString(sum[:]) != rep.Policy.HashHex() {
+					return withHint(fmt.Errorf("the bundle is for policy %s, %s is %x", rep.Policy.HashHex(), policyFile, sum), "this bundle checks, but for another policy than yours")
+				}
+			}
+			printBundleReport(e.stdout, rep)
+			return nil
+		},
+	})
+}
+
+func readBundle(e *env, name string) ([]byte, error) {
+	var rd io.Reader = e.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("reading the bundle: %w", err), "give the file truce export wrote")
+		}
+		defer f.Close()
+		rd = f
+	}
+	data, err := io.ReadAll(io.LimitReader(rd, bundle.MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the bundle: %w", err)
+	}
+	return data, nil
+}
+
+// bundleError says what a refused bundle means for the one checking it.
+func bundleError(name string, err error) error {
+	err = fmt.Errorf("%s: %w", name, err)
+	switch {
+	case errors.Is(err, bundle.ErrFormat):
+		return withHint(err, "give the file truce export wrote, unchanged: a bundle with any byte changed is refused")
+	case errors.Is(err, bundle.ErrEnclave):
+		return withHint(err, "the enclave behind this bundle is not one its policy trusts, or the evidence does not check (on sim: is --device-pub the attestation service's device.pub?): do not trust it")
+	case errors.Is(err, bundle.ErrPolicy):
+		return withHint(err, "the bundle's policy cannot be checked by this truce: do not trust it")
+	}
+	return withHint(err, "the bundle was altered or is incomplete: do not trust it")
+}
+
+func printBundleReport(w io.Writer, rep *bundle.Report) {
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	pol, id, cp := rep.Policy, rep.Enclave, rep.Checkpoint
+	fmt.Fprintf(w, "audit bundle verified: digest %s\n", rep.Digest)
+	fmt.Fprintf(w, "  exported by:  %s, at %s by its clock (signed with its key in the policy)\n", rep.Exporter, ts(rep.Exported))
+	fmt.Fprintf(w, "  policy:       %q sha256 %s (chain of %d)\n", pol.Name, pol.HashHex(), len(rep.PolicyChain))
+	sim := ""
+	if id.Simulated {
+		sim = " (SIMULATED: no hardware stands behind it)"
+	}
+	fmt.Fprintf(w, "  enclave:      %s measurement %s%s, key sha256 %s\n", id.Platform, hex.EncodeToString(id.Measurement), sim, rep.KeyHash)
+	fmt.Fprintf(w, "  certificate:  issued by %q, the CA the policy pins; valid %s to %s\n", rep.Leaf.Issuer.CommonName, ts(rep.Leaf.NotBefore), ts(rep.Leaf.NotAfter))
+	if rep.Evidence != nil {
+		fmt.Fprintf(w, "  evidence:     %s evidence verified: measurement %s, binds the enclave key, the policy and the nonce\n", rep.Evidence.Platform, hex.EncodeToString(rep.Evidence.Measurement))
+	}
+	fmt.Fprintf(w, "  audit log:    %d entries, hash chain checks, signed by the enclave at %s (head %s)\n", len(rep.Entries), ts(cp.Time), cp.Head)
+	var held, withheld int
+	for _, r := range rep.Runs {
+		if r.Receipt != nil {
+			held++
+		} else {
+			withheld++
+		}
+	}
+	fmt.Fprintf(w, "  receipts:     %d verified, signed by the enclave key; %d withheld from %s\n", held, withheld, rep.Exporter)
+	fmt.Fprintf(w, "runs (%d):\n", len(rep.Runs))
+	for _, r := range rep.Runs {
+		e := r.Entry
+		what := e.Path
+		if e.Action == "pipeline" {
+			what = "pipeline " + e.Path
+		}
+		fmt.Fprintf(w, "  #%d %s %s ran %s (sha256 %s): %s\n", e.Seq, ts(e.Time), e.Principal, what, e.Hashes[0], e.Outcome)
+		rc := r.Receipt
+		if rc == nil {
+			fmt.Fprintf(w, "      receipt %s withheld from %s: inputs and outputs not shown\n", r.Digest, rep.Exporter)
+			continue
+		}
+		fmt.Fprintf(w, "      receipt %s: %s, exit code %d, ran %s to %s\n", r.Digest, rc.Outcome, rc.ExitCode, ts(rc.Started), ts(rc.Finished))
+		for _, f := range rc.Inputs {
+			fmt.Fprintf(w, "      input   %s sha256 %s\n", f.Path, f.SHA256)
+		}
+		for _, f := range rc.Outputs {
+			fmt.Fprintf(w, "      output  %s sha256 %s\n", f.Path, f.SHA256)
+		}
+	}
+}

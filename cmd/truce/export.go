@@ -1,0 +1,144 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/bundle"
+	"github.com/truce-project/truce/identity"
+)
+
+func init() {
+	var cf clientFlags
+	var out, devicePub string
+	register(&command{
+		name:    "export",
+		args:    "-o BUNDLE [flags]",
+		summary: "write the enclave's audit bundle: policy, attestation, audit log, receipts",
+		help: `Dials the enclave, checks it as every client command does, and writes one
+file, the audit bundle, that anyone can check offline with
+"truce audit verify": the policy the enclave runs (its exact bytes), the
+enclave's certificate chain and attestation evidence, its hash-chained
+audit log with the enclave's signed checkpoint of it, and the receipts of
+its runs. The bundle is signed with your key and names you as its exporter.
+
+You get the receipts the policy lets you read: those of programs you may
+run, or whose every output you may read. The receipts of other runs are
+listed as withheld, by the digest their audit entry names; the audit log
+still shows who ran what, when, and how it ended.
+
+Before writing, truce checks the bundle as "truce audit verify" would; the
+evidence too where it can (on sim with --device-pub). The file is written
+whole or not at all; "-o -" writes to stdout.
+` + clientFlagsHelp + `
+
+Example:
+  truce export --policy policy.json --identity dave.crt --key dave.key \
+      -o audit-bundle.json
+  truce audit verify --device-pub pas/device.pub audit-bundle.json`,
+		flags: func(fs *flag.FlagSet) {
+			cf.declare(fs)
+			fs.StringVar(&out, "o", "", "write the bundle to `file` (required; - for stdout)")
+			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file`, to check the evidence on sim before writing (default $TRUCE_SIM_DEVICE_PUB)")
+		},
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if err := noArgs(args); err != nil {
+				return err
+			}
+			if out == "" {
+				return withHint(usagef("-o is required"), "name the bundle file to write, such as -o audit-bundle.json")
+			}
+			s, pol, err := cf.dial(e)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			id, err := identity.Load(cf.cert, cf.key)
+			if err != nil {
+				return err
+			}
+			b, err := bundle.Export(e.ctx, s, pol, id, time.Now())
+			if err != nil {
+				return clientError(err)
+			}
+			opts := bundle.Options{SkipEvidence: true}
+			if v, err := bundleVerifier(e, b.Attestation.Platform, devicePub); err == nil {
+				opts = bundle.Options{Verifier: v}
+			} else if devicePub != "" {
+				return err
+			}
+			rep, err := bundle.Verify(b, opts)
+			if err != nil {
+				return bundleError("the exported bundle (nothing was written)", err)
+			}
+			data, err := bundle.Marshal(b)
+			if err != nil {
+				return err
+			}
+			if out == "-" {
+				_, err := e.stdout.Write(data)
+				return err
+			}
+			if err := writeWhole(out, data); err != nil {
+				return withHint(fmt.Errorf("writing the bundle: %w", err), "choose a writable -o file")
+			}
+			evidence := "checked"
+			if rep.Evidence == nil {
+				evidence = "not checked here (give --device-pub on sim)"
+			}
+			fmt.Fprintf(e.stderr, "audit bundle written to %s: policy %s, %d audit entries, %d receipts, %d withheld from %s, evidence %s; digest %s\n",
+				out, pol.HashHex(), len(b.Audit.Entries), len(b.Receipts), len(b.Withheld), b.Exporter, evidence, b.Digest)
+			fmt.Fprintf(e.stderr, "check it with: truce audit verify %s\n", out)
+			return nil
+		},
+	})
+}
+
+// writeWhole writes data to file through a temporary file renamed over
+// it, so that file is either as it was or holds all of data.
+func writeWhole(file string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}
+
+// bundleVerifier returns the verifier for a bundle's evidence: for sim,
+// one with the device public key from devicePub or
+// $TRUCE_SIM_DEVICE_PUB; otherwise the registered one.
+func bundleVerifier(e *env, platform, devicePub string) (attest.Verifier, error) {
+	if platform != attest.SimPlatform {
+		v, err := attest.Lookup(platform)
+		if err != nil {
+			return nil, withHint(err, "this truce cannot check %s evidence", platform)
+		}
+		return v, nil
+	}
+	if devicePub == "" {
+		devicePub = e.getenv("TRUCE_SIM_DEVICE_PUB")
+	}
+	if devicePub == "" {
+		return nil, withHint(usagef("the bundle's enclave is simulated: checking its evidence needs the simulated device's public key"), "give --device-pub FILE (truce pas init wrote device.pub)")
+	}
+	return evidenceVerifier(e, platform, devicePub)
+}
