@@ -106,6 +106,14 @@ type Claims struct {
 	Extra map[string][]byte
 	// Details are further platform claims, printable, for debugging.
 	Details map[string]string
+	// TCB are the platform's TCB components by the names of
+	// policy.PlatformSpec.TCB (such as "microcode" for snp), which a
+	// policy's minimum_tcb is checked against; nil if the platform has
+	// none.
+	TCB map[string]int
+	// Collateral says how fresh the vendor collateral was that the
+	// verifier used (such as Intel's TCB info); nil if none.
+	Collateral []Freshness
 }
 
 // Errors callers branch on. Wrapped errors say more.

@@ -229,6 +229,9 @@ func FuzzParse(f *testing.F) {
 	p.Attestation.Runtimes = append(p.Attestation.Runtimes, Runtime{Platform: "tdx", Measurement: hexOf(48, 3), Extra: map[string]string{"rtmr1": hexOf(48, 4)}})
 	p.Limits = Limits{MemoryMiB: 64, ExecSeconds: 5}
 	f.Add(encode(f, p))
+	p.Attestation.MinimumTCB = map[string]TCB{"tdx": {"pce_svn": 11, "tee_tcb_svn.0": 3}}
+	p.Attestation.Revoked = []Revocation{{Platform: "sim", Measurement: hexOf(32, 9), Reason: "old"}}
+	f.Add(encode(f, p))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"version":1,"version":1}`))
 	f.Add([]byte(`{"principals":[{"capabilities":{"/a/":"rwax","b":"q"}}]}`))
