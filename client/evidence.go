@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/truce-project/truce/attest"
 )
@@ -12,11 +14,13 @@ import (
 // VerifyEvidence checks the enclave's own evidence with v, without relying
 // on the attestation service (RA-TLS style): it fetches GET
 // /v1/attestation and requires that the reported leaf certificate is the
-// one this session verified, that the evidence verifies with v, attests a
-// measurement the policy trusts (the one the certificate names) and binds
-// that certificate's key, the policy hash and the reported nonce. Errors
-// wrap the attest sentinels (ErrBadEvidence, ErrBinding,
-// ErrUntrustedMeasurement).
+// one this session verified, that the evidence verifies with v, binds that
+// certificate's key, the policy hash and the reported nonce, names the
+// measurement the certificate names, and passes the policy's rules on
+// runtimes (attest.CheckRuntime: not revoked, pinned with every extra pin,
+// TCB at least the policy's minimum). Refusals of the evidence are
+// *attest.Verdict values wrapping the attest sentinels (ErrBadEvidence,
+// ErrBinding, ErrUntrustedMeasurement, ErrRevoked, ErrTCBTooLow).
 func (s *Session) VerifyEvidence(ctx context.Context, v attest.Verifier) (*attest.Claims, error) {
 	a, err := s.Attestation(ctx)
 	if err != nil {
@@ -32,22 +36,33 @@ func (s *Session) VerifyEvidence(ctx context.Context, v attest.Verifier) (*attes
 	if a.Platform != v.Platform() {
 		return nil, fmt.Errorf("%w: evidence of platform %q, verifier for %q", attest.ErrUnsupportedPlatform, a.Platform, v.Platform())
 	}
-	claims, err := v.Verify(a.Evidence, attest.VerifyOptions{Now: s.opts.Now()})
+	now := s.opts.Now()
+	claims, err := v.Verify(a.Evidence, attest.VerifyOptions{Now: now})
 	if err != nil {
-		return nil, fmt.Errorf("the enclave's evidence: %w", err)
+		return nil, fmt.Errorf("the enclave's evidence: %w", &attest.Verdict{Rule: attest.RuleEvidence, Claim: a.Platform + " evidence",
+			Expected: "a signature and vendor chain valid at " + now.UTC().Format(time.RFC3339), Actual: err.Error(), At: now,
+			Hint: "the enclave's own evidence does not verify: report it to the host's operator; do not use this enclave"})
 	}
 	leaf, err := x509.ParseCertificate(a.Chain[0])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", attest.ErrBadChain, err)
 	}
 	if want := attest.ReportData(leaf.RawSubjectPublicKeyInfo, s.pol.Hash(), a.Nonce); claims.ReportData != want {
-		return nil, fmt.Errorf("%w: the evidence does not bind the enclave's key, this policy and nonce %x", attest.ErrBinding, a.Nonce)
+		return nil, &attest.Verdict{Rule: attest.RuleBinding, Claim: "report data", Expected: hex.EncodeToString(want[:]),
+			Actual: hex.EncodeToString(claims.ReportData[:]), Collateral: claims.Collateral, At: now,
+			Hint: fmt.Sprintf("the evidence does not bind the enclave's key, this policy and nonce %x: do not use this enclave", a.Nonce)}
 	}
-	if !bytes.Equal(claims.Measurement, enc.Measurement) || !attest.TrustsMeasurement(s.pol, claims.Platform, claims.Measurement) {
-		return nil, fmt.Errorf("%w: evidence measurement %x", attest.ErrUntrustedMeasurement, claims.Measurement)
+	if !bytes.Equal(claims.Measurement, enc.Measurement) {
+		return nil, &attest.Verdict{Rule: attest.RuleMeasurement, Claim: claims.Platform + " measurement", Expected: hex.EncodeToString(enc.Measurement) + " (the certificate's)",
+			Actual: hex.EncodeToString(claims.Measurement), Collateral: claims.Collateral, At: now,
+			Hint: "the evidence and the certificate name different runtimes: do not use this enclave"}
+	}
+	if err := attest.Refusal(attest.CheckRuntime(s.pol, attest.RuntimeOf(claims), now)); err != nil {
+		return nil, err
 	}
 	if claims.Simulated != enc.Simulated {
-		return nil, fmt.Errorf("%w: evidence and certificate disagree on simulation", attest.ErrSimulated)
+		return nil, &attest.Verdict{Rule: attest.RuleSimulated, Claim: "simulated", Expected: fmt.Sprint(enc.Simulated) + " (the certificate's)",
+			Actual: fmt.Sprint(claims.Simulated), At: now, Hint: "the evidence and the certificate disagree on simulation: do not use this enclave"}
 	}
 	return claims, nil
 }
