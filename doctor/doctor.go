@@ -72,7 +72,7 @@ func (r Result) String() string {
 // Collateral endpoints of the vendors, host:port, by platform: where the
 // collateral that evidence is checked against is served.
 var Collateral = map[string]string{
-	"snp": "kdsintf.amd.com:443",              // AMD Key Distribution Service: VCEK certificates, CRLs
+	"snp": "kdsintf.amd.com:443",               // AMD Key Distribution Service: VCEK certificates, CRLs
 	"tdx": "api.trustedservices.intel.com:443", // Intel PCS: TCB info, QE identity, CRLs
 	"sgx": "api.trustedservices.intel.com:443", // Intel PCS
 }

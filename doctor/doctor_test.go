@@ -58,10 +58,10 @@ func TestRun(t *testing.T) {
 		want      []want
 	}{
 		{name: "snp guest with configfs-tsm", platforms: []string{"snp"}, up: []string{"kdsintf.amd.com:443"},
-			fs: fstest.MapFS{"sys/kernel/config/tsm/report": dir(), "proc/cpuinfo": cpu("sev sev_es sev_snp")},
+			fs:   fstest.MapFS{"sys/kernel/config/tsm/report": dir(), "proc/cpuinfo": cpu("sev sev_es sev_snp")},
 			want: []want{{"clock", true}, {"/sys/kernel/config/tsm/report", true}, {"/dev/sev-guest", true}, {"kernel SEV-SNP guest support", true}, {"vendor collateral kdsintf.amd.com:443", true}}},
 		{name: "snp guest with the legacy device only", platforms: []string{"snp"},
-			fs: fstest.MapFS{"dev/sev-guest": dev(), "proc/cpuinfo": cpu("sev_snp")},
+			fs:   fstest.MapFS{"dev/sev-guest": dev(), "proc/cpuinfo": cpu("sev_snp")},
 			want: []want{{"clock", true}, {"/sys/kernel/config/tsm/report", true}, {"/dev/sev-guest", true}, {"kernel SEV-SNP guest support", true}, {"vendor collateral kdsintf.amd.com:443", false}}},
 		{name: "plain host checked for snp and tdx", platforms: []string{"snp", "tdx"}, up: []string{"api.trustedservices.intel.com:443"},
 			fs: fstest.MapFS{"proc/cpuinfo": cpu("sse2")},
@@ -69,7 +69,7 @@ func TestRun(t *testing.T) {
 				{"/sys/kernel/config/tsm/report", false}, {"/dev/sev-guest", false}, {"kernel SEV-SNP guest support", false}, {"vendor collateral kdsintf.amd.com:443", false},
 				{"/sys/kernel/config/tsm/report", false}, {"/dev/tdx_guest", false}, {"kernel TDX guest support", false}, {"vendor collateral api.trustedservices.intel.com:443", true}}},
 		{name: "tdx guest", platforms: []string{"tdx"}, up: []string{"api.trustedservices.intel.com:443"},
-			fs: fstest.MapFS{"sys/kernel/config/tsm/report": dir(), "dev/tdx_guest": dev(), "proc/cpuinfo": cpu("tdx_guest")},
+			fs:   fstest.MapFS{"sys/kernel/config/tsm/report": dir(), "dev/tdx_guest": dev(), "proc/cpuinfo": cpu("tdx_guest")},
 			want: []want{{"clock", true}, {"/sys/kernel/config/tsm/report", true}, {"/dev/tdx_guest", true}, {"kernel TDX guest support", true}, {"vendor collateral api.trustedservices.intel.com:443", true}}},
 		{name: "inside a nitro enclave", platforms: []string{"nitro"},
 			fs:   fstest.MapFS{"dev/nsm": dev(), "dev/vsock": dev()},
