@@ -92,10 +92,15 @@ type Verdict struct {
 	At time.Time `json:"at,omitzero"`
 }
 
-// Error is the verdict on one line, hint excluded:
-// "claim: expected E, got A (rule R)".
+// Error is the verdict on one line, hint excluded, led by the message of
+// the rule's sentinel error:
+// "measurement not trusted by the policy: sim measurement: expected E, got A (rule measurement)".
 func (v *Verdict) Error() string {
 	var b strings.Builder
+	if e := v.Unwrap(); e != nil {
+		b.WriteString(e.Error())
+		b.WriteString(": ")
+	}
 	fmt.Fprintf(&b, "%s: expected %s, got %s (rule %s", oneLine(v.Claim), oneLine(v.Expected), oneLine(v.Actual), oneLine(v.Rule))
 	for _, f := range v.Collateral {
 		b.WriteString("; ")

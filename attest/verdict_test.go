@@ -201,7 +201,7 @@ func TestCheckEnclaveTCBAndRevocation(t *testing.T) {
 func TestVerdictText(t *testing.T) {
 	v := &attest.Verdict{Rule: attest.RuleMeasurement, Claim: "sim measurement", Expected: "aa", Actual: "bb\nforged line\x1b[31m", Hint: "start the right build"}
 	msg := v.Error()
-	if strings.ContainsAny(msg, "\n\x1b") || !strings.Contains(msg, "sim measurement: expected aa, got bb forged line") || !strings.HasSuffix(msg, "(rule measurement)") {
+	if strings.ContainsAny(msg, "\n\x1b") || !strings.HasPrefix(msg, "measurement not trusted by the policy: sim measurement: expected aa, got bb forged line") || !strings.HasSuffix(msg, "(rule measurement)") {
 		t.Fatalf("Error() = %q", msg)
 	}
 	long := &attest.Verdict{Rule: attest.RuleChain, Claim: "c", Expected: strings.Repeat("x", 10000), Actual: "y"}

@@ -94,7 +94,7 @@ func TestAttestExplain(t *testing.T) {
 				t.Errorf("stdout lacks %q:\n%s", want, out)
 			}
 		}
-		if !strings.Contains(errOut, "truce: the enclave is not one the policy trusts; nothing was sent: sim measurement: expected "+hex.EncodeToString(w.Measurement)+", got "+hex.EncodeToString(wrong)) ||
+		if !strings.Contains(errOut, "truce: the enclave is not one the policy trusts; nothing was sent: measurement not trusted by the policy: sim measurement: expected "+hex.EncodeToString(w.Measurement)+", got "+hex.EncodeToString(wrong)) ||
 			!strings.Contains(errOut, "\nhint: ") {
 			t.Errorf("stderr:\n%s", errOut)
 		}
