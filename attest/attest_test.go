@@ -180,7 +180,7 @@ type leafOpts struct {
 	eku       []x509.ExtKeyUsage
 }
 
-func issue(t *testing.T, ca *attesttest.CA, o leafOpts) *x509.Certificate {
+func issue(t testing.TB, ca *attesttest.CA, o leafOpts) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
