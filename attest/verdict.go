@@ -96,11 +96,17 @@ type Verdict struct {
 // the rule's sentinel error:
 // "measurement not trusted by the policy: sim measurement: expected E, got A (rule measurement)".
 func (v *Verdict) Error() string {
-	var b strings.Builder
 	if e := v.Unwrap(); e != nil {
-		b.WriteString(e.Error())
-		b.WriteString(": ")
+		return e.Error() + ": " + v.Summary()
 	}
+	return v.Summary()
+}
+
+// Summary is Error without the sentinel's message:
+// "sim measurement: expected E, got A (rule measurement)", followed by the
+// collateral's freshness, if any.
+func (v *Verdict) Summary() string {
+	var b strings.Builder
 	fmt.Fprintf(&b, "%s: expected %s, got %s (rule %s", oneLine(v.Claim), oneLine(v.Expected), oneLine(v.Actual), oneLine(v.Rule))
 	for _, f := range v.Collateral {
 		b.WriteString("; ")

@@ -146,14 +146,14 @@ var verdictKinds = map[string]string{
 	attest.RuleMinimumTCB:  ProblemTCB,
 }
 
-// verdictProblem is the problem of a refusal of evidence: the verdict
-// on one line as the detail, and the verdict itself.
+// verdictProblem is the problem of a refusal of evidence: the verdict's
+// summary as the detail (the title names the rule), and the verdict itself.
 func verdictProblem(v *attest.Verdict) *ProblemError {
 	kind, ok := verdictKinds[v.Rule]
 	if !ok {
 		kind = ProblemBadEvidence
 	}
-	p := newProblem(kind, v.Error())
+	p := newProblem(kind, v.Summary())
 	p.Verdict = v
 	return p
 }
