@@ -83,6 +83,11 @@ func CheckRuntime(pol *policy.Policy, rt Runtime, at time.Time) []Step {
 		return v == nil
 	}
 	m := hex.EncodeToString(rt.Measurement)
+	if pol == nil || pol.Bytes() == nil {
+		add("measurement pinned", "", refuse(RuleMeasurement, rt.Platform+" measurement", "a measurement a parsed policy lists", m,
+			"parse the policy with policy.Parse: a policy built by hand trusts nothing"))
+		return steps
+	}
 	if r := pol.RevokedMeasurement(rt.Platform, rt.Measurement); r != nil {
 		reason := r.Reason
 		if reason == "" {
@@ -287,5 +292,6 @@ func listsPlatform(pol *policy.Policy, platform string) bool {
 // platform and does not revoke it (the check CheckEnclave makes of a
 // certificate's measurement).
 func TrustsMeasurement(pol *policy.Policy, platform string, m []byte) bool {
-	return pol.RevokedMeasurement(platform, m) == nil && checkMeasurement(pol, Runtime{Platform: platform, Measurement: m}) == nil
+	return pol != nil && pol.Bytes() != nil && pol.RevokedMeasurement(platform, m) == nil &&
+		checkMeasurement(pol, Runtime{Platform: platform, Measurement: m}) == nil
 }

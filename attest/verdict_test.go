@@ -149,6 +149,19 @@ func TestCheckRuntimeExtraPins(t *testing.T) {
 	}
 }
 
+func TestCheckRuntimeUnparsedPolicy(t *testing.T) {
+	m := bytes.Repeat([]byte{1}, 32)
+	hand := &policy.Policy{Attestation: policy.Attestation{Runtimes: []policy.Runtime{{Platform: "sim", Measurement: hex.EncodeToString(m)}}}}
+	for _, pol := range []*policy.Policy{nil, hand} {
+		if err := attest.Refusal(attest.CheckRuntime(pol, attest.Runtime{Platform: "sim", Measurement: m}, time.Now())); !errors.Is(err, attest.ErrUntrustedMeasurement) {
+			t.Fatalf("policy %v: got %v, want a refusal", pol, err)
+		}
+		if attest.TrustsMeasurement(pol, "sim", m) {
+			t.Fatal("an unparsed policy trusts a measurement")
+		}
+	}
+}
+
 func TestCheckEnclaveTCBAndRevocation(t *testing.T) {
 	ca := attesttest.NewCA(t)
 	pol, m := rulesPolicy(t, ca)
