@@ -110,10 +110,23 @@ func (v *Verdict) Summary() string {
 	fmt.Fprintf(&b, "%s: expected %s, got %s (rule %s", oneLine(v.Claim), oneLine(v.Expected), oneLine(v.Actual), oneLine(v.Rule))
 	for _, f := range v.Collateral {
 		b.WriteString("; ")
-		b.WriteString(f.At(v.At))
+		b.WriteString(oneLine(f.At(v.At)))
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// Printable returns a copy of v whose texts are each on one bounded line,
+// without control characters, for showing field by field.
+func (v *Verdict) Printable() *Verdict {
+	c := *v
+	c.Rule, c.Claim, c.Expected, c.Actual, c.Hint = oneLine(v.Rule), oneLine(v.Claim), oneLine(v.Expected), oneLine(v.Actual), oneLine(v.Hint)
+	c.Collateral = nil
+	for _, f := range v.Collateral {
+		f.Name = oneLine(f.Name)
+		c.Collateral = append(c.Collateral, f)
+	}
+	return &c
 }
 
 // Unwrap returns the sentinel error of the verdict's rule, or nil for a

@@ -234,3 +234,44 @@ func TestVerdictText(t *testing.T) {
 		t.Fatal("an unknown rule matched a sentinel")
 	}
 }
+
+// FuzzVerdictJSON decodes arbitrary bytes as a verdict, as a client does
+// with the one in a problem document: whatever decodes renders as one
+// bounded line without control characters, and matches a sentinel only
+// for a known rule.
+func FuzzVerdictJSON(f *testing.F) {
+	f.Add([]byte(`{"rule":"minimum-tcb","claim":"snp tcb microcode","expected":"≥ 68","actual":"60","collateral":[{"name":"tcb_info","issued":"2026-01-01T00:00:00Z","next_update":"2026-02-01T00:00:00Z"}],"at":"2026-03-01T00:00:00Z"}`))
+	f.Add([]byte(`{"rule":"x","claim":"a\nb\u001b[2J","expected":"","actual":""}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"rule":"chain","claim":"c","collateral":[{"name":"a\nb"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v attest.Verdict
+		if json.Unmarshal(b, &v) != nil {
+			return
+		}
+		msg := v.Error()
+		control := func(s string) bool {
+			return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+		}
+		if control(msg) {
+			t.Fatalf("control character in %q", msg)
+		}
+		p := v.Printable()
+		for _, s := range []string{p.Rule, p.Claim, p.Expected, p.Actual, p.Hint} {
+			if control(s) || len(s) > 600 {
+				t.Fatalf("Printable field %q", s)
+			}
+		}
+		for _, c := range p.Collateral {
+			if control(c.At(p.At)) {
+				t.Fatalf("Printable collateral %q", c.At(p.At))
+			}
+		}
+		if limit := 6*600 + len(v.Collateral)*(2*600+200) + 200; len(msg) > limit {
+			t.Fatalf("%d bytes: not bounded", len(msg))
+		}
+		if v.Valid() != (v.Unwrap() != nil && v.Claim != "") {
+			t.Fatalf("Valid %v for rule %q", v.Valid(), v.Rule)
+		}
+	})
+}

@@ -127,7 +127,7 @@ func printSteps(w io.Writer, steps []attest.Step) {
 			}
 			continue
 		}
-		v := s.Verdict
+		v := s.Verdict.Printable()
 		fmt.Fprintf(w, "   ✗ %s\n", s.Name)
 		fmt.Fprintf(w, "       claim:      %s\n", v.Claim)
 		fmt.Fprintf(w, "       expected:   %s\n", v.Expected)
@@ -145,8 +145,8 @@ func printSteps(w io.Writer, steps []attest.Step) {
 // printCertificate writes what the leaf certificate says, unchecked.
 func printCertificate(w io.Writer, chain []*x509.Certificate) {
 	leaf := chain[0]
-	fmt.Fprintf(w, "   subject:      %s\n", leaf.Subject.CommonName)
-	fmt.Fprintf(w, "   issuer:       %s\n", leaf.Issuer.CommonName)
+	fmt.Fprintf(w, "   subject:      %q\n", leaf.Subject.CommonName)
+	fmt.Fprintf(w, "   issuer:       %q\n", leaf.Issuer.CommonName)
 	fmt.Fprintf(w, "   serial:       %x\n", leaf.SerialNumber)
 	fmt.Fprintf(w, "   valid:        %s to %s\n", leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	id, err := attest.IdentityOf(leaf)
@@ -158,13 +158,13 @@ func printCertificate(w io.Writer, chain []*x509.Certificate) {
 	if id.Simulated {
 		sim = " (SIMULATED: no hardware stands behind it)"
 	}
-	fmt.Fprintf(w, "   platform:     %s%s\n", id.Platform, sim)
+	fmt.Fprintf(w, "   platform:     %q%s\n", id.Platform, sim)
 	fmt.Fprintf(w, "   measurement:  %s\n", hex.EncodeToString(id.Measurement))
 	fmt.Fprintf(w, "   policy hash:  %s\n", hex.EncodeToString(id.PolicyHash[:]))
 	if len(id.TCB) > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(id.TCB)) {
-			parts = append(parts, fmt.Sprintf("%s %d", k, id.TCB[k]))
+			parts = append(parts, fmt.Sprintf("%q %d", k, id.TCB[k]))
 		}
 		fmt.Fprintf(w, "   tcb:          %s\n", strings.Join(parts, ", "))
 	}
