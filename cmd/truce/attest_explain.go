@@ -55,14 +55,12 @@ func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
 	certErr := attest.Refusal(certSteps)
 
 	var evSteps []attest.Step
-	evNote := ""
+	var evNote string
+	var fetchErr error
 	if certErr != nil {
 		evNote = "not fetched: the enclave failed the client check below, so nothing was sent to it (the evidence is served only to principals)"
-	} else {
-		evSteps, evNote, err = fetchEvidence(e, cf, pol, opts, id.Platform, devicePub)
-		if err != nil {
-			return err
-		}
+	} else if evSteps, evNote, fetchErr = fetchEvidence(e, cf, pol, opts, id.Platform, devicePub); fetchErr != nil {
+		evNote = "not fetched: " + fetchErr.Error()
 	}
 
 	fmt.Fprintf(w, "\n1. evidence and 2. verifier (the enclave's own evidence, checked here as the attestation service checks it)\n")
@@ -79,6 +77,9 @@ func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
 
 	if certErr != nil {
 		return clientError(fmt.Errorf("the enclave is not one the policy trusts; nothing was sent: %w", certErr))
+	}
+	if fetchErr != nil {
+		return fetchErr
 	}
 	if err := attest.Refusal(evSteps); err != nil {
 		return clientError(fmt.Errorf("the enclave's evidence: %w", err))

@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/trucetest"
 )
 
@@ -63,11 +65,14 @@ func TestAttestExplain(t *testing.T) {
 		}))
 		return fe
 	}
-	explain := func(addr string, extra ...string) (code int, stdout, stderr string) {
+	explainAs := func(cert, key, addr string, extra ...string) (code int, stdout, stderr string) {
 		var out, errb bytes.Buffer
 		e := &env{ctx: context.Background(), stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
 		args := append([]string{"attest", "--explain", "--policy", polFile, "--identity", cert, "--key", key, "--addr", addr}, extra...)
 		return run(args, e), out.String(), errb.String()
+	}
+	explain := func(addr string, extra ...string) (code int, stdout, stderr string) {
+		return explainAs(cert, key, addr, extra...)
 	}
 
 	t.Run("wrong measurement", func(t *testing.T) {
@@ -131,6 +136,23 @@ func TestAttestExplain(t *testing.T) {
 		fe := enclave(nil)
 		code, out, errOut := explain(fe.Addr)
 		if code != exitOK || !strings.Contains(out, "– not checked here: --evidence on sim needs the device public key") {
+			t.Fatalf("exit %d\n%s%s", code, out, errOut)
+		}
+	})
+
+	t.Run("trusted, but not a principal", func(t *testing.T) {
+		stranger, err := identity.New("mallory", 0, time.Time{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scert, skey, err := stranger.Write(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fe := enclave(nil)
+		code, out, errOut := explainAs(scert, skey, fe.Addr, "--device-pub", devPub)
+		if code != exitFailure || !strings.Contains(out, "– not fetched: ") || !strings.Contains(out, "✓ measurement pinned") ||
+			!strings.Contains(errOut, "hint: use the certificate and key of a principal") {
 			t.Fatalf("exit %d\n%s%s", code, out, errOut)
 		}
 	})
