@@ -14,8 +14,6 @@ import (
 	"github.com/truce-project/truce/doctor"
 )
 
-var now = time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
-
 func dev() *fstest.MapFile { return &fstest.MapFile{Mode: fs.ModeDevice | fs.ModeCharDevice | 0o600} }
 func dir() *fstest.MapFile { return &fstest.MapFile{Mode: fs.ModeDir | 0o755} }
 func cpu(flags string) *fstest.MapFile {
@@ -45,9 +43,12 @@ type want struct {
 }
 
 func TestRun(t *testing.T) {
+	// The test CA is valid from an hour before the real time; the clock
+	// the checks see is an hour into it.
 	ca := attesttest.NewCA(t)
+	now := ca.Cert.NotBefore.Add(time.Hour)
 	pol := attesttest.Policy(t, attesttest.PolicyOptions{CACertPEM: ca.PEM(), Service: "https://pas.example:3010",
-		Expires: now.Add(30 * 24 * time.Hour), Runtimes: []attesttest.Runtime{{Platform: "sim", Measurement: make([]byte, 32)}}})
+		Expires: now.Add(30 * 24 * time.Hour).Truncate(time.Second), Runtimes: []attesttest.Runtime{{Platform: "sim", Measurement: make([]byte, 32)}}})
 	for _, tc := range []struct {
 		name      string
 		fs        fstest.MapFS
