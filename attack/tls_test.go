@@ -178,7 +178,10 @@ func TestControlProtocolCarriesNoKey(t *testing.T) {
 		}
 	}
 	sort.Strings(names)
-	want := "CSR:[]uint8 Chain:[][]uint8 Evidence:[]uint8 Listen:string Message:string Nonce:[]uint8 NotAfter:time.Time Platform:string PolicyHash:string Type:string"
+	// Verdict: reviewed; it names a rule and the public values of the
+	// evidence or certificate that failed it (measurements, TCB versions,
+	// certificate names and dates, collateral dates), never key material.
+	want := "CSR:[]uint8 Chain:[][]uint8 Evidence:[]uint8 Listen:string Message:string Nonce:[]uint8 NotAfter:time.Time Platform:string PolicyHash:string Type:string Verdict:*attest.Verdict"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("control.Message changed; review that no secret can travel in it, then update this test:\n got %s\nwant %s", got, want)
 	}

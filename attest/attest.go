@@ -2,11 +2,14 @@
 // enclave, evidence for 64 bytes of report data) and Verifier (check evidence,
 // return what it attests) interfaces, the report-data binding of an enclave
 // key to a policy and a nonce, the X.509 extension that carries an enclave's
-// identity, and the client-side check of an enclave certificate chain against
-// a policy.
+// identity, the client-side check of an enclave certificate chain against
+// a policy, the policy's rules on runtimes (revoked measurements, pinned
+// measurements, minimum TCB) that the attestation service, the runtime and
+// clients share, and the Verdict every refusal is.
 //
-// It must never accept evidence or a certificate it has not checked, and
-// never treat simulated evidence as hardware-backed.
+// It must never accept evidence or a certificate it has not checked, never
+// treat simulated evidence as hardware-backed, and never decide on a
+// verdict received from elsewhere: verdicts only explain.
 package attest
 
 import (
@@ -106,6 +109,14 @@ type Claims struct {
 	Extra map[string][]byte
 	// Details are further platform claims, printable, for debugging.
 	Details map[string]string
+	// TCB are the platform's TCB components by the names of
+	// policy.PlatformSpec.TCB (such as "microcode" for snp), which a
+	// policy's minimum_tcb is checked against; nil if the platform has
+	// none.
+	TCB map[string]int
+	// Collateral says how fresh the vendor collateral was that the
+	// verifier used (such as Intel's TCB info); nil if none.
+	Collateral []Freshness
 }
 
 // Errors callers branch on. Wrapped errors say more.

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
+	"maps"
 	"math/big"
 	"testing"
 	"time"
@@ -63,6 +64,7 @@ func TestIdentityExtensionRoundTrip(t *testing.T) {
 	for _, id := range []attest.Identity{
 		{Platform: "sim", Measurement: bytes.Repeat([]byte{0xab}, 32), PolicyHash: [32]byte{7}, Simulated: true},
 		{Platform: "nitro", Measurement: bytes.Repeat([]byte{0x01}, 48), PolicyHash: [32]byte{0xff}},
+		{Platform: "snp", Measurement: bytes.Repeat([]byte{0x02}, 48), TCB: map[string]int{"bootloader": 2, "tee": 0, "snp": 5, "microcode": 68}},
 	} {
 		ext, err := id.Extension()
 		if err != nil {
@@ -78,7 +80,7 @@ func TestIdentityExtensionRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.Platform != id.Platform || !bytes.Equal(got.Measurement, id.Measurement) ||
-			got.PolicyHash != id.PolicyHash || got.Simulated != id.Simulated {
+			got.PolicyHash != id.PolicyHash || got.Simulated != id.Simulated || !maps.Equal(got.TCB, id.TCB) {
 			t.Fatalf("round trip: got %+v, want %+v", got, id)
 		}
 	}
@@ -149,6 +151,8 @@ func TestParseIdentityRefuses(t *testing.T) {
 func FuzzParseIdentity(f *testing.F) {
 	ext, _ := attest.Identity{Platform: "sim", Measurement: []byte{1, 2}, Simulated: true}.Extension()
 	f.Add(ext.Value)
+	ext, _ = attest.Identity{Platform: "snp", Measurement: []byte{1}, TCB: map[string]int{"microcode": 68, "snp": 5}}.Extension()
+	f.Add(ext.Value)
 	f.Add([]byte{0x30, 0x00})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -163,7 +167,7 @@ func FuzzParseIdentity(f *testing.F) {
 		}
 		id2, err := attest.ParseIdentity(ext.Value)
 		if err != nil || id2.Platform != id.Platform || !bytes.Equal(id2.Measurement, id.Measurement) ||
-			id2.PolicyHash != id.PolicyHash || id2.Simulated != id.Simulated {
+			id2.PolicyHash != id.PolicyHash || id2.Simulated != id.Simulated || !maps.Equal(id.TCB, id2.TCB) {
 			t.Fatalf("re-encoding changed %+v into %+v (%v)", id, id2, err)
 		}
 	})
@@ -176,7 +180,7 @@ type leafOpts struct {
 	eku       []x509.ExtKeyUsage
 }
 
-func issue(t *testing.T, ca *attesttest.CA, o leafOpts) *x509.Certificate {
+func issue(t testing.TB, ca *attesttest.CA, o leafOpts) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // ExtensionOID identifies the enclave identity extension:
@@ -29,6 +31,11 @@ type Identity struct {
 	Measurement []byte
 	PolicyHash  [32]byte
 	Simulated   bool
+	// TCB are the platform's TCB components as the attestation service
+	// read them from the evidence (see policy.PlatformSpec.TCB), so that
+	// clients can check the policy's minimum TCB; nil if the platform has
+	// none.
+	TCB map[string]int
 }
 
 // identityASN1 is the DER form:
@@ -38,21 +45,49 @@ type Identity struct {
 //	    platform    UTF8String,
 //	    measurement OCTET STRING,
 //	    policyHash  OCTET STRING (SIZE(32)),
-//	    simulated   BOOLEAN }
+//	    simulated   BOOLEAN,
+//	    tcb         [0] EXPLICIT SEQUENCE OF TCBComponent OPTIONAL }
+//	TCBComponent ::= SEQUENCE {
+//	    name        UTF8String,
+//	    svn         INTEGER (0..65535) }
+//
+// The tcb components are sorted by name, each name once; the field is left
+// out when there are none, so certificates of platforms without TCB
+// components encode as before it existed.
 type identityASN1 struct {
 	Version     int
 	Platform    string `asn1:"utf8"`
 	Measurement []byte
 	PolicyHash  []byte
 	Simulated   bool
+	TCB         []tcbASN1 `asn1:"optional,omitempty,explicit,tag:0"`
 }
+
+type tcbASN1 struct {
+	Name string `asn1:"utf8"`
+	SVN  int
+}
+
+// maxTCB bounds the TCB components of an identity.
+const maxTCB = 64
 
 // Extension encodes id as a non-critical X.509 extension.
 func (id Identity) Extension() (pkix.Extension, error) {
 	if id.Platform == "" || len(id.Measurement) == 0 {
 		return pkix.Extension{}, fmt.Errorf("enclave identity needs a platform and a measurement")
 	}
-	der, err := asn1.Marshal(identityASN1{1, id.Platform, id.Measurement, id.PolicyHash[:], id.Simulated})
+	if len(id.TCB) > maxTCB {
+		return pkix.Extension{}, fmt.Errorf("enclave identity has %d TCB components, at most %d", len(id.TCB), maxTCB)
+	}
+	var tcb []tcbASN1
+	for _, name := range slices.Sorted(maps.Keys(id.TCB)) {
+		v := id.TCB[name]
+		if name == "" || v < 0 || v > 0xffff {
+			return pkix.Extension{}, fmt.Errorf("enclave identity TCB component %q = %d: need a name and 0 to 65535", name, v)
+		}
+		tcb = append(tcb, tcbASN1{name, v})
+	}
+	der, err := asn1.Marshal(identityASN1{1, id.Platform, id.Measurement, id.PolicyHash[:], id.Simulated, tcb})
 	if err != nil {
 		return pkix.Extension{}, fmt.Errorf("encoding enclave identity: %w", err)
 	}
@@ -78,6 +113,18 @@ func ParseIdentity(der []byte) (*Identity, error) {
 	}
 	id := &Identity{Platform: a.Platform, Measurement: a.Measurement, Simulated: a.Simulated}
 	copy(id.PolicyHash[:], a.PolicyHash)
+	if len(a.TCB) > maxTCB {
+		return nil, fmt.Errorf("%w: %d TCB components, at most %d", ErrNoIdentity, len(a.TCB), maxTCB)
+	}
+	for i, c := range a.TCB {
+		if c.Name == "" || c.SVN < 0 || c.SVN > 0xffff || i > 0 && c.Name <= a.TCB[i-1].Name {
+			return nil, fmt.Errorf("%w: TCB component %d (%q = %d) is empty, out of range or out of order", ErrNoIdentity, i, c.Name, c.SVN)
+		}
+		if id.TCB == nil {
+			id.TCB = map[string]int{}
+		}
+		id.TCB[c.Name] = c.SVN
+	}
 	return id, nil
 }
 

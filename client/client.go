@@ -117,26 +117,7 @@ func Dial(ctx context.Context, pol *policy.Policy, id *identity.Identity, opts .
 	if id == nil {
 		return nil, errors.New("dialing enclave: no identity")
 	}
-	var o Options
-	for _, f := range opts {
-		f(&o)
-	}
-	if o.Addr == "" {
-		o.Addr = pol.Host
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.ServerName == "" {
-		o.ServerName = ServerName(pol.GenesisHash())
-	}
-	if o.Timeout == 0 {
-		o.Timeout = time.Minute
-	}
-	if o.DialContext == nil {
-		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-		o.DialContext = d.DialContext
-	}
+	o := resolve(pol, opts)
 	if now := o.Now(); pol.Expired(now) {
 		return nil, fmt.Errorf("%w: policy %q expired at %s", ErrPolicyExpired, pol.Name, pol.Expires.Format(time.RFC3339))
 	}
@@ -276,6 +257,69 @@ func (s *Session) doJSON(req *http.Request, out any) error {
 		return fmt.Errorf("reading the answer to %s %s: %w", req.Method, req.URL.Path, err)
 	}
 	return nil
+}
+
+// resolve applies opts and the defaults.
+func resolve(pol *policy.Policy, opts []Option) Options {
+	var o Options
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.Addr == "" {
+		o.Addr = pol.Host
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ServerName == "" {
+		o.ServerName = ServerName(pol.GenesisHash())
+	}
+	if o.Timeout == 0 {
+		o.Timeout = time.Minute
+	}
+	if o.DialContext == nil {
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		o.DialContext = d.DialContext
+	}
+	return o
+}
+
+// errChainSeen ends PeerChain's handshake once the chain is seen.
+var errChainSeen = errors.New("certificate chain seen; handshake abandoned")
+
+// PeerChain dials the enclave of pol as Dial would and returns the
+// certificate chain it presents (leaf first), without checking it: the
+// handshake is abandoned as soon as the chain is seen, before any client
+// certificate or request byte is sent. It is for explaining why an enclave
+// was refused (attest.ExplainEnclave); never trust what it returns.
+func PeerChain(ctx context.Context, pol *policy.Policy, opts ...Option) ([]*x509.Certificate, error) {
+	if pol == nil {
+		return nil, errors.New("dialing enclave: no policy")
+	}
+	o := resolve(pol, opts)
+	raw, err := o.DialContext(ctx, "tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, o.Addr, err)
+	}
+	defer raw.Close()
+	var chain []*x509.Certificate
+	tc := tls.Client(raw, &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		ServerName:         o.ServerName,
+		InsecureSkipVerify: true, // nothing is trusted: the chain is only shown
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			chain = cs.PeerCertificates
+			return errChainSeen
+		},
+	})
+	err = tc.HandshakeContext(ctx)
+	if len(chain) > 0 {
+		return chain, nil
+	}
+	if err == nil {
+		err = errors.New("no certificate presented")
+	}
+	return nil, fmt.Errorf("%w: %s presented no enclave certificate (is the host serving this policy, and is its enclave ready?): %v", ErrUnreachable, o.Addr, err)
 }
 
 // tlsConfig is the client side of the enclave TLS: 1.3 only, the client

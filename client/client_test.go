@@ -337,6 +337,11 @@ func TestVerifyEvidence(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("error %v, want %v", err, tc.want)
 			}
+			// Refusals of the evidence itself say which claim failed.
+			var v *attest.Verdict
+			if !errors.As(err, &v) || v.Expected == "" || v.Actual == "" {
+				t.Fatalf("error %v is not a verdict", err)
+			}
 		})
 	}
 }

@@ -174,6 +174,8 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 					return m, errStopped
 				case contains(want, m.Type):
 					return m, nil
+				case m.Type == control.TypeError && m.Verdict.Valid():
+					return m, fmt.Errorf("the runtime reports: %s: %w", m.Message, m.Verdict)
 				case m.Type == control.TypeError:
 					return m, fmt.Errorf("the runtime reports: %s", m.Message)
 				default:
@@ -297,7 +299,9 @@ func (e *enclave) attest(ctx context.Context, conn *control.Conn, next func(time
 	chain, err := pas.Attest(actx, AttestRequest{Platform: ev.Platform, Evidence: ev.Evidence, CSR: ev.CSR, Nonce: nonce, Policy: e.spec.Policy.Bytes()})
 	if err != nil {
 		// Tell the runtime, so that it waits for the next attest.
-		conn.Send(control.Message{Type: control.TypeError, Message: "attestation service: " + err.Error()})
+		m := control.Message{Type: control.TypeError, Message: "attestation service: " + err.Error()}
+		errors.As(err, &m.Verdict)
+		conn.Send(m)
 		return control.Message{}, fmt.Errorf("the attestation service refused the evidence: %w", err)
 	}
 	ders := make([][]byte, len(chain))

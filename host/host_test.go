@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/host"
 	"github.com/truce-project/truce/policy"
@@ -227,6 +229,23 @@ func TestAttestationRefused(t *testing.T) {
 	r := start(t, 0, func(c *host.Config) { c.PAS.(*hosttest.FakePAS).Fail.Store(true) })
 	if err := r.wait(t, 10*time.Second); err == nil || !strings.Contains(err.Error(), "attestation") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestAttestationRefusedVerdict: the service's verdict reaches the host's
+// error, so that its log says which claim failed.
+func TestAttestationRefusedVerdict(t *testing.T) {
+	v := &attest.Verdict{Rule: attest.RuleMinimumTCB, Claim: "snp tcb microcode", Expected: "≥ 115", Actual: "114"}
+	r := start(t, 0, func(c *host.Config) {
+		p := c.PAS.(*hosttest.FakePAS)
+		p.Refusal = fmt.Errorf("attestation service refused: %w", v)
+		p.Fail.Store(true)
+	})
+	err := r.wait(t, 10*time.Second)
+	var got *attest.Verdict
+	if !errors.As(err, &got) || got.Claim != v.Claim || !errors.Is(err, attest.ErrTCBTooLow) ||
+		!strings.Contains(err.Error(), "snp tcb microcode: expected ≥ 115, got 114") {
+		t.Fatalf("error %v, want the verdict", err)
 	}
 }
 

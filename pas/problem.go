@@ -24,6 +24,8 @@ const (
 	ProblemBadEvidence          = "bad-evidence"          // evidence does not verify
 	ProblemBinding              = "binding-mismatch"      // report data does not bind CSR key, policy and nonce
 	ProblemUntrustedMeasurement = "untrusted-measurement" // measurement not listed in the policy
+	ProblemRevoked              = "revoked-measurement"   // measurement revoked by the policy
+	ProblemTCB                  = "tcb-too-low"           // a TCB component below the policy's minimum
 	ProblemBusy                 = "busy"                  // too many outstanding nonces; retry later
 	ProblemInternal             = "internal"              // the service failed; nothing was issued
 )
@@ -54,6 +56,8 @@ var problemErrors = map[string]error{
 	ProblemBadEvidence:          attest.ErrBadEvidence,
 	ProblemBinding:              attest.ErrBinding,
 	ProblemUntrustedMeasurement: attest.ErrUntrustedMeasurement,
+	ProblemRevoked:              attest.ErrRevoked,
+	ProblemTCB:                  attest.ErrTCBTooLow,
 	ProblemBusy:                 ErrBusy,
 	ProblemInternal:             ErrService,
 }
@@ -67,6 +71,8 @@ var problemStatus = map[string]int{
 	ProblemBadEvidence:          http.StatusForbidden,
 	ProblemBinding:              http.StatusForbidden,
 	ProblemUntrustedMeasurement: http.StatusForbidden,
+	ProblemRevoked:              http.StatusForbidden,
+	ProblemTCB:                  http.StatusForbidden,
 	ProblemBusy:                 http.StatusServiceUnavailable,
 	ProblemInternal:             http.StatusInternalServerError,
 }
@@ -80,17 +86,24 @@ var problemTitles = map[string]string{
 	ProblemBadEvidence:          "Evidence does not verify",
 	ProblemBinding:              "Evidence bound to another key, policy or nonce",
 	ProblemUntrustedMeasurement: "Measurement not trusted by the policy",
+	ProblemRevoked:              "Measurement revoked by the policy",
+	ProblemTCB:                  "TCB below the policy's minimum",
 	ProblemBusy:                 "Service busy",
 	ProblemInternal:             "Service failure; nothing was issued",
 }
 
 // ProblemError is an RFC 9457 problem the service answered. It wraps the
-// sentinel error for its type, so callers branch with errors.Is.
+// sentinel error for its type, so callers branch with errors.Is, and, for
+// a refusal of the evidence, the attest.Verdict saying which claim failed
+// which rule, so callers get it with errors.As.
 type ProblemError struct {
 	Type   string `json:"type"`
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	// Verdict is the structured refusal of evidence (an extension
+	// member of the problem); nil for other problems.
+	Verdict *attest.Verdict `json:"verdict,omitempty"`
 }
 
 // Kind returns the type without ProblemTypePrefix, such as "bad-nonce".
@@ -105,16 +118,44 @@ func (p *ProblemError) Error() string {
 }
 
 // Unwrap returns the sentinel error of the problem's type (ErrService for
-// types this package does not know).
-func (p *ProblemError) Unwrap() error {
-	if e, ok := problemErrors[p.Kind()]; ok {
-		return e
+// types this package does not know) and the verdict, if the problem
+// carries a valid one.
+func (p *ProblemError) Unwrap() []error {
+	e, ok := problemErrors[p.Kind()]
+	if !ok {
+		e = ErrService
 	}
-	return ErrService
+	if p.Verdict.Valid() {
+		return []error{e, p.Verdict}
+	}
+	return []error{e}
 }
 
 func newProblem(kind, detail string) *ProblemError {
 	return &ProblemError{Type: ProblemTypePrefix + kind, Title: problemTitles[kind], Status: problemStatus[kind], Detail: detail}
+}
+
+// verdictKinds gives the problem type of each rule the service refuses
+// evidence by.
+var verdictKinds = map[string]string{
+	attest.RulePlatform:    ProblemBadEvidence,
+	attest.RuleEvidence:    ProblemBadEvidence,
+	attest.RuleBinding:     ProblemBinding,
+	attest.RuleRevoked:     ProblemRevoked,
+	attest.RuleMeasurement: ProblemUntrustedMeasurement,
+	attest.RuleMinimumTCB:  ProblemTCB,
+}
+
+// verdictProblem is the problem of a refusal of evidence: the verdict's
+// summary as the detail (the title names the rule), and the verdict itself.
+func verdictProblem(v *attest.Verdict) *ProblemError {
+	kind, ok := verdictKinds[v.Rule]
+	if !ok {
+		kind = ProblemBadEvidence
+	}
+	p := newProblem(kind, v.Summary())
+	p.Verdict = v
+	return p
 }
 
 func writeProblem(w http.ResponseWriter, p *ProblemError) {

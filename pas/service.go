@@ -372,19 +372,25 @@ func (s *Service) Attest(ctx context.Context, req AttestRequest) ([]*x509.Certif
 	}
 	claims, err := v.Verify(req.Evidence, attest.VerifyOptions{Now: now})
 	if err != nil {
-		return nil, newProblem(ProblemBadEvidence, err.Error())
+		return nil, verdictProblem(&attest.Verdict{Rule: attest.RuleEvidence, Claim: req.Platform + " evidence",
+			Expected: "a signature and vendor chain valid at " + now.UTC().Format(time.RFC3339), Actual: err.Error(), At: now,
+			Hint: "the evidence does not verify: check the platform, its firmware and the vendor collateral (truce evidence verify runs the same check offline)"})
 	}
 	if claims.Platform != req.Platform {
-		return nil, newProblem(ProblemBadEvidence, fmt.Sprintf("evidence is of platform %q, the request says %q", claims.Platform, req.Platform))
+		return nil, verdictProblem(&attest.Verdict{Rule: attest.RulePlatform, Claim: "evidence platform", Expected: req.Platform, Actual: claims.Platform, At: now,
+			Hint: "the request names another platform than its evidence: the host relays evidence of the platform it runs on"})
 	}
 	if want := attest.ReportData(csr.RawSubjectPublicKeyInfo, pol.Hash(), req.Nonce); claims.ReportData != want {
-		return nil, newProblem(ProblemBinding, "the evidence's report data is not the binding of this CSR's key, this policy and this nonce")
+		return nil, verdictProblem(&attest.Verdict{Rule: attest.RuleBinding, Claim: "report data", Expected: hex.EncodeToString(want[:]),
+			Actual: hex.EncodeToString(claims.ReportData[:]), Collateral: claims.Collateral, At: now,
+			Hint: "the evidence binds another key, policy or nonce: it was made for another request, or replayed"})
 	}
-	if !pol.TrustsEvidence(claims.Platform, claims.Measurement, claims.Extra) {
-		return nil, newProblem(ProblemUntrustedMeasurement, fmt.Sprintf("the policy does not list %s measurement %s", claims.Platform, hex.EncodeToString(claims.Measurement)))
+	var verdict *attest.Verdict
+	if errors.As(attest.Refusal(attest.CheckRuntime(pol, attest.RuntimeOf(claims), now)), &verdict) {
+		return nil, verdictProblem(verdict)
 	}
 	id := attest.Identity{Platform: claims.Platform, Measurement: claims.Measurement, PolicyHash: pol.Hash(),
-		Simulated: claims.Simulated || claims.Platform == attest.SimPlatform}
+		Simulated: claims.Simulated || claims.Platform == attest.SimPlatform, TCB: claims.TCB}
 	leaf, err := s.issue(ctx, now, csr, pol, id)
 	if err != nil {
 		s.cfg.Logger.Error("issuance failed", "err", err)

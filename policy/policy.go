@@ -68,6 +68,30 @@ type Attestation struct {
 	CACert string `json:"ca_cert"`
 	// Runtimes are the enclave measurements trusted, per platform.
 	Runtimes []Runtime `json:"runtimes"`
+	// MinimumTCB is, per platform, the lowest value accepted of each TCB
+	// component named (see PlatformSpec.TCB for the names): evidence, or
+	// an enclave certificate, with any named component below it is
+	// refused. Platforms left out, and components not named, are not
+	// checked.
+	MinimumTCB map[string]TCB `json:"minimum_tcb,omitempty"`
+	// Revoked are runtime measurements never accepted, whatever else the
+	// policy says; a revoked measurement may not also be listed in
+	// Runtimes.
+	Revoked []Revocation `json:"revoked,omitempty"`
+}
+
+// TCB maps TCB component names, such as "microcode" for snp, to security
+// version numbers.
+type TCB map[string]int
+
+// Revocation is one runtime measurement that is never accepted.
+type Revocation struct {
+	// Platform is the platform of the measurement.
+	Platform string `json:"platform"`
+	// Measurement is the hex of the revoked measurement, as in Runtime.
+	Measurement string `json:"measurement"`
+	// Reason says why, for people (such as an advisory's name).
+	Reason string `json:"reason,omitempty"`
 }
 
 // Runtime is one trusted enclave build on one platform.
@@ -515,6 +539,23 @@ func (p *Policy) TrustsEvidence(platform string, measurement []byte, extra map[s
 		}
 	}
 	return false
+}
+
+// RevokedMeasurement returns the revocation of measurement on platform, or
+// nil if it is not revoked.
+func (p *Policy) RevokedMeasurement(platform string, measurement []byte) *Revocation {
+	for i, r := range p.Attestation.Revoked {
+		m, err := hex.DecodeString(r.Measurement)
+		if r.Platform == platform && err == nil && bytes.Equal(m, measurement) {
+			return &p.Attestation.Revoked[i]
+		}
+	}
+	return nil
+}
+
+// MinimumTCB returns the minimum TCB the policy sets for platform, or nil.
+func (p *Policy) MinimumTCB(platform string) TCB {
+	return p.Attestation.MinimumTCB[platform]
 }
 
 // Runtimes returns the trusted runtimes for platform.

@@ -234,6 +234,8 @@ func FuzzParse(f *testing.F) {
 	p.Holds = []Hold{{Path: "/output/", ReleaseBy: []string{"bob"}}}
 	p.Lifecycle = &Lifecycle{Quorum: &Quorum{Threshold: 1, Of: []string{"alice", "bob"}},
 		Predecessor: &Predecessor{Genesis: hexOf(32, 1), Policy: hexOf(32, 2), Sequence: 2}, CarryOver: []string{"/input/"}}
+	p.Attestation.MinimumTCB = map[string]TCB{"tdx": {"pce_svn": 11, "tee_tcb_svn.0": 3}}
+	p.Attestation.Revoked = []Revocation{{Platform: "sim", Measurement: hexOf(32, 9), Reason: "old"}}
 	f.Add(encode(f, p))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"version":1,"version":1}`))

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,17 +29,43 @@ type PlatformSpec struct {
 	Measurement string
 	// Extra maps each extra pin name to its allowed lengths in bytes.
 	Extra map[string][]int
+	// TCB names the TCB components a policy may set a minimum for, in
+	// the order the platform's documents list them; nil if Truce checks
+	// none on this platform.
+	TCB []string
+	// NoTCB says why a platform has no TCB components, for the error a
+	// policy setting a minimum gets.
+	NoTCB string
+}
+
+// svnVector names the components of a 16-byte SVN vector: name.0 … name.15.
+func svnVector(name string) []string {
+	out := make([]string, 16)
+	for i := range out {
+		out[i] = name + "." + strconv.Itoa(i)
+	}
+	return out
 }
 
 var platforms = map[string]PlatformSpec{
-	"sim":   {Sizes: []int{32}, Measurement: "SHA-256 of the runtime executable"},
-	"nitro": {Sizes: []int{48}, Measurement: "PCR0", Extra: map[string][]int{"pcr1": {48}, "pcr2": {48}, "pcr3": {48}, "pcr4": {48}, "pcr8": {48}}},
-	"snp":   {Sizes: []int{48}, Measurement: "launch MEASUREMENT", Extra: map[string][]int{"host_data": {32}, "id_key_digest": {48}, "author_key_digest": {48}}},
-	"tdx":   {Sizes: []int{48}, Measurement: "MRTD", Extra: map[string][]int{"rtmr0": {48}, "rtmr1": {48}, "rtmr2": {48}, "rtmr3": {48}, "mrconfigid": {48}, "mrowner": {48}, "mrownerconfig": {48}}},
-	"sgx":   {Sizes: []int{32}, Measurement: "MRENCLAVE", Extra: map[string][]int{"mrsigner": {32}}},
-	"cca":   {Sizes: []int{32, 48, 64}, Measurement: "realm initial measurement (RIM)", Extra: map[string][]int{"rem0": {32, 48, 64}, "rem1": {32, 48, 64}, "rem2": {32, 48, 64}, "rem3": {32, 48, 64}, "rpv": {64}}},
-	"psa":   {Sizes: []int{32, 48, 64}, Measurement: "software component measurement", Extra: map[string][]int{"signer_id": {32, 48, 64}, "implementation_id": {32}}},
+	"sim": {Sizes: []int{32}, Measurement: "SHA-256 of the runtime executable",
+		NoTCB: "the simulated platform has no firmware"},
+	"nitro": {Sizes: []int{48}, Measurement: "PCR0", Extra: map[string][]int{"pcr1": {48}, "pcr2": {48}, "pcr3": {48}, "pcr4": {48}, "pcr8": {48}},
+		NoTCB: "Nitro attestation documents carry no firmware or TCB versions (AWS updates the Nitro hypervisor itself); pin pcr1 and pcr2 under extra instead"},
+	"snp": {Sizes: []int{48}, Measurement: "launch MEASUREMENT", Extra: map[string][]int{"host_data": {32}, "id_key_digest": {48}, "author_key_digest": {48}},
+		TCB: []string{"bootloader", "tee", "snp", "microcode"}},
+	"tdx": {Sizes: []int{48}, Measurement: "MRTD", Extra: map[string][]int{"rtmr0": {48}, "rtmr1": {48}, "rtmr2": {48}, "rtmr3": {48}, "mrconfigid": {48}, "mrowner": {48}, "mrownerconfig": {48}},
+		TCB: append(append([]string{"pce_svn"}, svnVector("tee_tcb_svn")...), svnVector("cpu_svn")...)},
+	"sgx": {Sizes: []int{32}, Measurement: "MRENCLAVE", Extra: map[string][]int{"mrsigner": {32}},
+		TCB: append([]string{"isv_svn", "pce_svn"}, svnVector("cpu_svn")...)},
+	"cca": {Sizes: []int{32, 48, 64}, Measurement: "realm initial measurement (RIM)", Extra: map[string][]int{"rem0": {32, 48, 64}, "rem1": {32, 48, 64}, "rem2": {32, 48, 64}, "rem3": {32, 48, 64}, "rpv": {64}},
+		NoTCB: "Truce does not yet read security versions from CCA platform tokens; pin the platform's software components by measurement instead"},
+	"psa": {Sizes: []int{32, 48, 64}, Measurement: "software component measurement", Extra: map[string][]int{"signer_id": {32, 48, 64}, "implementation_id": {32}},
+		NoTCB: "Truce does not yet read security versions from PSA tokens; pin signer_id instead"},
 }
+
+// MaxSVN is the largest TCB component value a policy may set.
+const MaxSVN = 1<<16 - 1
 
 // Platforms returns the names of the platforms a policy may list, sorted.
 func Platforms() []string {
@@ -323,6 +350,64 @@ func (p *Policy) validateAttestation(now time.Time, ps *problems) {
 			ps.add(path, "same platform and measurement as attestation.runtimes[%d]: list each once", j)
 		}
 		seen[key] = i
+	}
+	p.validateMinimumTCB(ps)
+	p.validateRevoked(ps)
+}
+
+func (p *Policy) validateMinimumTCB(ps *problems) {
+	for _, plat := range sortedKeys(p.Attestation.MinimumTCB) {
+		path := keyPath("attestation.minimum_tcb", plat)
+		spec, ok := platforms[plat]
+		switch {
+		case !ok:
+			ps.add(path, "unknown platform %q: use one of %s", plat, strings.Join(Platforms(), ", "))
+			continue
+		case len(spec.TCB) == 0:
+			ps.add(path, "platform %s has no TCB components to set a minimum for: %s", plat, spec.NoTCB)
+			continue
+		}
+		tcb := p.Attestation.MinimumTCB[plat]
+		if len(tcb) == 0 {
+			ps.add(path, "is empty: name at least one of %s, or leave %s out", strings.Join(spec.TCB, ", "), plat)
+		}
+		for _, c := range sortedKeys(tcb) {
+			switch v := tcb[c]; {
+			case !slices.Contains(spec.TCB, c):
+				ps.add(keyPath(path, c), "unknown TCB component of %s: use one of %s", plat, strings.Join(spec.TCB, ", "))
+			case v < 0 || v > MaxSVN:
+				ps.add(keyPath(path, c), "is %d: a security version number is from 0 to %d", v, MaxSVN)
+			}
+		}
+	}
+}
+
+func (p *Policy) validateRevoked(ps *problems) {
+	seen := map[string]int{}
+	for i, r := range p.Attestation.Revoked {
+		path := indexPath("attestation.revoked", i)
+		spec, ok := platforms[r.Platform]
+		if !ok {
+			ps.add(path+".platform", "unknown platform %q: use one of %s", r.Platform, strings.Join(Platforms(), ", "))
+			continue
+		}
+		if msg := checkHex(r.Measurement, spec.Sizes); msg != "" {
+			ps.add(path+".measurement", "%s measurement (%s) %s", r.Platform, spec.Measurement, msg)
+			continue
+		}
+		if len(r.Reason) > 256 || strings.IndexFunc(r.Reason, unicode.IsControl) >= 0 {
+			ps.add(path+".reason", "must be at most 256 bytes without control characters")
+		}
+		key := r.Platform + "/" + strings.ToLower(r.Measurement)
+		if j, dup := seen[key]; dup {
+			ps.add(path, "same platform and measurement as attestation.revoked[%d]: list each once", j)
+		}
+		seen[key] = i
+		for j, rt := range p.Attestation.Runtimes {
+			if rt.Platform == r.Platform && strings.EqualFold(rt.Measurement, r.Measurement) {
+				ps.add(path, "revokes the measurement attestation.runtimes[%d] trusts: remove it from runtimes, or drop the revocation", j)
+			}
+		}
 	}
 }
 

@@ -64,6 +64,16 @@ func TestValidate(t *testing.T) {
 		{"successor", func(p *Policy) {
 			p.Lifecycle = &Lifecycle{Predecessor: &Predecessor{Genesis: hexOf(32, 1), Policy: hexOf(32, 2), Sequence: 2}, CarryOver: []string{"/input/", "/output/x"}}
 		}},
+		{"minimum tcb on snp, tdx and sgx", func(p *Policy) {
+			p.Attestation.MinimumTCB = map[string]TCB{
+				"snp": {"bootloader": 2, "tee": 0, "snp": 5, "microcode": 68},
+				"tdx": {"pce_svn": 11, "tee_tcb_svn.0": 3, "cpu_svn.15": 0},
+				"sgx": {"isv_svn": 1, "pce_svn": 13, "cpu_svn.4": MaxSVN},
+			}
+		}},
+		{"revoked measurements", func(p *Policy) {
+			p.Attestation.Revoked = []Revocation{{Platform: "sim", Measurement: hexOf(32, 7), Reason: "TRUCE-2026-01"}, {Platform: "nitro", Measurement: hexOf(48, 7)}}
+		}},
 	}
 	for _, c := range valid {
 		t.Run("valid/"+c.name, func(t *testing.T) {
@@ -140,6 +150,26 @@ func TestValidate(t *testing.T) {
 		}, "attestation.ca_cert", "parsing certificate"},
 		{"no runtimes", func(p *Policy) { p.Attestation.Runtimes = []Runtime{} }, "attestation.runtimes", "at least one"},
 		{"unknown platform", func(p *Policy) { p.Attestation.Runtimes[0].Platform = "tpm" }, "attestation.runtimes[0].platform", "unknown platform"},
+		{"minimum tcb on nitro", func(p *Policy) { p.Attestation.MinimumTCB = map[string]TCB{"nitro": {"firmware": 1}} }, `attestation.minimum_tcb["nitro"]`, "Nitro attestation documents carry no firmware or TCB versions"},
+		{"minimum tcb on sim", func(p *Policy) { p.Attestation.MinimumTCB = map[string]TCB{"sim": {"x": 1}} }, `attestation.minimum_tcb["sim"]`, "no TCB components"},
+		{"minimum tcb on cca", func(p *Policy) { p.Attestation.MinimumTCB = map[string]TCB{"cca": {"x": 1}} }, `attestation.minimum_tcb["cca"]`, "no TCB components"},
+		{"minimum tcb unknown platform", func(p *Policy) { p.Attestation.MinimumTCB = map[string]TCB{"tpm": {"x": 1}} }, `attestation.minimum_tcb["tpm"]`, "unknown platform"},
+		{"minimum tcb empty", func(p *Policy) { p.Attestation.MinimumTCB = map[string]TCB{"snp": {}} }, `attestation.minimum_tcb["snp"]`, "name at least one of bootloader, tee, snp, microcode"},
+		{"minimum tcb unknown component", func(p *Policy) { p.Attestation.MinimumTCB = map[string]TCB{"snp": {"fmc": 1}} }, `attestation.minimum_tcb["snp"]["fmc"]`, "unknown TCB component of snp"},
+		{"minimum tcb tdx component out of vector", func(p *Policy) { p.Attestation.MinimumTCB = map[string]TCB{"tdx": {"tee_tcb_svn.16": 1}} }, `attestation.minimum_tcb["tdx"]["tee_tcb_svn.16"]`, "unknown TCB component"},
+		{"minimum tcb negative", func(p *Policy) { p.Attestation.MinimumTCB = map[string]TCB{"snp": {"microcode": -1}} }, `attestation.minimum_tcb["snp"]["microcode"]`, "from 0 to 65535"},
+		{"minimum tcb too large", func(p *Policy) { p.Attestation.MinimumTCB = map[string]TCB{"sgx": {"isv_svn": MaxSVN + 1}} }, `attestation.minimum_tcb["sgx"]["isv_svn"]`, "from 0 to 65535"},
+		{"revoked unknown platform", func(p *Policy) { p.Attestation.Revoked = []Revocation{{Platform: "tpm", Measurement: hexOf(32, 1)}} }, "attestation.revoked[0].platform", "unknown platform"},
+		{"revoked wrong size", func(p *Policy) { p.Attestation.Revoked = []Revocation{{Platform: "sim", Measurement: hexOf(48, 1)}} }, "attestation.revoked[0].measurement", "must be 32 bytes"},
+		{"revoked twice", func(p *Policy) {
+			p.Attestation.Revoked = []Revocation{{Platform: "sim", Measurement: hexOf(32, 7)}, {Platform: "sim", Measurement: strings.ToUpper(hexOf(32, 7))}}
+		}, "attestation.revoked[1]", "list each once"},
+		{"revoked and trusted", func(p *Policy) {
+			p.Attestation.Revoked = []Revocation{{Platform: "sim", Measurement: strings.ToUpper(simMeasurement)}}
+		}, "attestation.revoked[0]", "revokes the measurement attestation.runtimes[0] trusts"},
+		{"revoked reason with control", func(p *Policy) {
+			p.Attestation.Revoked = []Revocation{{Platform: "sim", Measurement: hexOf(32, 7), Reason: "a\nb\x1b"}}
+		}, "attestation.revoked[0].reason", "control characters"},
 		{"sim 48", func(p *Policy) { p.Attestation.Runtimes[0].Measurement = hexOf(48, 1) }, "attestation.runtimes[0].measurement", "must be 32 bytes"},
 		{"measurement not hex", func(p *Policy) { p.Attestation.Runtimes[0].Measurement = "zz" }, "attestation.runtimes[0].measurement", "not hex"},
 		{"measurement odd", func(p *Policy) { p.Attestation.Runtimes[0].Measurement = simMeasurement + "a" }, "attestation.runtimes[0].measurement", "not hex"},

@@ -122,7 +122,13 @@ func (r *Runtime) Serve(ctx context.Context, conn *control.Conn, ln net.Listener
 	sendErr := func(format string, a ...any) {
 		msg := fmt.Sprintf(format, a...)
 		r.log.Warn("control", "error", msg)
-		_ = conn.Send(control.Message{Type: control.TypeError, Message: msg})
+		m := control.Message{Type: control.TypeError, Message: msg}
+		for _, x := range a {
+			if err, ok := x.(error); ok {
+				errors.As(err, &m.Verdict)
+			}
+		}
+		_ = conn.Send(m)
 	}
 
 	for {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/examples/shamir"
 	"github.com/truce-project/truce/runtime/control"
@@ -61,8 +62,9 @@ func TestControlProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.send(control.Message{Type: control.TypeCertificate, Chain: otherChain})
-	if m := w.recv(); m.Type != control.TypeError || !strings.Contains(m.Message, "refused") {
-		t.Fatalf("chain from another CA: %+v", m)
+	if m := w.recv(); m.Type != control.TypeError || !strings.Contains(m.Message, "refused") ||
+		m.Verdict == nil || m.Verdict.Rule != attest.RuleChain || m.Verdict.Expected == "" {
+		t.Fatalf("chain from another CA: %+v (verdict %+v)", m, m.Verdict)
 	}
 	w.send(control.Message{Type: control.TypeCertificate, Chain: [][]byte{w.issuer.cert.Raw}})
 	if m := w.recv(); m.Type != control.TypeError || !strings.Contains(m.Message, "not for this enclave") {

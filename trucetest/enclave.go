@@ -137,6 +137,8 @@ func (w *World) Issue(t testing.TB, pub *ecdsa.PublicKey, m []byte, notAfter tim
 // of a principal of the policy. It runs no programs: the handler decides.
 type FakeEnclave struct {
 	Addr string
+	// Chain is the certificate chain it presents, leaf first.
+	Chain []*x509.Certificate
 	// Requests counts requests that reached the handler.
 	Requests atomic.Int64
 	ln       net.Listener
@@ -172,7 +174,7 @@ func (w *World) ServeFakeEnclave(t testing.TB, m []byte, h http.Handler) *FakeEn
 	if err != nil {
 		t.Fatal(err)
 	}
-	fe := &FakeEnclave{Addr: ln.Addr().String(), ln: ln}
+	fe := &FakeEnclave{Addr: ln.Addr().String(), Chain: chain, ln: ln}
 	fe.srv = &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		fe.Requests.Add(1)
 		h.ServeHTTP(rw, r)

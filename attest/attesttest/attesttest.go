@@ -74,6 +74,10 @@ type PolicyOptions struct {
 	Service   string
 	Expires   time.Time
 	Name      string
+	// MinimumTCB and Revoked go to attestation.minimum_tcb and
+	// attestation.revoked; nil leaves them out.
+	MinimumTCB map[string]policy.TCB
+	Revoked    []policy.Revocation
 }
 
 // PolicyBytes returns the JSON of a valid policy; it fails the test if
@@ -104,14 +108,19 @@ func PolicyBytes(t testing.TB, o PolicyOptions) []byte {
 	for _, r := range o.Runtimes {
 		rts = append(rts, rt{r.Platform, hex.EncodeToString(r.Measurement)})
 	}
+	att := map[string]any{"service": o.Service, "ca_cert": string(o.CACertPEM), "runtimes": rts}
+	if o.MinimumTCB != nil {
+		att["minimum_tcb"] = o.MinimumTCB
+	}
+	if o.Revoked != nil {
+		att["revoked"] = o.Revoked
+	}
 	doc := map[string]any{
-		"version": 1,
-		"name":    o.Name,
-		"expires": o.Expires.Format(time.RFC3339),
-		"host":    o.Host,
-		"attestation": map[string]any{
-			"service": o.Service, "ca_cert": string(o.CACertPEM), "runtimes": rts,
-		},
+		"version":     1,
+		"name":        o.Name,
+		"expires":     o.Expires.Format(time.RFC3339),
+		"host":        o.Host,
+		"attestation": att,
 		"principals": []any{map[string]any{
 			"name": "alice", "cert": string(alice.CertPEM()),
 			"capabilities": map[string]string{"/input/": "w"},

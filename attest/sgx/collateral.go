@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-tdx-guest/pcs"
+
+	"github.com/truce-project/truce/attest"
 )
 
 // MaxCollateralSize bounds the collateral the verifier parses.
@@ -155,6 +157,7 @@ func (c *Collateral) check(res *Result, root *x509.Certificate, now time.Time) e
 	if err := current(ti.IssueDate, ti.NextUpdate, now, "TCB info"); err != nil {
 		return err
 	}
+	res.Collateral = append(res.Collateral, attest.Freshness{Name: "tcb_info", Issued: ti.IssueDate, NextUpdate: ti.NextUpdate})
 	if !strings.EqualFold(ti.Fmspc, res.PCK.FMSPC) || !strings.EqualFold(ti.PceID, res.PCK.PCEID) {
 		return colErr("TCB info is for FMSPC %s / PCE %s, the PCK certificate for %s / %s", ti.Fmspc, ti.PceID, res.PCK.FMSPC, res.PCK.PCEID)
 	}
@@ -203,6 +206,7 @@ func (c *Collateral) check(res *Result, root *x509.Certificate, now time.Time) e
 	if err := current(id.IssueDate, id.NextUpdate, now, "QE identity"); err != nil {
 		return err
 	}
+	res.Collateral = append(res.Collateral, attest.Freshness{Name: "qe_identity", Issued: id.IssueDate, NextUpdate: id.NextUpdate})
 	qr := q.QEReport
 	if !bytes.Equal(id.Mrsigner.Bytes, qr.MRSIGNER[:]) || id.IsvProdID != qr.ISVProdID {
 		return colErr("the quoting enclave (MRSIGNER %x, product %d) is not the one Intel's QE identity names", qr.MRSIGNER, qr.ISVProdID)

@@ -96,6 +96,9 @@ type Result struct {
 	Advisories    []string
 	CRLsChecked   bool
 	TCBEvaluation int
+	// Collateral is the freshness of the TCB info and QE identity
+	// used; nil without collateral.
+	Collateral []attest.Freshness
 }
 
 func verifyP256(pub *ecdsa.PublicKey, msg []byte, sig []byte) bool {
@@ -222,5 +225,10 @@ func (v Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Cl
 	if len(res.Advisories) > 0 {
 		c.Details["advisories"] = strings.Join(res.Advisories, ",")
 	}
+	c.TCB = map[string]int{"isv_svn": int(r.ISVSVN), "pce_svn": int(res.PCK.TCB.PCESvn)}
+	for i, v := range res.PCK.TCB.CPUSvnComponents {
+		c.TCB["cpu_svn."+strconv.Itoa(i)] = int(v)
+	}
+	c.Collateral = res.Collateral
 	return c, nil
 }

@@ -67,6 +67,21 @@ func TestRealQuote(t *testing.T) {
 			if tc.collateral != nil && c.Details["advisories"] != "INTEL-SA-00615,INTEL-SA-00657" {
 				t.Errorf("advisories %q", c.Details["advisories"])
 			}
+			for k, v := range map[string]int{"isv_svn": 0, "pce_svn": 13, "cpu_svn.0": 7, "cpu_svn.1": 9, "cpu_svn.4": 255, "cpu_svn.15": 0} {
+				if c.TCB[k] != v {
+					t.Errorf("TCB %s = %d, want %d", k, c.TCB[k], v)
+				}
+			}
+			if len(c.TCB) != 18 {
+				t.Errorf("%d TCB components, want 18", len(c.TCB))
+			}
+			wantFresh := 0
+			if tc.collateral != nil {
+				wantFresh = 2
+			}
+			if len(c.Collateral) != wantFresh || wantFresh > 0 && (c.Collateral[0].Name != "tcb_info" || !c.Collateral[0].NextUpdate.Equal(time.Date(2023, 1, 18, 9, 40, 10, 0, time.UTC))) {
+				t.Errorf("collateral freshness %v", c.Collateral)
+			}
 		})
 	}
 	if got := hex.EncodeToString(sha256Sum(sgx.Root().Raw)); got != sgx.RootFingerprint {

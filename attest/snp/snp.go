@@ -387,5 +387,9 @@ func claims(r *spb.Report, info abi.SignerInfo, exts *kds.Extensions, line strin
 		"cert_tcb":          tcb(uint64(exts.TCBVersion)),
 		"firmware":          fmt.Sprintf("%d.%d build %d", r.GetCurrentMajor(), r.GetCurrentMinor(), r.GetCurrentBuild()),
 	}
+	// The policy's minimum TCB is checked against REPORTED_TCB: the TCB
+	// the VCEK that signed the report is derived from.
+	rep := kds.DecomposeTCBVersion(kds.TCBVersion(r.GetReportedTcb()))
+	c.TCB = map[string]int{"bootloader": int(rep.BlSpl), "tee": int(rep.TeeSpl), "snp": int(rep.SnpSpl), "microcode": int(rep.UcodeSpl)}
 	return c
 }

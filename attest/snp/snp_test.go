@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -70,6 +71,10 @@ func TestRealMilanReport(t *testing.T) {
 		if c.Details[k] != want {
 			t.Errorf("detail %s = %q, want %q", k, c.Details[k], want)
 		}
+	}
+	// REPORTED_TCB 0x4405000000000002, component by component.
+	if want := map[string]int{"bootloader": 2, "tee": 0, "snp": 5, "microcode": 68}; !maps.Equal(c.TCB, want) {
+		t.Errorf("TCB %v, want %v", c.TCB, want)
 	}
 	// PEM works as well as DER, and the product compares case-insensitively.
 	o := opts(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vcek}))

@@ -17,6 +17,8 @@ import (
 
 	"github.com/google/go-tdx-guest/pcs"
 	pb "github.com/google/go-tdx-guest/proto/tdx"
+
+	"github.com/truce-project/truce/attest"
 )
 
 // Collateral is Intel's quote-verification collateral for one platform,
@@ -298,85 +300,87 @@ func acceptable(s pcs.TcbComponentStatus) bool {
 
 // check verifies the collateral and the quote against it, returning the
 // details to report.
-func (c *Collateral) check(q *pb.QuoteV4, pck *pckChain, exts *pcs.PckExtensions, now time.Time) (map[string]string, error) {
+func (c *Collateral) check(q *pb.QuoteV4, pck *pckChain, exts *pcs.PckExtensions, now time.Time) (map[string]string, []attest.Freshness, error) {
 	// CRLs: the root CA's, signed by the root; the PCK CA's, signed by the
 	// PCK certificate's issuer; both current.
 	if err := c.RootCACRL.CheckSignatureFrom(rootCert); err != nil {
-		return nil, colErr("root CA CRL is not signed by Intel's SGX Root CA: %v", err)
+		return nil, nil, colErr("root CA CRL is not signed by Intel's SGX Root CA: %v", err)
 	}
 	pckCRLSigner, err := c.verifyChain("pck_crl_issuer_chain", c.PCKCRLIssuerChain, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := c.PCKCRL.CheckSignatureFrom(pckCRLSigner); err != nil {
-		return nil, colErr("PCK CRL is not signed by its issuer chain's first certificate: %v", err)
+		return nil, nil, colErr("PCK CRL is not signed by its issuer chain's first certificate: %v", err)
 	}
 	if !bytes.Equal(c.PCKCRL.RawIssuer, pck.leaf.RawIssuer) || !bytes.Equal(pckCRLSigner.RawSubject, pck.leaf.RawIssuer) {
-		return nil, colErr("PCK CRL is issued by %q, the PCK certificate by %q: give the CRL of the PCK's CA", c.PCKCRL.Issuer, pck.leaf.Issuer)
+		return nil, nil, colErr("PCK CRL is issued by %q, the PCK certificate by %q: give the CRL of the PCK's CA", c.PCKCRL.Issuer, pck.leaf.Issuer)
 	}
 	for name, l := range map[string]*x509.RevocationList{"root CA CRL": c.RootCACRL, "PCK CRL": c.PCKCRL} {
 		if now.Before(l.ThisUpdate) || (!l.NextUpdate.IsZero() && now.After(l.NextUpdate)) {
-			return nil, colErr("%s is valid %s to %s, not at %s: fetch current collateral", name,
+			return nil, nil, colErr("%s is valid %s to %s, not at %s: fetch current collateral", name,
 				l.ThisUpdate.UTC().Format(time.RFC3339), l.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 	}
 	if isRevoked(c.PCKCRL, pck.leaf) {
-		return nil, badKind(ErrRevoked, "PCK certificate serial %x is on the PCK CRL", pck.leaf.SerialNumber)
+		return nil, nil, badKind(ErrRevoked, "PCK certificate serial %x is on the PCK CRL", pck.leaf.SerialNumber)
 	}
 	if isRevoked(c.RootCACRL, pck.intermediate) {
-		return nil, badKind(ErrRevoked, "PCK CA %q is on the root CA CRL", pck.intermediate.Subject.CommonName)
+		return nil, nil, badKind(ErrRevoked, "PCK CA %q is on the root CA CRL", pck.intermediate.Subject.CommonName)
 	}
 
 	// TCB info.
 	tcbSigner, err := c.verifyChain("tcb_info_issuer_chain", c.TCBInfoIssuerChain, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	signed, sig, err := signedBody(c.TCBInfoBody, "tcbInfo", c.TCBInfoSignature)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !checkSig(tcbSigner, signed, sig) {
-		return nil, colErr("tcb_info signature does not verify with %q", tcbSigner.Subject.CommonName)
+		return nil, nil, colErr("tcb_info signature does not verify with %q", tcbSigner.Subject.CommonName)
 	}
 	var ti pcs.TcbInfo
 	if err := json.Unmarshal(signed, &ti); err != nil {
-		return nil, colErr("tcb_info: %v", err)
+		return nil, nil, colErr("tcb_info: %v", err)
 	}
 	if ti.ID != "TDX" || ti.Version != 3 {
-		return nil, colErr("tcb_info is %q version %d, want TDX version 3", ti.ID, ti.Version)
+		return nil, nil, colErr("tcb_info is %q version %d, want TDX version 3", ti.ID, ti.Version)
 	}
+	fresh := []attest.Freshness{{Name: "tcb_info", Issued: ti.IssueDate, NextUpdate: ti.NextUpdate}}
 	if now.Before(ti.IssueDate) || now.After(ti.NextUpdate) {
-		return nil, colErr("tcb_info is valid %s to %s, not at %s: fetch current collateral",
+		return nil, nil, colErr("tcb_info is valid %s to %s, not at %s: fetch current collateral",
 			ti.IssueDate.UTC().Format(time.RFC3339), ti.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	if !strings.EqualFold(ti.Fmspc, exts.FMSPC) {
-		return nil, colErr("tcb_info is for FMSPC %s, the PCK certificate's is %s: give the collateral of this platform", ti.Fmspc, exts.FMSPC)
+		return nil, nil, colErr("tcb_info is for FMSPC %s, the PCK certificate's is %s: give the collateral of this platform", ti.Fmspc, exts.FMSPC)
 	}
 	if !strings.EqualFold(ti.PceID, exts.PCEID) {
-		return nil, colErr("tcb_info is for PCE ID %s, the PCK certificate's is %s", ti.PceID, exts.PCEID)
+		return nil, nil, colErr("tcb_info is for PCE ID %s, the PCK certificate's is %s", ti.PceID, exts.PCEID)
 	}
 	// QE identity.
 	qeSigner, err := c.verifyChain("qe_identity_issuer_chain", c.QEIdentityIssuerChain, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	qsigned, qsig, err := signedBody(c.QEIdentityBody, "enclaveIdentity", c.QEIdentitySignature)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !checkSig(qeSigner, qsigned, qsig) {
-		return nil, colErr("qe_identity signature does not verify with %q", qeSigner.Subject.CommonName)
+		return nil, nil, colErr("qe_identity signature does not verify with %q", qeSigner.Subject.CommonName)
 	}
 	var qi pcs.EnclaveIdentity
 	if err := json.Unmarshal(qsigned, &qi); err != nil {
-		return nil, colErr("qe_identity: %v", err)
+		return nil, nil, colErr("qe_identity: %v", err)
 	}
 	if qi.ID != "TD_QE" || qi.Version != 2 {
-		return nil, colErr("qe_identity is %q version %d, want TD_QE version 2", qi.ID, qi.Version)
+		return nil, nil, colErr("qe_identity is %q version %d, want TD_QE version 2", qi.ID, qi.Version)
 	}
+	fresh = append(fresh, attest.Freshness{Name: "qe_identity", Issued: qi.IssueDate, NextUpdate: qi.NextUpdate})
 	if now.Before(qi.IssueDate) || now.After(qi.NextUpdate) {
-		return nil, colErr("qe_identity is valid %s to %s, not at %s: fetch current collateral",
+		return nil, nil, colErr("qe_identity is valid %s to %s, not at %s: fetch current collateral",
 			qi.IssueDate.UTC().Format(time.RFC3339), qi.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	qe := q.GetSignedData().GetCertificationData().GetQeReportCertificationData().GetQeReport()
@@ -384,13 +388,13 @@ func (c *Collateral) check(q *pb.QuoteV4, pck *pckChain, exts *pcs.PckExtensions
 	misc[0], misc[1], misc[2], misc[3] = byte(qe.GetMiscSelect()), byte(qe.GetMiscSelect()>>8), byte(qe.GetMiscSelect()>>16), byte(qe.GetMiscSelect()>>24)
 	switch {
 	case len(qi.MiscselectMask.Bytes) != 4 || !bytes.Equal(mask(misc[:], qi.MiscselectMask.Bytes), qi.Miscselect.Bytes):
-		return nil, badKind(ErrTCB, "QE MISCSELECT %x does not match qe_identity", misc)
+		return nil, nil, badKind(ErrTCB, "QE MISCSELECT %x does not match qe_identity", misc)
 	case len(qi.AttributesMask.Bytes) != len(qe.GetAttributes()) || !bytes.Equal(mask(qe.GetAttributes(), qi.AttributesMask.Bytes), qi.Attributes.Bytes):
-		return nil, badKind(ErrTCB, "QE attributes %x do not match qe_identity", qe.GetAttributes())
+		return nil, nil, badKind(ErrTCB, "QE attributes %x do not match qe_identity", qe.GetAttributes())
 	case !bytes.Equal(qe.GetMrSigner(), qi.Mrsigner.Bytes):
-		return nil, badKind(ErrTCB, "QE MRSIGNER %x is not Intel's %x", qe.GetMrSigner(), qi.Mrsigner.Bytes)
+		return nil, nil, badKind(ErrTCB, "QE MRSIGNER %x is not Intel's %x", qe.GetMrSigner(), qi.Mrsigner.Bytes)
 	case qe.GetIsvProdId() != uint32(qi.IsvProdID):
-		return nil, badKind(ErrTCB, "QE ISVPRODID %d is not %d", qe.GetIsvProdId(), qi.IsvProdID)
+		return nil, nil, badKind(ErrTCB, "QE ISVPRODID %d is not %d", qe.GetIsvProdId(), qi.IsvProdID)
 	}
 	var qst pcs.TcbComponentStatus
 	for _, l := range qi.TcbLevels {
@@ -401,18 +405,18 @@ func (c *Collateral) check(q *pb.QuoteV4, pck *pckChain, exts *pcs.PckExtensions
 	}
 	qeStatus := string(qst)
 	if qst != pcs.TcbComponentStatusUpToDate {
-		return nil, badKind(ErrTCB, "quoting enclave ISVSVN %d has TCB status %q: update the platform's quoting enclave", qe.GetIsvSvn(), qst)
+		return nil, nil, badKind(ErrTCB, "quoting enclave ISVSVN %d has TCB status %q: update the platform's quoting enclave", qe.GetIsvSvn(), qst)
 	}
 	body := q.GetTdQuoteBody()
 	if !bytes.Equal(ti.TdxModule.Mrsigner.Bytes, body.GetMrSignerSeam()) {
-		return nil, badKind(ErrTCB, "MRSIGNERSEAM %x is not the TDX module signer %x in tcb_info", body.GetMrSignerSeam(), ti.TdxModule.Mrsigner.Bytes)
+		return nil, nil, badKind(ErrTCB, "MRSIGNERSEAM %x is not the TDX module signer %x in tcb_info", body.GetMrSignerSeam(), ti.TdxModule.Mrsigner.Bytes)
 	}
 	if sa := body.GetSeamAttributes(); len(ti.TdxModule.AttributesMask.Bytes) != len(sa) || !bytes.Equal(mask(sa, ti.TdxModule.AttributesMask.Bytes), ti.TdxModule.Attributes.Bytes) {
-		return nil, badKind(ErrTCB, "SEAM attributes %x do not match tcb_info's TDX module attributes", sa)
+		return nil, nil, badKind(ErrTCB, "SEAM attributes %x do not match tcb_info's TDX module attributes", sa)
 	}
 	level, err := matchLevel(ti.TcbLevels, exts, body.GetTeeTcbSvn())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[string]string{
 		"tcb_status":                 string(level.TcbStatus),
@@ -424,7 +428,7 @@ func (c *Collateral) check(q *pb.QuoteV4, pck *pckChain, exts *pcs.PckExtensions
 		out["advisory_ids"] = strings.Join(level.AdvisoryIDs, ",")
 	}
 	if !acceptable(level.TcbStatus) {
-		return nil, badKind(ErrTCB, "platform TCB status is %s (TCB date %s): update the platform's firmware and microcode", level.TcbStatus, level.TcbDate)
+		return nil, nil, badKind(ErrTCB, "platform TCB status is %s (TCB date %s): update the platform's firmware and microcode", level.TcbStatus, level.TcbDate)
 	}
 	if svn := body.GetTeeTcbSvn(); svn[1] > 0 {
 		id := fmt.Sprintf("TDX_%02X", svn[1])
@@ -435,7 +439,7 @@ func (c *Collateral) check(q *pb.QuoteV4, pck *pckChain, exts *pcs.PckExtensions
 			}
 		}
 		if found == nil {
-			return nil, badKind(ErrTCB, "tcb_info lists no TDX module identity %s", id)
+			return nil, nil, badKind(ErrTCB, "tcb_info lists no TDX module identity %s", id)
 		}
 		var st pcs.TcbComponentStatus
 		for _, l := range found.TcbLevels {
@@ -446,11 +450,11 @@ func (c *Collateral) check(q *pb.QuoteV4, pck *pckChain, exts *pcs.PckExtensions
 		}
 		out["tdx_module_tcb_status"] = string(st)
 		if !acceptable(st) {
-			return nil, badKind(ErrTCB, "TDX module %s at SVN %d has TCB status %q: update the TDX module", id, svn[0], st)
+			return nil, nil, badKind(ErrTCB, "TDX module %s at SVN %d has TCB status %q: update the TDX module", id, svn[0], st)
 		}
 	}
 
-	return out, nil
+	return out, fresh, nil
 }
 
 func mask(v, m []byte) []byte {

@@ -169,10 +169,11 @@ func (v *Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (c *attest
 	if err != nil {
 		return nil, err
 	}
-	st, err := col.check(quote, pck, exts, now)
+	st, fresh, err := col.check(quote, pck, exts, now)
 	if err != nil {
 		return nil, err
 	}
+	c.Collateral = fresh
 	for k, v := range st {
 		c.Details[k] = v
 	}
@@ -239,6 +240,13 @@ func claims(q *pb.QuoteV4, exts *pcs.PckExtensions, attrs uint64) *attest.Claims
 			"pce_svn":         fmt.Sprint(exts.TCB.PCESvn),
 			"cpu_svn":         hex.EncodeToString(exts.TCB.CPUSvn),
 		},
+	}
+	c.TCB = map[string]int{"pce_svn": int(exts.TCB.PCESvn)}
+	for i, v := range b.GetTeeTcbSvn() {
+		c.TCB[fmt.Sprintf("tee_tcb_svn.%d", i)] = int(v)
+	}
+	for i, v := range exts.TCB.CPUSvnComponents {
+		c.TCB[fmt.Sprintf("cpu_svn.%d", i)] = int(v)
 	}
 	for i, r := range b.GetRtmrs() {
 		name := fmt.Sprintf("rtmr%d", i)

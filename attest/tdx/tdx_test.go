@@ -61,6 +61,15 @@ func TestRealSapphireRapidsQuote(t *testing.T) {
 		"rtmr3":       strings.Repeat("00", 48),
 		"mrconfigid":  strings.Repeat("00", 48),
 	}
+	// TEE_TCB_SVN 03000400…, the PCK certificate's PCE SVN and CPU SVN.
+	for k, v := range map[string]int{"pce_svn": 11, "tee_tcb_svn.0": 3, "tee_tcb_svn.1": 0, "tee_tcb_svn.2": 4, "tee_tcb_svn.15": 0, "cpu_svn.0": 3, "cpu_svn.5": 1, "cpu_svn.7": 2} {
+		if c.TCB[k] != v {
+			t.Errorf("TCB %s = %d, want %d", k, c.TCB[k], v)
+		}
+	}
+	if len(c.TCB) != 33 || c.Collateral != nil {
+		t.Errorf("%d TCB components (want 33), collateral %v without collateral given", len(c.TCB), c.Collateral)
+	}
 	got := map[string]string{
 		"measurement": hex.EncodeToString(c.Measurement),
 		"report_data": hex.EncodeToString(c.ReportData[:]),

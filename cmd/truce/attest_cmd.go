@@ -15,7 +15,7 @@ import (
 func init() {
 	var cf clientFlags
 	var caBundle, devicePub string
-	var evidence bool
+	var evidence, explain bool
 	register(&command{
 		name:    "attest",
 		args:    "[flags]",
@@ -32,6 +32,17 @@ must verify, attest the pinned measurement, and bind the certificate's key,
 the policy hash and the nonce. On sim that needs the device's public key
 (--device-pub pas/device.pub).
 
+With --explain it prints the whole chain of checks, step by step with ✓ or
+✗: the evidence and its verifier (the enclave's own evidence, checked here
+with the same verifier code the attestation service runs; on sim with
+--device-pub), the certificate the attestation service issued, and the
+client's checks of that certificate against the policy (chain to the pinned
+CA, policy hash, simulated platform, revoked measurements, pinned
+measurement, minimum TCB). A refused step shows the claim, the value the
+policy expects, the actual value, the rule, the freshness of any vendor
+collateral used, and a hint. If the certificate is refused, nothing is sent
+to the enclave, so its evidence is not fetched.
+
 With --ca-bundle FILE it writes that CA certificate to FILE, so that other
 TLS tools can talk to the enclave API directly, e.g.
   curl --cacert FILE --cert alice.crt --key alice.key https://HOST:PORT/v1/policy
@@ -44,11 +55,18 @@ Example:
 			cf.declare(fs)
 			fs.StringVar(&caBundle, "ca-bundle", "", "write the attestation service CA certificate to `file`")
 			fs.BoolVar(&evidence, "evidence", false, "also check the enclave's own evidence, without relying on the attestation service")
+			fs.BoolVar(&explain, "explain", false, "print every step of the attestation (evidence, verifier, certificate, client check) with ✓ or ✗")
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file` for --evidence on sim (default $TRUCE_SIM_DEVICE_PUB)")
 		},
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
+			}
+			if explain {
+				if evidence || caBundle != "" {
+					return usagef("--explain goes alone: it already checks the evidence where it can")
+				}
+				return explainAttestation(e, &cf, devicePub)
 			}
 			s, pol, err := cf.dial(e)
 			if err != nil {

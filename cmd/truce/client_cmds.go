@@ -87,6 +87,10 @@ func (c *clientFlags) dial(e *env) (*client.Session, *policy.Policy, error) {
 
 // clientError attaches what to do to an error from the client SDK.
 func clientError(err error) error {
+	var v *attest.Verdict
+	if errors.As(err, &v) && v.Hint != "" {
+		return withHint(err, "%s", v.Hint)
+	}
 	if h := client.Hint(err); h != "" {
 		return withHint(err, "%s", h)
 	}

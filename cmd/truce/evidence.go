@@ -15,6 +15,7 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/policy"
 )
 
 func init() {
@@ -37,6 +38,13 @@ that is not built in (SEV-SNP: the VCEK or VLEK certificate, also --vcek;
 PSA: the attestation public key); --product names the processor family
 (SEV-SNP: milan, genoa, …). --allow-debug accepts debug enclaves.
 
+It prints what the evidence says, including its TCB components (snp, tdx,
+sgx) and the freshness of the vendor collateral used. With --policy FILE it
+also applies that policy's rules on runtimes, as the attestation service
+does: the measurement is not revoked, is pinned with every extra pin, and
+every TCB component is at least the policy's minimum_tcb; a refused rule is
+shown with the claim, expected and actual values.
+
 Example:
   truce evidence verify --platform sim --device-pub pas/device.pub token.cbor`,
 		flags: func(fs *flag.FlagSet) {
@@ -49,6 +57,7 @@ Example:
 			fs.Bool("allow-debug", false, "accept evidence from a debug enclave")
 			fs.String("nonce", "", "expected report data, 128 `hex` digits")
 			fs.String("at", "", "verify as of this RFC 3339 `time` (default now)")
+			fs.String("policy", "", "also apply this policy `file`'s rules on runtimes (revoked, measurement, minimum TCB)")
 		},
 		run: runEvidenceVerify,
 	})
@@ -170,6 +179,30 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(e.stdout, "%s: %s\n", k, c.Details[k])
+	}
+	if spec, _ := policy.Platform(c.Platform); len(c.TCB) > 0 {
+		var parts []string
+		for _, name := range spec.TCB {
+			if v, ok := c.TCB[name]; ok {
+				parts = append(parts, fmt.Sprintf("%s %d", name, v))
+			}
+		}
+		fmt.Fprintf(e.stdout, "tcb: %s\n", strings.Join(parts, ", "))
+	}
+	for _, f := range c.Collateral {
+		fmt.Fprintf(e.stdout, "collateral: %s\n", f.At(opts.Time()))
+	}
+	if polFile := flagString(fs, "policy"); polFile != "" {
+		pol, err := loadPolicy(polFile)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "policy %q (%s):\n", pol.Name, pol.HashHex())
+		steps := attest.CheckRuntime(pol, attest.RuntimeOf(c), opts.Time())
+		printSteps(e.stdout, steps)
+		if err := attest.Refusal(steps); err != nil {
+			return clientError(fmt.Errorf("the policy refuses this evidence: %w", err))
+		}
 	}
 	return nil
 }

@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -43,22 +45,24 @@ Example:
 
 // checkReport is what "policy check --json" prints.
 type checkReport struct {
-	File       string            `json:"file"`
-	Valid      bool              `json:"valid"`
-	Problems   []checkProblem    `json:"problems,omitempty"`
-	Name       string            `json:"name,omitempty"`
-	Hash       string            `json:"hash"`
-	Expires    *time.Time        `json:"expires,omitempty"`
-	Host       string            `json:"host,omitempty"`
-	Service    string            `json:"service,omitempty"`
-	CA         *checkCert        `json:"ca,omitempty"`
-	Runtimes   []checkRuntime    `json:"runtimes,omitempty"`
-	Principals []checkParty      `json:"principals,omitempty"`
-	Programs   []checkProgram    `json:"programs,omitempty"`
-	Pipelines  []policy.Pipeline `json:"pipelines,omitempty"`
-	Limits     *checkLimits      `json:"limits,omitempty"`
-	Holds      []policy.Hold     `json:"holds,omitempty"`
-	Lifecycle  *policy.Lifecycle `json:"lifecycle,omitempty"`
+	File       string                `json:"file"`
+	Valid      bool                  `json:"valid"`
+	Problems   []checkProblem        `json:"problems,omitempty"`
+	Name       string                `json:"name,omitempty"`
+	Hash       string                `json:"hash"`
+	Expires    *time.Time            `json:"expires,omitempty"`
+	Host       string                `json:"host,omitempty"`
+	Service    string                `json:"service,omitempty"`
+	CA         *checkCert            `json:"ca,omitempty"`
+	Runtimes   []checkRuntime        `json:"runtimes,omitempty"`
+	MinimumTCB map[string]policy.TCB `json:"minimum_tcb,omitempty"`
+	Revoked    []policy.Revocation   `json:"revoked,omitempty"`
+	Principals []checkParty          `json:"principals,omitempty"`
+	Programs   []checkProgram        `json:"programs,omitempty"`
+	Pipelines  []policy.Pipeline     `json:"pipelines,omitempty"`
+	Limits     *checkLimits          `json:"limits,omitempty"`
+	Holds      []policy.Hold         `json:"holds,omitempty"`
+	Lifecycle  *policy.Lifecycle     `json:"lifecycle,omitempty"`
 }
 
 type checkProblem struct {
@@ -204,6 +208,8 @@ func (rep *checkReport) fill(p *policy.Policy) {
 		spec, _ := policy.Platform(rt.Platform)
 		rep.Runtimes = append(rep.Runtimes, checkRuntime{Platform: rt.Platform, What: spec.Measurement, Measurement: strings.ToLower(rt.Measurement), Extra: rt.Extra})
 	}
+	rep.MinimumTCB = p.Attestation.MinimumTCB
+	rep.Revoked = p.Attestation.Revoked
 	for _, pr := range p.Principals {
 		c := pr.Certificate()
 		rep.Principals = append(rep.Principals, checkParty{
@@ -256,6 +262,23 @@ func (rep *checkReport) print(w io.Writer, now time.Time) {
 		for _, k := range keys {
 			fmt.Fprintf(w, "    and %s %s\n", k, strings.ToLower(rt.Extra[k]))
 		}
+	}
+	for _, plat := range slices.Sorted(maps.Keys(rep.MinimumTCB)) {
+		spec, _ := policy.Platform(plat)
+		var parts []string
+		for _, c := range spec.TCB {
+			if v, ok := rep.MinimumTCB[plat][c]; ok {
+				parts = append(parts, fmt.Sprintf("%s ≥ %d", c, v))
+			}
+		}
+		fmt.Fprintf(w, "  %s firmware at least: %s\n", plat, strings.Join(parts, ", "))
+	}
+	for _, r := range rep.Revoked {
+		reason := ""
+		if r.Reason != "" {
+			reason = " (" + r.Reason + ")"
+		}
+		fmt.Fprintf(w, "  never %s %s%s\n", r.Platform, strings.ToLower(r.Measurement), reason)
 	}
 	fmt.Fprintf(w, "\nparties:\n")
 	for _, pr := range rep.Principals {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,8 +22,8 @@ import (
 
 // policyFlags are the repeatable flags of "policy new".
 type policyFlags struct {
-	runtimes, principals, programs, pipelines stringList
-	budgets, holds, carry                     stringList
+	runtimes, principals, programs, pipelines, minimumTCB, revoked stringList
+	budgets, holds, carry                                          stringList
 }
 
 func init() {
@@ -48,6 +49,10 @@ prints its hash. FILE is never overwritten; "-o -" writes to standard output.
                                        (without it the policy never changes)
   --successor-of BASE --carry PATH…    a successor of policy file BASE that
                                        keeps the files under each PATH
+  --minimum-tcb PLATFORM:COMPONENT=N[,COMPONENT=N…]
+                                       the lowest firmware security versions
+                                       accepted (snp, tdx, sgx)
+  --revoke PLATFORM=MEASUREMENT[:REASON]  a runtime build never accepted
 
 CAPS is a comma-separated list of PATH:RIGHTS, such as /input/alice/:w,/output/:r.
 A PATH ending in / covers everything below it. RIGHTS are letters: r read,
@@ -62,6 +67,12 @@ Extra pins for other platforms follow the measurement, such as
 A successor (see docs/trust-lifecycle.md) must keep BASE's attestation
 service, runtimes, host and file limits; it expires with BASE unless
 --expires says earlier.
+Evidence, and enclave certificates, whose TCB component is below a
+--minimum-tcb value are refused by the attestation service and by every
+client. The components are, for snp: bootloader, tee, snp, microcode (of the
+report's REPORTED_TCB); for tdx: pce_svn, tee_tcb_svn.0…15, cpu_svn.0…15;
+for sgx: isv_svn, pce_svn, cpu_svn.0…15. Nitro, sim, cca and psa have none.
+See docs/trust-lifecycle-attestation.md.
 
 Example:
   truce policy new -o shamir.json --name shamir --pas-ca pas/ca.crt \
@@ -85,6 +96,8 @@ Example:
 			fs.String("quorum", "", "who may approve a successor: `K:NAME,NAME…`")
 			fs.String("successor-of", "", "policy `file` this one succeeds")
 			fs.Var(&pf.carry, "carry", "with --successor-of, a `PATH` whose files the change keeps (repeatable)")
+			fs.Var(&pf.minimumTCB, "minimum-tcb", "lowest TCB accepted, `PLATFORM:COMPONENT=N[,COMPONENT=N…]` (repeatable)")
+			fs.Var(&pf.revoked, "revoke", "runtime build never accepted, `PLATFORM=MEASUREMENT[:REASON]` (repeatable)")
 			fs.Int("memory-mib", 0, "most memory a program may use, in `MiB` (default 256)")
 			fs.Int("exec-seconds", 0, "longest a run may take, in `seconds` (default 60)")
 			fs.Int("file-mib", 0, "largest a file may grow, in `MiB` (default 1024)")
@@ -163,7 +176,7 @@ func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) erro
 	}
 
 	if base != nil {
-		for _, f := range []string{"pas-url", "pas-ca", "runtime", "host", "file-mib", "total-mib"} {
+		for _, f := range []string{"pas-url", "pas-ca", "runtime", "minimum-tcb", "revoke", "host", "file-mib", "total-mib"} {
 			if set[f] {
 				return withHint(usagef("--%s with --successor-of: a successor keeps its base's attestation, host and file limits", f),
 					"drop --%s; to change it, start a new enclave with a first policy", f)
@@ -194,6 +207,19 @@ func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) erro
 			}
 			p.Attestation.Runtimes = append(p.Attestation.Runtimes, rt)
 		}
+	}
+	for _, s := range pf.minimumTCB {
+		if err := parseMinimumTCBFlag(s, &p.Attestation); err != nil {
+			return err
+		}
+	}
+	for _, s := range pf.revoked {
+		platform, rest, ok := strings.Cut(s, "=")
+		m, reason, _ := strings.Cut(rest, ":")
+		if !ok || platform == "" || m == "" {
+			return usagef("--revoke %q: write PLATFORM=MEASUREMENT[:REASON], such as sim=HEX:superseded by 1.2", s)
+		}
+		p.Attestation.Revoked = append(p.Attestation.Revoked, policy.Revocation{Platform: platform, Measurement: strings.ToLower(m), Reason: reason})
 	}
 	for _, s := range pf.principals {
 		pr, err := parsePrincipalFlag(s)
@@ -434,6 +460,33 @@ func parseRuntimeFlag(s string) (policy.Runtime, error) {
 		rt.Extra[k] = strings.ToLower(v)
 	}
 	return rt, nil
+}
+
+// parseMinimumTCBFlag adds PLATFORM:COMPONENT=N,… to a.MinimumTCB; names
+// and ranges are checked when the policy is validated.
+func parseMinimumTCBFlag(s string, a *policy.Attestation) error {
+	platform, list, ok := strings.Cut(s, ":")
+	if !ok || platform == "" || list == "" {
+		return usagef("--minimum-tcb %q: write PLATFORM:COMPONENT=N[,COMPONENT=N…], such as snp:microcode=115,snp=8", s)
+	}
+	if a.MinimumTCB == nil {
+		a.MinimumTCB = map[string]policy.TCB{}
+	}
+	if a.MinimumTCB[platform] == nil {
+		a.MinimumTCB[platform] = policy.TCB{}
+	}
+	for _, kv := range strings.Split(list, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(v)
+		if !ok || k == "" || err != nil {
+			return usagef("--minimum-tcb %s: %q: write COMPONENT=N with N a whole number, such as microcode=115", platform, kv)
+		}
+		if _, dup := a.MinimumTCB[platform][k]; dup {
+			return usagef("--minimum-tcb %s: %s given twice", platform, k)
+		}
+		a.MinimumTCB[platform][k] = n
+	}
+	return nil
 }
 
 // certPEM writes a DER certificate as one PEM block.

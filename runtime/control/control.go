@@ -24,6 +24,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/truce-project/truce/attest"
 )
 
 // Message types.
@@ -59,6 +61,11 @@ type Message struct {
 	Listen     string    `json:"listen,omitempty"`      // runtime→host "ready"
 	NotAfter   time.Time `json:"not_after,omitzero"`
 	Message    string    `json:"message,omitempty"` // "error"
+	// Verdict is, in an "error" message, the structured refusal of an
+	// attestation (the runtime's check of its certificate chain, or the
+	// attestation service's of the evidence); nil otherwise. Like every
+	// field it comes from an untrusted peer: it is for logs and people.
+	Verdict *attest.Verdict `json:"verdict,omitempty"`
 }
 
 // Conn reads and writes messages. Send is safe for concurrent use; Receive

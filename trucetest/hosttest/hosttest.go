@@ -46,6 +46,10 @@ type FakePAS struct {
 	Lifetime time.Duration
 	// Fail, when set, makes Attest fail.
 	Fail atomic.Bool
+	// Refusal, when set, is the error Attest fails with while Fail is set
+	// (such as a *pas.ProblemError carrying a verdict); nil means a plain
+	// error.
+	Refusal error
 	// Issued counts certificates issued.
 	Issued atomic.Int64
 
@@ -79,6 +83,9 @@ func (p *FakePAS) Accept(n []byte) {
 // Attest issues a certificate for the CSR's key.
 func (p *FakePAS) Attest(_ context.Context, req host.AttestRequest) ([]*x509.Certificate, error) {
 	if p.Fail.Load() {
+		if p.Refusal != nil {
+			return nil, p.Refusal
+		}
 		return nil, errors.New("fake PAS told to fail")
 	}
 	p.mu.Lock()

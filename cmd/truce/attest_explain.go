@@ -1,0 +1,172 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/client"
+	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/policy"
+)
+
+// explainAttestation prints the whole chain of an enclave's attestation,
+// evidence → verifier → certificate → client check, one ✓ or ✗ line per
+// step, and returns the first refusal (a *attest.Verdict), if any.
+//
+// The certificate is fetched first, with a handshake abandoned before
+// anything is sent (client.PeerChain), and checked as every client command
+// checks it. Only if that passes does it connect as a principal and fetch
+// the evidence, which it checks itself with the platform's verifier when
+// one is at hand (for sim: --device-pub).
+func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
+	if err := cf.check(e); err != nil {
+		return err
+	}
+	pol, err := loadPolicy(cf.policy)
+	if err != nil {
+		return err
+	}
+	var opts []client.Option
+	if cf.addr != "" {
+		opts = append(opts, client.WithAddr(cf.addr))
+	}
+	addr := cf.addr
+	if addr == "" {
+		addr = pol.Host
+	}
+	w := e.stdout
+	now := time.Now()
+	fmt.Fprintf(w, "Attestation of the enclave at %s for policy %q (%s), checked at %s:\n", addr, pol.Name, pol.HashHex(), now.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "evidence → verifier → certificate → client check\n")
+
+	chain, err := client.PeerChain(e.ctx, pol, opts...)
+	if err != nil {
+		return withHint(err, "no enclave answered with a certificate: check that \"truce host serve\" runs for this policy; its log says why the attestation service refused the enclave's evidence, if it did (claim, expected and actual value)")
+	}
+	certSteps, id := attest.ExplainEnclave(chain, pol, now)
+	certErr := attest.Refusal(certSteps)
+
+	var evSteps []attest.Step
+	var evNote string
+	var fetchErr error
+	if certErr != nil {
+		evNote = "not fetched: the enclave failed the client check below, so nothing was sent to it (the evidence is served only to principals)"
+	} else if evSteps, evNote, fetchErr = fetchEvidence(e, cf, pol, opts, id.Platform, devicePub); fetchErr != nil {
+		evNote = "not fetched: " + fetchErr.Error()
+	}
+
+	fmt.Fprintf(w, "\n1. evidence and 2. verifier (the enclave's own evidence, checked here as the attestation service checks it)\n")
+	if evNote != "" {
+		fmt.Fprintf(w, "   – %s\n", evNote)
+	}
+	printSteps(w, evSteps)
+
+	fmt.Fprintf(w, "\n3. certificate (issued by the attestation service for the enclave key)\n")
+	printCertificate(w, chain)
+
+	fmt.Fprintf(w, "\n4. client check (this policy's rules, applied to the certificate)\n")
+	printSteps(w, certSteps)
+
+	if certErr != nil {
+		return clientError(fmt.Errorf("the enclave is not one the policy trusts; nothing was sent: %w", certErr))
+	}
+	if fetchErr != nil {
+		return fetchErr
+	}
+	if err := attest.Refusal(evSteps); err != nil {
+		return clientError(fmt.Errorf("the enclave's evidence: %w", err))
+	}
+	fmt.Fprintf(w, "\nThe enclave is trusted by this policy.\n")
+	return nil
+}
+
+// fetchEvidence connects as a principal and checks the enclave's evidence;
+// note says why it was not checked, if it was not.
+func fetchEvidence(e *env, cf *clientFlags, pol *policy.Policy, opts []client.Option, platform, devicePub string) (steps []attest.Step, note string, err error) {
+	v, verr := evidenceVerifier(e, platform, devicePub)
+	if verr != nil {
+		var he *hintError
+		msg := verr.Error()
+		if errors.As(verr, &he) {
+			msg += " (" + he.hint + ")"
+		}
+		return nil, "not checked here: " + msg + "; the attestation service checked it before issuing the certificate", nil
+	}
+	id, err := identity.Load(cf.cert, cf.key)
+	if err != nil {
+		return nil, "", withHint(fmt.Errorf("loading your identity: %w", err), "give your certificate with --identity and its key with --key (truce identity new NAME makes them)")
+	}
+	s, err := client.Dial(e.ctx, pol, id, opts...)
+	if err != nil {
+		return nil, "", clientError(err)
+	}
+	defer s.Close()
+	steps, _, err = s.ExplainEvidence(e.ctx, v)
+	if err != nil {
+		return nil, "", clientError(fmt.Errorf("fetching the enclave's evidence: %w", err))
+	}
+	return steps, "", nil
+}
+
+// printSteps writes one ✓ or ✗ line per step; a refusal is followed by its
+// claim, expected and actual values, rule, collateral and hint.
+func printSteps(w io.Writer, steps []attest.Step) {
+	for _, s := range steps {
+		if s.OK() {
+			if s.Detail == "" {
+				fmt.Fprintf(w, "   ✓ %s\n", s.Name)
+			} else {
+				fmt.Fprintf(w, "   ✓ %s: %s\n", s.Name, s.Detail)
+			}
+			continue
+		}
+		v := s.Verdict.Printable()
+		fmt.Fprintf(w, "   ✗ %s\n", s.Name)
+		fmt.Fprintf(w, "       claim:      %s\n", v.Claim)
+		fmt.Fprintf(w, "       expected:   %s\n", v.Expected)
+		fmt.Fprintf(w, "       actual:     %s\n", v.Actual)
+		fmt.Fprintf(w, "       rule:       %s\n", v.Rule)
+		for _, f := range v.Collateral {
+			fmt.Fprintf(w, "       collateral: %s\n", f.At(v.At))
+		}
+		if v.Hint != "" {
+			fmt.Fprintf(w, "       hint:       %s\n", v.Hint)
+		}
+	}
+}
+
+// printCertificate writes what the leaf certificate says, unchecked.
+func printCertificate(w io.Writer, chain []*x509.Certificate) {
+	leaf := chain[0]
+	fmt.Fprintf(w, "   subject:      %q\n", leaf.Subject.CommonName)
+	fmt.Fprintf(w, "   issuer:       %q\n", leaf.Issuer.CommonName)
+	fmt.Fprintf(w, "   serial:       %x\n", leaf.SerialNumber)
+	fmt.Fprintf(w, "   valid:        %s to %s\n", leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+	id, err := attest.IdentityOf(leaf)
+	if err != nil {
+		fmt.Fprintf(w, "   identity:     none readable (%v)\n", err)
+		return
+	}
+	sim := ""
+	if id.Simulated {
+		sim = " (SIMULATED: no hardware stands behind it)"
+	}
+	fmt.Fprintf(w, "   platform:     %q%s\n", id.Platform, sim)
+	fmt.Fprintf(w, "   measurement:  %s\n", hex.EncodeToString(id.Measurement))
+	fmt.Fprintf(w, "   policy hash:  %s\n", hex.EncodeToString(id.PolicyHash[:]))
+	if len(id.TCB) > 0 {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(id.TCB)) {
+			parts = append(parts, fmt.Sprintf("%q %d", k, id.TCB[k]))
+		}
+		fmt.Fprintf(w, "   tcb:          %s\n", strings.Join(parts, ", "))
+	}
+}
