@@ -54,14 +54,14 @@ var (
 	// ErrExporter: the exporter is not a principal of the last policy of
 	// the chain, or its signature over the digest does not verify.
 	ErrExporter = errors.New("audit bundle exporter signature does not verify")
-	// ErrPolicy: the policy chain is empty or malformed, a succession in
-	// it was not approved, or it is not the chain of policies the audit
-	// log shows the enclave applied.
+	// ErrPolicy: the policy chain is empty or malformed, or a succession
+	// in it was not approved by the quorum of the policy before.
 	ErrPolicy = errors.New("audit bundle policy chain refused")
 	// ErrEnclave: the enclave's certificate chain or evidence does not
-	// check against the policy.
+	// check against the first policy.
 	ErrEnclave = errors.New("audit bundle enclave attestation refused")
-	// ErrAudit: the audit log or its checkpoint does not check.
+	// ErrAudit: the audit log or its checkpoint does not check, or the
+	// changes of policy it records are not the bundle's chain.
 	ErrAudit = errors.New("audit bundle audit log refused")
 	// ErrReceipt: a receipt does not verify, or receipts and audit log
 	// disagree.

@@ -24,10 +24,9 @@ func init() {
 		help: `Checks an audit bundle written by "truce export", offline, with no server:
 
   - the file is exactly as truce writes bundles and its digest matches;
-    its exporter is a principal of the policy and signed the digest;
+    its exporter is a principal of the last policy and signed the digest;
   - the chain of policies: the first policy, then each successor
     approved by the quorum of the policy before it (as clients check it);
-    the last one is the exporter's;
   - the enclave's certificate chains to the attestation service CA the
     first policy pins, names a measurement it trusts and its hash (as of
     the enclave's signed checkpoint of its audit log);
@@ -135,7 +134,7 @@ func printBundleReport(w io.Writer, rep *bundle.Report) {
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 	pol, id, cp := rep.Policy, rep.Enclave, rep.Checkpoint
 	fmt.Fprintf(w, "audit bundle verified: digest %s\n", rep.Digest)
-	fmt.Fprintf(w, "  exported by:  %s, at %s by its clock (signed with its key in the policy)\n", rep.Exporter, ts(rep.Exported))
+	fmt.Fprintf(w, "  exported by:  %s, at %s by its clock (signed with its key in the last policy)\n", rep.Exporter, ts(rep.Exported))
 	fmt.Fprintf(w, "  policy:       %q sha256 %s (chain of %d)\n", pol.Name, pol.HashHex(), len(rep.Chain))
 	for i, l := range rep.Chain {
 		how := "the first policy, which the enclave's certificate and evidence bind"
