@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -421,17 +422,13 @@ func TestSuccessorTamper(t *testing.T) {
 		}, bundle.ErrPolicy},
 		{"change removed from the log, re-signed by the enclave key", "carol", func(t *testing.T, f *bundletest.Fixture) {
 			es, _ := f.Log.Entries()
-			var at time.Time
-			l := &audit.Log{Now: func() time.Time { return at }}
-			for _, e := range es {
-				if e.Action != "policy-successor" {
-					at = e.Time
-					l.Append(audit.Entry{Principal: e.Principal, Action: e.Action, Path: e.Path, Hashes: e.Hashes, Outcome: e.Outcome})
-				}
-			}
-			kept, _ := l.Entries()
-			f.Checkpoint(t, kept)
+			f.Checkpoint(t, relog(slices.DeleteFunc(es, func(e audit.Entry) bool { return e.Action == "policy-successor" })))
 		}, bundle.ErrAudit},
+		{"change logged before a run of the first policy, re-signed by the enclave key", "carol", func(t *testing.T, f *bundletest.Fixture) {
+			es, _ := f.Log.Entries()
+			es[4], es[5] = es[5], es[4]
+			f.Checkpoint(t, relog(es))
+		}, bundle.ErrReceipt},
 		{"readable receipt of the successor withheld", "carol", func(_ *testing.T, f *bundletest.Fixture) {
 			d, _ := receipt.Digest(&f.Bundle.Receipts[1])
 			f.Bundle.Withheld = append(f.Bundle.Withheld, hexOf(d[:]))
@@ -455,4 +452,17 @@ func TestSuccessorTamper(t *testing.T) {
 			t.Logf("refused: %v", err)
 		})
 	}
+}
+
+// relog chains entries anew, keeping their times and content, as one
+// holding the enclave key could.
+func relog(es []audit.Entry) []audit.Entry {
+	var at time.Time
+	l := &audit.Log{Now: func() time.Time { return at }}
+	for _, e := range es {
+		at = e.Time
+		l.Append(audit.Entry{Principal: e.Principal, Action: e.Action, Path: e.Path, Hashes: e.Hashes, Outcome: e.Outcome})
+	}
+	out, _ := l.Entries()
+	return out
 }
