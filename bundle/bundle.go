@@ -51,16 +51,17 @@ var (
 	ErrFormat = errors.New("not a valid audit bundle")
 	// ErrDigest: the digest is not that of the bundle's content.
 	ErrDigest = errors.New("audit bundle digest does not match its content")
-	// ErrExporter: the exporter is not a principal of the policy, or its
-	// signature over the digest does not verify.
+	// ErrExporter: the exporter is not a principal of the last policy of
+	// the chain, or its signature over the digest does not verify.
 	ErrExporter = errors.New("audit bundle exporter signature does not verify")
-	// ErrPolicy: the policy chain is empty, malformed, or longer than this
-	// truce can check.
+	// ErrPolicy: the policy chain is empty or malformed, or a succession
+	// in it was not approved by the quorum of the policy before.
 	ErrPolicy = errors.New("audit bundle policy chain refused")
 	// ErrEnclave: the enclave's certificate chain or evidence does not
-	// check against the policy.
+	// check against the first policy.
 	ErrEnclave = errors.New("audit bundle enclave attestation refused")
-	// ErrAudit: the audit log or its checkpoint does not check.
+	// ErrAudit: the audit log or its checkpoint does not check, or the
+	// changes of policy it records are not the bundle's chain.
 	ErrAudit = errors.New("audit bundle audit log refused")
 	// ErrReceipt: a receipt does not verify, or receipts and audit log
 	// disagree.
@@ -77,10 +78,12 @@ type Bundle struct {
 	// by its clock. Both are covered by the exporter's signature only.
 	Exporter string    `json:"exporter"`
 	Exported time.Time `json:"exported"`
-	// Policies are the exact bytes of each policy the enclave ran under,
-	// oldest first; the last is the one its certificate names. Today
-	// every chain has one policy.
-	Policies [][]byte `json:"policies"`
+	// Policies is the enclave's chain of policies, as GET
+	// /v1/policy/chain answers it, from the first policy (the one its
+	// certificate and evidence bind) to the one in force at the audit
+	// checkpoint: each link's exact bytes, hash, and the approvals that
+	// made it succeed the link before.
+	Policies []api.PolicyLink `json:"policies"`
 	// Attestation is the enclave's evidence, certificate chain (DER, leaf
 	// first) and the nonce the evidence binds, as GET /v1/attestation
 	// answered.

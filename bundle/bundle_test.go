@@ -8,16 +8,20 @@ import (
 	"crypto/sha256"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/bundle"
 	"github.com/truce-project/truce/bundle/bundletest"
 	"github.com/truce-project/truce/receipt"
+	"github.com/truce-project/truce/succession"
 )
 
 func parseVerify(f *bundletest.Fixture, data []byte) (*bundle.Report, error) {
@@ -126,11 +130,21 @@ func TestTamper(t *testing.T) {
 			f.Checkpoint(t, es)
 		}, true, bundle.ErrReceipt},
 		{"policy changed", "bob", func(_ *testing.T, f *bundletest.Fixture) {
-			f.Bundle.Policies[0] = append(bytes.Clone(f.Bundle.Policies[0]), ' ')
+			l := &f.Bundle.Policies[0]
+			l.Policy = append(bytes.Clone(l.Policy), ' ')
+		}, true, bundle.ErrPolicy},
+		{"policy and its hash changed", "bob", func(_ *testing.T, f *bundletest.Fixture) {
+			l := &f.Bundle.Policies[0]
+			l.Policy = append(bytes.Clone(l.Policy), ' ')
+			h := sha256.Sum256(l.Policy)
+			l.SHA256 = hexOf(h[:])
 		}, true, bundle.ErrEnclave},
-		{"policy not JSON", "bob", func(_ *testing.T, f *bundletest.Fixture) { f.Bundle.Policies[0] = []byte("{") }, true, bundle.ErrPolicy},
+		{"policy not JSON", "bob", func(_ *testing.T, f *bundletest.Fixture) { f.Bundle.Policies[0].Policy = []byte("{") }, true, bundle.ErrPolicy},
 		{"no policy", "bob", func(_ *testing.T, f *bundletest.Fixture) { f.Bundle.Policies = nil }, true, bundle.ErrPolicy},
-		{"two policies", "bob", func(_ *testing.T, f *bundletest.Fixture) {
+		{"first policy approved", "bob", func(_ *testing.T, f *bundletest.Fixture) {
+			f.Bundle.Policies[0].Approvals = []api.PolicyApproval{{Signer: "alice", Signature: []byte{1}}}
+		}, true, bundle.ErrPolicy},
+		{"first policy twice", "bob", func(_ *testing.T, f *bundletest.Fixture) {
 			f.Bundle.Policies = append(f.Bundle.Policies, f.Bundle.Policies[0])
 		}, true, bundle.ErrPolicy},
 		{"evidence changed", "bob", func(_ *testing.T, f *bundletest.Fixture) {
@@ -250,11 +264,13 @@ func TestParseRefuses(t *testing.T) {
 var update = flag.Bool("update", false, "write testdata/bundle.json and testdata/device.pub anew")
 
 // TestFixture checks the fixed bundle in testdata, which the fuzz test and
-// the CLI scripts use; with -update it makes a new one. It verifies for
+// the CLI scripts use: one of an enclave that changed policy once
+// (bundletest.NewSuccessor), exported by carol. With -update it makes a
+// new one. It verifies for
 // ever: certificates are checked as of the bundle's checkpoint.
 func TestFixture(t *testing.T) {
 	if *update {
-		f := bundletest.New(t, "carol")
+		f := bundletest.NewSuccessor(t, "carol")
 		if err := os.WriteFile("testdata/bundle.json", f.Bytes, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +287,7 @@ func TestFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Runs) != 3 || rep.Runs[0].Receipt != nil || rep.Runs[1].Receipt == nil {
+	if len(rep.Chain) != 2 || len(rep.Runs) != 4 || rep.Runs[0].Receipt != nil || rep.Runs[1].Receipt == nil || rep.Runs[3].Policy != 1 {
 		t.Fatalf("runs: %+v", rep.Runs)
 	}
 }
@@ -329,4 +345,124 @@ func hexOf(b []byte) string {
 		out = append(out, digits[c>>4], digits[c&15])
 	}
 	return string(out)
+}
+
+// TestSuccessor verifies bundles of an enclave that changed policy: the
+// chain's approvals, the change in the audit log, each receipt under the
+// policy its run was made under, and read rights under that policy too.
+func TestSuccessor(t *testing.T) {
+	for _, tc := range []struct {
+		exporter string
+		withheld []int // indexes of the runs withheld
+	}{{"bob", nil}, {"carol", []int{0}}, {"alice", []int{0, 1, 2, 3}}} {
+		t.Run(tc.exporter, func(t *testing.T) {
+			f := bundletest.NewSuccessor(t, tc.exporter)
+			rep, err := parseVerify(f, f.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Chain) != 2 || rep.Policy.Hash() != f.Current().Hash() || rep.Chain[1].Seq != 5 ||
+				len(rep.Chain[1].ApprovedBy) != 2 || rep.Chain[0].Seq != -1 {
+				t.Fatalf("chain: %+v", rep.Chain)
+			}
+			var withheld []int
+			for i, r := range rep.Runs {
+				if r.Receipt == nil {
+					withheld = append(withheld, i)
+				}
+				if want := min(i/2, 1); r.Policy != want {
+					t.Errorf("run %d under policy %d, want %d", i, r.Policy, want)
+				}
+			}
+			if len(rep.Runs) != 4 || fmt.Sprint(withheld) != fmt.Sprint(tc.withheld) {
+				t.Fatalf("%d runs, withheld %v, want %v", len(rep.Runs), withheld, tc.withheld)
+			}
+		})
+	}
+}
+
+// TestSuccessorTamper alters the chain of a bundle whose enclave changed
+// policy, or what ties it to the log and the receipts.
+func TestSuccessorTamper(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		exporter string
+		tamper   func(t *testing.T, f *bundletest.Fixture)
+		want     error
+	}{
+		{"nothing", "carol", func(*testing.T, *bundletest.Fixture) {}, nil},
+		{"approval signature altered", "carol", func(_ *testing.T, f *bundletest.Fixture) {
+			a := f.Bundle.Policies[1].Approvals
+			a[0].Signature = bytes.Clone(a[0].Signature)
+			a[0].Signature[len(a[0].Signature)-1] ^= 1
+		}, bundle.ErrPolicy},
+		{"approval removed", "carol", func(_ *testing.T, f *bundletest.Fixture) {
+			f.Bundle.Policies[1].Approvals = f.Bundle.Policies[1].Approvals[1:]
+		}, bundle.ErrPolicy},
+		{"approval signer renamed", "carol", func(_ *testing.T, f *bundletest.Fixture) {
+			f.Bundle.Policies[1].Approvals[1].Signer = "carol"
+		}, bundle.ErrPolicy},
+		{"approval signed by an outsider", "carol", func(t *testing.T, f *bundletest.Fixture) {
+			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			d := sha256.Sum256(succession.Message(f.Policies[0].Hash(), f.Policies[1].Hash()))
+			sig, _ := ecdsa.SignASN1(rand.Reader, k, d[:])
+			f.Bundle.Policies[1].Approvals[1].Signature = sig
+		}, bundle.ErrPolicy},
+		{"successor altered", "carol", func(_ *testing.T, f *bundletest.Fixture) {
+			l := &f.Bundle.Policies[1]
+			l.Policy = bytes.Replace(l.Policy, []byte(`"test-world-2"`), []byte(`"test-world-3"`), 1)
+			h := sha256.Sum256(l.Policy)
+			l.SHA256 = hexOf(h[:])
+		}, bundle.ErrPolicy},
+		{"successor dropped", "carol", func(_ *testing.T, f *bundletest.Fixture) {
+			f.Bundle.Policies = f.Bundle.Policies[:1]
+		}, bundle.ErrAudit},
+		{"successor first", "carol", func(_ *testing.T, f *bundletest.Fixture) {
+			f.Bundle.Policies = f.Bundle.Policies[1:]
+		}, bundle.ErrPolicy},
+		{"change removed from the log, re-signed by the enclave key", "carol", func(t *testing.T, f *bundletest.Fixture) {
+			es, _ := f.Log.Entries()
+			f.Checkpoint(t, relog(slices.DeleteFunc(es, func(e audit.Entry) bool { return e.Action == "policy-successor" })))
+		}, bundle.ErrAudit},
+		{"change logged before a run of the first policy, re-signed by the enclave key", "carol", func(t *testing.T, f *bundletest.Fixture) {
+			es, _ := f.Log.Entries()
+			es[4], es[5] = es[5], es[4]
+			f.Checkpoint(t, relog(es))
+		}, bundle.ErrReceipt},
+		{"readable receipt of the successor withheld", "carol", func(_ *testing.T, f *bundletest.Fixture) {
+			d, _ := receipt.Digest(&f.Bundle.Receipts[1])
+			f.Bundle.Withheld = append(f.Bundle.Withheld, hexOf(d[:]))
+			f.Bundle.Receipts = append(f.Bundle.Receipts[:1], f.Bundle.Receipts[2])
+		}, bundle.ErrReceipt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := bundletest.NewSuccessor(t, tc.exporter)
+			tc.tamper(t, f)
+			f.Resign(t)
+			_, err := parseVerify(f, f.Bytes)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("untouched bundle: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			t.Logf("refused: %v", err)
+		})
+	}
+}
+
+// relog chains entries anew, keeping their times and content, as one
+// holding the enclave key could.
+func relog(es []audit.Entry) []audit.Entry {
+	var at time.Time
+	l := &audit.Log{Now: func() time.Time { return at }}
+	for _, e := range es {
+		at = e.Time
+		l.Append(audit.Entry{Principal: e.Principal, Action: e.Action, Path: e.Path, Hashes: e.Hashes, Outcome: e.Outcome})
+	}
+	out, _ := l.Entries()
+	return out
 }

@@ -8,27 +8,20 @@ import (
 
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
-	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
 )
 
 // Export makes a bundle from the enclave s is connected to, signed by id,
-// who must be a principal of pol, the policy s was dialled with. It reads
-// the policy, the attestation, the audit log with its checkpoint and then
-// the receipts id may read; receipts of runs after the checkpoint are left
-// out, with the log entries that name them. now dates the bundle. Export
+// who must be a principal of the enclave's current policy. It reads the
+// attestation, the audit log with its checkpoint, the receipts id may
+// read, and then the enclave's chain of policies (verifying it as
+// Session.Refresh does); receipts of runs after the checkpoint are left
+// out, with the log entries that name them. If the policy changed after
+// the checkpoint, Export fails: export again. now dates the bundle. Export
 // does not check the result: Verify it.
-func Export(ctx context.Context, s *client.Session, pol *policy.Policy, id *identity.Identity, now time.Time) (*Bundle, error) {
-	if pol == nil || id == nil {
-		return nil, errors.New("exporting: no policy or no identity")
-	}
-	pr := pol.PrincipalByCert(id.Cert.Raw)
-	if pr == nil {
-		return nil, fmt.Errorf("exporting: %q is not a principal of policy %q", id.Name, pol.Name)
-	}
-	raw, err := s.Policy(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("exporting the policy: %w", err)
+func Export(ctx context.Context, s *client.Session, id *identity.Identity, now time.Time) (*Bundle, error) {
+	if id == nil {
+		return nil, errors.New("exporting: no identity")
 	}
 	att, err := s.Attestation(ctx)
 	if err != nil {
@@ -47,6 +40,21 @@ func Export(ctx context.Context, s *client.Session, pol *policy.Policy, id *iden
 	if err != nil {
 		return nil, fmt.Errorf("exporting the receipts: %w", err)
 	}
+	// The chain is read last: it ends at the checkpoint's policy unless
+	// the policy changed since, and then the receipts may have been
+	// chosen under another policy than the log's last.
+	if err := s.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("exporting the policy chain: %w", err)
+	}
+	chain := s.Chain()
+	if cur := chain[len(chain)-1].SHA256; cur != log.Checkpoint.PolicyHash {
+		return nil, fmt.Errorf("exporting: the enclave's policy changed from %s to %s while exporting: export again", log.Checkpoint.PolicyHash, cur)
+	}
+	pol := s.Current()
+	pr := pol.PrincipalByCert(id.Cert.Raw)
+	if pr == nil {
+		return nil, fmt.Errorf("exporting: %q is not a principal of the enclave's policy %s", id.Name, pol.HashHex())
+	}
 	have := map[string]*receipt.Receipt{}
 	for i := range rs {
 		d, err := receipt.Digest(&rs[i])
@@ -56,7 +64,7 @@ func Export(ctx context.Context, s *client.Session, pol *policy.Policy, id *iden
 		have[fmt.Sprintf("%x", d)] = &rs[i]
 	}
 	b := &Bundle{
-		Exporter: pr.Name, Exported: now.UTC(), Policies: [][]byte{raw},
+		Exporter: pr.Name, Exported: now.UTC(), Policies: chain,
 		Attestation: *att, Audit: *log, Receipts: []receipt.Receipt{}, Withheld: []string{},
 	}
 	for i := range log.Entries {

@@ -7,12 +7,14 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
+	"github.com/truce-project/truce/succession"
 )
 
 // maxChain bounds the enclave certificate chain, as the runtime does.
@@ -38,10 +40,10 @@ type Report struct {
 	Digest   string
 	Exporter string
 	Exported time.Time
-	// Policy is the policy the enclave ran; PolicyChain the hex hashes of
-	// every policy of the chain, oldest first.
-	Policy      *policy.Policy
-	PolicyChain []string
+	// Chain is the enclave's chain of policies, first to last; Policy is
+	// the last, the one in force at the checkpoint.
+	Chain  []Link
+	Policy *policy.Policy
 	// Enclave is what its certificate states; Leaf is that certificate.
 	Enclave *attest.Identity
 	Leaf    *x509.Certificate
@@ -58,20 +60,34 @@ type Report struct {
 	Runs []Run
 }
 
+// Link is one policy of a verified chain.
+type Link struct {
+	Policy *policy.Policy
+	// ApprovedBy names the principals of the policy before whose
+	// approvals made this one succeed it, in the order given; none for
+	// the first policy.
+	ApprovedBy []string
+	// Seq is the seq of the audit entry recording the change to this
+	// policy; -1 for the first policy.
+	Seq int64
+}
+
 // Run is one run or pipeline of the audit log with its receipt.
 type Run struct {
 	// Entry is the audit entry recording it: who asked, when, outcome.
 	Entry audit.Entry
+	// Policy is the index in Report.Chain of the policy it ran under.
+	Policy int
 	// Digest is the hex digest of its receipt, as the entry names it.
 	Digest string
 	// Receipt is the verified receipt; nil if withheld from the exporter.
 	Receipt *receipt.Receipt
 }
 
-// Verify checks every part of b against the others and against the policy
-// it carries, offline, and returns what it shows. The steps, in order, are
-// those of docs/trust-lifecycle-bundle.md; the first that fails ends the
-// check with an error wrapping one of the Err* sentinels.
+// Verify checks every part of b against the others and against the
+// policies it carries, offline, and returns what it shows. The steps, in
+// order, are those of docs/trust-lifecycle-bundle.md; the first that fails
+// ends the check with an error wrapping one of the Err* sentinels.
 func Verify(b *Bundle, o Options) (*Report, error) {
 	if b == nil || b.Format != Format || b.Version != Version {
 		return nil, fmt.Errorf("%w: not a version %d bundle", ErrFormat, Version)
@@ -84,38 +100,45 @@ func Verify(b *Bundle, o Options) (*Report, error) {
 	if hex.EncodeToString(d[:]) != b.Digest {
 		return nil, fmt.Errorf("%w: it is %x, the bundle states %s", ErrDigest, d, b.Digest)
 	}
-	// 2. The policy chain: today, one policy.
-	switch n := len(b.Policies); {
-	case n == 0:
-		return nil, fmt.Errorf("%w: the bundle holds no policy", ErrPolicy)
-	case n > 1:
-		return nil, fmt.Errorf("%w: a chain of %d policies (successor policies); this truce checks chains of one", ErrPolicy, n)
-	}
 	cp := b.Audit.Checkpoint
 	if cp == nil {
 		return nil, fmt.Errorf("%w: the audit log has no checkpoint signed by the enclave", ErrAudit)
 	}
-	// Certificates and the policy are checked as of the checkpoint, the
-	// moment the enclave vouched for its log.
+	// Certificates, policies and approvals are checked as of the
+	// checkpoint, the moment the enclave vouched for its log.
 	at := cp.Time
-	raw := b.Policies[len(b.Policies)-1]
-	pol, err := policy.Parse(raw, at)
+	// 2. The policy chain: a first policy, then successors each approved
+	// by the quorum of the one before (as clients check it).
+	if len(b.Policies) == 0 {
+		return nil, fmt.Errorf("%w: the bundle holds no policy", ErrPolicy)
+	}
+	pols, err := succession.VerifyChain(b.Policies, policy.Hash(b.Policies[0].Policy), at)
 	if err != nil {
 		return nil, fmt.Errorf("%w: as of %s: %w", ErrPolicy, at.Format(time.RFC3339), err)
 	}
+	first, pol := pols[0], pols[len(pols)-1]
 	rep := &Report{Digest: b.Digest, Exporter: b.Exporter, Exported: b.Exported, Policy: pol,
-		PolicyChain: []string{pol.HashHex()}, Checkpoint: cp, Entries: b.Audit.Entries}
+		Checkpoint: cp, Entries: b.Audit.Entries}
+	for i, p := range pols {
+		l := Link{Policy: p, Seq: -1}
+		for _, a := range b.Policies[i].Approvals {
+			l.ApprovedBy = append(l.ApprovedBy, a.Signer)
+		}
+		rep.Chain = append(rep.Chain, l)
+	}
+	// 3. The exporter is a principal of the last policy.
 	pr := pol.Principal(b.Exporter)
 	if pr == nil {
-		return nil, fmt.Errorf("%w: exporter %q is not a principal of the policy", ErrExporter, b.Exporter)
+		return nil, fmt.Errorf("%w: exporter %q is not a principal of the policy %s", ErrExporter, b.Exporter, pol.HashHex())
 	}
 	epub, ok := pr.Certificate().PublicKey.(*ecdsa.PublicKey)
 	if !ok || !ecdsa.VerifyASN1(epub, d[:], b.Signature) {
 		return nil, fmt.Errorf("%w: the signature is not %s's", ErrExporter, b.Exporter)
 	}
-	// 3. The enclave: its certificate chain to the policy's CA, and its
-	// evidence, binding its key to the policy.
-	leaf, id, err := checkEnclave(b, pol, at, o)
+	// 4. The enclave: its certificate chain to the CA of the first
+	// policy, and its evidence, binding its key to the first policy,
+	// which every successor keeps the attestation section of.
+	leaf, id, err := checkEnclave(b, first, at, o)
 	if err != nil {
 		return nil, err
 	}
@@ -123,20 +146,23 @@ func Verify(b *Bundle, o Options) (*Report, error) {
 	kh := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
 	rep.KeyHash = hex.EncodeToString(kh[:])
 	if !o.SkipEvidence {
-		claims, err := attest.CheckEvidence(o.Verifier, pol, id, leaf, b.Attestation.Evidence, b.Attestation.Nonce, at)
+		claims, err := attest.CheckEvidence(o.Verifier, first, id, leaf, b.Attestation.Evidence, b.Attestation.Nonce, at)
 		if err != nil {
 			return nil, fmt.Errorf("%w: evidence: %w", ErrEnclave, err)
 		}
 		rep.Evidence = claims
 	}
-	// 4. The audit log: its chain, and the enclave's checkpoint of it.
-	if err := checkAudit(b, pol, leaf); err != nil {
+	// 5. The audit log: its chain, the enclave's checkpoint of it, and
+	// the changes of policy it records, which must be the chain's.
+	gov, err := checkAudit(b, rep.Chain, leaf)
+	if err != nil {
 		return nil, err
 	}
-	// 5. The receipts: each signed by the enclave key, named by exactly
-	// one run entry of the log, and every run entry's receipt present or
-	// withheld from an exporter who may not read it.
-	runs, err := checkReceipts(b, pol, leaf, at)
+	// 6. The receipts: each signed by the enclave key under the policy
+	// its run was made under, named by exactly one run entry of the log,
+	// and every run entry's receipt present or withheld from an exporter
+	// who may not read it under that policy.
+	runs, err := checkReceipts(b, pols, gov, leaf, at)
 	if err != nil {
 		return nil, err
 	}
@@ -173,27 +199,50 @@ func checkEnclave(b *Bundle, pol *policy.Policy, at time.Time, o Options) (*x509
 	return certs[0], id, nil
 }
 
-func checkAudit(b *Bundle, pol *policy.Policy, leaf *x509.Certificate) error {
+// checkAudit checks the audit log and its checkpoint, and returns for
+// each entry the index in chain of the policy in force when it was
+// written: the first, then the next after each entry recording a change.
+// It fills in the Seq of chain's links.
+func checkAudit(b *Bundle, chain []Link, leaf *x509.Certificate) ([]int, error) {
 	l := &b.Audit
 	cp := l.Checkpoint
 	if err := audit.Verify(l.Entries); err != nil {
-		return fmt.Errorf("%w: %w", ErrAudit, err)
+		return nil, fmt.Errorf("%w: %w", ErrAudit, err)
 	}
 	if err := audit.VerifyCheckpoint(cp, leaf.PublicKey.(*ecdsa.PublicKey), l.Entries); err != nil {
-		return fmt.Errorf("%w: %w", ErrAudit, err)
-	}
-	if cp.PolicyHash != pol.HashHex() {
-		return fmt.Errorf("%w: the checkpoint names policy %s, the bundle's is %s", ErrAudit, cp.PolicyHash, pol.HashHex())
+		return nil, fmt.Errorf("%w: %w", ErrAudit, err)
 	}
 	if l.Head != cp.Head {
-		return fmt.Errorf("%w: the log states head %s, the checkpoint %s", ErrAudit, l.Head, cp.Head)
+		return nil, fmt.Errorf("%w: the log states head %s, the checkpoint %s", ErrAudit, l.Head, cp.Head)
 	}
-	for _, e := range l.Entries {
+	gov := make([]int, len(l.Entries))
+	k := 0
+	for i, e := range l.Entries {
 		if e.Time.After(cp.Time) {
-			return fmt.Errorf("%w: entry %d is dated after the checkpoint", ErrAudit, e.Seq)
+			return nil, fmt.Errorf("%w: entry %d is dated after the checkpoint", ErrAudit, e.Seq)
 		}
+		if isChange(&e) {
+			if k+1 >= len(chain) || e.Hashes[0] != chain[k].Policy.HashHex() || e.Hashes[1] != chain[k+1].Policy.HashHex() {
+				return nil, fmt.Errorf("%w: entry %d records a change of policy from %s to %s, which is not the next link of the bundle's chain", ErrAudit, e.Seq, e.Hashes[0], e.Hashes[1])
+			}
+			k++
+			chain[k].Seq = int64(e.Seq)
+		}
+		gov[i] = k
 	}
-	return nil
+	if k != len(chain)-1 {
+		return nil, fmt.Errorf("%w: the log records %d changes of policy, the bundle's chain %d", ErrAudit, k, len(chain)-1)
+	}
+	if cp.PolicyHash != chain[k].Policy.HashHex() {
+		return nil, fmt.Errorf("%w: the checkpoint names policy %s, the last of the bundle's chain is %s", ErrAudit, cp.PolicyHash, chain[k].Policy.HashHex())
+	}
+	return gov, nil
+}
+
+// isChange reports whether an audit entry records a change of policy: an
+// accepted successor, whose hashes are the old and the new policy hash.
+func isChange(e *audit.Entry) bool {
+	return e.Action == "policy-successor" && e.Outcome == "ok" && len(e.Hashes) == 2
 }
 
 // isRun reports whether an audit entry records a run or a pipeline that
@@ -210,7 +259,7 @@ func programOf(e *audit.Entry) string {
 	return e.Path
 }
 
-func checkReceipts(b *Bundle, pol *policy.Policy, leaf *x509.Certificate, at time.Time) ([]Run, error) {
+func checkReceipts(b *Bundle, pols []*policy.Policy, gov []int, leaf *x509.Certificate, at time.Time) ([]Run, error) {
 	entries := b.Audit.Entries
 	byDigest := map[string]int{} // receipt digest → index of its run in runs
 	var runs []Run
@@ -223,7 +272,11 @@ func checkReceipts(b *Bundle, pol *policy.Policy, leaf *x509.Certificate, at tim
 			return nil, fmt.Errorf("%w: entries name receipt %s twice", ErrReceipt, e.Hashes[1])
 		}
 		byDigest[e.Hashes[1]] = len(runs)
-		runs = append(runs, Run{Entry: *e, Digest: e.Hashes[1]})
+		runs = append(runs, Run{Entry: *e, Policy: gov[i], Digest: e.Hashes[1]})
+	}
+	hashes := make([]string, len(pols))
+	for i, p := range pols {
+		hashes[i] = p.HashHex()
 	}
 	seen := make([]bool, len(runs))
 	// find returns the run a receipt digest belongs to; both lists follow
@@ -245,11 +298,11 @@ func checkReceipts(b *Bundle, pol *policy.Policy, leaf *x509.Certificate, at tim
 	last := 0
 	for i := range b.Receipts {
 		rc := &b.Receipts[i]
-		if err := receipt.Verify(rc, pol, at); err != nil {
+		rl, err := receipt.VerifySignature(rc)
+		if err != nil {
 			return nil, fmt.Errorf("%w: receipt %d: %w", ErrReceipt, i, err)
 		}
-		rl, err := x509.ParseCertificate(rc.Chain[0])
-		if err != nil || !bytes.Equal(rl.RawSubjectPublicKeyInfo, leaf.RawSubjectPublicKeyInfo) {
+		if !bytes.Equal(rl.RawSubjectPublicKeyInfo, leaf.RawSubjectPublicKeyInfo) {
 			return nil, fmt.Errorf("%w: receipt %d is signed by another key than the attested enclave's", ErrReceipt, i)
 		}
 		rd, err := receipt.Digest(rc)
@@ -259,6 +312,15 @@ func checkReceipts(b *Bundle, pol *policy.Policy, leaf *x509.Certificate, at tim
 		run, err := find("receipt", hex.EncodeToString(rd[:]), &last)
 		if err != nil {
 			return nil, err
+		}
+		// The run was made under the policy in force when its entry was
+		// written; its receipt must name that policy and the chain to it.
+		pol := pols[run.Policy]
+		if err := receipt.Verify(rc, pol, at); err != nil {
+			return nil, fmt.Errorf("%w: receipt %d (audit entry %d, under policy %s): %w", ErrReceipt, i, run.Entry.Seq, pol.HashHex(), err)
+		}
+		if run.Policy > 0 && !slices.Equal(rc.PolicyChain, hashes[:run.Policy+1]) {
+			return nil, fmt.Errorf("%w: receipt %d names the policy chain %v, the bundle's is %v", ErrReceipt, i, rc.PolicyChain, hashes[:run.Policy+1])
 		}
 		e := &run.Entry
 		if rc.ProgramHash != e.Hashes[0] || rc.Program != programOf(e) {
@@ -278,8 +340,10 @@ func checkReceipts(b *Bundle, pol *policy.Policy, leaf *x509.Certificate, at tim
 		if err != nil {
 			return nil, err
 		}
-		if p := programOf(&run.Entry); pol.MayReadReceipt(b.Exporter, p) {
-			return nil, fmt.Errorf("%w: the receipt of entry %d (%s) is withheld, but %s may read it: the bundle is incomplete", ErrReceipt, run.Entry.Seq, p, b.Exporter)
+		// Read rights are those of the policy the run was made under,
+		// as the runtime decides them.
+		if p, pol := programOf(&run.Entry), pols[run.Policy]; pol.MayReadReceipt(b.Exporter, p) {
+			return nil, fmt.Errorf("%w: the receipt of entry %d (%s) is withheld, but %s may read it under policy %s: the bundle is incomplete", ErrReceipt, run.Entry.Seq, p, b.Exporter, pol.HashHex())
 		}
 	}
 	for k, ok := range seen {

@@ -27,8 +27,9 @@ import (
 // the SDK: carol's share may feed one run; the result is held until alice
 // and bob release it; a successor without quorum, or signed by an
 // outsider, is refused and changes nothing; an approved successor takes
-// effect, carries over exactly the files it names, and later receipts
-// carry the chain of policy hashes.
+// effect, carries over exactly the files it names, later receipts carry
+// the chain of policy hashes, and an audit bundle exported afterwards
+// verifies offline.
 func TestLifecycle(t *testing.T) {
 	r := startStory(t, storyOptions{reader: true, edit: func(doc map[string]any) {
 		for _, p := range doc["principals"].([]any) {
@@ -204,5 +205,30 @@ func TestLifecycle(t *testing.T) {
 	os.WriteFile(rf, rb, 0o644)
 	if out, errOut, code := truce(t, nil, nil, "receipt", "verify", "--policy", nextFile, rf); code != 0 || !strings.Contains(out, "chain:      "+h+" → "+next.HashHex()) {
 		t.Fatalf("receipt verify under the successor: %s %s", out, errOut)
+	}
+
+	// dave, who holds the first policy, exports the audit bundle: it holds
+	// the approved chain and verifies offline against either policy, each
+	// run under the policy it was made under; an altered byte is refused.
+	bundleFile := filepath.Join(s.dir, "bundle.json")
+	devPub := filepath.Join(r.ps.dir, "device.pub")
+	if out, errOut, code := truce(t, s.env("dave"), nil, "export", "-o", bundleFile, "--device-pub", devPub); code != 0 ||
+		!strings.Contains(errOut, "policy "+next.HashHex()+" (chain of 2)") || !strings.Contains(errOut, "evidence checked") {
+		t.Fatalf("export after the change (%d): %s %s", code, out, errOut)
+	}
+	for _, pf := range []string{s.polFile, nextFile} {
+		out, errOut, code := truce(t, nil, nil, "audit", "verify", "--device-pub", devPub, "--policy", pf, bundleFile)
+		if code != 0 || !strings.Contains(out, "#1 \"e2e-shamir-2\" sha256 "+next.HashHex()+": succeeded #0 at audit entry") ||
+			!strings.Contains(out, "approved by alice, bob") || !strings.Contains(out, "2 verified, signed by the enclave key; 0 withheld") ||
+			!strings.Contains(out, "dave ran "+shamir.Path) || !strings.Contains(out, ") under policy #0: ok") || !strings.Contains(out, ") under policy #1: ok") {
+			t.Fatalf("audit verify --policy %s (%d): %s %s", pf, code, out, errOut)
+		}
+	}
+	bb, _ := os.ReadFile(bundleFile)
+	bad := bytes.Clone(bb)
+	bad[len(bb)/3] ^= 1
+	os.WriteFile(bundleFile, bad, 0o644)
+	if out, errOut, code := truce(t, nil, nil, "audit", "verify", "--device-pub", devPub, bundleFile); code != 1 || out != "" {
+		t.Fatalf("altered bundle (%d): %s %s", code, out, errOut)
 	}
 }

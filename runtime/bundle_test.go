@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestAuditBundle(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			b, err := bundle.Export(ctx, s, w.pol, w.ids[tc.who], time.Now())
+			b, err := bundle.Export(ctx, s, w.ids[tc.who], time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +102,7 @@ func TestAuditBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	b, err := bundle.Export(ctx, s, w.pol, w.ids["rita"], time.Now())
+	b, err := bundle.Export(ctx, s, w.ids["rita"], time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,4 +124,76 @@ func checkBundle(data []byte, v attest.Verifier) error {
 	}
 	_, err = bundle.Verify(b, bundle.Options{Verifier: v})
 	return err
+}
+
+// TestAuditBundleAfterSuccessor exports audit bundles from an enclave that
+// changed policy: they hold the approved chain, verify offline, and each
+// receipt is given or withheld under the policy its run was made under.
+// alice may read the receipts of runs writing /output/ only under the
+// successor, which gives her r on it.
+func TestAuditBundleAfterSuccessor(t *testing.T) {
+	w := newWorld(t, worldOptions{lifecycle: quorum2()})
+	w.start()
+	w.uploadShamir([]byte("bundled across policies"))
+	paula, rita := w.client("paula", true), w.client("rita", true)
+	paula.put(pFail, w.misWasm, http.StatusCreated)
+	rita.run(pShamir, http.StatusOK)
+	next := successor(t, w.pol, []string{"/"}, func(doc map[string]any) {
+		for _, p := range doc["principals"].([]any) {
+			if pr := p.(map[string]any); pr["name"] == "alice" {
+				pr["capabilities"].(map[string]any)["/output/"] = "r"
+			}
+		}
+	})
+	rita.must(http.MethodPost, api.PathPolicySuccessor, w.propose(w.pol, next, "alice", "bob"), http.StatusOK)
+	rita.run(pShamir, http.StatusOK)
+	rita.run(pFail, http.StatusUnprocessableEntity)
+
+	ctx := context.Background()
+	v := sim.NewVerifier(w.dev.Public())
+	for _, tc := range []struct {
+		who      string
+		withheld []int // runs withheld, by index
+	}{{"rita", nil}, {"alice", []int{0}}} {
+		t.Run(tc.who, func(t *testing.T) {
+			// Dialled with the first policy: the session follows the chain.
+			s, err := truceclient.Dial(ctx, w.pol, w.ids[tc.who], truceclient.WithAddr(w.addr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			b, err := bundle.Export(ctx, s, w.ids[tc.who], time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := bundle.Marshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb, err := bundle.Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := bundle.Verify(pb, bundle.Options{Verifier: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Chain) != 2 || rep.Policy.Hash() != next.Hash() || rep.Chain[0].Policy.Hash() != w.pol.Hash() {
+				t.Fatalf("chain %+v", rep.Chain)
+			}
+			var withheld, under []int
+			for i, r := range rep.Runs {
+				if r.Receipt == nil {
+					withheld = append(withheld, i)
+				}
+				under = append(under, r.Policy)
+			}
+			if fmt.Sprint(withheld) != fmt.Sprint(tc.withheld) || fmt.Sprint(under) != "[0 1 1]" {
+				t.Fatalf("runs withheld %v (want %v), under policies %v", withheld, tc.withheld, under)
+			}
+			if c := rep.Runs[1].Receipt; c == nil || len(c.PolicyChain) != 2 {
+				t.Fatalf("receipt under the successor: %+v", c)
+			}
+		})
+	}
 }

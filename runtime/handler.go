@@ -129,7 +129,7 @@ func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	rq := &request{req: req, action: "unknown"}
 	aw := &auditWriter{ResponseWriter: w, r: r, rq: rq}
 	rq.w = aw
-	var err error
+	var p *problem
 	if req.URL.Path == api.PathPolicySuccessor {
 		// A change of policy waits for every request in flight and holds
 		// off new ones until it is done. Its body is read first, so that a
@@ -143,25 +143,37 @@ func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
 			req.Body = io.NopCloser(bytes.NewReader(b))
 		}
 		r.polMu.Lock()
-		err = r.route(rq)
+		p = r.routeLogged(rq, aw)
 		r.polMu.Unlock()
 	} else {
 		r.polMu.RLock()
-		err = r.route(rq)
+		p = r.routeLogged(rq, aw)
 		r.polMu.RUnlock()
 	}
+	if p != nil {
+		writeProblem(aw, req, p)
+	}
+}
+
+// routeLogged routes the request and appends its audit entry before
+// returning, while the caller holds polMu: every entry then lies in the
+// log between the changes of policy it happened between, so the log
+// tells which policy governed each run, refused ones included (audit
+// bundles rely on it). It returns the problem to answer, if any.
+func (r *Runtime) routeLogged(rq *request, aw *auditWriter) *problem {
+	err := r.route(rq)
+	var p *problem
 	if err != nil {
-		var p *problem
 		if !errors.As(err, &p) {
-			r.log.Error("request failed", "path", req.URL.Path, "error", err)
+			r.log.Error("request failed", "path", rq.req.URL.Path, "error", err)
 			p = newProblem(http.StatusInternalServerError, api.ProblemConflict, "the runtime failed: %v", err)
 			rq.outcome = "error"
 		} else {
 			rq.outcome = p.name
 		}
-		writeProblem(aw, req, p)
 	}
 	aw.log()
+	return p
 }
 
 // route authenticates the request and dispatches it. Handlers write the

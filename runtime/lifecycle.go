@@ -80,6 +80,7 @@ func (r *Runtime) handleSuccessor(rq *request) error {
 	approvals := slices.Clone(prop.Approvals)
 	r.chain = append(r.chain, api.PolicyLink{SHA256: next.HashHex(), Policy: next.Bytes(), Approvals: approvals})
 	r.pol = next
+	r.pols[next.HashHex()] = next
 	r.mu.Lock()
 	clear(r.releases)
 	r.mu.Unlock()

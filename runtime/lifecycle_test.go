@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/bundle"
+	truceclient "github.com/truce-project/truce/client"
 	sss "github.com/truce-project/truce/examples/shamir/shamir"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
@@ -402,4 +406,21 @@ func TestSuccessorDuringTraffic(t *testing.T) {
 	if w.rt.Policy().Hash() != next.Hash() {
 		t.Fatal("the successor did not take effect")
 	}
+	// Every run, failed or not, is logged under the policy it ran under:
+	// an audit bundle of it all verifies.
+	ctx := context.Background()
+	s, err := truceclient.Dial(ctx, w.pol, w.ids["rita"], truceclient.WithAddr(w.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b, err := bundle.Export(ctx, s, w.ids["rita"], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bundle.Verify(b, bundle.Options{Verifier: sim.NewVerifier(w.dev.Public())})
+	if err != nil {
+		t.Fatalf("bundle of the busy enclave: %v", err)
+	}
+	t.Logf("%d runs, %d audit entries, the change at entry %d", len(rep.Runs), len(rep.Entries), rep.Chain[1].Seq)
 }

@@ -97,6 +97,11 @@ func (r *Runtime) keepReceipt(rc *receipt.Receipt) string {
 
 // keptReceipts returns the receipts that the entries name (runs and
 // pipelines: the second hash) and that principal may read, in entry order.
+// Whether it may read one is decided by the policy the run was made under
+// (the receipt's policy hash), not the current one: a successor neither
+// opens earlier receipts to principals that could not read them, nor
+// closes them to those who could (docs/trust-lifecycle-bundle.md). The
+// caller holds polMu.
 func (r *Runtime) keptReceipts(entries []audit.Entry, principal string) []receipt.Receipt {
 	out := []receipt.Receipt{}
 	r.mu.Lock()
@@ -105,7 +110,11 @@ func (r *Runtime) keptReceipts(entries []audit.Entry, principal string) []receip
 		if (e.Action != "run" && e.Action != "pipeline") || len(e.Hashes) != 2 {
 			continue
 		}
-		if rc := r.receipts[e.Hashes[1]]; rc != nil && r.pol.MayReadReceipt(principal, rc.Program) {
+		rc := r.receipts[e.Hashes[1]]
+		if rc == nil {
+			continue
+		}
+		if pol := r.pols[rc.PolicyHash]; pol != nil && pol.MayReadReceipt(principal, rc.Program) {
 			out = append(out, *rc)
 		}
 	}

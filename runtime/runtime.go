@@ -91,8 +91,9 @@ type Runtime struct {
 	polMu    sync.RWMutex   // held for reading by every request, for writing by a change of policy
 	pol      *policy.Policy // the current policy (polMu)
 	chain    []api.PolicyLink
-	uses     map[budgetKey]int    // runs charged to each budget (mu)
-	releases map[string]*releases // releases of held files by path (mu)
+	pols     map[string]*policy.Policy // every policy of the chain by hex hash (polMu)
+	uses     map[budgetKey]int         // runs charged to each budget (mu)
+	releases map[string]*releases      // releases of held files by path (mu)
 	provider attest.Provider
 	eng      engine.Engine
 	now      func() time.Time
@@ -185,6 +186,7 @@ func New(cfg Config) (*Runtime, error) {
 		audit:    &audit.Log{Now: now},
 		progMu:   map[string]*sync.Mutex{},
 		chain:    []api.PolicyLink{{SHA256: cfg.Policy.HashHex(), Policy: cfg.Policy.Bytes(), Approvals: []api.PolicyApproval{}}},
+		pols:     map[string]*policy.Policy{cfg.Policy.HashHex(): cfg.Policy},
 		uses:     map[budgetKey]int{},
 		releases: map[string]*releases{},
 		receipts: map[string]*receipt.Receipt{},

@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/truce-project/truce/bundle"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
+	"github.com/truce-project/truce/succession"
 	"github.com/truce-project/truce/trucetest"
 )
 
@@ -43,6 +45,9 @@ type Fixture struct {
 	// Key is the enclave key; Chain its certificate chain (DER, leaf first).
 	Key   *ecdsa.PrivateKey
 	Chain [][]byte
+	// Policies is the enclave's chain of policies: World.Policy, then
+	// its successor for NewSuccessor.
+	Policies []*policy.Policy
 	// Log is the enclave's audit log.
 	Log *audit.Log
 	// Bundle is the bundle exported by principal Exporter; Bytes its file.
@@ -57,16 +62,35 @@ type Fixture struct {
 // The log holds, in order: alice writes p, q and an input; bob runs p;
 // carol runs q; bob runs p again, which fails.
 func New(t testing.TB, exporter string) *Fixture {
+	return build(t, exporter, false)
+}
+
+// NewSuccessor makes a fixture whose enclave changed policy: its first
+// policy names a quorum of two of alice, bob and carol; after bob's run of
+// p and carol's of q, alice and bob approve a successor (sequence 1) that
+// carries every file over and gives carol r on /output/, so that under it
+// carol may read every receipt; then bob runs p, which fails, and carol
+// runs q. carol may read one receipt made under the first policy and
+// both made under the successor; alice none; bob all.
+func NewSuccessor(t testing.TB, exporter string) *Fixture {
+	return build(t, exporter, true)
+}
+
+func build(t testing.TB, exporter string, succeed bool) *Fixture {
 	t.Helper()
 	progs := map[string][]byte{ProgramP: []byte("program p"), ProgramQ: []byte("program q")}
-	w := trucetest.NewWorld(t, trucetest.WorldOptions{
+	o := trucetest.WorldOptions{
 		Principals: map[string]map[string]string{
 			"alice": {"/program/": "w", "/input/": "w"},
 			"bob":   {ProgramP: "x", "/output/": "r"},
 			"carol": {ProgramQ: "x"},
 		},
 		Programs: progs,
-	})
+	}
+	if succeed {
+		o.Lifecycle = &policy.Lifecycle{Quorum: &policy.Quorum{Threshold: 2, Of: []string{"alice", "bob", "carol"}}}
+	}
+	w := trucetest.NewWorld(t, o)
 	// Policy files end in a newline, as truce policy new writes them.
 	pol, err := policy.Parse(append(bytes.Clone(w.Policy.Bytes()), '\n'), time.Time{})
 	if err != nil {
@@ -82,7 +106,7 @@ func New(t testing.TB, exporter string) *Fixture {
 		t.Fatal(err)
 	}
 	certs := w.Issue(t, &key.PublicKey, nil, time.Now().Add(time.Hour))
-	f := &Fixture{World: w, Device: dev, Key: key, Log: &audit.Log{}, Exporter: exporter}
+	f := &Fixture{World: w, Device: dev, Key: key, Log: &audit.Log{}, Exporter: exporter, Policies: []*policy.Policy{pol}}
 	for _, c := range certs {
 		f.Chain = append(f.Chain, c.Raw)
 	}
@@ -93,23 +117,43 @@ func New(t testing.TB, exporter string) *Fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	polHash := w.Policy.HashHex()
+	links := []api.PolicyLink{{SHA256: pol.HashHex(), Policy: pol.Bytes(), Approvals: []api.PolicyApproval{}}}
 	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 	input := []byte("input")
 	f.Log.Append(audit.Entry{Principal: "alice", Action: "write", Path: ProgramP, Hashes: []string{sum(progs[ProgramP])}, Outcome: "ok"})
 	f.Log.Append(audit.Entry{Principal: "alice", Action: "write", Path: ProgramQ, Hashes: []string{sum(progs[ProgramQ])}, Outcome: "ok"})
 	f.Log.Append(audit.Entry{Principal: "alice", Action: "write", Path: "/input/a", Hashes: []string{sum(input)}, Outcome: "ok"})
-	var rcs []receipt.Receipt
-	for _, run := range []struct {
+	type run struct {
 		who, prog string
 		exit      uint32
-	}{{"bob", ProgramP, 0}, {"carol", ProgramQ, 0}, {"bob", ProgramP, 3}} {
+	}
+	runs := []run{{"bob", ProgramP, 0}, {"carol", ProgramQ, 0}, {"bob", ProgramP, 3}}
+	if succeed {
+		runs = append(runs, run{"carol", ProgramQ, 0})
+	}
+	var rcs []receipt.Receipt
+	var under []*policy.Policy // the policy each receipt was made under
+	for i, run := range runs {
+		if succeed && i == 2 {
+			next, approvals := successorOf(t, w, pol)
+			f.Policies = append(f.Policies, next)
+			links = append(links, api.PolicyLink{SHA256: next.HashHex(), Policy: next.Bytes(), Approvals: approvals})
+			f.Log.Append(audit.Entry{Principal: "alice", Action: "policy-successor", Path: "alice,bob", Hashes: []string{pol.HashHex(), next.HashHex()}, Outcome: "ok"})
+		}
+		cur := f.Current()
+		var chain []string
+		if len(links) > 1 {
+			for _, l := range links {
+				chain = append(chain, l.SHA256)
+			}
+		}
 		now := time.Now().UTC()
 		rc := receipt.Receipt{
-			PolicyHash: polHash, Program: run.prog, ProgramHash: sum(progs[run.prog]),
+			PolicyHash: cur.HashHex(), Program: run.prog, ProgramHash: sum(progs[run.prog]),
 			Inputs:   []receipt.FileHash{{Path: "/input/a", SHA256: sum(input)}},
 			Outputs:  []receipt.FileHash{{Path: "/output/o", SHA256: sum([]byte(run.prog))}},
 			ExitCode: run.exit, Outcome: "exited", Started: now, Finished: now, Platform: "sim", Chain: f.Chain,
+			PolicyChain: chain,
 		}
 		if err := receipt.Sign(&rc, key); err != nil {
 			t.Fatal(err)
@@ -121,21 +165,22 @@ func New(t testing.TB, exporter string) *Fixture {
 		}
 		f.Log.Append(audit.Entry{Principal: run.who, Action: "run", Path: run.prog, Hashes: []string{rc.ProgramHash, hex.EncodeToString(d[:])}, Outcome: outcome})
 		rcs = append(rcs, rc)
+		under = append(under, cur)
 	}
 	f.Log.Append(audit.Entry{Principal: exporter, Action: "audit", Outcome: "ok"})
-	cp, entries, err := f.Log.Checkpoint(polHash, key)
+	cp, entries, err := f.Log.Checkpoint(f.Current().HashHex(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &bundle.Bundle{
-		Exporter: exporter, Exported: time.Now().UTC(), Policies: [][]byte{w.Policy.Bytes()},
+		Exporter: exporter, Exported: time.Now().UTC(), Policies: links,
 		Attestation: api.Attestation{Platform: "sim", Evidence: ev, Chain: f.Chain, Nonce: nonce},
 		Audit:       api.AuditLog{Entries: entries, Head: cp.Head, Checkpoint: cp},
 		Receipts:    []receipt.Receipt{}, Withheld: []string{},
 	}
 	for i, rc := range rcs {
 		d, _ := receipt.Digest(&rc)
-		if w.Policy.MayReadReceipt(exporter, rc.Program) {
+		if under[i].MayReadReceipt(exporter, rc.Program) {
 			b.Receipts = append(b.Receipts, rcs[i])
 		} else {
 			b.Withheld = append(b.Withheld, hex.EncodeToString(d[:]))
@@ -145,6 +190,46 @@ func New(t testing.TB, exporter string) *Fixture {
 	f.Resign(t)
 	return f
 }
+
+// successorOf makes the successor of NewSuccessor and alice's and bob's
+// approvals of it.
+func successorOf(t testing.TB, w *trucetest.World, base *policy.Policy) (*policy.Policy, []api.PolicyApproval) {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(base.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	g := base.GenesisHash()
+	doc["name"] = "test-world-2"
+	doc["lifecycle"] = &policy.Lifecycle{Quorum: base.Quorum(), CarryOver: []string{"/"},
+		Predecessor: &policy.Predecessor{Genesis: hex.EncodeToString(g[:]), Policy: base.HashHex(), Sequence: 1}}
+	for _, p := range doc["principals"].([]any) {
+		if pr := p.(map[string]any); pr["name"] == "carol" {
+			pr["capabilities"].(map[string]any)["/output/"] = "r"
+		}
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := policy.Parse(append(b, '\n'), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := succession.Propose(base, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"alice", "bob"} {
+		if err := succession.Sign(p, base, next, w.IDs[n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return next, p.Approvals
+}
+
+// Current is the last policy of the enclave's chain.
+func (f *Fixture) Current() *policy.Policy { return f.Policies[len(f.Policies)-1] }
 
 // Resign signs the bundle again as its exporter, after a test changed it,
 // and encodes it into Bytes: what an exporter who lies could do.
@@ -168,7 +253,7 @@ func (f *Fixture) Checkpoint(t testing.TB, entries []audit.Entry) {
 	if n := len(entries); n > 0 {
 		head = entries[n-1].Hash
 	}
-	cp := &audit.Checkpoint{Version: audit.CheckpointVersion, PolicyHash: f.World.Policy.HashHex(),
+	cp := &audit.Checkpoint{Version: audit.CheckpointVersion, PolicyHash: f.Current().HashHex(),
 		Size: uint64(len(entries)), Head: head, Time: f.Bundle.Audit.Checkpoint.Time}
 	d := audit.CheckpointDigest(cp)
 	sig, err := ecdsa.SignASN1(rand.Reader, f.Key, d[:])

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/truce-project/truce/bundle"
@@ -22,30 +24,35 @@ func init() {
 		help: `Checks an audit bundle written by "truce export", offline, with no server:
 
   - the file is exactly as truce writes bundles and its digest matches;
-    its exporter is a principal of the policy and signed the digest;
-  - the policy: its exact bytes and their SHA-256, the policy hash;
+    its exporter is a principal of the last policy and signed the digest;
+  - the chain of policies: the first policy, then each successor
+    approved by the quorum of the policy before it (as clients check it);
   - the enclave's certificate chains to the attestation service CA the
-    policy pins, names a measurement the policy trusts and this policy's
-    hash (as of the enclave's signed checkpoint of its audit log);
+    first policy pins, names a measurement it trusts and its hash (as of
+    the enclave's signed checkpoint of its audit log);
   - the evidence verifies with the same verifier code clients run and binds
-    the enclave key, the policy and the nonce (on sim with --device-pub);
-  - the audit log's hash chain, and the enclave's signature over its size
-    and last hash, so that no entry was edited, removed or cut off;
-  - every receipt is signed by the attested enclave key and is named by
-    exactly one run of the audit log, which agrees with it; every run's
-    receipt is in the bundle, or withheld because its exporter may not
-    read it.
+    the enclave key, the first policy and the nonce (on sim with
+    --device-pub);
+  - the audit log's hash chain, and the enclave's signature over its size,
+    last hash and the policy then in force, so that no entry was edited,
+    removed or cut off; the changes of policy it records are the chain's;
+  - every receipt is signed by the attested enclave key, names the policy
+    its run was made under and the chain to it, and is named by exactly
+    one run of the audit log, which agrees with it; every run's receipt is
+    in the bundle, or withheld because its exporter may not read it under
+    that policy.
 
-It then prints the policy, the enclave, and each run: who ran which
-program (by hash), when, on which inputs and with which outputs (by hash),
-and how it ended. With --policy it also requires the bundle's policy to be
-that file, byte for byte. Exits 1 if anything does not check.
+It then prints the chain, the enclave, and each run: who ran which
+program (by hash) under which policy, when, on which inputs and with which
+outputs (by hash), and how it ended. With --policy it also requires the
+chain to hold that file, byte for byte: the policy you agreed to, as a
+client requires it. Exits 1 if anything does not check.
 
 Example:
   truce audit verify --device-pub pas/device.pub --policy policy.json audit-bundle.json`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file`, for a bundle from sim (default $TRUCE_SIM_DEVICE_PUB)")
-			fs.StringVar(&policyFile, "policy", "", "require the bundle's policy to be this `file`, byte for byte")
+			fs.StringVar(&policyFile, "policy", "", "require the bundle's chain to hold this policy `file`, byte for byte")
 		},
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -72,8 +79,9 @@ Example:
 				if err != nil {
 					return withHint(fmt.Errorf("reading the policy: %w", err), "give the policy file with --policy")
 				}
-				if sum := sha256.Sum256(want); hex.EncodeToString(sum[:]) != rep.Policy.HashHex() {
-					return withHint(fmt.Errorf("the bundle is for policy %s, %s is %x", rep.Policy.HashHex(), policyFile, sum), "this bundle checks, but for another policy than yours")
+				sum := sha256.Sum256(want)
+				if !slices.ContainsFunc(rep.Chain, func(l bundle.Link) bool { return l.Policy.Hash() == sum }) {
+					return withHint(fmt.Errorf("the bundle's chain of policies %s does not hold %s (sha256 %x)", chainHashes(rep), policyFile, sum), "this bundle checks, but for another policy than yours")
 				}
 			}
 			printBundleReport(e.stdout, rep)
@@ -108,25 +116,41 @@ func bundleError(name string, err error) error {
 	case errors.Is(err, bundle.ErrEnclave):
 		return withHint(err, "the enclave behind this bundle is not one its policy trusts, or the evidence does not check (on sim: is --device-pub the attestation service's device.pub?): do not trust it")
 	case errors.Is(err, bundle.ErrPolicy):
-		return withHint(err, "the bundle's policy cannot be checked by this truce: do not trust it")
+		return withHint(err, "the bundle's chain of policies does not check: a policy or an approval was altered, or a succession was not approved: do not trust it")
 	}
 	return withHint(err, "the bundle was altered or is incomplete: do not trust it")
+}
+
+// chainHashes lists the hashes of a verified chain, first to last.
+func chainHashes(rep *bundle.Report) string {
+	hs := make([]string, len(rep.Chain))
+	for i, l := range rep.Chain {
+		hs[i] = l.Policy.HashHex()
+	}
+	return strings.Join(hs, " → ")
 }
 
 func printBundleReport(w io.Writer, rep *bundle.Report) {
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 	pol, id, cp := rep.Policy, rep.Enclave, rep.Checkpoint
 	fmt.Fprintf(w, "audit bundle verified: digest %s\n", rep.Digest)
-	fmt.Fprintf(w, "  exported by:  %s, at %s by its clock (signed with its key in the policy)\n", rep.Exporter, ts(rep.Exported))
-	fmt.Fprintf(w, "  policy:       %q sha256 %s (chain of %d)\n", pol.Name, pol.HashHex(), len(rep.PolicyChain))
+	fmt.Fprintf(w, "  exported by:  %s, at %s by its clock (signed with its key in the last policy)\n", rep.Exporter, ts(rep.Exported))
+	fmt.Fprintf(w, "  policy:       %q sha256 %s (chain of %d)\n", pol.Name, pol.HashHex(), len(rep.Chain))
+	for i, l := range rep.Chain {
+		how := "the first policy, which the enclave's certificate and evidence bind"
+		if i > 0 {
+			how = fmt.Sprintf("succeeded #%d at audit entry %d, approved by %s", i-1, l.Seq, strings.Join(l.ApprovedBy, ", "))
+		}
+		fmt.Fprintf(w, "    #%d %q sha256 %s: %s\n", i, l.Policy.Name, l.Policy.HashHex(), how)
+	}
 	sim := ""
 	if id.Simulated {
 		sim = " (SIMULATED: no hardware stands behind it)"
 	}
 	fmt.Fprintf(w, "  enclave:      %s measurement %s%s, key sha256 %s\n", id.Platform, hex.EncodeToString(id.Measurement), sim, rep.KeyHash)
-	fmt.Fprintf(w, "  certificate:  issued by %q, the CA the policy pins; valid %s to %s\n", rep.Leaf.Issuer.CommonName, ts(rep.Leaf.NotBefore), ts(rep.Leaf.NotAfter))
+	fmt.Fprintf(w, "  certificate:  issued by %q, the CA the first policy pins; valid %s to %s\n", rep.Leaf.Issuer.CommonName, ts(rep.Leaf.NotBefore), ts(rep.Leaf.NotAfter))
 	if rep.Evidence != nil {
-		fmt.Fprintf(w, "  evidence:     %s evidence verified: measurement %s, binds the enclave key, the policy and the nonce\n", rep.Evidence.Platform, hex.EncodeToString(rep.Evidence.Measurement))
+		fmt.Fprintf(w, "  evidence:     %s evidence verified: measurement %s, binds the enclave key, the first policy and the nonce\n", rep.Evidence.Platform, hex.EncodeToString(rep.Evidence.Measurement))
 	}
 	fmt.Fprintf(w, "  audit log:    %d entries, hash chain checks, signed by the enclave at %s (head %s)\n", len(rep.Entries), ts(cp.Time), cp.Head)
 	var held, withheld int
@@ -145,7 +169,7 @@ func printBundleReport(w io.Writer, rep *bundle.Report) {
 		if e.Action == "pipeline" {
 			what = "pipeline " + e.Path
 		}
-		fmt.Fprintf(w, "  #%d %s %s ran %s (sha256 %s): %s\n", e.Seq, ts(e.Time), e.Principal, what, e.Hashes[0], e.Outcome)
+		fmt.Fprintf(w, "  #%d %s %s ran %s (sha256 %s) under policy #%d: %s\n", e.Seq, ts(e.Time), e.Principal, what, e.Hashes[0], r.Policy, e.Outcome)
 		rc := r.Receipt
 		if rc == nil {
 			fmt.Fprintf(w, "      receipt %s withheld from %s: inputs and outputs not shown\n", r.Digest, rep.Exporter)

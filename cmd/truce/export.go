@@ -21,15 +21,18 @@ func init() {
 		summary: "write the enclave's audit bundle: policy, attestation, audit log, receipts",
 		help: `Dials the enclave, checks it as every client command does, and writes one
 file, the audit bundle, that anyone can check offline with
-"truce audit verify": the policy the enclave runs (its exact bytes), the
+"truce audit verify": the enclave's chain of policies (the first policy
+and every approved successor, their exact bytes and approvals), the
 enclave's certificate chain and attestation evidence, its hash-chained
 audit log with the enclave's signed checkpoint of it, and the receipts of
-its runs. The bundle is signed with your key and names you as its exporter.
+its runs. The bundle is signed with your key and names you as its exporter;
+you must be a principal of the enclave's current policy.
 
-You get the receipts the policy lets you read: those of programs you may
-run, or whose every output you may read. The receipts of other runs are
-listed as withheld, by the digest their audit entry names; the audit log
-still shows who ran what, when, and how it ended.
+You get the receipts you may read under the policy each run was made
+under: those of programs you could run, or whose every output you could
+read. The receipts of other runs are listed as withheld, by the digest
+their audit entry names; the audit log still shows who ran what, when,
+and how it ended. If the policy changes while you export, export again.
 
 Before writing, truce checks the bundle as "truce audit verify" would; the
 evidence too where it can (on sim with --device-pub). The file is written
@@ -52,7 +55,7 @@ Example:
 			if out == "" {
 				return withHint(usagef("-o is required"), "name the bundle file to write, such as -o audit-bundle.json")
 			}
-			s, pol, err := cf.dial(e)
+			s, _, err := cf.dial(e)
 			if err != nil {
 				return err
 			}
@@ -61,7 +64,7 @@ Example:
 			if err != nil {
 				return err
 			}
-			b, err := bundle.Export(e.ctx, s, pol, id, time.Now())
+			b, err := bundle.Export(e.ctx, s, id, time.Now())
 			if err != nil {
 				return clientError(err)
 			}
@@ -90,8 +93,8 @@ Example:
 			if rep.Evidence == nil {
 				evidence = "not checked here (give --device-pub on sim)"
 			}
-			fmt.Fprintf(e.stderr, "audit bundle written to %s: policy %s, %d audit entries, %d receipts, %d withheld from %s, evidence %s; digest %s\n",
-				out, pol.HashHex(), len(b.Audit.Entries), len(b.Receipts), len(b.Withheld), b.Exporter, evidence, b.Digest)
+			fmt.Fprintf(e.stderr, "audit bundle written to %s: policy %s (chain of %d), %d audit entries, %d receipts, %d withheld from %s, evidence %s; digest %s\n",
+				out, rep.Policy.HashHex(), len(rep.Chain), len(b.Audit.Entries), len(b.Receipts), len(b.Withheld), b.Exporter, evidence, b.Digest)
 			fmt.Fprintf(e.stderr, "check it with: truce audit verify %s\n", out)
 			return nil
 		},
