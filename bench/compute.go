@@ -365,10 +365,14 @@ func computeSection(rows []computeRow, b *bench, notes []string) *section {
 				mark = " †"
 			}
 			ratio := s.med / r.native.med
-			fmt.Fprintf(&t, " %s%s | %.1f× |", s, mark, ratio)
+			more := ""
+			if s.capped {
+				more = "> "
+			}
+			fmt.Fprintf(&t, " %s%s | %s%.1f× |", s, mark, more, ratio)
 			g.values = append(g.values, ratio)
 		}
-		fmt.Fprintf(&t, " %s | %s |\n", ms(r.compile[string(engine.Wasmtime)]), ms(r.compile[string(engine.Wazero)]))
+		fmt.Fprintf(&t, " %s | %s |\n", compileTime(r, engine.Wasmtime), compileTime(r, engine.Wazero))
 		groups = append(groups, g)
 	}
 	for _, n := range notes {
@@ -388,4 +392,13 @@ func computeSection(rows []computeRow, b *bench, notes []string) *section {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return strings.TrimRight(strings.TrimSpace(s), ":")
+}
+
+// compileTime is the first run's compile time under k, or a dash when that
+// run was stopped at the cap before its compile time was known.
+func compileTime(r computeRow, k engine.Kind) string {
+	if r.times[string(k)].capped {
+		return "—"
+	}
+	return ms(r.compile[string(k)])
 }
