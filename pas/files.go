@@ -1,6 +1,7 @@
 package pas
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -110,7 +111,7 @@ func InitAt(dir string, rnd io.Reader, now time.Time) error {
 	if err := dev.WritePublic(filepath.Join(dir, DevicePubFile)); err != nil {
 		return err
 	}
-	l, err := OpenLog(filepath.Join(dir, LogFile))
+	l, err := OpenStore(context.Background(), dir, "")
 	if err != nil {
 		return err
 	}

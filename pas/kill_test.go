@@ -26,15 +26,18 @@ import (
 // service child (see TestKillMidLoad).
 const childEnv = "TRUCE_PAS_TEST_CHILD_DIR"
 
+// childDBEnv names the child's database (Config.Database).
+const childDBEnv = "TRUCE_PAS_TEST_CHILD_DB"
+
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(childEnv); dir != "" {
-		os.Exit(serveChild(dir))
+		os.Exit(serveChild(dir, os.Getenv(childDBEnv)))
 	}
 	os.Exit(m.Run())
 }
 
-func serveChild(dir string) int {
-	s, err := pas.Open(pas.Config{Dir: dir, AllowSim: true})
+func serveChild(dir, database string) int {
+	s, err := pas.Open(pas.Config{Dir: dir, AllowSim: true, Database: database})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

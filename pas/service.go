@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/truce-project/truce/attest"
@@ -72,6 +71,11 @@ type Config struct {
 	Verifiers map[string]attest.Verifier
 	// Logger receives one line per issuance or refusal; nil discards.
 	Logger *slog.Logger
+	// Database is where the issuance log and the outstanding nonces are
+	// kept: "" means the SQLite file Dir/log.db (one process serves); a
+	// postgres:// URL means that PostgreSQL database, which several
+	// replicas sharing Dir's CA may use at once (see OpenStore).
+	Database string
 }
 
 // Service is an open attestation service. It is safe for concurrent use.
@@ -79,11 +83,8 @@ type Service struct {
 	cfg   Config
 	ca    *x509.Certificate
 	caKey *ecdsa.PrivateKey
-	log   *Log
+	store Store
 	vs    map[string]attest.Verifier
-
-	mu     sync.Mutex
-	nonces map[[NonceSize]byte]time.Time // nonce → expiry
 }
 
 // Open opens the service in cfg.Dir: its CA, its issuance log (checked
@@ -135,21 +136,21 @@ func Open(cfg Config) (*Service, error) {
 	} else {
 		delete(vs, attest.SimPlatform)
 	}
-	l, err := OpenLog(filepath.Join(cfg.Dir, LogFile))
+	st, err := OpenStore(context.Background(), cfg.Dir, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, ca: ca, caKey: key, log: l, vs: vs, nonces: map[[NonceSize]byte]time.Time{}}, nil
+	return &Service{cfg: cfg, ca: ca, caKey: key, store: st, vs: vs}, nil
 }
 
 // CACert returns the service's CA certificate.
 func (s *Service) CACert() *x509.Certificate { return s.ca }
 
-// Log returns the issuance log.
-func (s *Service) Log() *Log { return s.log }
+// Log returns the store holding the issuance log.
+func (s *Service) Log() Store { return s.store }
 
-// Close closes the issuance log.
-func (s *Service) Close() error { return s.log.Close() }
+// Close closes the store.
+func (s *Service) Close() error { return s.store.Close() }
 
 // TLSConfig returns a TLS 1.3 server configuration with a fresh key and a
 // certificate from the service's CA for hosts (DNS names or IP addresses).
@@ -239,40 +240,36 @@ type NonceResponse struct {
 
 // NewNonce makes and remembers a fresh single-use nonce.
 func (s *Service) NewNonce() ([]byte, time.Time, error) {
+	return s.newNonce(context.Background())
+}
+
+func (s *Service) newNonce(ctx context.Context) ([]byte, time.Time, error) {
 	var n [NonceSize]byte
 	if _, err := io.ReadFull(s.cfg.Rand, n[:]); err != nil {
 		return nil, time.Time{}, fmt.Errorf("generating a nonce: %w", err)
 	}
 	now := s.cfg.Now()
 	exp := now.Add(s.cfg.NonceLifetime)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.nonces) >= s.cfg.MaxNonces {
-		for k, e := range s.nonces {
-			if !now.Before(e) {
-				delete(s.nonces, k)
-			}
-		}
-		if len(s.nonces) >= s.cfg.MaxNonces {
-			return nil, time.Time{}, ErrBusy
-		}
+	if err := s.store.PutNonce(ctx, n, exp, now, s.cfg.MaxNonces); err != nil {
+		return nil, time.Time{}, err
 	}
-	s.nonces[n] = exp
 	return n[:], exp, nil
 }
 
+// errNonceStore marks a nonce refused because the store failed, not
+// because of the nonce.
+var errNonceStore = errors.New("nonce store failed")
+
 // consumeNonce removes nonce and reports whether it was known and unexpired.
-func (s *Service) consumeNonce(nonce []byte) error {
+func (s *Service) consumeNonce(ctx context.Context, nonce []byte) error {
 	if len(nonce) != NonceSize {
 		return fmt.Errorf("nonce is %d bytes, want %d: get one from POST /v1/nonce", len(nonce), NonceSize)
 	}
-	k := [NonceSize]byte(nonce)
 	now := s.cfg.Now()
-	s.mu.Lock()
-	exp, ok := s.nonces[k]
-	delete(s.nonces, k)
-	s.mu.Unlock()
+	exp, ok, err := s.store.TakeNonce(context.WithoutCancel(ctx), [NonceSize]byte(nonce))
 	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", errNonceStore, err)
 	case !ok:
 		return errors.New("this service did not issue the nonce, or it was used already: get a fresh one from POST /v1/nonce")
 	case !now.Before(exp):
@@ -281,8 +278,8 @@ func (s *Service) consumeNonce(nonce []byte) error {
 	return nil
 }
 
-func (s *Service) handleNonce(w http.ResponseWriter, _ *http.Request) {
-	n, exp, err := s.NewNonce()
+func (s *Service) handleNonce(w http.ResponseWriter, r *http.Request) {
+	n, exp, err := s.newNonce(r.Context())
 	if errors.Is(err, ErrBusy) {
 		writeProblem(w, newProblem(ProblemBusy, "too many outstanding nonces: retry shortly"))
 		return
@@ -341,7 +338,10 @@ func (s *Service) refuse(w http.ResponseWriter, r *http.Request, p *ProblemError
 // certificate and returns the chain (leaf, CA). The nonce is consumed
 // whatever the outcome.
 func (s *Service) Attest(ctx context.Context, req AttestRequest) ([]*x509.Certificate, *ProblemError) {
-	if err := s.consumeNonce(req.Nonce); err != nil {
+	if err := s.consumeNonce(ctx, req.Nonce); errors.Is(err, errNonceStore) {
+		s.cfg.Logger.Error("nonce store", "err", err)
+		return nil, newProblem(ProblemInternal, "the nonce could not be checked: get a fresh one and retry")
+	} else if err != nil {
 		return nil, newProblem(ProblemBadNonce, err.Error())
 	}
 	csr, err := x509.ParseCertificateRequest(req.CSR)
@@ -449,7 +449,7 @@ func (s *Service) issue(ctx context.Context, now time.Time, csr *x509.Certificat
 	if err != nil {
 		return nil, fmt.Errorf("reading back the enclave certificate: %w", err)
 	}
-	e, err := s.log.Append(ctx, now, hex.EncodeToString(serial.Bytes()), id, der)
+	e, err := s.store.Append(ctx, now, hex.EncodeToString(serial.Bytes()), id, der)
 	if err != nil {
 		return nil, err
 	}

@@ -71,8 +71,18 @@ Evidence of the simulated platform is accepted only with --allow-sim, and
 certificates issued for it say SIMULATED. Every issuance is logged before it
 is returned; see "truce pas log".
 
+The issuance log and the outstanding nonces live in DIR/log.db (SQLite) by
+default: one process serves. With --database postgres://… (or the
+environment variable TRUCE_PAS_DATABASE, which keeps the password out of
+the process list) they live in that PostgreSQL database instead, and
+several replicas given the same DIR (the same CA) and the same database may
+serve at once: appends to the log are serialised across them, each replica
+checks what the others appended before extending the chain, and a nonce is
+accepted once whichever replica handed it out.
+
 Example:
-  truce pas serve --dir pas --listen 127.0.0.1:3010 --allow-sim`,
+  truce pas serve --dir pas --listen 127.0.0.1:3010 --allow-sim
+  TRUCE_PAS_DATABASE=postgres://pas@db:5432/pas truce pas serve --dir pas --listen :3010`,
 		flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory` (made by truce pas init)")
 			fs.String("listen", "127.0.0.1:3010", "`address` to listen on (host:port; port 0 picks a free one)")
@@ -81,6 +91,7 @@ Example:
 			fs.Duration("cert-lifetime", pas.DefaultCertLifetime, "validity of issued enclave certificates (capped by the policy's expiry)")
 			fs.Duration("nonce-lifetime", pas.DefaultNonceLifetime, "how long a nonce may be used")
 			fs.String("addr-file", "", "write the listening address to this `file` once ready (for scripts)")
+			databaseFlag(fs)
 		},
 		run: runPASServe,
 	})
@@ -94,10 +105,13 @@ was signed by the service's CA. With --verify only the summary is printed.
 It exits with an error at the first entry that does not verify. It only
 reads, so it may run while the service serves.
 
-Keep the printed head hash elsewhere: a later log must contain it.`,
+Keep the printed head hash elsewhere: a later log must contain it. With
+--database (or TRUCE_PAS_DATABASE) it reads the PostgreSQL log the replicas
+share; DIR still gives the CA.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory`")
 			fs.Bool("verify", false, "print only the summary")
+			databaseFlag(fs)
 		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
@@ -108,9 +122,13 @@ Keep the printed head hash elsewhere: a later log must contain it.`,
 				return err
 			}
 			quiet := fs.Lookup("verify").Value.(flag.Getter).Get().(bool)
+			database, err := pasDatabase(e, fs)
+			if err != nil {
+				return err
+			}
 			var n int64
 			var head [32]byte
-			err = pas.ReadLog(dir, func(en pas.Entry) error {
+			err = pas.ReadLogIn(e.ctx, dir, database, func(en pas.Entry) error {
 				n, head = en.Seq, en.Hash
 				if quiet {
 					return nil
@@ -126,7 +144,7 @@ Keep the printed head hash elsewhere: a later log must contain it.`,
 			})
 			if errors.Is(err, pas.ErrLogTampered) {
 				return withHint(fmt.Errorf("after %d good entries: %w", n, err),
-					"the log was changed after it was written: restore %s from a backup and investigate", filepath.Join(dir, pas.LogFile))
+					"the log was changed after it was written: restore %s from a backup and investigate", logName(dir, database))
 			}
 			if errors.Is(err, pas.ErrNotInitialised) {
 				return withHint(err, "give the --dir of \"truce pas init\"")
@@ -146,6 +164,33 @@ func pasDir(fs *flag.FlagSet) (string, error) {
 		return "", withHint(usagef("--dir is required"), "give the attestation service directory, such as --dir pas")
 	}
 	return dir, nil
+}
+
+// databaseEnv names the environment variable that gives --database.
+const databaseEnv = "TRUCE_PAS_DATABASE"
+
+func databaseFlag(fs *flag.FlagSet) {
+	fs.String("database", "", "PostgreSQL `URL` (postgres://…) for the log and nonces shared by replicas; default $"+databaseEnv+", else DIR/log.db")
+}
+
+// pasDatabase returns --database, or the environment's.
+func pasDatabase(e *env, fs *flag.FlagSet) (string, error) {
+	d := fs.Lookup("database").Value.String()
+	if d == "" {
+		d = e.getenv(databaseEnv)
+	}
+	if d != "" && !pas.IsPostgres(d) {
+		return "", withHint(usagef("--database must be a postgres:// URL"), "give postgres://USER@HOST:PORT/DB, or leave it out to use DIR/log.db")
+	}
+	return d, nil
+}
+
+// logName names where the log is kept, for hints (never with a password).
+func logName(dir, database string) string {
+	if database == "" {
+		return filepath.Join(dir, pas.LogFile)
+	}
+	return "the PostgreSQL database"
 }
 
 func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
@@ -173,16 +218,22 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 			hosts = append(hosts, h)
 		}
 	}
+	database, err := pasDatabase(e, fs)
+	if err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	svc, err := pas.Open(pas.Config{
-		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger,
+		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger, Database: database,
 		CertLifetime: get("cert-lifetime").(time.Duration), NonceLifetime: get("nonce-lifetime").(time.Duration),
 	})
 	switch {
 	case errors.Is(err, pas.ErrNotInitialised):
 		return withHint(err, "run \"truce pas init --dir %s\" first", dir)
 	case errors.Is(err, pas.ErrLogTampered):
-		return withHint(err, "the issuance log was changed: run \"truce pas log --dir %s\" and restore it from a backup", dir)
+		return withHint(err, "the issuance log was changed: run \"truce pas log --dir %s\" and restore %s from a backup", dir, logName(dir, database))
+	case err != nil && database != "":
+		return withHint(fmt.Errorf("opening the attestation service: %w", err), "check that the PostgreSQL database is reachable and the URL is right, and the files in %s", dir)
 	case err != nil:
 		return withHint(fmt.Errorf("opening the attestation service: %w", err), "check the files in %s (truce pas init made them)", dir)
 	}
