@@ -158,6 +158,7 @@ type world struct {
 	misWasm  []byte
 	lastCert []byte
 	unix     bool
+	maxRuns  int
 	network  string
 }
 
@@ -167,6 +168,7 @@ type worldOptions struct {
 	execSeconds int
 	memoryMiB   int
 	unix        bool // serve on a Unix socket instead of loopback TCP
+	maxRuns     int
 }
 
 func principalCaps() map[string]capability.Set {
@@ -182,7 +184,7 @@ func principalCaps() map[string]capability.Set {
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
 	ps := pastest.Start(t, pastest.Options{})
-	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}, unix: o.unix}
+	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}, unix: o.unix, maxRuns: o.maxRuns}
 	w.misWasm = trucetest.BuildGo(t, "testdata/misbehave")
 	for _, n := range []string{"paula", "alice", "bob", "rita", "mallory"} {
 		id, err := identity.New(n, 0, time.Time{}, nil)
@@ -274,7 +276,7 @@ func (w *world) now() time.Time { return time.Now().Add(time.Duration(w.offset.L
 func (w *world) start() {
 	t := w.t
 	t.Helper()
-	rt, err := New(Config{Policy: w.pol, Provider: testProvider(w), Engine: testEngine(t), Now: w.now})
+	rt, err := New(Config{Policy: w.pol, Provider: testProvider(w), Engine: testEngine(t), Now: w.now, MaxRuns: w.maxRuns})
 	if err != nil {
 		t.Fatal(err)
 	}
