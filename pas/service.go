@@ -204,7 +204,7 @@ func minTime(a, b time.Time) time.Time {
 //	POST /v1/nonce   → {"nonce": base64, "expires": RFC 3339}
 //	POST /v1/attest  ← AttestRequest as JSON → certificate chain PEM (leaf first)
 //	GET  /v1/ca      → the CA certificate PEM
-//	GET  /healthz    → "ok"
+//	GET  /healthz    → "ok" while the store answers (503 otherwise)
 //
 // Errors are RFC 9457 problem JSON (see ProblemError).
 func (s *Service) Handler() http.Handler {
@@ -215,7 +215,14 @@ func (s *Service) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		w.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ca.Raw}))
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.store.Ping(r.Context()); err != nil {
+			s.cfg.Logger.Error("health check: store", "err", err)
+			p := newProblem(ProblemInternal, "the issuance log's database does not answer")
+			p.Status = http.StatusServiceUnavailable
+			writeProblem(w, p)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok\n")
 	})

@@ -46,6 +46,8 @@ type Store interface {
 	// the store did not hold it (never issued, or taken already — by any
 	// replica).
 	TakeNonce(ctx context.Context, nonce [NonceSize]byte) (expires time.Time, ok bool, err error)
+	// Ping checks the store's database answers.
+	Ping(ctx context.Context) error
 	// Close releases the store.
 	Close() error
 }
@@ -315,6 +317,8 @@ func (s *sqlStore) Head() (int64, [32]byte) {
 }
 
 func (s *sqlStore) Close() error { return s.db.Close() }
+
+func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 func (s *sqlStore) Entries(fn func(Entry) error) error {
 	return s.entries(context.Background(), s.db, 0, fn)
