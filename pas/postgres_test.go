@@ -128,9 +128,11 @@ func testReplicas(t *testing.T, database string) {
 }
 
 // testReplicaNonces: a nonce is single-use across replicas, even when both
-// are offered it at once; the bound on outstanding nonces is shared.
+// are offered it at once; the bound on outstanding nonces is shared, and
+// expired nonces make room again.
 func testReplicaNonces(t *testing.T, database string) {
-	rs := replicas(t, database, 2, pas.Config{MaxNonces: 40})
+	clk := &clock{}
+	rs := replicas(t, database, 2, pas.Config{MaxNonces: 40, Now: clk.now})
 	polBytes := rs[0].PolicyBytes(t, meas)
 	prov := rs[0].Provider(meas)
 	ctx := context.Background()
@@ -170,6 +172,12 @@ func testReplicaNonces(t *testing.T, database string) {
 	for _, r := range rs {
 		if _, err := r.Client().Nonce(ctx); !errors.Is(err, pas.ErrBusy) {
 			t.Fatalf("nonce past the shared bound: %v, want ErrBusy", err)
+		}
+	}
+	clk.advance(pas.DefaultNonceLifetime + time.Second)
+	for _, r := range rs {
+		if _, err := r.Client().Nonce(ctx); err != nil {
+			t.Fatalf("nonce once the others expired: %v", err)
 		}
 	}
 }

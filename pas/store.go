@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -161,6 +162,8 @@ type sqlStore struct {
 	head [32]byte
 	// nonces is nil when the database keeps them.
 	nonces *memNonces
+	// lastSweep is when expired nonces were last deleted (Unix ns).
+	lastSweep atomic.Int64
 }
 
 func openSQL(ctx context.Context, dir, database string, readOnly bool) (*sqlStore, error) {
@@ -389,21 +392,38 @@ func (s *sqlStore) PutNonce(ctx context.Context, nonce [NonceSize]byte, expires,
 	if s.nonces != nil {
 		return s.nonces.put(nonce, expires, now, max)
 	}
-	// Expired nonces are swept before counting. Concurrent replicas may
-	// together overshoot max by a few: the bound is against floods, not a
-	// quota.
+	// Expired nonces are swept at most once a second, and whenever the
+	// bound is reached. Concurrent replicas may together overshoot max by
+	// a few: the bound is against floods, not a quota.
+	if last := s.lastSweep.Load(); now.UnixNano()-last >= int64(time.Second) && s.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+		if err := s.sweepNonces(ctx, now); err != nil {
+			return err
+		}
+	}
+	for try := 0; ; try++ {
+		res, err := s.db.ExecContext(ctx, s.d.rebind(`INSERT INTO nonce (nonce, expires_ns)
+			SELECT ?, ? WHERE (SELECT count(*) FROM nonce) < ?`), nonce[:], expires.UnixNano(), max)
+		if err != nil {
+			return fmt.Errorf("storing the nonce: %w", err)
+		}
+		n, err := res.RowsAffected()
+		switch {
+		case err != nil:
+			return fmt.Errorf("storing the nonce: %w", err)
+		case n == 1:
+			return nil
+		case try > 0:
+			return ErrBusy
+		}
+		if err := s.sweepNonces(ctx, now); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *sqlStore) sweepNonces(ctx context.Context, now time.Time) error {
 	if _, err := s.db.ExecContext(ctx, s.d.rebind(`DELETE FROM nonce WHERE expires_ns <= ?`), now.UnixNano()); err != nil {
 		return fmt.Errorf("sweeping expired nonces: %w", err)
-	}
-	res, err := s.db.ExecContext(ctx, s.d.rebind(`INSERT INTO nonce (nonce, expires_ns)
-		SELECT ?, ? WHERE (SELECT count(*) FROM nonce) < ?`), nonce[:], expires.UnixNano(), max)
-	if err != nil {
-		return fmt.Errorf("storing the nonce: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("storing the nonce: %w", err)
-	} else if n == 0 {
-		return ErrBusy
 	}
 	return nil
 }
