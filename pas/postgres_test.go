@@ -30,10 +30,32 @@ func TestPostgres(t *testing.T) {
 		t.Skip("starts a PostgreSQL cluster")
 	}
 	pg := pastest.StartPostgres(t)
+	t.Run("start together", func(t *testing.T) { testStartTogether(t, pg.NewDatabase(t)) })
 	t.Run("replicas", func(t *testing.T) { testReplicas(t, pg.NewDatabase(t)) })
 	t.Run("nonces", func(t *testing.T) { testReplicaNonces(t, pg.NewDatabase(t)) })
 	t.Run("tamper", func(t *testing.T) { testReplicaTamper(t, pg.NewDatabase(t)) })
 	t.Run("kill", func(t *testing.T) { testReplicaKill(t, pg.NewDatabase(t)) })
+}
+
+// testStartTogether: replicas starting at the same moment on an empty
+// database all open it (the tables are made once, under the lock).
+func testStartTogether(t *testing.T, database string) {
+	dir := filepath.Join(t.TempDir(), "pas")
+	if err := pas.Init(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			s, err := pas.Open(pas.Config{Dir: dir, Database: database})
+			if err != nil {
+				t.Errorf("replica starting with others: %v", err)
+				return
+			}
+			s.Close()
+		})
+	}
+	wg.Wait()
 }
 
 // replicas starts n in-process services sharing one directory's CA and

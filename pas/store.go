@@ -190,14 +190,33 @@ func openSQL(ctx context.Context, dir, database string, readOnly bool) (*sqlStor
 		s.nonces = &memNonces{m: map[[NonceSize]byte]time.Time{}}
 	}
 	if !readOnly {
-		for _, q := range d.schema {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				db.Close()
-				return nil, fmt.Errorf("creating the issuance log tables (%s): %w", d.name, err)
-			}
+		if err := s.createTables(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("creating the issuance log tables (%s): %w", d.name, err)
 		}
 	}
 	return s, nil
+}
+
+// createTables makes the tables if missing, under the append lock: two
+// replicas starting at once would otherwise race in PostgreSQL's catalog.
+func (s *sqlStore) createTables(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if s.d.lock != "" {
+		if _, err := tx.ExecContext(ctx, s.d.lock); err != nil {
+			return err
+		}
+	}
+	for _, q := range s.d.schema {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func openSQLite(path string, readOnly bool) (*sql.DB, error) {
