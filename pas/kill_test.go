@@ -58,6 +58,30 @@ func serveChild(dir, database string) int {
 	return 1
 }
 
+// startChild runs the service of dir on database in a child process and
+// returns its URL and the process.
+func startChild(t *testing.T, dir, database string) (string, *exec.Cmd) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+dir, childDBEnv+"="+database)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "URL ") {
+		t.Fatalf("child said %q (%v)", line, err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "URL ")), cmd
+}
+
 // TestKillMidLoad runs the service as a child process, kills it with
 // SIGKILL while parallel clients attest, and checks that every certificate
 // a client received is in the log and the log verifies.
@@ -69,28 +93,7 @@ func TestKillMidLoad(t *testing.T) {
 	if err := pas.Init(dir, nil); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	defer func() {
-		if !killed {
-			cmd.Process.Kill()
-		}
-		cmd.Wait()
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "URL ") {
-		t.Fatalf("child said %q (%v)", line, err)
-	}
-	url := strings.TrimSpace(strings.TrimPrefix(line, "URL "))
+	url, cmd := startChild(t, dir, "")
 
 	ca, err := os.ReadFile(filepath.Join(dir, pas.CACertFile))
 	if err != nil {
@@ -146,7 +149,6 @@ func TestKillMidLoad(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	killed = true
 	wg.Wait()
 	if len(received) < killAfter {
 		t.Fatalf("only %d attestations before the kill", len(received))

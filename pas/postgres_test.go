@@ -1,15 +1,12 @@
 package pas_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"database/sql"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -244,30 +241,6 @@ func testReplicaTamper(t *testing.T, database string) {
 	if _, _, err := rs[0].Attest(ctx, prov, polBytes); err != nil {
 		t.Fatalf("after the row was restored: %v", err)
 	}
-}
-
-// startChild runs the service of dir on database in a child process and
-// returns its URL and the process.
-func startChild(t *testing.T, dir, database string) (string, *exec.Cmd) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir, childDBEnv+"="+database)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "URL ") {
-		t.Fatalf("child said %q (%v)", line, err)
-	}
-	return strings.TrimSpace(strings.TrimPrefix(line, "URL ")), cmd
 }
 
 // testReplicaKill: two replica processes under load; one is killed with
