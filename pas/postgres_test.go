@@ -32,6 +32,16 @@ func TestPostgres(t *testing.T) {
 	t.Run("nonces", func(t *testing.T) { testReplicaNonces(t, pg.NewDatabase(t)) })
 	t.Run("tamper", func(t *testing.T) { testReplicaTamper(t, pg.NewDatabase(t)) })
 	t.Run("kill", func(t *testing.T) { testReplicaKill(t, pg.NewDatabase(t)) })
+	t.Run("collateral", func(t *testing.T) {
+		database := pg.NewDatabase(t)
+		testCollateral(t, func() pas.Store {
+			s, err := pas.OpenStore(context.Background(), t.TempDir(), database)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
 }
 
 // testStartTogether: replicas starting at the same moment on an empty

@@ -76,6 +76,11 @@ type Config struct {
 	// postgres:// URL means that PostgreSQL database, which several
 	// replicas sharing Dir's CA may use at once (see OpenStore).
 	Database string
+	// Collateral, if set, is the cache of vendor collateral verifiers
+	// fetch through (give it to them, such as snp.Verifier.Fetch); Open
+	// sets its Store to the service's when nil, and GET /v1/collateral
+	// reports its freshness.
+	Collateral *CollateralCache
 }
 
 // Service is an open attestation service. It is safe for concurrent use.
@@ -139,6 +144,9 @@ func Open(cfg Config) (*Service, error) {
 	st, err := OpenStore(context.Background(), cfg.Dir, cfg.Database)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Collateral != nil && cfg.Collateral.Store == nil {
+		cfg.Collateral.Store = st
 	}
 	return &Service{cfg: cfg, ca: ca, caKey: key, store: st, vs: vs}, nil
 }
@@ -204,6 +212,7 @@ func minTime(a, b time.Time) time.Time {
 //	POST /v1/nonce   → {"nonce": base64, "expires": RFC 3339}
 //	POST /v1/attest  ← AttestRequest as JSON → certificate chain PEM (leaf first)
 //	GET  /v1/ca      → the CA certificate PEM
+//	GET  /v1/collateral → the cached vendor collateral's freshness (JSON)
 //	GET  /healthz    → "ok" while the store answers (503 otherwise)
 //
 // Errors are RFC 9457 problem JSON (see ProblemError).
@@ -215,6 +224,7 @@ func (s *Service) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		w.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ca.Raw}))
 	})
+	mux.HandleFunc("GET /v1/collateral", s.handleCollateral)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.store.Ping(r.Context()); err != nil {
 			s.cfg.Logger.Error("health check: store", "err", err)
@@ -226,7 +236,7 @@ func (s *Service) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok\n")
 	})
-	allow := map[string]string{"/v1/nonce": "POST", "/v1/attest": "POST", "/v1/ca": "GET, HEAD", "/healthz": "GET, HEAD"}
+	allow := map[string]string{"/v1/nonce": "POST", "/v1/attest": "POST", "/v1/ca": "GET, HEAD", "/v1/collateral": "GET, HEAD", "/healthz": "GET, HEAD"}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p := &ProblemError{Type: ProblemTypePrefix + ProblemBadRequest, Title: "No such endpoint", Status: http.StatusNotFound,
 			Detail: r.Method + " " + r.URL.Path + ": use POST /v1/nonce, POST /v1/attest, GET /v1/ca or GET /healthz"}
@@ -237,6 +247,25 @@ func (s *Service) Handler() http.Handler {
 		writeProblem(w, p)
 	})
 	return mux
+}
+
+// handleCollateral reports each cached vendor document's URL, fetch time,
+// age and whether it is fresh: an empty list when nothing is cached or no
+// cache is configured.
+func (s *Service) handleCollateral(w http.ResponseWriter, r *http.Request) {
+	status := []CollateralStatus{}
+	if s.cfg.Collateral != nil {
+		st, err := s.cfg.Collateral.Status(r.Context())
+		if err != nil {
+			s.cfg.Logger.Error("collateral status", "err", err)
+			writeProblem(w, newProblem(ProblemInternal, "the collateral cache could not be read"))
+			return
+		}
+		status = append(status, st...)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(status)
 }
 
 // NonceResponse is the answer to POST /v1/nonce.

@@ -47,6 +47,13 @@ type Store interface {
 	// the store did not hold it (never issued, or taken already — by any
 	// replica).
 	TakeNonce(ctx context.Context, nonce [NonceSize]byte) (expires time.Time, ok bool, err error)
+	// GetCollateral returns the cached vendor document for url and when
+	// it was fetched; ok is false if none is cached.
+	GetCollateral(ctx context.Context, url string) (body []byte, fetched time.Time, ok bool, err error)
+	// PutCollateral caches body as url's document, fetched at fetched.
+	PutCollateral(ctx context.Context, url string, body []byte, fetched time.Time) error
+	// CollateralTimes calls fn for each cached document, oldest first.
+	CollateralTimes(ctx context.Context, fn func(url string, fetched time.Time) error) error
 	// Ping checks the store's database answers.
 	Ping(ctx context.Context) error
 	// Close releases the store.
@@ -103,6 +110,10 @@ var sqliteDialect = dialect{
 	cert        BLOB NOT NULL,
 	prev        BLOB NOT NULL,
 	hash        BLOB NOT NULL
+)`, `CREATE TABLE IF NOT EXISTS collateral (
+	url        TEXT PRIMARY KEY,
+	body       BLOB NOT NULL,
+	fetched_ns INTEGER NOT NULL
 )`},
 	// _txlock=immediate: BEGIN takes SQLite's write lock.
 	rebind: func(q string) string { return q },
@@ -131,6 +142,10 @@ var postgresDialect = dialect{
 		`CREATE UNLOGGED TABLE IF NOT EXISTS nonce (
 	nonce      BYTEA PRIMARY KEY,
 	expires_ns BIGINT NOT NULL
+)`, `CREATE TABLE IF NOT EXISTS collateral (
+	url        TEXT PRIMARY KEY,
+	body       BYTEA NOT NULL,
+	fetched_ns BIGINT NOT NULL
 )`},
 	lock:   "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(pgLockKey, 10) + ")",
 	rebind: dollarParams,
@@ -463,6 +478,48 @@ func (s *sqlStore) TakeNonce(ctx context.Context, nonce [NonceSize]byte) (time.T
 		return time.Time{}, false, fmt.Errorf("taking the nonce: %w", err)
 	}
 	return time.Unix(0, ns), true, nil
+}
+
+func (s *sqlStore) GetCollateral(ctx context.Context, url string) ([]byte, time.Time, bool, error) {
+	var body []byte
+	var ns int64
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT body, fetched_ns FROM collateral WHERE url = ?`), url).Scan(&body, &ns)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, false, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, false, fmt.Errorf("reading cached collateral: %w", err)
+	}
+	return body, time.Unix(0, ns), true, nil
+}
+
+func (s *sqlStore) PutCollateral(ctx context.Context, url string, body []byte, fetched time.Time) error {
+	// Both SQLite and PostgreSQL take this upsert.
+	_, err := s.db.ExecContext(ctx, s.d.rebind(`INSERT INTO collateral (url, body, fetched_ns) VALUES (?, ?, ?)
+		ON CONFLICT (url) DO UPDATE SET body = excluded.body, fetched_ns = excluded.fetched_ns`), url, body, fetched.UnixNano())
+	if err != nil {
+		return fmt.Errorf("caching collateral: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) CollateralTimes(ctx context.Context, fn func(string, time.Time) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT url, fetched_ns FROM collateral ORDER BY fetched_ns, url`)
+	if err != nil {
+		return fmt.Errorf("reading cached collateral: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var url string
+		var ns int64
+		if err := rows.Scan(&url, &ns); err != nil {
+			return fmt.Errorf("reading cached collateral: %w", err)
+		}
+		if err := fn(url, time.Unix(0, ns)); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // memNonces keeps nonces in memory, for a service that is one process.

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/snp"
 	"github.com/truce-project/truce/pas"
 )
 
@@ -80,6 +82,12 @@ serve at once: appends to the log are serialised across them, each replica
 checks what the others appended before extending the chain, and a nonce is
 accepted once whichever replica handed it out.
 
+With --fetch-collateral, SEV-SNP evidence that comes without its VCEK is
+checked against the VCEK fetched from AMD's Key Distribution Service,
+cached in the store (shared by replicas, kept across restarts, fetched
+again after a day), at most one fetch a second; GET /v1/collateral reports
+each cached document's age.
+
 Example:
   truce pas serve --dir pas --listen 127.0.0.1:3010 --allow-sim
   TRUCE_PAS_DATABASE=postgres://pas@db:5432/pas truce pas serve --dir pas --listen :3010`,
@@ -92,6 +100,7 @@ Example:
 			fs.Duration("nonce-lifetime", pas.DefaultNonceLifetime, "how long a nonce may be used")
 			fs.String("addr-file", "", "write the listening address to this `file` once ready (for scripts)")
 			databaseFlag(fs)
+			fs.Bool("fetch-collateral", false, "fetch SEV-SNP VCEKs from AMD's KDS when evidence lacks them, cached in the store")
 		},
 		run: runPASServe,
 	})
@@ -223,10 +232,16 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
-	svc, err := pas.Open(pas.Config{
+	cfg := pas.Config{
 		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger, Database: database,
 		CertLifetime: get("cert-lifetime").(time.Duration), NonceLifetime: get("nonce-lifetime").(time.Duration),
-	})
+	}
+	if get("fetch-collateral").(bool) {
+		// The service gives the cache its store when it opens.
+		cfg.Collateral = &pas.CollateralCache{Fetch: snp.KDSGetter(), Logger: logger}
+		cfg.Verifiers = map[string]attest.Verifier{"snp": &snp.Verifier{Fetch: cfg.Collateral}}
+	}
+	svc, err := pas.Open(cfg)
 	switch {
 	case errors.Is(err, pas.ErrNotInitialised):
 		return withHint(err, "run \"truce pas init --dir %s\" first", dir)
