@@ -109,7 +109,7 @@ type Runtime struct {
 	stopped  bool
 	shutdown chan struct{} // closed when a principal asks for shutdown
 	// runs holds a token per run or pipeline in progress (nil: unbounded).
-	runs chan struct{}
+	runs     chan struct{}
 	stopOnce sync.Once
 }
 
