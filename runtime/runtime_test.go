@@ -461,7 +461,7 @@ func TestExpiredPolicy(t *testing.T) {
 // is refused with 429 limit-exceeded and Retry-After, and runs again once
 // the first ends.
 func TestMaxRuns(t *testing.T) {
-	w := newWorld(t, worldOptions{execSeconds: 2, maxRuns: 1})
+	w := newWorld(t, worldOptions{execSeconds: 1, maxRuns: 1})
 	w.start()
 	paula, rita := w.client("paula", true), w.client("rita", true)
 	for _, p := range []string{pFail, pLoop} {
