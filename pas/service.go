@@ -2,6 +2,7 @@ package pas
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -76,6 +77,10 @@ type Config struct {
 	// postgres:// URL means that PostgreSQL database, which several
 	// replicas sharing Dir's CA may use at once (see OpenStore).
 	Database string
+	// CAKey, if set, signs certificates instead of Dir/ca.key (which may
+	// then be absent): a key in an HSM (see package pas/hsm). Its public
+	// key must be the CA certificate's.
+	CAKey crypto.Signer
 	// Collateral, if set, is the cache of vendor collateral verifiers
 	// fetch through (give it to them, such as snp.Verifier.Fetch); Open
 	// sets its Store to the service's when nil, and GET /v1/collateral
@@ -87,7 +92,7 @@ type Config struct {
 type Service struct {
 	cfg   Config
 	ca    *x509.Certificate
-	caKey *ecdsa.PrivateKey
+	caKey crypto.Signer
 	store Store
 	vs    map[string]attest.Verifier
 }
@@ -117,7 +122,7 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ca, key, err := loadCA(cfg.Dir)
+	ca, key, err := loadCA(cfg.Dir, cfg.CAKey)
 	if err != nil {
 		return nil, err
 	}

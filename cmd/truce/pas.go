@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/snp"
 	"github.com/truce-project/truce/pas"
+	"github.com/truce-project/truce/pas/hsm"
 )
 
 func init() {
@@ -34,9 +36,18 @@ func init() {
   log.db      the issuance log (SQLite)
 It refuses a directory that already holds a service.
 
+With --ca-pkcs11 MODULE the CA key is made inside a PKCS#11 token (an HSM,
+or SoftHSM) instead of ca.key: --ca-pkcs11-token names the token, and
+--ca-pkcs11-key the key's label (which must not be in use); the user PIN
+comes from $TRUCE_PAS_PKCS11_PIN. Give "truce pas serve" the same flags.
+
 Example:
-  truce pas init --dir pas`,
-		flags: func(fs *flag.FlagSet) { fs.String("dir", "", "service `directory` to create") },
+  truce pas init --dir pas
+  TRUCE_PAS_PKCS11_PIN=… truce pas init --dir pas --ca-pkcs11 /usr/lib/softhsm/libsofthsm2.so --ca-pkcs11-token truce`,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("dir", "", "service `directory` to create")
+			pkcs11Flags(fs)
+		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
@@ -45,7 +56,14 @@ Example:
 			if err != nil {
 				return err
 			}
-			if err := pas.Init(dir, rand.Reader); err != nil {
+			key, err := pkcs11Key(e, fs, true)
+			if err != nil {
+				return err
+			}
+			if key != nil {
+				defer key.Close()
+			}
+			if err := pas.InitWithKey(dir, rand.Reader, time.Now(), signerOf(key)); err != nil {
 				if errors.Is(err, pas.ErrExists) {
 					return withHint(err, "use another --dir, or \"truce pas serve --dir %s\" to run the existing service", dir)
 				}
@@ -101,6 +119,7 @@ Example:
 			fs.String("addr-file", "", "write the listening address to this `file` once ready (for scripts)")
 			databaseFlag(fs)
 			fs.Bool("fetch-collateral", false, "fetch SEV-SNP VCEKs from AMD's KDS when evidence lacks them, cached in the store")
+			pkcs11Flags(fs)
 		},
 		run: runPASServe,
 	})
@@ -175,6 +194,45 @@ func pasDir(fs *flag.FlagSet) (string, error) {
 	return dir, nil
 }
 
+// pinEnv names the environment variable that gives the PKCS#11 user PIN.
+const pinEnv = "TRUCE_PAS_PKCS11_PIN"
+
+func pkcs11Flags(fs *flag.FlagSet) {
+	fs.String("ca-pkcs11", "", "PKCS#11 `module` holding the CA key (instead of DIR/ca.key); PIN from $"+pinEnv)
+	fs.String("ca-pkcs11-token", "", "`label` of the PKCS#11 token")
+	fs.String("ca-pkcs11-key", "truce-pas-ca", "`label` of the CA key in the token")
+}
+
+// pkcs11Key opens (or, with generate, makes) the CA key named by the
+// --ca-pkcs11 flags; nil without --ca-pkcs11.
+func pkcs11Key(e *env, fs *flag.FlagSet, generate bool) (*hsm.Key, error) {
+	c := hsm.Config{Module: fs.Lookup("ca-pkcs11").Value.String(), Token: fs.Lookup("ca-pkcs11-token").Value.String(),
+		Key: fs.Lookup("ca-pkcs11-key").Value.String(), PIN: e.getenv(pinEnv)}
+	if c.Module == "" {
+		return nil, nil
+	}
+	if c.Token == "" {
+		return nil, withHint(usagef("--ca-pkcs11 needs --ca-pkcs11-token"), "give the label of the token holding the CA key")
+	}
+	open := hsm.Open
+	if generate {
+		open = hsm.Generate
+	}
+	k, err := open(c)
+	if err != nil {
+		return nil, withHint(err, "check the module path, the token label, the key label and $%s", pinEnv)
+	}
+	return k, nil
+}
+
+// signerOf is k as a crypto.Signer, nil for a nil k.
+func signerOf(k *hsm.Key) crypto.Signer {
+	if k == nil {
+		return nil
+	}
+	return k
+}
+
 // databaseEnv names the environment variable that gives --database.
 const databaseEnv = "TRUCE_PAS_DATABASE"
 
@@ -235,6 +293,14 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	cfg := pas.Config{
 		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger, Database: database,
 		CertLifetime: get("cert-lifetime").(time.Duration), NonceLifetime: get("nonce-lifetime").(time.Duration),
+	}
+	key, err := pkcs11Key(e, fs, false)
+	if err != nil {
+		return err
+	}
+	if key != nil {
+		defer key.Close()
+		cfg.CAKey = key
 	}
 	if get("fetch-collateral").(bool) {
 		// The service gives the cache its store when it opens.
