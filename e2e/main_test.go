@@ -359,7 +359,7 @@ func tryHost(t testing.TB, ps *pasServer, listen string, polFiles []string, extr
 			return nil, errPortTaken
 		}
 		return nil, fmt.Errorf("host serve exited:\n%s", p.log.String())
-	case <-time.After(60 * time.Second):
+	case <-time.After(3 * time.Minute): // many enclaves on a busy machine
 		return nil, fmt.Errorf("host serve not ready:\n%s", p.log.String())
 	}
 }

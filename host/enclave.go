@@ -26,6 +26,7 @@ type enclave struct {
 	addr     string
 	notAfter time.Time
 	renewals int
+	pid      int // the runtime's process while it runs, if known
 }
 
 func (e *enclave) setState(s string) {
@@ -79,10 +80,21 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 	proc, err := e.h.cfg.Launcher.Launch(ctx, LaunchSpec{
 		PolicyFile: polFile, Platform: e.spec.Platform, Listen: "unix:" + sock,
 		SimDeviceKey: e.spec.SimDeviceKey, Dir: dir, Log: e.h.cfg.RuntimeLog,
+		MaxRuns: e.spec.MaxRuns, MemoryMiB: e.spec.MemoryMiB,
 	})
 	if err != nil {
 		e.setState(StateDown)
 		return fmt.Errorf("enclave %s: %w", e.name, err)
+	}
+	if p, ok := proc.(interface{ PID() int }); ok {
+		e.mu.Lock()
+		e.pid = p.PID()
+		e.mu.Unlock()
+		defer func() {
+			e.mu.Lock()
+			e.pid = 0
+			e.mu.Unlock()
+		}()
 	}
 	log.Info("runtime started", "platform", e.spec.Platform)
 

@@ -54,6 +54,47 @@ type Enclave struct {
 	Platform string
 	// SimDeviceKey is the simulated device key file (sim only).
 	SimDeviceKey string
+	// MaxRuns bounds the program runs in progress at once in this
+	// enclave (the runtime refuses one more with 429); zero means no
+	// bound, or, with MemoryMiB, as many runs as fit in it.
+	MaxRuns int
+	// MemoryMiB bounds the runtime's writable memory (RLIMIT_DATA on a
+	// child process; the runtime's Go heap is told to stay under it too).
+	// It must hold the runtime itself (RuntimeBaseMiB) plus MaxRuns runs
+	// of the policy's memory limit. Zero means no bound.
+	MemoryMiB int
+}
+
+// RuntimeBaseMiB is the writable memory a runtime needs before it runs
+// anything (its Go heap, the WebAssembly engine, TLS), with a margin: the
+// wasmtime-backed runtime starts within about 160 MiB of RLIMIT_DATA.
+const RuntimeBaseMiB = 256
+
+// ErrLimits is returned by New for per-enclave limits that cannot hold.
+var ErrLimits = errors.New("enclave limits do not fit")
+
+// fitLimits checks e's limits and fills in MaxRuns from MemoryMiB.
+func fitLimits(e *Enclave) error {
+	if e.MaxRuns < 0 || e.MemoryMiB < 0 {
+		return fmt.Errorf("%w: policy %q: MaxRuns %d and MemoryMiB %d must not be negative", ErrLimits, e.Policy.Name, e.MaxRuns, e.MemoryMiB)
+	}
+	if e.MemoryMiB == 0 {
+		return nil
+	}
+	per := int(e.Policy.Limits.Memory() >> 20)
+	if e.MaxRuns == 0 {
+		e.MaxRuns = (e.MemoryMiB - RuntimeBaseMiB) / per
+		if e.MaxRuns < 1 {
+			return fmt.Errorf("%w: policy %q lets a run use %d MiB; with the runtime's %d MiB that needs a memory limit of at least %d MiB, not %d",
+				ErrLimits, e.Policy.Name, per, RuntimeBaseMiB, RuntimeBaseMiB+per, e.MemoryMiB)
+		}
+		return nil
+	}
+	if need := RuntimeBaseMiB + e.MaxRuns*per; e.MemoryMiB < need {
+		return fmt.Errorf("%w: policy %q lets a run use %d MiB; %d runs at once and the runtime's %d MiB need %d MiB, not %d: raise the memory limit or lower the runs",
+			ErrLimits, e.Policy.Name, per, e.MaxRuns, RuntimeBaseMiB, need, e.MemoryMiB)
+	}
+	return nil
 }
 
 // Config configures a Host. Only Enclaves and PAS are required.
@@ -132,12 +173,16 @@ func New(cfg Config) (*Host, error) {
 	}
 	h := &Host{cfg: cfg, log: cfg.Logger, m: newMetrics(), byName: map[string]*enclave{},
 		ready: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	h.m.reg.MustRegister(enclaveCollector{h})
 	for _, e := range cfg.Enclaves {
 		if e.Policy == nil {
 			return nil, errors.New("host: an enclave has no policy")
 		}
 		if e.Platform == "" {
 			e.Platform = "sim"
+		}
+		if err := fitLimits(&e); err != nil {
+			return nil, fmt.Errorf("host: %w", err)
 		}
 		name := client.ServerName(e.Policy.Hash())
 		if _, dup := h.byName[name]; dup {

@@ -275,26 +275,37 @@ func tlsClientNoSNI(c net.Conn) *tls.Conn {
 	return tls.Client(c, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
 }
 
-type muxLauncher map[[32]byte]*hosttest.FakeLauncher
+type muxLauncher struct {
+	by map[[32]byte]*hosttest.FakeLauncher
 
-func (m muxLauncher) Launch(ctx context.Context, spec host.LaunchSpec) (host.Process, error) {
+	mu    sync.Mutex
+	specs map[[32]byte]host.LaunchSpec // what each enclave was launched with
+}
+
+func (m *muxLauncher) Launch(ctx context.Context, spec host.LaunchSpec) (host.Process, error) {
 	b, err := os.ReadFile(spec.PolicyFile)
 	if err != nil {
 		return nil, err
 	}
-	return m[policy.Hash(b)].Launch(ctx, spec)
+	m.mu.Lock()
+	m.specs[policy.Hash(b)] = spec
+	m.mu.Unlock()
+	return m.by[policy.Hash(b)].Launch(ctx, spec)
 }
 
 func TestSNIRouting(t *testing.T) {
 	w1 := trucetest.NewWorld(t, trucetest.WorldOptions{})
 	w2 := trucetest.NewWorld(t, trucetest.WorldOptions{})
 	pas := muxPAS{by: map[[32]byte]*hosttest.FakePAS{}}
-	ls := muxLauncher{}
+	ls := &muxLauncher{by: map[[32]byte]*hosttest.FakeLauncher{}, specs: map[[32]byte]host.LaunchSpec{}}
 	for _, w := range []*trucetest.World{w1, w2} {
 		pas.by[w.Policy.Hash()] = &hosttest.FakePAS{W: w, T: t}
-		ls[w.Policy.Hash()] = &hosttest.FakeLauncher{W: w, Handler: &memFiles{pol: w.Policy.Bytes(), files: map[string][]byte{}}}
+		ls.by[w.Policy.Hash()] = &hosttest.FakeLauncher{W: w, Handler: &memFiles{pol: w.Policy.Bytes(), files: map[string][]byte{}}}
 	}
-	h, err := host.New(host.Config{Enclaves: []host.Enclave{{Policy: w1.Policy}, {Policy: w2.Policy}}, PAS: pas, Launcher: ls, Logger: quietLog()})
+	// Each enclave with its own limits: w2's runs are derived from its
+	// memory (1024 MiB - 256 MiB for the runtime) / 256 MiB per run.
+	h, err := host.New(host.Config{Enclaves: []host.Enclave{{Policy: w1.Policy, MaxRuns: 2}, {Policy: w2.Policy, MemoryMiB: 1024}},
+		PAS: pas, Launcher: ls, Logger: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,6 +327,27 @@ func TestSNIRouting(t *testing.T) {
 			t.Fatalf("dial %s: %v", w.Policy.HashHex()[:8], err)
 		}
 		s.Close()
+	}
+	if sp := ls.specs[w1.Policy.Hash()]; sp.MaxRuns != 2 || sp.MemoryMiB != 0 {
+		t.Errorf("enclave 1 launched with limits %d runs, %d MiB", sp.MaxRuns, sp.MemoryMiB)
+	}
+	if sp := ls.specs[w2.Policy.Hash()]; sp.MaxRuns != 3 || sp.MemoryMiB != 1024 {
+		t.Errorf("enclave 2 launched with limits %d runs, %d MiB", sp.MaxRuns, sp.MemoryMiB)
+	}
+	rec := httptest.NewRecorder()
+	h.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	n1, n2 := client.ServerName(w1.Policy.Hash()), client.ServerName(w2.Policy.Hash())
+	for _, want := range []string{
+		`truce_host_connections_total{enclave="` + n1 + `",outcome="relayed"} 1`,
+		`truce_host_connections_total{enclave="` + n2 + `",outcome="relayed"} 1`,
+		`truce_host_enclave_max_runs{enclave="` + n1 + `"} 2`,
+		`truce_host_enclave_max_runs{enclave="` + n2 + `"} 3`,
+		`truce_host_enclave_memory_limit_bytes{enclave="` + n2 + `"} 1.073741824e+09`,
+		`truce_host_enclave_state{enclave="` + n1 + `",state="ready"} 1`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 	// Without SNI, with two enclaves, the host refuses.
 	c, err := net.Dial("tcp", ln.Addr().String())

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -27,6 +28,9 @@ type LaunchSpec struct {
 	Dir string
 	// Log receives the runtime's own log (its stderr).
 	Log io.Writer
+	// MaxRuns and MemoryMiB are the enclave's limits (see Enclave); zero
+	// means none.
+	MaxRuns, MemoryMiB int
 }
 
 // Process is a started runtime: its control channel and its life.
@@ -50,7 +54,10 @@ type Launcher interface {
 
 // ExecLauncher starts the runtime as a child process: Path (default: this
 // very executable) with the arguments "runtime --policy … --platform …
-// --listen …" and, for sim, "--sim-device-key …".
+// --listen …", for sim "--sim-device-key …", and with a run limit
+// "--max-runs N". A memory limit becomes the child's RLIMIT_DATA (set
+// before it runs a program) and GOMEMLIMIT (at 3/4 of it, so its heap is
+// collected before the hard limit is reached).
 type ExecLauncher struct {
 	// Path of the truce executable; empty means os.Executable().
 	Path string
@@ -78,9 +85,18 @@ func (l ExecLauncher) Launch(ctx context.Context, spec LaunchSpec) (Process, err
 		}
 		args = append(args, "--sim-device-key", key)
 	}
+	if spec.MaxRuns > 0 {
+		args = append(args, "--max-runs", strconv.Itoa(spec.MaxRuns))
+	}
 	cmd := exec.Command(path, args...)
 	cmd.Args[0] = "truce" // the command name, whatever the file is called
 	cmd.Env = l.Env
+	if spec.MemoryMiB > 0 {
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, fmt.Sprintf("GOMEMLIMIT=%dMiB", spec.MemoryMiB*3/4))
+	}
 	cmd.Dir = spec.Dir
 	cmd.Stderr = spec.Log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -105,7 +121,19 @@ func (l ExecLauncher) Launch(ctx context.Context, spec LaunchSpec) (Process, err
 		outR.Close()
 		return nil, fmt.Errorf("starting the runtime %s: %w", path, err)
 	}
-	return &execProcess{cmd: cmd, in: inW, out: outR}, nil
+	p := &execProcess{cmd: cmd, in: inW, out: outR}
+	if spec.MemoryMiB > 0 {
+		// The runtime waits for the host's attest message before it
+		// serves, so the limit is in place before any client's bytes.
+		if err := limitData(cmd.Process.Pid, uint64(spec.MemoryMiB)<<20); err != nil {
+			p.Kill()
+			p.Wait()
+			inW.Close()
+			outR.Close()
+			return nil, fmt.Errorf("limiting the runtime's memory to %d MiB: %w", spec.MemoryMiB, err)
+		}
+	}
+	return p, nil
 }
 
 type execProcess struct {
@@ -113,6 +141,9 @@ type execProcess struct {
 	in  *os.File
 	out *os.File
 }
+
+// PID is the runtime's process ID, for the host's memory metrics.
+func (p *execProcess) PID() int { return p.cmd.Process.Pid }
 
 func (p *execProcess) Stdin() io.WriteCloser { return p.in }
 func (p *execProcess) Stdout() io.Reader     { return p.out }

@@ -5,8 +5,12 @@
 // certificate against the same policy with attest.CheckEnclave instead of
 // verifying platform evidence themselves.
 //
-// Every certificate is appended to a tamper-evident, hash-chained log in
-// SQLite before it is returned. The service must never issue a certificate
+// Every certificate is appended to a tamper-evident, hash-chained log
+// before it is returned. The log and the outstanding nonces live in a
+// Store: an embedded SQLite file by default (one process serves), or a
+// PostgreSQL database shared by several replicas, whose appends are
+// serialised by a transaction-scoped advisory lock and each of which
+// verifies what the others appended before extending the chain. The service must never issue a certificate
 // it has not logged, never accept a nonce twice, and never accept simulated
 // evidence unless started with AllowSim; a simulated certificate always
 // says so.

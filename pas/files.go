@@ -1,6 +1,8 @@
 package pas
 
 import (
+	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -50,6 +52,13 @@ func Init(dir string, rnd io.Reader) error {
 
 // InitAt is Init with the clock injected: the CA is valid from now.
 func InitAt(dir string, rnd io.Reader, now time.Time) error {
+	return InitWithKey(dir, rnd, now, nil)
+}
+
+// InitWithKey is InitAt with the CA key given: with caKey non-nil (a key
+// in an HSM, see package pas/hsm) the CA certificate is made for it and no
+// ca.key is written; give the same key to Open as Config.CAKey.
+func InitWithKey(dir string, rnd io.Reader, now time.Time, caKey crypto.Signer) error {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
@@ -61,15 +70,23 @@ func InitAt(dir string, rnd io.Reader, now time.Time) error {
 			return fmt.Errorf("%w: %s exists", ErrExists, filepath.Join(dir, f))
 		}
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rnd)
-	if err != nil {
-		return fmt.Errorf("generating the CA key: %w", err)
+	var keyPEM []byte
+	if caKey == nil {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rnd)
+		if err != nil {
+			return fmt.Errorf("generating the CA key: %w", err)
+		}
+		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return fmt.Errorf("encoding the CA key: %w", err)
+		}
+		caKey, keyPEM = key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	}
 	serial, err := randomSerial(rnd)
 	if err != nil {
 		return err
 	}
-	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	spki, err := x509.MarshalPKIXPublicKey(caKey.Public())
 	if err != nil {
 		return fmt.Errorf("encoding the CA key: %w", err)
 	}
@@ -85,21 +102,19 @@ func InitAt(dir string, rnd io.Reader, now time.Time) error {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		SubjectKeyId:          ski[:20],
 	}
-	der, err := x509.CreateCertificate(rnd, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rnd, tmpl, tmpl, caKey.Public(), caKey)
 	if err != nil {
 		return fmt.Errorf("signing the CA certificate: %w", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("encoding the CA key: %w", err)
 	}
 	dev, err := sim.NewDevice(rnd)
 	if err != nil {
 		return err
 	}
 	// The key first: a crash leaves no certificate without its key.
-	if err := writeNew(filepath.Join(dir, CAKeyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return err
+	if keyPEM != nil {
+		if err := writeNew(filepath.Join(dir, CAKeyFile), keyPEM, 0o600); err != nil {
+			return err
+		}
 	}
 	if err := writeNew(filepath.Join(dir, CACertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return err
@@ -110,7 +125,7 @@ func InitAt(dir string, rnd io.Reader, now time.Time) error {
 	if err := dev.WritePublic(filepath.Join(dir, DevicePubFile)); err != nil {
 		return err
 	}
-	l, err := OpenLog(filepath.Join(dir, LogFile))
+	l, err := OpenStore(context.Background(), dir, "")
 	if err != nil {
 		return err
 	}
@@ -158,10 +173,18 @@ func readCACert(dir string) (*x509.Certificate, error) {
 	return c, nil
 }
 
-func loadCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+// loadCA reads the CA certificate of dir and its key: signer if given
+// (it must be the certificate's), else dir/ca.key.
+func loadCA(dir string, signer crypto.Signer) (*x509.Certificate, crypto.Signer, error) {
 	c, err := readCACert(dir)
 	if err != nil {
 		return nil, nil, err
+	}
+	if signer != nil {
+		if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(c.PublicKey) {
+			return nil, nil, fmt.Errorf("the CA key given is not the key of %s", filepath.Join(dir, CACertFile))
+		}
+		return c, signer, nil
 	}
 	kp := filepath.Join(dir, CAKeyFile)
 	fi, err := os.Stat(kp)

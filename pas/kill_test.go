@@ -26,15 +26,18 @@ import (
 // service child (see TestKillMidLoad).
 const childEnv = "TRUCE_PAS_TEST_CHILD_DIR"
 
+// childDBEnv names the child's database (Config.Database).
+const childDBEnv = "TRUCE_PAS_TEST_CHILD_DB"
+
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(childEnv); dir != "" {
-		os.Exit(serveChild(dir))
+		os.Exit(serveChild(dir, os.Getenv(childDBEnv)))
 	}
 	os.Exit(m.Run())
 }
 
-func serveChild(dir string) int {
-	s, err := pas.Open(pas.Config{Dir: dir, AllowSim: true})
+func serveChild(dir, database string) int {
+	s, err := pas.Open(pas.Config{Dir: dir, AllowSim: true, Database: database})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -55,6 +58,30 @@ func serveChild(dir string) int {
 	return 1
 }
 
+// startChild runs the service of dir on database in a child process and
+// returns its URL and the process.
+func startChild(t *testing.T, dir, database string) (string, *exec.Cmd) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+dir, childDBEnv+"="+database)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "URL ") {
+		t.Fatalf("child said %q (%v)", line, err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "URL ")), cmd
+}
+
 // TestKillMidLoad runs the service as a child process, kills it with
 // SIGKILL while parallel clients attest, and checks that every certificate
 // a client received is in the log and the log verifies.
@@ -66,28 +93,7 @@ func TestKillMidLoad(t *testing.T) {
 	if err := pas.Init(dir, nil); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	defer func() {
-		if !killed {
-			cmd.Process.Kill()
-		}
-		cmd.Wait()
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "URL ") {
-		t.Fatalf("child said %q (%v)", line, err)
-	}
-	url := strings.TrimSpace(strings.TrimPrefix(line, "URL "))
+	url, cmd := startChild(t, dir, "")
 
 	ca, err := os.ReadFile(filepath.Join(dir, pas.CACertFile))
 	if err != nil {
@@ -143,7 +149,6 @@ func TestKillMidLoad(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	killed = true
 	wg.Wait()
 	if len(received) < killAfter {
 		t.Fatalf("only %d attestations before the kill", len(received))

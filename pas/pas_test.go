@@ -467,3 +467,25 @@ func TestAppendFailureResyncs(t *testing.T) {
 		t.Fatalf("VerifyLog = %d, %v", n, err)
 	}
 }
+
+// TestHealthzChecksStore: /healthz says 503 once the store no longer
+// answers, so an orchestrator stops sending clients to that replica.
+func TestHealthzChecksStore(t *testing.T) {
+	srv := pastest.Start(t, pastest.Options{})
+	hc := srv.HTTP.Client()
+	get := func() int {
+		resp, err := hc.Get(srv.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != 200 {
+		t.Fatalf("healthy service: %d", code)
+	}
+	srv.Service.Close()
+	if code := get(); code != 503 {
+		t.Fatalf("service whose store is closed: %d, want 503", code)
+	}
+}

@@ -2,6 +2,7 @@ package pas
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -21,7 +22,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/truce-project/truce/attest"
@@ -72,18 +72,29 @@ type Config struct {
 	Verifiers map[string]attest.Verifier
 	// Logger receives one line per issuance or refusal; nil discards.
 	Logger *slog.Logger
+	// Database is where the issuance log and the outstanding nonces are
+	// kept: "" means the SQLite file Dir/log.db (one process serves); a
+	// postgres:// URL means that PostgreSQL database, which several
+	// replicas sharing Dir's CA may use at once (see OpenStore).
+	Database string
+	// CAKey, if set, signs certificates instead of Dir/ca.key (which may
+	// then be absent): a key in an HSM (see package pas/hsm). Its public
+	// key must be the CA certificate's.
+	CAKey crypto.Signer
+	// Collateral, if set, is the cache of vendor collateral verifiers
+	// fetch through (give it to them, such as snp.Verifier.Fetch); Open
+	// sets its Store to the service's when nil, and GET /v1/collateral
+	// reports its freshness.
+	Collateral *CollateralCache
 }
 
 // Service is an open attestation service. It is safe for concurrent use.
 type Service struct {
 	cfg   Config
 	ca    *x509.Certificate
-	caKey *ecdsa.PrivateKey
-	log   *Log
+	caKey crypto.Signer
+	store Store
 	vs    map[string]attest.Verifier
-
-	mu     sync.Mutex
-	nonces map[[NonceSize]byte]time.Time // nonce → expiry
 }
 
 // Open opens the service in cfg.Dir: its CA, its issuance log (checked
@@ -111,7 +122,7 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ca, key, err := loadCA(cfg.Dir)
+	ca, key, err := loadCA(cfg.Dir, cfg.CAKey)
 	if err != nil {
 		return nil, err
 	}
@@ -135,21 +146,24 @@ func Open(cfg Config) (*Service, error) {
 	} else {
 		delete(vs, attest.SimPlatform)
 	}
-	l, err := OpenLog(filepath.Join(cfg.Dir, LogFile))
+	st, err := OpenStore(context.Background(), cfg.Dir, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, ca: ca, caKey: key, log: l, vs: vs, nonces: map[[NonceSize]byte]time.Time{}}, nil
+	if cfg.Collateral != nil && cfg.Collateral.Store == nil {
+		cfg.Collateral.Store = st
+	}
+	return &Service{cfg: cfg, ca: ca, caKey: key, store: st, vs: vs}, nil
 }
 
 // CACert returns the service's CA certificate.
 func (s *Service) CACert() *x509.Certificate { return s.ca }
 
-// Log returns the issuance log.
-func (s *Service) Log() *Log { return s.log }
+// Log returns the store holding the issuance log.
+func (s *Service) Log() Store { return s.store }
 
-// Close closes the issuance log.
-func (s *Service) Close() error { return s.log.Close() }
+// Close closes the store.
+func (s *Service) Close() error { return s.store.Close() }
 
 // TLSConfig returns a TLS 1.3 server configuration with a fresh key and a
 // certificate from the service's CA for hosts (DNS names or IP addresses).
@@ -203,7 +217,8 @@ func minTime(a, b time.Time) time.Time {
 //	POST /v1/nonce   → {"nonce": base64, "expires": RFC 3339}
 //	POST /v1/attest  ← AttestRequest as JSON → certificate chain PEM (leaf first)
 //	GET  /v1/ca      → the CA certificate PEM
-//	GET  /healthz    → "ok"
+//	GET  /v1/collateral → the cached vendor collateral's freshness (JSON)
+//	GET  /healthz    → "ok" while the store answers (503 otherwise)
 //
 // Errors are RFC 9457 problem JSON (see ProblemError).
 func (s *Service) Handler() http.Handler {
@@ -214,11 +229,19 @@ func (s *Service) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		w.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ca.Raw}))
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /v1/collateral", s.handleCollateral)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.store.Ping(r.Context()); err != nil {
+			s.cfg.Logger.Error("health check: store", "err", err)
+			p := newProblem(ProblemInternal, "the issuance log's database does not answer")
+			p.Status = http.StatusServiceUnavailable
+			writeProblem(w, p)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok\n")
 	})
-	allow := map[string]string{"/v1/nonce": "POST", "/v1/attest": "POST", "/v1/ca": "GET, HEAD", "/healthz": "GET, HEAD"}
+	allow := map[string]string{"/v1/nonce": "POST", "/v1/attest": "POST", "/v1/ca": "GET, HEAD", "/v1/collateral": "GET, HEAD", "/healthz": "GET, HEAD"}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p := &ProblemError{Type: ProblemTypePrefix + ProblemBadRequest, Title: "No such endpoint", Status: http.StatusNotFound,
 			Detail: r.Method + " " + r.URL.Path + ": use POST /v1/nonce, POST /v1/attest, GET /v1/ca or GET /healthz"}
@@ -231,6 +254,25 @@ func (s *Service) Handler() http.Handler {
 	return mux
 }
 
+// handleCollateral reports each cached vendor document's URL, fetch time,
+// age and whether it is fresh: an empty list when nothing is cached or no
+// cache is configured.
+func (s *Service) handleCollateral(w http.ResponseWriter, r *http.Request) {
+	status := []CollateralStatus{}
+	if s.cfg.Collateral != nil {
+		st, err := s.cfg.Collateral.Status(r.Context())
+		if err != nil {
+			s.cfg.Logger.Error("collateral status", "err", err)
+			writeProblem(w, newProblem(ProblemInternal, "the collateral cache could not be read"))
+			return
+		}
+		status = append(status, st...)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(status)
+}
+
 // NonceResponse is the answer to POST /v1/nonce.
 type NonceResponse struct {
 	Nonce   []byte    `json:"nonce"`
@@ -239,40 +281,36 @@ type NonceResponse struct {
 
 // NewNonce makes and remembers a fresh single-use nonce.
 func (s *Service) NewNonce() ([]byte, time.Time, error) {
+	return s.newNonce(context.Background())
+}
+
+func (s *Service) newNonce(ctx context.Context) ([]byte, time.Time, error) {
 	var n [NonceSize]byte
 	if _, err := io.ReadFull(s.cfg.Rand, n[:]); err != nil {
 		return nil, time.Time{}, fmt.Errorf("generating a nonce: %w", err)
 	}
 	now := s.cfg.Now()
 	exp := now.Add(s.cfg.NonceLifetime)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.nonces) >= s.cfg.MaxNonces {
-		for k, e := range s.nonces {
-			if !now.Before(e) {
-				delete(s.nonces, k)
-			}
-		}
-		if len(s.nonces) >= s.cfg.MaxNonces {
-			return nil, time.Time{}, ErrBusy
-		}
+	if err := s.store.PutNonce(ctx, n, exp, now, s.cfg.MaxNonces); err != nil {
+		return nil, time.Time{}, err
 	}
-	s.nonces[n] = exp
 	return n[:], exp, nil
 }
 
+// errNonceStore marks a nonce refused because the store failed, not
+// because of the nonce.
+var errNonceStore = errors.New("nonce store failed")
+
 // consumeNonce removes nonce and reports whether it was known and unexpired.
-func (s *Service) consumeNonce(nonce []byte) error {
+func (s *Service) consumeNonce(ctx context.Context, nonce []byte) error {
 	if len(nonce) != NonceSize {
 		return fmt.Errorf("nonce is %d bytes, want %d: get one from POST /v1/nonce", len(nonce), NonceSize)
 	}
-	k := [NonceSize]byte(nonce)
 	now := s.cfg.Now()
-	s.mu.Lock()
-	exp, ok := s.nonces[k]
-	delete(s.nonces, k)
-	s.mu.Unlock()
+	exp, ok, err := s.store.TakeNonce(context.WithoutCancel(ctx), [NonceSize]byte(nonce))
 	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", errNonceStore, err)
 	case !ok:
 		return errors.New("this service did not issue the nonce, or it was used already: get a fresh one from POST /v1/nonce")
 	case !now.Before(exp):
@@ -281,8 +319,8 @@ func (s *Service) consumeNonce(nonce []byte) error {
 	return nil
 }
 
-func (s *Service) handleNonce(w http.ResponseWriter, _ *http.Request) {
-	n, exp, err := s.NewNonce()
+func (s *Service) handleNonce(w http.ResponseWriter, r *http.Request) {
+	n, exp, err := s.newNonce(r.Context())
 	if errors.Is(err, ErrBusy) {
 		writeProblem(w, newProblem(ProblemBusy, "too many outstanding nonces: retry shortly"))
 		return
@@ -341,7 +379,10 @@ func (s *Service) refuse(w http.ResponseWriter, r *http.Request, p *ProblemError
 // certificate and returns the chain (leaf, CA). The nonce is consumed
 // whatever the outcome.
 func (s *Service) Attest(ctx context.Context, req AttestRequest) ([]*x509.Certificate, *ProblemError) {
-	if err := s.consumeNonce(req.Nonce); err != nil {
+	if err := s.consumeNonce(ctx, req.Nonce); errors.Is(err, errNonceStore) {
+		s.cfg.Logger.Error("nonce store", "err", err)
+		return nil, newProblem(ProblemInternal, "the nonce could not be checked: get a fresh one and retry")
+	} else if err != nil {
 		return nil, newProblem(ProblemBadNonce, err.Error())
 	}
 	csr, err := x509.ParseCertificateRequest(req.CSR)
@@ -455,7 +496,7 @@ func (s *Service) issue(ctx context.Context, now time.Time, csr *x509.Certificat
 	if err != nil {
 		return nil, fmt.Errorf("reading back the enclave certificate: %w", err)
 	}
-	e, err := s.log.Append(ctx, now, hex.EncodeToString(serial.Bytes()), id, der)
+	e, err := s.store.Append(ctx, now, hex.EncodeToString(serial.Bytes()), id, der)
 	if err != nil {
 		return nil, err
 	}

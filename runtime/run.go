@@ -36,6 +36,21 @@ func (r *Runtime) programLock(path string) *sync.Mutex {
 	return m
 }
 
+// startRun takes a run token, or refuses when MaxRuns are in progress. The
+// caller calls the returned function when its run ends.
+func (r *Runtime) startRun() (func(), error) {
+	if r.runs == nil {
+		return func() {}, nil
+	}
+	select {
+	case r.runs <- struct{}{}:
+		return func() { <-r.runs }, nil
+	default:
+		return nil, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded,
+			"this enclave runs at most %d programs or pipelines at once and that many are in progress: retry when one ends", cap(r.runs))
+	}
+}
+
 func (r *Runtime) handleRun(rq *request) error {
 	gp := rq.path
 	prog := r.pol.Program(gp)
@@ -45,6 +60,12 @@ func (r *Runtime) handleRun(rq *request) error {
 	if prog == nil {
 		return newProblem(http.StatusNotFound, api.ProblemNotFound, "the policy lists no program at %s", gp)
 	}
+	done, err := r.startRun()
+	if err != nil {
+		rq.w.Header().Set("Retry-After", "1")
+		return err
+	}
+	defer done()
 	lock := r.programLock(gp)
 	lock.Lock()
 	defer lock.Unlock()
@@ -319,6 +340,12 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 	if len(progs) == 0 {
 		return newProblem(http.StatusConflict, api.ProblemConflict, "pipeline %q has no steps", name)
 	}
+	done, err := r.startRun()
+	if err != nil {
+		rq.w.Header().Set("Retry-After", "1")
+		return err
+	}
+	defer done()
 	paths := make([]string, 0, len(progs))
 	seen := map[string]bool{}
 	for _, p := range progs {

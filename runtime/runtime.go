@@ -82,6 +82,10 @@ type Config struct {
 	// Logger receives operational logs (never file contents); nil
 	// discards them.
 	Logger *slog.Logger
+	// MaxRuns bounds the program runs and pipelines in progress at once;
+	// one more is refused (429, limit-exceeded) rather than queued. Zero
+	// means no bound beyond one run per program at a time.
+	MaxRuns int
 }
 
 // Runtime is one enclave's runtime. Make it with New; it is safe for
@@ -116,6 +120,8 @@ type Runtime struct {
 	receipts map[string]*receipt.Receipt // by hex receipt.Digest, as the audit log names them
 	stopped  bool
 	shutdown chan struct{} // closed when a principal asks for shutdown
+	// runs holds a token per run or pipeline in progress (nil: unbounded).
+	runs     chan struct{}
 	stopOnce sync.Once
 }
 
@@ -191,6 +197,12 @@ func New(cfg Config) (*Runtime, error) {
 		releases: map[string]*releases{},
 		receipts: map[string]*receipt.Receipt{},
 		shutdown: make(chan struct{}),
+	}
+	if cfg.MaxRuns < 0 {
+		return nil, fmt.Errorf("runtime: MaxRuns is %d: give a positive bound, or 0 for none", cfg.MaxRuns)
+	}
+	if cfg.MaxRuns > 0 {
+		r.runs = make(chan struct{}, cfg.MaxRuns)
 	}
 	r.key.Store(key)
 	return r, nil

@@ -456,3 +456,53 @@ func TestExpiredPolicy(t *testing.T) {
 		t.Fatal("files changed")
 	}
 }
+
+// TestMaxRuns: with MaxRuns 1, a run started while another is in progress
+// is refused with 429 limit-exceeded and Retry-After, and runs again once
+// the first ends.
+func TestMaxRuns(t *testing.T) {
+	w := newWorld(t, worldOptions{execSeconds: 1, maxRuns: 1})
+	w.start()
+	paula, rita := w.client("paula", true), w.client("rita", true)
+	for _, p := range []string{pFail, pLoop} {
+		paula.put(p, w.misWasm, http.StatusCreated)
+	}
+	looping := make(chan struct{})
+	go func() {
+		defer close(looping)
+		for { // until it is not itself refused by a run of pFail
+			r, err := rita.do(http.MethodPost, api.PathRun+strings.TrimPrefix(pLoop, "/"), nil)
+			if err != nil || r.status != http.StatusTooManyRequests {
+				if err != nil || r.status != http.StatusUnprocessableEntity {
+					t.Errorf("loop run: %v %+v", err, r)
+				}
+				return
+			}
+		}
+	}()
+	refused := false
+	for !refused {
+		select {
+		case <-looping:
+			t.Fatal("no run was refused while another was in progress")
+		default:
+		}
+		r, err := rita.do(http.MethodPost, api.PathRun+strings.TrimPrefix(pFail, "/"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case r.status == http.StatusTooManyRequests:
+			if r.problem == nil || r.problem.Name() != api.ProblemLimitExceeded || r.header.Get("Retry-After") == "" {
+				t.Fatalf("refusal %d %s without limit-exceeded and Retry-After", r.status, r.body)
+			}
+			refused = true
+		case r.status != http.StatusUnprocessableEntity:
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+	}
+	<-looping
+	if res := rita.run(pFail, http.StatusUnprocessableEntity); res.ExitCode != 3 {
+		t.Fatalf("run after the limit freed: %+v", res)
+	}
+}

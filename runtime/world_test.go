@@ -158,6 +158,7 @@ type world struct {
 	misWasm  []byte
 	lastCert []byte
 	unix     bool
+	maxRuns  int
 	network  string
 }
 
@@ -172,6 +173,7 @@ type worldOptions struct {
 	budgets   map[string]map[string]policy.Budget
 	holds     []policy.Hold
 	lifecycle *policy.Lifecycle
+	maxRuns   int
 }
 
 func principalCaps() map[string]capability.Set {
@@ -187,7 +189,7 @@ func principalCaps() map[string]capability.Set {
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
 	ps := pastest.Start(t, pastest.Options{})
-	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}, unix: o.unix}
+	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}, unix: o.unix, maxRuns: o.maxRuns}
 	w.misWasm = trucetest.BuildGo(t, "testdata/misbehave")
 	for _, n := range []string{"paula", "alice", "bob", "rita", "mallory"} {
 		id, err := identity.New(n, 0, time.Time{}, nil)
@@ -286,7 +288,7 @@ func (w *world) now() time.Time { return time.Now().Add(time.Duration(w.offset.L
 func (w *world) start() {
 	t := w.t
 	t.Helper()
-	rt, err := New(Config{Policy: w.pol, Provider: testProvider(w), Engine: testEngine(t), Now: w.now})
+	rt, err := New(Config{Policy: w.pol, Provider: testProvider(w), Engine: testEngine(t), Now: w.now, MaxRuns: w.maxRuns})
 	if err != nil {
 		t.Fatal(err)
 	}

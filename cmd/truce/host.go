@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,14 +27,15 @@ func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 func init() {
 	var (
-		policies                                stringList
-		platform, pasURL, pasCA, listen, simKey string
-		metricsAddr, logLevel                   string
-		keepServing                             bool
+		policies                                           stringList
+		policyDir, platform, pasURL, pasCA, listen, simKey string
+		metricsAddr, logLevel                              string
+		keepServing                                        bool
+		maxRuns, memoryMiB                                 int
 	)
 	register(&command{
 		name:    "host serve",
-		args:    "--policy FILE [--policy FILE…] [flags]",
+		args:    "--policy FILE [--policy FILE…] | --policy-dir DIR [flags]",
 		summary: "start enclaves for policies and relay clients to them",
 		help: `Starts one runtime per policy (on sim, "truce runtime" as a child process
 listening on a unix socket in a private directory), relays its attestation
@@ -43,6 +45,16 @@ an enclave ends inside the enclave: the host never holds a key that could
 read it. Several policies share one port; the host routes by the TLS server
 name clients send (the first 16 hex digits of the policy hash + ".truce"),
 and a connection without one goes to the enclave when only one is served.
+--policy-dir DIR serves every *.json file in DIR (with any --policy).
+
+Per enclave, --max-runs bounds the program runs in progress at once (one
+more is refused with 429 and Retry-After), and --enclave-memory bounds the
+runtime's writable memory in MiB (RLIMIT_DATA of the runtime process, with
+its Go heap kept under 3/4 of it). The memory must hold the runtime itself
+(256 MiB) plus --max-runs runs of the policy's limits.memory_mib; the host
+refuses to start otherwise, and with --enclave-memory alone derives
+--max-runs from it. Metrics (--metrics) carry an "enclave" label: its
+server name.
 
 When every enclave is attested it prints "ready ADDR" on stdout. It ends
 with exit code 0 once principals have shut every enclave down, or on
@@ -66,13 +78,26 @@ Example:
 			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics")
 			fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 			fs.BoolVar(&keepServing, "keep-serving", false, "go on serving the other enclaves when a runtime dies")
+			fs.StringVar(&policyDir, "policy-dir", "", "serve every *.json policy `directory` holds")
+			fs.IntVar(&maxRuns, "max-runs", 0, "per enclave: most program runs at once (0: no bound, or what --enclave-memory holds)")
+			fs.IntVar(&memoryMiB, "enclave-memory", 0, "per enclave: writable memory limit of the runtime in `MiB` (0: none)")
 		},
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
+			if policyDir != "" {
+				files, err := filepath.Glob(filepath.Join(policyDir, "*.json"))
+				if err != nil {
+					return usagef("--policy-dir %q: %v", policyDir, err)
+				}
+				if len(files) == 0 {
+					return withHint(fmt.Errorf("--policy-dir %s holds no *.json policy", policyDir), "put the policies to serve there, named NAME.json")
+				}
+				policies = append(policies, files...)
+			}
 			if len(policies) == 0 {
-				return usagef("--policy is required")
+				return withHint(usagef("--policy or --policy-dir is required"), "give the policy file of each enclave to serve")
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -91,7 +116,7 @@ Example:
 						"serve the first policy of the chain and apply successors to the running enclave with truce policy apply")
 				}
 				pols = append(pols, pol)
-				enclaves = append(enclaves, host.Enclave{Policy: pol, Platform: platform, SimDeviceKey: simKey})
+				enclaves = append(enclaves, host.Enclave{Policy: pol, Platform: platform, SimDeviceKey: simKey, MaxRuns: maxRuns, MemoryMiB: memoryMiB})
 			}
 			first := pols[0]
 			if pasURL == "" {
@@ -112,6 +137,9 @@ Example:
 				Enclaves: enclaves, PAS: host.FromPAS(&pas.Client{URL: pasURL, CA: ca}),
 				Logger: logger, RuntimeLog: e.stderr, KeepServing: keepServing,
 			})
+			if errors.Is(err, host.ErrLimits) {
+				return withHint(err, "raise --enclave-memory or lower --max-runs")
+			}
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -15,7 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/snp"
 	"github.com/truce-project/truce/pas"
+	"github.com/truce-project/truce/pas/hsm"
 )
 
 func init() {
@@ -32,9 +36,18 @@ func init() {
   log.db      the issuance log (SQLite)
 It refuses a directory that already holds a service.
 
+With --ca-pkcs11 MODULE the CA key is made inside a PKCS#11 token (an HSM,
+or SoftHSM) instead of ca.key: --ca-pkcs11-token names the token, and
+--ca-pkcs11-key the key's label (which must not be in use); the user PIN
+comes from $TRUCE_PAS_PKCS11_PIN. Give "truce pas serve" the same flags.
+
 Example:
-  truce pas init --dir pas`,
-		flags: func(fs *flag.FlagSet) { fs.String("dir", "", "service `directory` to create") },
+  truce pas init --dir pas
+  TRUCE_PAS_PKCS11_PIN=… truce pas init --dir pas --ca-pkcs11 /usr/lib/softhsm/libsofthsm2.so --ca-pkcs11-token truce`,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("dir", "", "service `directory` to create")
+			pkcs11Flags(fs)
+		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
@@ -43,7 +56,14 @@ Example:
 			if err != nil {
 				return err
 			}
-			if err := pas.Init(dir, rand.Reader); err != nil {
+			key, err := pkcs11Key(e, fs, true)
+			if err != nil {
+				return err
+			}
+			if key != nil {
+				defer key.Close()
+			}
+			if err := pas.InitWithKey(dir, rand.Reader, time.Now(), signerOf(key)); err != nil {
 				if errors.Is(err, pas.ErrExists) {
 					return withHint(err, "use another --dir, or \"truce pas serve --dir %s\" to run the existing service", dir)
 				}
@@ -71,8 +91,24 @@ Evidence of the simulated platform is accepted only with --allow-sim, and
 certificates issued for it say SIMULATED. Every issuance is logged before it
 is returned; see "truce pas log".
 
+The issuance log and the outstanding nonces live in DIR/log.db (SQLite) by
+default: one process serves. With --database postgres://… (or the
+environment variable TRUCE_PAS_DATABASE, which keeps the password out of
+the process list) they live in that PostgreSQL database instead, and
+several replicas given the same DIR (the same CA) and the same database may
+serve at once: appends to the log are serialised across them, each replica
+checks what the others appended before extending the chain, and a nonce is
+accepted once whichever replica handed it out.
+
+With --fetch-collateral, SEV-SNP evidence that comes without its VCEK is
+checked against the VCEK fetched from AMD's Key Distribution Service,
+cached in the store (shared by replicas, kept across restarts, fetched
+again after a day), at most one fetch a second; GET /v1/collateral reports
+each cached document's age.
+
 Example:
-  truce pas serve --dir pas --listen 127.0.0.1:3010 --allow-sim`,
+  truce pas serve --dir pas --listen 127.0.0.1:3010 --allow-sim
+  TRUCE_PAS_DATABASE=postgres://pas@db:5432/pas truce pas serve --dir pas --listen :3010`,
 		flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory` (made by truce pas init)")
 			fs.String("listen", "127.0.0.1:3010", "`address` to listen on (host:port; port 0 picks a free one)")
@@ -81,6 +117,9 @@ Example:
 			fs.Duration("cert-lifetime", pas.DefaultCertLifetime, "validity of issued enclave certificates (capped by the policy's expiry)")
 			fs.Duration("nonce-lifetime", pas.DefaultNonceLifetime, "how long a nonce may be used")
 			fs.String("addr-file", "", "write the listening address to this `file` once ready (for scripts)")
+			databaseFlag(fs)
+			fs.Bool("fetch-collateral", false, "fetch SEV-SNP VCEKs from AMD's KDS when evidence lacks them, cached in the store")
+			pkcs11Flags(fs)
 		},
 		run: runPASServe,
 	})
@@ -94,10 +133,13 @@ was signed by the service's CA. With --verify only the summary is printed.
 It exits with an error at the first entry that does not verify. It only
 reads, so it may run while the service serves.
 
-Keep the printed head hash elsewhere: a later log must contain it.`,
+Keep the printed head hash elsewhere: a later log must contain it. With
+--database (or TRUCE_PAS_DATABASE) it reads the PostgreSQL log the replicas
+share; DIR still gives the CA.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory`")
 			fs.Bool("verify", false, "print only the summary")
+			databaseFlag(fs)
 		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
@@ -108,9 +150,13 @@ Keep the printed head hash elsewhere: a later log must contain it.`,
 				return err
 			}
 			quiet := fs.Lookup("verify").Value.(flag.Getter).Get().(bool)
+			database, err := pasDatabase(e, fs)
+			if err != nil {
+				return err
+			}
 			var n int64
 			var head [32]byte
-			err = pas.ReadLog(dir, func(en pas.Entry) error {
+			err = pas.ReadLogIn(e.ctx, dir, database, func(en pas.Entry) error {
 				n, head = en.Seq, en.Hash
 				if quiet {
 					return nil
@@ -126,7 +172,7 @@ Keep the printed head hash elsewhere: a later log must contain it.`,
 			})
 			if errors.Is(err, pas.ErrLogTampered) {
 				return withHint(fmt.Errorf("after %d good entries: %w", n, err),
-					"the log was changed after it was written: restore %s from a backup and investigate", filepath.Join(dir, pas.LogFile))
+					"the log was changed after it was written: restore %s from a backup and investigate", logName(dir, database))
 			}
 			if errors.Is(err, pas.ErrNotInitialised) {
 				return withHint(err, "give the --dir of \"truce pas init\"")
@@ -146,6 +192,72 @@ func pasDir(fs *flag.FlagSet) (string, error) {
 		return "", withHint(usagef("--dir is required"), "give the attestation service directory, such as --dir pas")
 	}
 	return dir, nil
+}
+
+// pinEnv names the environment variable that gives the PKCS#11 user PIN.
+const pinEnv = "TRUCE_PAS_PKCS11_PIN"
+
+func pkcs11Flags(fs *flag.FlagSet) {
+	fs.String("ca-pkcs11", "", "PKCS#11 `module` holding the CA key (instead of DIR/ca.key); PIN from $"+pinEnv)
+	fs.String("ca-pkcs11-token", "", "`label` of the PKCS#11 token")
+	fs.String("ca-pkcs11-key", "truce-pas-ca", "`label` of the CA key in the token")
+}
+
+// pkcs11Key opens (or, with generate, makes) the CA key named by the
+// --ca-pkcs11 flags; nil without --ca-pkcs11.
+func pkcs11Key(e *env, fs *flag.FlagSet, generate bool) (*hsm.Key, error) {
+	c := hsm.Config{Module: fs.Lookup("ca-pkcs11").Value.String(), Token: fs.Lookup("ca-pkcs11-token").Value.String(),
+		Key: fs.Lookup("ca-pkcs11-key").Value.String(), PIN: e.getenv(pinEnv)}
+	if c.Module == "" {
+		return nil, nil
+	}
+	if c.Token == "" {
+		return nil, withHint(usagef("--ca-pkcs11 needs --ca-pkcs11-token"), "give the label of the token holding the CA key")
+	}
+	open := hsm.Open
+	if generate {
+		open = hsm.Generate
+	}
+	k, err := open(c)
+	if err != nil {
+		return nil, withHint(err, "check the module path, the token label, the key label and $%s", pinEnv)
+	}
+	return k, nil
+}
+
+// signerOf is k as a crypto.Signer, nil for a nil k.
+func signerOf(k *hsm.Key) crypto.Signer {
+	if k == nil {
+		return nil
+	}
+	return k
+}
+
+// databaseEnv names the environment variable that gives --database.
+const databaseEnv = "TRUCE_PAS_DATABASE"
+
+func databaseFlag(fs *flag.FlagSet) {
+	fs.String("database", "", "PostgreSQL `URL` (postgres://…) for the log and nonces shared by replicas; default $"+databaseEnv+", else DIR/log.db")
+}
+
+// pasDatabase returns --database, or the environment's.
+func pasDatabase(e *env, fs *flag.FlagSet) (string, error) {
+	d := fs.Lookup("database").Value.String()
+	if d == "" {
+		d = e.getenv(databaseEnv)
+	}
+	if d != "" && !pas.IsPostgres(d) {
+		return "", withHint(usagef("--database must be a postgres:// URL"), "give postgres://USER@HOST:PORT/DB, or leave it out to use DIR/log.db")
+	}
+	return d, nil
+}
+
+// logName names where the log is kept, for hints (never with a password).
+func logName(dir, database string) string {
+	if database == "" {
+		return filepath.Join(dir, pas.LogFile)
+	}
+	return "the PostgreSQL database"
 }
 
 func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
@@ -173,16 +285,36 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 			hosts = append(hosts, h)
 		}
 	}
+	database, err := pasDatabase(e, fs)
+	if err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
-	svc, err := pas.Open(pas.Config{
-		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger,
+	cfg := pas.Config{
+		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger, Database: database,
 		CertLifetime: get("cert-lifetime").(time.Duration), NonceLifetime: get("nonce-lifetime").(time.Duration),
-	})
+	}
+	key, err := pkcs11Key(e, fs, false)
+	if err != nil {
+		return err
+	}
+	if key != nil {
+		defer key.Close()
+		cfg.CAKey = key
+	}
+	if get("fetch-collateral").(bool) {
+		// The service gives the cache its store when it opens.
+		cfg.Collateral = &pas.CollateralCache{Fetch: snp.KDSGetter(), Logger: logger}
+		cfg.Verifiers = map[string]attest.Verifier{"snp": &snp.Verifier{Fetch: cfg.Collateral}}
+	}
+	svc, err := pas.Open(cfg)
 	switch {
 	case errors.Is(err, pas.ErrNotInitialised):
 		return withHint(err, "run \"truce pas init --dir %s\" first", dir)
 	case errors.Is(err, pas.ErrLogTampered):
-		return withHint(err, "the issuance log was changed: run \"truce pas log --dir %s\" and restore it from a backup", dir)
+		return withHint(err, "the issuance log was changed: run \"truce pas log --dir %s\" and restore %s from a backup", dir, logName(dir, database))
+	case err != nil && database != "":
+		return withHint(fmt.Errorf("opening the attestation service: %w", err), "check that the PostgreSQL database is reachable and the URL is right, and the files in %s", dir)
 	case err != nil:
 		return withHint(fmt.Errorf("opening the attestation service: %w", err), "check the files in %s (truce pas init made them)", dir)
 	}

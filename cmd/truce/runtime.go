@@ -21,6 +21,7 @@ import (
 func init() {
 	var (
 		policyFile, platform, listen, simKey, engineKind, logLevel string
+		maxRuns                                                    int
 	)
 	register(&command{
 		name:    "runtime",
@@ -48,6 +49,7 @@ Example (what the host runs):
 			fs.StringVar(&simKey, "sim-device-key", "", "simulated device key `file` (platform sim; default $TRUCE_SIM_DEVICE_KEY)")
 			fs.StringVar(&engineKind, "engine", "", "WebAssembly engine: "+runtimeEngineKinds()+" (default "+string(engine.Default())+")")
 			fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+			fs.IntVar(&maxRuns, "max-runs", 0, "most program runs and pipelines in progress at once; more are refused with 429 (0: no bound)")
 		},
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
@@ -58,6 +60,9 @@ Example (what the host runs):
 			}
 			if listen == "" {
 				return usagef("--listen is required: give unix:PATH or tcp:HOST:PORT")
+			}
+			if maxRuns < 0 {
+				return usagef("--max-runs must be 0 (no bound) or more, not %d", maxRuns)
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -86,7 +91,7 @@ Example (what the host runs):
 				return withHint(fmt.Errorf("starting the %s engine: %w", kind, err), "choose another with --engine (%s)", runtimeEngineKinds())
 			}
 			defer eng.Close()
-			rt, err := trt.New(trt.Config{Policy: pol, Provider: provider, Engine: eng, Logger: logger})
+			rt, err := trt.New(trt.Config{Policy: pol, Provider: provider, Engine: eng, Logger: logger, MaxRuns: maxRuns})
 			if err != nil {
 				return withHint(err, "start the enclave with a valid policy")
 			}

@@ -42,6 +42,10 @@ type Server struct {
 type Options struct {
 	// RefuseSim starts the service without AllowSim.
 	RefuseSim bool
+	// Dir, if set, is an existing service directory to serve (a replica
+	// of another Server, with Config.Database shared); otherwise a new
+	// one is made.
+	Dir string
 	// Config fields other than Dir and AllowSim are passed on.
 	Config pas.Config
 }
@@ -50,9 +54,12 @@ type Options struct {
 // loopback until the test ends.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "pas")
-	if err := pas.Init(dir, nil); err != nil {
-		t.Fatal(err)
+	dir := o.Dir
+	if dir == "" {
+		dir = filepath.Join(t.TempDir(), "pas")
+		if err := pas.Init(dir, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg := o.Config
 	cfg.Dir, cfg.AllowSim = dir, !o.RefuseSim
