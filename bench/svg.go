@@ -160,10 +160,16 @@ func (c barChart) svg() []byte {
 		all = append(all, g.values...)
 	}
 	lo, hi := span(all, c.log, c.baseline)
-	sc := scale{lo: lo, hi: hi, log: c.log, x0: labelWidth, x1: plotWidth - 60}
+	// Room for the longest group label (about 6.5 px a character at 11 px).
+	left := float64(labelWidth)
+	for _, g := range c.groups {
+		left = math.Max(left, 6.5*float64(len([]rune(g.label)))+12)
+	}
+	width := plotWidth + left - labelWidth
+	sc := scale{lo: lo, hi: hi, log: c.log, x0: left, x1: width - 60}
 	groupH := float64(len(c.series)*barHeight + groupGap)
 	bottom := marginTop + groupH*float64(len(c.groups))
-	d := newSVG(plotWidth, bottom+40, c.title)
+	d := newSVG(width, bottom+40, c.title)
 	d.legend(c.series, 36)
 	for _, t := range sc.ticks() {
 		x := sc.x(t)
@@ -173,7 +179,7 @@ func (c barChart) svg() []byte {
 	d.text((sc.x0+sc.x1)/2, bottom+32, "middle", 11, c.unit)
 	for i, g := range c.groups {
 		y := marginTop + groupH*float64(i)
-		d.text(labelWidth-6, y+float64(len(c.series)*barHeight)/2+4, "end", 11, g.label)
+		d.text(left-6, y+float64(len(c.series)*barHeight)/2+4, "end", 11, g.label)
 		for j, v := range g.values {
 			if v <= 0 {
 				continue
