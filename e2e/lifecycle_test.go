@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/truce-project/truce/attest/sim"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,6 +172,15 @@ func TestLifecycle(t *testing.T) {
 	rita3, err := client.Dial(ctx, next, s.parties["rita"].id)
 	if err != nil || rita3.Current().Hash() != next.Hash() || len(rita3.Chain()) != 2 {
 		t.Fatalf("dialing with the successor: %v", err)
+	}
+	// Its own check of the enclave's evidence binds the genesis policy
+	// too, as the evidence does.
+	devicePub, err := sim.LoadPublic(filepath.Join(r.ps.dir, "device.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rita3.VerifyEvidence(ctx, sim.NewVerifier(devicePub)); err != nil {
+		t.Fatalf("the enclave's evidence, checked by a client holding only the successor: %v", err)
 	}
 	rita3.Close()
 	after := snapshot(t, rita2)
