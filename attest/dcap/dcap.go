@@ -131,15 +131,16 @@ var ErrInput = errors.New("not a PCS FMSPC or CA name")
 var fmspcRE = regexp.MustCompile(`^[0-9a-fA-F]{12}$`)
 
 // CA returns the PCS name ("platform" or "processor") of the CA that
-// issued a PCK certificate, from the issuer's common name.
+// issued a PCK certificate, from the issuer's common name (Intel's are
+// "Intel SGX PCK Platform CA" and "Intel SGX PCK Processor CA").
 func CA(pckIssuer string) (string, error) {
-	switch pckIssuer {
-	case "Intel SGX PCK Platform CA":
+	switch {
+	case strings.HasSuffix(pckIssuer, "PCK Platform CA"):
 		return "platform", nil
-	case "Intel SGX PCK Processor CA":
+	case strings.HasSuffix(pckIssuer, "PCK Processor CA"):
 		return "processor", nil
 	}
-	return "", fmt.Errorf("%w: PCK issuer %q is neither Intel's platform nor processor CA", ErrInput, pckIssuer)
+	return "", fmt.Errorf("%w: PCK issuer %q is neither a platform nor a processor CA", ErrInput, pckIssuer)
 }
 
 // collateral is the collateral JSON Fetch assembles, in the layout both
