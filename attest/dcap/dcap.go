@@ -122,6 +122,11 @@ func (g pcsGetter) Get(u string) ([]byte, error) {
 			}
 		}
 	}
+	// Only the root CA CRL comes without a chain; refusing an answer that
+	// is not Intel's (a proxy's error page) keeps it out of a cache.
+	if r.IssuerChain == "" && u != RootCRLURL {
+		return nil, fmt.Errorf("%s: the response has no issuer chain header; is it Intel's PCS answering?", u)
+	}
 	return json.Marshal(r)
 }
 

@@ -63,3 +63,18 @@ func TestPCSGetter(t *testing.T) {
 		t.Fatalf("missing document: %v", err)
 	}
 }
+
+type fuzzGetter []byte
+
+func (f fuzzGetter) Get(string) ([]byte, error) { return f, nil }
+
+// FuzzFetch: whatever a cache or the PCS answers, Fetch returns an error
+// or collateral, never a panic.
+func FuzzFetch(f *testing.F) {
+	f.Add([]byte(`{"issuer_chain":"x","body":"e30="}`))
+	f.Add([]byte(`{"body":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dcap.Fetch(fuzzGetter(b), dcap.TDX, "50806f000000", "platform")
+	})
+}
