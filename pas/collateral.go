@@ -35,9 +35,9 @@ type Getter interface {
 // certificates, Intel PCS certificates, CRLs, TCB info) in the service's
 // Store, so replicas share it and a restart does not fetch it again.
 // A copy younger than MaxAge is served without fetching; an older one is
-// fetched again, at most Burst upstream fetches at once and one per
-// MinInterval on average after that, and served
-// stale when the fetch fails or is rate-limited (Status reports it). It
+// fetched again (at most Burst upstream fetches at once, then one per
+// MinInterval), and served stale when the fetch fails or is rate-limited
+// (Status reports it). It
 // never judges what it caches: verifiers check every document's signature
 // and validity as if it had just been fetched.
 type CollateralCache struct {

@@ -192,7 +192,7 @@ func (v Verifier) fetchAndCheck(res *Result, now time.Time) error {
 		raw, err = dcap.Fetch(v.Fetch, dcap.SGX, res.PCK.FMSPC, ca)
 	}
 	if err != nil {
-		return colErr("fetching Intel's collateral for FMSPC %s from the PCS: %v; retry, or give the collateral (--collateral)", res.PCK.FMSPC, err)
+		return colErr("fetching Intel's collateral for FMSPC %s from the PCS: %v; retry later, or give the collateral in a file", res.PCK.FMSPC, err)
 	}
 	col, err := ParseCollateral(raw)
 	if err != nil {

@@ -174,7 +174,7 @@ func (v *Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (c *attest
 			collateral, err = dcap.Fetch(v.Fetch, dcap.TDX, exts.FMSPC, ca)
 		}
 		if err != nil {
-			return nil, badKind(ErrCollateral, "fetching Intel's collateral for FMSPC %s from the PCS: %v; retry, or give the collateral (--collateral)", exts.FMSPC, err)
+			return nil, badKind(ErrCollateral, "fetching Intel's collateral for FMSPC %s from the PCS: %v; retry later, or give the collateral in a file", exts.FMSPC, err)
 		}
 	}
 	if collateral == nil {

@@ -311,7 +311,8 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	}
 	if get("fetch-collateral").(bool) {
 		// The service gives the cache its store when it opens.
-		fetch := vendorGetter{{kdsPrefix, snp.KDSGetter()}, {dcap.PCSBase + "/", dcap.PCSGetter(nil)}, {dcap.RootCRLURL, dcap.PCSGetter(nil)}}
+		intel := dcap.PCSGetter(nil)
+		fetch := vendorGetter{{kdsPrefix, snp.KDSGetter()}, {dcap.PCSBase + "/", intel}, {dcap.RootCRLURL, intel}}
 		cfg.Collateral = &pas.CollateralCache{Fetch: fetch, Logger: logger}
 		cfg.Verifiers = map[string]attest.Verifier{
 			snp.Platform: &snp.Verifier{Fetch: cfg.Collateral},
