@@ -13,13 +13,16 @@ import (
 const (
 	DefaultCollateralMaxAge   = 24 * time.Hour
 	DefaultCollateralInterval = time.Second
+	// DefaultCollateralBurst is enough for the first verification of each
+	// platform: Intel's TDX and SGX collateral is four documents.
+	DefaultCollateralBurst = 8
 	// MaxCollateralBytes bounds one cached document.
 	MaxCollateralBytes = 1 << 20
 )
 
 // ErrCollateralRateLimited is returned by CollateralCache.Get for a
-// document it holds no copy of when an upstream fetch would come sooner
-// than MinInterval after the last one.
+// document it holds no copy of when an upstream fetch would exceed the
+// rate limit (Burst at once, then one per MinInterval).
 var ErrCollateralRateLimited = errors.New("vendor collateral fetch rate-limited")
 
 // Getter fetches a URL's body: the interface of the SEV-SNP verifier's
@@ -32,8 +35,9 @@ type Getter interface {
 // certificates, Intel PCS certificates, CRLs, TCB info) in the service's
 // Store, so replicas share it and a restart does not fetch it again.
 // A copy younger than MaxAge is served without fetching; an older one is
-// fetched again, at most one upstream fetch per MinInterval, and served
-// stale when the fetch fails or is rate-limited (Status reports it). It
+// fetched again (at most Burst upstream fetches at once, then one per
+// MinInterval), and served stale when the fetch fails or is rate-limited
+// (Status reports it). It
 // never judges what it caches: verifiers check every document's signature
 // and validity as if it had just been fetched.
 type CollateralCache struct {
@@ -44,17 +48,24 @@ type CollateralCache struct {
 	// MaxAge is how long a copy is fresh; zero means
 	// DefaultCollateralMaxAge.
 	MaxAge time.Duration
-	// MinInterval is the least time between two upstream fetches; zero
-	// means DefaultCollateralInterval.
+	// MinInterval is the average least time between two upstream
+	// fetches; zero means DefaultCollateralInterval.
 	MinInterval time.Duration
+	// Burst is how many upstream fetches may follow each other without
+	// waiting MinInterval (one verification may need several documents);
+	// zero means DefaultCollateralBurst.
+	Burst int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives one line per fetch and per stale copy served; nil
 	// discards.
 	Logger *slog.Logger
 
-	mu        sync.Mutex
-	lastFetch time.Time
+	mu sync.Mutex
+	// next is when the rate limit's bucket is full again: each fetch
+	// moves it MinInterval later, and a fetch may start while it is at
+	// most (Burst-1)·MinInterval ahead of now.
+	next time.Time
 }
 
 func (c *CollateralCache) now() time.Time {
@@ -98,7 +109,7 @@ func (c *CollateralCache) Get(url string) ([]byte, error) {
 		return body, nil
 	}
 	if !c.takeFetch(now) {
-		return stale(fmt.Errorf("%w: the last upstream fetch was less than %v ago; retry shortly", ErrCollateralRateLimited, c.interval()))
+		return stale(fmt.Errorf("%w: more than the allowed upstream fetches in a row, one per %v after that; retry shortly", ErrCollateralRateLimited, c.interval()))
 	}
 	fresh, err := c.Fetch.Get(url)
 	if err == nil && len(fresh) > MaxCollateralBytes {
@@ -125,10 +136,17 @@ func (c *CollateralCache) interval() time.Duration {
 func (c *CollateralCache) takeFetch(now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.lastFetch.IsZero() && now.Sub(c.lastFetch) < c.interval() {
+	burst := c.Burst
+	if burst <= 0 {
+		burst = DefaultCollateralBurst
+	}
+	if c.next.Before(now) {
+		c.next = now
+	}
+	if c.next.Sub(now) > time.Duration(burst-1)*c.interval() {
 		return false
 	}
-	c.lastFetch = now
+	c.next = c.next.Add(c.interval())
 	return true
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -66,7 +67,7 @@ func testCollateral(t *testing.T, open func() pas.Store) {
 	defer st.Close()
 	clk := &clock{}
 	vendor := &fakeVendor{docs: map[string][]byte{vcekURL: []byte("vcek-1"), crlURL: []byte("crl-1")}}
-	c := &pas.CollateralCache{Store: st, Fetch: vendor, MaxAge: time.Hour, MinInterval: time.Minute, Now: clk.now}
+	c := &pas.CollateralCache{Store: st, Fetch: vendor, MaxAge: time.Hour, MinInterval: time.Minute, Burst: 1, Now: clk.now}
 	get := func(c *pas.CollateralCache, url, want string) {
 		t.Helper()
 		b, err := c.Get(url)
@@ -90,7 +91,7 @@ func testCollateral(t *testing.T, open func() pas.Store) {
 	// Another replica (or a restart) shares the cache: no fetch.
 	st2 := open()
 	defer st2.Close()
-	other := &pas.CollateralCache{Store: st2, Fetch: vendor, MaxAge: time.Hour, MinInterval: time.Minute, Now: clk.now}
+	other := &pas.CollateralCache{Store: st2, Fetch: vendor, MaxAge: time.Hour, MinInterval: time.Minute, Burst: 1, Now: clk.now}
 	get(other, vcekURL, "vcek-1")
 	if n := vendor.fetches(); n != 2 {
 		t.Fatalf("%d fetches, want 2 (the rate-limited one never went upstream, the other replica fetched nothing)", n)
@@ -126,6 +127,34 @@ func testCollateral(t *testing.T, open func() pas.Store) {
 	}
 	if _, _, ok, _ := st.GetCollateral(context.Background(), "https://big"); ok {
 		t.Fatal("an oversized document was cached")
+	}
+}
+
+// TestCollateralBurst: Burst fetches go upstream at once, the next only
+// after MinInterval.
+func TestCollateralBurst(t *testing.T) {
+	st, err := pas.OpenStore(context.Background(), t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{}
+	vendor := &fakeVendor{docs: map[string][]byte{}}
+	for i := range 5 {
+		vendor.docs[fmt.Sprintf("https://doc/%d", i)] = []byte{byte(i)}
+	}
+	c := &pas.CollateralCache{Store: st, Fetch: vendor, MinInterval: time.Minute, Burst: 3, Now: clk.now}
+	for i, want := range []error{nil, nil, nil, pas.ErrCollateralRateLimited} {
+		if _, err := c.Get(fmt.Sprintf("https://doc/%d", i)); !errors.Is(err, want) && (want != nil || err != nil) {
+			t.Fatalf("fetch %d at once: %v, want %v", i, err, want)
+		}
+	}
+	clk.advance(time.Minute)
+	if _, err := c.Get("https://doc/3"); err != nil {
+		t.Fatalf("a fetch a MinInterval later: %v", err)
+	}
+	if _, err := c.Get("https://doc/4"); !errors.Is(err, pas.ErrCollateralRateLimited) {
+		t.Fatalf("a second fetch a MinInterval later: %v, want rate-limited", err)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-tdx-guest/pcs"
 
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/dcap"
 )
 
 // Platform is the name of this platform in policies and evidence.
@@ -78,6 +79,13 @@ type Verifier struct {
 	// is empty (an attestation service configured offline); nil means
 	// none, so the TCB status is unknown.
 	Collateral []byte
+	// Fetch, if set, gets Intel's collateral from its PCS (see package
+	// attest/dcap: dcap.PCSGetter, or a cache in front of it such as the
+	// attestation service's) when neither VerifyOptions.Collateral nor
+	// Collateral is given, for the quote's FMSPC and PCK CA, once its PCK
+	// chain has verified. Fetched collateral is checked exactly as given
+	// collateral is.
+	Fetch dcap.Getter
 }
 
 var _ attest.Verifier = Verifier{}
@@ -175,6 +183,28 @@ func VerifyQuote(quote []byte, root *x509.Certificate, collateral *Collateral, n
 	return res, nil
 }
 
+// fetchAndCheck gets the collateral of a quote whose chain has verified
+// through v.Fetch and checks the quote against it.
+func (v Verifier) fetchAndCheck(res *Result, now time.Time) error {
+	ca, err := dcap.CA(res.Quote.PCKChain[0].Issuer.CommonName)
+	var raw []byte
+	if err == nil {
+		raw, err = dcap.Fetch(v.Fetch, dcap.SGX, res.PCK.FMSPC, ca)
+	}
+	if err != nil {
+		return colErr("fetching Intel's collateral for FMSPC %s from the PCS: %v; retry later, or give the collateral in a file", res.PCK.FMSPC, err)
+	}
+	col, err := ParseCollateral(raw)
+	if err != nil {
+		return err
+	}
+	root := v.Root
+	if root == nil {
+		root = intelRoot
+	}
+	return col.check(res, root, now)
+}
+
 // Verify checks a quote as VerifyQuote does with the collateral in
 // opts.Collateral (if any), refuses debug enclaves unless opts.AllowDebug,
 // and returns MRENCLAVE as the measurement, MRSIGNER as extra "mrsigner",
@@ -195,6 +225,11 @@ func (v Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Cl
 	res, err := VerifyQuote(evidence, v.Root, col, opts.Time())
 	if err != nil {
 		return nil, err
+	}
+	if col == nil && v.Fetch != nil {
+		if err := v.fetchAndCheck(res, opts.Time()); err != nil {
+			return nil, err
+		}
 	}
 	r := res.Quote.Report
 	debug := r.Flags&FlagDebug != 0

@@ -35,6 +35,7 @@ import (
 	"github.com/google/go-tdx-guest/verify"
 
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/dcap"
 )
 
 // Platform is the name of the TDX platform in policies and evidence.
@@ -84,6 +85,12 @@ type Verifier struct {
 	// of Collateral (refresh it before its next update, or quotes are
 	// refused for expired collateral).
 	Collateral []byte
+	// Fetch, if set, gets Intel's collateral from its PCS (see package
+	// attest/dcap: dcap.PCSGetter, or a cache in front of it such as the
+	// attestation service's) when neither VerifyOptions.Collateral nor
+	// Collateral is given, for the quote's FMSPC and PCK CA. Fetched
+	// collateral is checked exactly as given collateral is.
+	Fetch dcap.Getter
 }
 
 // NewVerifier returns a Verifier that trusts the built-in Intel root.
@@ -160,6 +167,15 @@ func (v *Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (c *attest
 	collateral := opts.Collateral
 	if collateral == nil {
 		collateral = v.Collateral
+	}
+	if collateral == nil && v.Fetch != nil {
+		ca, err := dcap.CA(pck.leaf.Issuer.CommonName)
+		if err == nil {
+			collateral, err = dcap.Fetch(v.Fetch, dcap.TDX, exts.FMSPC, ca)
+		}
+		if err != nil {
+			return nil, badKind(ErrCollateral, "fetching Intel's collateral for FMSPC %s from the PCS: %v; retry later, or give the collateral in a file", exts.FMSPC, err)
+		}
 	}
 	if collateral == nil {
 		c.Details["tcb_status"] = "not checked (no collateral given)"

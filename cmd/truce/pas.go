@@ -17,7 +17,10 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/dcap"
+	"github.com/truce-project/truce/attest/sgx"
 	"github.com/truce-project/truce/attest/snp"
+	"github.com/truce-project/truce/attest/tdx"
 	"github.com/truce-project/truce/pas"
 	"github.com/truce-project/truce/pas/hsm"
 )
@@ -101,10 +104,14 @@ checks what the others appended before extending the chain, and a nonce is
 accepted once whichever replica handed it out.
 
 With --fetch-collateral, SEV-SNP evidence that comes without its VCEK is
-checked against the VCEK fetched from AMD's Key Distribution Service,
-cached in the store (shared by replicas, kept across restarts, fetched
-again after a day), at most one fetch a second; GET /v1/collateral reports
-each cached document's age.
+checked against the VCEK fetched from AMD's Key Distribution Service, and
+TDX and SGX quotes against Intel's collateral for their platform (PCK and
+root CA CRLs, TCB info, QE identity) fetched from Intel's Provisioning
+Certification Service. Fetched documents are cached in the store (shared
+by replicas, kept across restarts, fetched again after a day, a stale copy
+served while the vendor fails), at most 8 fetches at once and one a second
+after that; GET /v1/collateral reports each cached document's age. Fetched
+collateral is checked exactly as collateral given in a file.
 
 Example:
   truce pas serve --dir pas --listen 127.0.0.1:3010 --allow-sim
@@ -118,7 +125,7 @@ Example:
 			fs.Duration("nonce-lifetime", pas.DefaultNonceLifetime, "how long a nonce may be used")
 			fs.String("addr-file", "", "write the listening address to this `file` once ready (for scripts)")
 			databaseFlag(fs)
-			fs.Bool("fetch-collateral", false, "fetch SEV-SNP VCEKs from AMD's KDS when evidence lacks them, cached in the store")
+			fs.Bool("fetch-collateral", false, "fetch SEV-SNP VCEKs from AMD's KDS and TDX/SGX collateral from Intel's PCS when evidence lacks them, cached in the store")
 			pkcs11Flags(fs)
 		},
 		run: runPASServe,
@@ -304,8 +311,14 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	}
 	if get("fetch-collateral").(bool) {
 		// The service gives the cache its store when it opens.
-		cfg.Collateral = &pas.CollateralCache{Fetch: snp.KDSGetter(), Logger: logger}
-		cfg.Verifiers = map[string]attest.Verifier{"snp": &snp.Verifier{Fetch: cfg.Collateral}}
+		intel := dcap.PCSGetter(nil)
+		fetch := vendorGetter{{kdsPrefix, snp.KDSGetter()}, {dcap.PCSBase + "/", intel}, {dcap.RootCRLURL, intel}}
+		cfg.Collateral = &pas.CollateralCache{Fetch: fetch, Logger: logger}
+		cfg.Verifiers = map[string]attest.Verifier{
+			snp.Platform: &snp.Verifier{Fetch: cfg.Collateral},
+			tdx.Platform: &tdx.Verifier{Fetch: cfg.Collateral},
+			sgx.Platform: sgx.Verifier{Fetch: cfg.Collateral},
+		}
 	}
 	svc, err := pas.Open(cfg)
 	switch {
@@ -357,6 +370,26 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	n, head := svc.Log().Head()
 	fmt.Fprintf(e.stdout, "stopped; log has %d entries, head %s\n", n, hex.EncodeToString(head[:]))
 	return nil
+}
+
+// kdsPrefix starts the URLs of AMD's Key Distribution Service.
+const kdsPrefix = "https://kdsintf.amd.com/"
+
+// vendorGetter hands each URL to the getter of the first prefix it
+// starts with: AMD's KDS answers with the document, Intel's PCS getter
+// keeps the issuer chain its responses carry in a header.
+type vendorGetter []struct {
+	prefix string
+	get    pas.Getter
+}
+
+func (g vendorGetter) Get(url string) ([]byte, error) {
+	for _, v := range g {
+		if strings.HasPrefix(url, v.prefix) {
+			return v.get.Get(url)
+		}
+	}
+	return nil, fmt.Errorf("%s is not a URL of AMD's KDS or Intel's PCS", url)
 }
 
 func dedupe(ss []string) []string {
