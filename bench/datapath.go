@@ -17,21 +17,8 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/client"
+	"github.com/truce-project/truce/trucetest"
 )
-
-// pattern is an endless reader of bytes that do not repeat quickly, so
-// that nothing is held in memory and nothing compresses.
-type pattern struct{ i byte }
-
-func (p *pattern) Read(b []byte) (int, error) {
-	for k := range b {
-		b[k] = p.i
-		p.i = p.i*31 + 7
-	}
-	return len(b), nil
-}
-
-func newPattern(n int64) io.Reader { return io.LimitReader(&pattern{}, n) }
 
 // plainServer is the baseline of the data path: a Go TLS 1.3 server on the
 // same loopback that, per connection, either swallows an upload ('u') and
@@ -88,7 +75,7 @@ func servePlain(c net.Conn) {
 		if _, err := io.ReadFull(c, n[:]); err != nil {
 			return
 		}
-		io.Copy(c, newPattern(int64(binary.BigEndian.Uint64(n[:]))))
+		io.Copy(c, trucetest.Pattern(int64(binary.BigEndian.Uint64(n[:]))))
 	}
 }
 
@@ -111,7 +98,7 @@ func (p *plainServer) upload(ctx context.Context, n int64) error {
 	if _, err := c.Write([]byte{'u'}); err != nil {
 		return err
 	}
-	if _, err := io.Copy(c, newPattern(n)); err != nil {
+	if _, err := io.Copy(c, trucetest.Pattern(n)); err != nil {
 		return err
 	}
 	if err := c.CloseWrite(); err != nil {
@@ -205,7 +192,7 @@ func (b *bench) dataPath(ctx context.Context) (*section, error) {
 		var up, plainUp, down, plainDown []time.Duration
 		path := fmt.Sprintf("/data/file-%d", n)
 		for range b.runs {
-			d, err := timed(func() error { _, err := s.Put(ctx, path, newPattern(n)); return err })
+			d, err := timed(func() error { _, err := s.Put(ctx, path, trucetest.Pattern(n)); return err })
 			if err != nil {
 				return nil, fmt.Errorf("uploading %s: %w", bytesLabel(int(n)), err)
 			}

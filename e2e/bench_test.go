@@ -17,23 +17,10 @@ import (
 
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/examples/shamir"
+	"github.com/truce-project/truce/trucetest"
 )
 
 const uploadSize = 256 << 20
-
-// pattern is an endless reader of non-constant bytes, so that nothing is
-// held in memory and nothing compresses.
-type pattern struct{ i byte }
-
-func (p *pattern) Read(b []byte) (int, error) {
-	for k := range b {
-		b[k] = p.i
-		p.i = p.i*31 + 7
-	}
-	return len(b), nil
-}
-
-func newPattern(n int64) io.Reader { return io.LimitReader(&pattern{}, n) }
 
 // plainTLS serves a TLS 1.3 sink on loopback: the baseline a relay and an
 // enclave are measured against.
@@ -73,7 +60,7 @@ func plainUpload(b *testing.B, addr string, cfg *tls.Config) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := io.Copy(c, newPattern(uploadSize)); err != nil {
+	if _, err := io.Copy(c, trucetest.Pattern(uploadSize)); err != nil {
 		b.Fatal(err)
 	}
 	c.CloseWrite()
@@ -93,7 +80,7 @@ func BenchmarkUpload256MiB(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		if _, err := alice.Put(ctx, "/input/shamir-0.dat", newPattern(uploadSize)); err != nil {
+		if _, err := alice.Put(ctx, "/input/shamir-0.dat", trucetest.Pattern(uploadSize)); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
