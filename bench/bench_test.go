@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"github.com/truce-project/truce/examples/bench/kit"
 	"io"
 	"os"
 	"os/exec"
@@ -23,7 +24,7 @@ func TestQuick(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bench")
-	build := exec.Command(goTool(), "build", "-o", bin, ".")
+	build := exec.Command(kit.GoTool(), "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the bench: %v\n%s", err, out)
 	}

@@ -260,14 +260,6 @@ func machine() string {
 		goruntime.GOOS, goruntime.GOARCH, goruntime.Version(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 }
 
-func goTool() string {
-	p := filepath.Join(goruntime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return "go"
-}
-
 // system returns the running system, starting it on first use.
 func (b *bench) system(ctx context.Context) (*system, error) {
 	if b.sys != nil {

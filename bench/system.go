@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/truce-project/truce/examples/bench/kit"
 	"net"
 	"os"
 	"os/exec"
@@ -50,7 +51,7 @@ type proc struct {
 // starts the attestation service.
 func startSystem(ctx context.Context, root, dir string) (*system, error) {
 	s := &system{dir: dir, bin: filepath.Join(dir, "truce")}
-	build := exec.CommandContext(ctx, goTool(), "build", "-trimpath", "-o", s.bin, "./cmd/truce")
+	build := exec.CommandContext(ctx, kit.GoTool(), "build", "-trimpath", "-o", s.bin, "./cmd/truce")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building truce: %w\n%s", err, out)

@@ -67,7 +67,7 @@ func BuildGo(progDir string) ([]byte, error) {
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	cmd := exec.Command(goTool(), "build", "-trimpath", "-buildvcs=false", "-o", tmp.Name(), ".")
+	cmd := exec.Command(GoTool(), "build", "-trimpath", "-buildvcs=false", "-o", tmp.Name(), ".")
 	cmd.Dir = abs
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -131,7 +131,9 @@ func BuildC(src string) ([]byte, error) {
 	return os.ReadFile(out)
 }
 
-func goTool() string {
+// GoTool is the go command of the toolchain running this program, or
+// "go" from PATH if that one is not found.
+func GoTool() string {
 	p := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(p); err == nil {
 		return p
