@@ -273,7 +273,9 @@ func ExplainEnclave(chain []*x509.Certificate, pol *policy.Policy, now time.Time
 // CheckEnclave verifies a chain presented by an enclave (leaf first) against
 // the policy at time now: it must chain to the PAS CA pinned in the policy
 // (ErrBadChain), be usable for TLS server authentication, carry an identity
-// for this policy's hash (ErrPolicyMismatch), be simulated only if the
+// for this policy's genesis hash (ErrPolicyMismatch: the policy's own hash,
+// or for a successor the hash of the first policy of its chain, which the
+// enclave started with; see docs/trust-lifecycle.md), be simulated only if the
 // policy lists "sim" (ErrSimulated), and pass CheckRuntime: a measurement
 // not revoked (ErrRevoked) that the policy lists for that platform
 // (ErrUntrustedMeasurement), with TCB components at least the policy's
