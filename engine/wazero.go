@@ -31,9 +31,9 @@ type wazeroEngine struct {
 }
 
 type wzModule struct {
-	cm       wazero.CompiledModule
-	minBytes int64
-	native   *Report // what the module imports, for the grant check
+	cm     wazero.CompiledModule
+	budget budget
+	native *Report // what the module imports, for the grant check
 }
 
 type runKey struct{}
@@ -116,7 +116,7 @@ func wazeroHostFunc(i int) api.GoModuleFunc {
 			panic(errors.New("WASI called outside a run"))
 		}
 		var mem []byte
-		if m := mod.Memory(); m != nil {
+		if m := guestMemory(mod); m != nil {
 			mem, _ = m.Read(0, m.Size())
 		}
 		if err := r.call(i, mem, stack); err != nil {
@@ -129,6 +129,14 @@ func wazeroHostFunc(i int) api.GoModuleFunc {
 	}
 }
 
+// guestMemory returns the memory a module exports as "memory", through
+// which WASI passes its data (as the wasmtime backend does), or nil.
+// Module.Memory is not used: for a module without a memory it returns a
+// non-nil interface holding a nil pointer, whose Size panics.
+func guestMemory(mod api.Module) api.Memory {
+	return mod.ExportedMemory("memory")
+}
+
 // Kind implements Engine.
 func (e *wazeroEngine) Kind() Kind { return e.kind }
 
@@ -137,10 +145,15 @@ func (e *wazeroEngine) compile(wasm []byte) (*wzModule, error) {
 	if err != nil {
 		return nil, err
 	}
-	// wazero has no per-run table limit: lower the module's own maxima.
+	// wazero has no per-run table limit: lower the module's own maxima
+	// to what the run's budget charges for them.
 	info, err := parseModule(wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+	}
+	b, err := budgetOf(info)
+	if err != nil {
+		return nil, err
 	}
 	if wasm, err = boundTables(wasm, info, maxTableElements); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
@@ -149,7 +162,7 @@ func (e *wazeroEngine) compile(wasm []byte) (*wzModule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
-	return &wzModule{cm: cm, minBytes: rep.MemoryMinBytes, native: rep}, nil
+	return &wzModule{cm: cm, budget: b, native: rep}, nil
 }
 
 // Run implements Engine.
@@ -181,9 +194,9 @@ func (e *wazeroEngine) Run(ctx context.Context, p Program, cfg Config) (*Result,
 		return nil, err
 	}
 	res := &Result{CacheHit: hit, Compile: time.Since(t0)}
-	if m.minBytes > cfg.MemoryBytes {
-		res.Outcome = MemoryExceeded
-		res.Message = fmt.Sprintf("the program's initial memory of %d MiB is more than its limit of %d MiB", m.minBytes>>20, cfg.MemoryBytes>>20)
+	limit, over := m.budget.memoryLimit(cfg.MemoryBytes)
+	if over != "" {
+		res.Outcome, res.Message = MemoryExceeded, over
 		return res, nil
 	}
 
@@ -191,14 +204,14 @@ func (e *wazeroEngine) Run(ctx context.Context, p Program, cfg Config) (*Result,
 	defer cancel()
 	r := newRun(rctx, cfg)
 	defer r.sys.Close()
-	alloc := &wzAllocator{limit: uint64(cfg.MemoryBytes) / pageSize * pageSize}
+	alloc := &wzAllocator{limit: uint64(limit)}
 	ictx := experimental.WithMemoryAllocator(context.WithValue(rctx, runKey{}, r), alloc)
 
 	t1 := time.Now()
 	mod, err := e.rt.InstantiateModule(ictx, m.cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err == nil {
 		defer mod.Close(context.Background())
-		if mem := mod.Memory(); mem != nil {
+		if mem := guestMemory(mod); mem != nil {
 			defer func() { res.MemoryBytes = int64(mem.Size()) }()
 		}
 		start := mod.ExportedFunction("_start")
