@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -280,6 +281,10 @@ type wzMemory struct {
 	a   *wzAllocator
 	max uint64
 	buf []byte
+	// res is the address space reserved for the memory up to max, so
+	// that it grows in place (see reserve); nil where none could be had,
+	// and then growth copies.
+	res *region
 }
 
 // Reallocate grows the memory to size bytes, or returns nil past the
@@ -291,6 +296,20 @@ func (m *wzMemory) Reallocate(size uint64) []byte {
 	}
 	if size > m.max {
 		return nil
+	}
+	if m.res == nil && m.buf == nil && m.max > 0 {
+		if m.res = reserve(m.max); m.res != nil {
+			// The reservation is released by Free, or by the collector
+			// if wazero drops the memory without freeing it.
+			runtime.AddCleanup(m, func(r *region) { r.free() }, m.res)
+		}
+	}
+	if m.res != nil {
+		// In place: the pages are the kernel's zero pages until touched,
+		// so the memory costs what the program uses, and growing never
+		// holds an old and a new copy at once.
+		m.buf = m.res.b[:size:size]
+		return m.buf
 	}
 	if size <= uint64(cap(m.buf)) {
 		m.buf = m.buf[:size]
@@ -305,4 +324,25 @@ func (m *wzMemory) Reallocate(size uint64) []byte {
 }
 
 // Free drops the memory.
-func (m *wzMemory) Free() { m.buf = nil }
+func (m *wzMemory) Free() {
+	m.buf = nil
+	if m.res != nil {
+		m.res.free()
+	}
+}
+
+// region is address space reserved outside the Go heap for one linear
+// memory.
+type region struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (r *region) free() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.b != nil {
+		release(r.b)
+		r.b = nil
+	}
+}
