@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/vfs"
@@ -16,10 +18,10 @@ import (
 // names all of it, so a gather of 1024 of them would ask for 1 GiB.
 const bombMem = 1 << 20
 
-// allocated returns the bytes the Go heap handed out while fn ran.
+// allocated returns the bytes the Go heap handed out while fn ran
+// (TotalAlloc counts every allocation, collected or not).
 func allocated(fn func()) uint64 {
 	var a, b runtime.MemStats
-	runtime.GC()
 	runtime.ReadMemStats(&a)
 	fn()
 	runtime.ReadMemStats(&b)
@@ -346,6 +348,106 @@ func FuzzWriteIovecs(f *testing.F) {
 		}
 		if nw > 0 && after[at:at+nw] != string(want) {
 			t.Fatalf("the file does not hold the guest's bytes at %d", at)
+		}
+	})
+}
+
+// maxCallAlloc bounds what one WASI call may allocate besides the growth
+// of a file (which the quotas bound): poll_oneoff's copy of 65,536
+// subscriptions and their events is the largest, about 6 MiB.
+const maxCallAlloc = 8 << 20
+
+// FuzzCallBig calls every WASI function with the fuzzer's parameters over
+// a 4 MiB memory that starts with the fuzzer's bytes (iovec arrays, path
+// strings, subscriptions), under real quotas, and checks that no call
+// allocates more than maxCallAlloc beyond the file growth the quotas
+// allow, that the quotas hold, and that every result is an errno.
+func FuzzCallBig(f *testing.F) {
+	idx := map[string]byte{}
+	for i, n := range Names() {
+		idx[n] = byte(i)
+	}
+	seed := func(mem []byte, calls ...[]uint64) []byte {
+		b := binary.LittleEndian.AppendUint16(nil, uint16(len(mem)))
+		b = append(b, mem...)
+		for _, c := range calls {
+			b = append(b, byte(c[0]))
+			for _, p := range c[1:] {
+				b = binary.LittleEndian.AppendUint64(b, p)
+			}
+		}
+		return b
+	}
+	// 64 iovecs over the whole memory.
+	var iovs []byte
+	for range 64 {
+		iovs = binary.LittleEndian.AppendUint32(iovs, 0)
+		iovs = binary.LittleEndian.AppendUint32(iovs, 4<<20)
+	}
+	name := append(iovs, "rw/f"...)
+	f.Add(seed(name,
+		[]uint64{uint64(idx["path_open"]), 3, 0, 512, 4, 1, ^uint64(0), ^uint64(0), 0, 600},
+		[]uint64{uint64(idx["fd_write"]), 4, 0, 64, 600},
+		[]uint64{uint64(idx["fd_pwrite"]), 4, 0, 64, 1 << 20, 600},
+		[]uint64{uint64(idx["fd_read"]), 4, 0, 64, 600},
+		[]uint64{uint64(idx["fd_pread"]), 4, 0, 64, 0, 600}))
+	f.Add(seed(nil, []uint64{uint64(idx["fd_readdir"]), 3, 0, 4 << 20, 0, 8}))
+	f.Add(seed(nil, []uint64{uint64(idx["random_get"]), 0, 4 << 20}))
+	f.Add(seed(nil, []uint64{uint64(idx["poll_oneoff"]), 0, 0, 1 << 16, 8}))
+	f.Add(seed(nil, []uint64{uint64(idx["fd_write"]), 1, 0, 1024, 8}))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 2 {
+			return
+		}
+		m := make([]byte, 4<<20)
+		n := min(int(binary.LittleEndian.Uint16(in)), len(in)-2)
+		copy(m, in[2:2+n])
+		call := in[2+n:]
+		const fileLimit, totalLimit = 1 << 20, 3 << 19
+		fsys := vfs.New(vfs.Limits{FileBytes: fileLimit, TotalBytes: totalLimit}, nil)
+		admin := fsys.Unchecked()
+		admin.WriteFile("/ro/secret", strings.NewReader("secret"))
+		admin.WriteFile("/rw/f", strings.NewReader("file"))
+		s := New(Config{
+			Args: []string{"p"}, Stdin: strings.NewReader("in"),
+			FS:    fsys.View(capability.Set{"/ro/": capability.Read, "/rw/": capability.Read | capability.Write}),
+			Sleep: func(context.Context, time.Duration) error { return nil },
+		})
+		defer s.Close()
+		fns := Functions()
+		for steps := 0; len(call) > 0 && steps < 8; steps++ {
+			fn := fns[int(call[0])%len(fns)]
+			call = call[1:]
+			stack := make([]uint64, max(len(fn.Params), 1))
+			for i := range fn.Params {
+				if len(call) >= 8 {
+					stack[i] = binary.LittleEndian.Uint64(call)
+					call = call[8:]
+				}
+				if fn.Params[i] == I32 {
+					stack[i] = uint64(uint32(stack[i]))
+				}
+			}
+			used := fsys.Used()
+			var err error
+			got := allocated(func() { err = fn.Call(context.Background(), s, m, stack) })
+			var ee *ExitError
+			if err != nil && !errors.As(err, &ee) {
+				t.Fatalf("%s%v: %v", fn.Name, stack, err)
+			}
+			if err == nil && len(fn.Results) == 1 && stack[0] > uint64(ErrnoNotcapable) {
+				t.Fatalf("%s returned %d, not an errno", fn.Name, stack[0])
+			}
+			grown := max(fsys.Used()-used, 0)
+			if bound := uint64(maxCallAlloc + 2*grown + 2*fileLimit); got > bound {
+				t.Fatalf("%s%v allocated %d bytes (the files grew by %d)", fn.Name, stack, got, grown)
+			}
+			if fsys.Used() > totalLimit {
+				t.Fatalf("%d bytes used, over the total of %d", fsys.Used(), totalLimit)
+			}
+		}
+		if b := readFile(admin, "/ro/secret"); b != "secret" {
+			t.Fatalf("read-only file is now %q", b)
 		}
 	})
 }
