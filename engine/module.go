@@ -31,6 +31,7 @@ type funcType struct{ params, results []byte }
 type limits struct {
 	min, max uint64
 	hasMax   bool
+	shared   bool // a shared memory (threads)
 }
 
 type rawImport struct {
@@ -158,7 +159,7 @@ func (p *parser) limits() (limits, error) {
 	if flag&4 != 0 {
 		bits = 64
 	}
-	var l limits
+	l := limits{shared: flag&2 != 0}
 	if l.min, err = p.uleb(bits); err != nil {
 		return l, err
 	}
@@ -419,17 +420,17 @@ func (ft *funcType) String() string {
 	return b.String()
 }
 
-// boundTables returns the module with every table's maximum lowered to at
-// most max entries, so that table.grow cannot take more host memory than
-// that, or the module unchanged if no table needs it. A table that starts
-// larger than max is refused.
+// boundTables returns the module with every table's maximum lowered to
+// tableCap (at most max entries), so that table.grow cannot take more host
+// memory than the run's budget charged for it, or the module unchanged if
+// no table needs it. A table that starts larger than max is refused.
 func boundTables(wasm []byte, info *moduleInfo, max uint64) ([]byte, error) {
 	need := false
 	for _, t := range info.tables {
 		if t.lim.min > max {
 			return nil, fmt.Errorf("a table of %d entries is more than the %d allowed", t.lim.min, max)
 		}
-		if !t.lim.hasMax || t.lim.max > max {
+		if !t.lim.hasMax || t.lim.max != tableCap(t, max) {
 			need = true
 		}
 	}
@@ -438,10 +439,7 @@ func boundTables(wasm []byte, info *moduleInfo, max uint64) ([]byte, error) {
 	}
 	body := appendULEB(nil, uint64(len(info.tables)))
 	for _, t := range info.tables {
-		m := max
-		if t.lim.hasMax && t.lim.max < m {
-			m = t.lim.max
-		}
+		m := tableCap(t, max)
 		body = append(body, t.ref, 0x01)
 		body = appendULEB(body, t.lim.min)
 		body = appendULEB(body, m)
@@ -464,4 +462,20 @@ func appendULEB(b []byte, v uint64) []byte {
 		}
 		return append(b, c)
 	}
+}
+
+// noMaxGrowth is how far past its minimum a table that declares no
+// maximum may grow: enough for any program that grows its table, small
+// enough that such a table costs a run's budget little.
+const noMaxGrowth = 1 << 16
+
+// tableCap is the most entries table t may reach: its declared maximum,
+// or its minimum and noMaxGrowth if it declares none, and never more than
+// limit.
+func tableCap(t tableType, limit uint64) uint64 {
+	c := t.lim.min + noMaxGrowth
+	if t.lim.hasMax {
+		c = t.lim.max
+	}
+	return max(min(c, limit), min(t.lim.min, limit))
 }

@@ -39,7 +39,7 @@ type wasmtimeEngine struct {
 
 type wtModule struct {
 	m        *wasmtime.Module
-	minBytes int64
+	budget   budget
 	native   *Report // what the module imports, for the grant check
 	fromDisk bool    // deserialised from the cache directory
 }
@@ -53,6 +53,10 @@ type wtRun struct {
 func newWasmtime(entries int, dir string) (Engine, error) {
 	cfg := wasmtime.NewConfig()
 	cfg.SetEpochInterruption(true)
+	// One linear memory per program, as wazero: the limiter bounds each
+	// memory alone, not their sum (budgetOf refuses such modules first).
+	cfg.SetWasmMultiMemory(false)
+	cfg.SetWasmThreads(false)
 	e := &wasmtimeEngine{eng: wasmtime.NewEngineWithConfig(cfg)}
 	if dir != "" {
 		e.dir = filepath.Join(dir, "wasmtime")
@@ -136,15 +140,28 @@ func (e *wasmtimeEngine) compile(key [32]byte, wasm []byte) (*wtModule, error) {
 	if err != nil {
 		return nil, err
 	}
+	info, err := parseModule(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+	}
+	b, err := budgetOf(info)
+	if err != nil {
+		return nil, err
+	}
 	if m := e.load(key); m != nil {
-		return &wtModule{m: m, minBytes: rep.MemoryMinBytes, native: rep, fromDisk: true}, nil
+		return &wtModule{m: m, budget: b, native: rep, fromDisk: true}, nil
+	}
+	// Each table's maximum is lowered to what the run's budget charges
+	// for it; the store's limiter bounds each table again.
+	if wasm, err = boundTables(wasm, info, maxTableElements); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
 	m, err := wasmtime.NewModule(e.eng, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
 	e.store(key, m)
-	return &wtModule{m: m, minBytes: rep.MemoryMinBytes, native: rep}, nil
+	return &wtModule{m: m, budget: b, native: rep}, nil
 }
 
 // wasmtimeVersion is the wasmtime-go release this package is built
@@ -152,10 +169,15 @@ func (e *wasmtimeEngine) compile(key [32]byte, wasm []byte) (*wtModule, error) {
 // load a module serialised by another version or configuration.
 const wasmtimeVersion = "v39.0.1"
 
+// cacheFormat changes when the engine changes a module before compiling
+// it (the tables' maxima), so that code compiled from the unchanged
+// module is not loaded.
+const cacheFormat = "t1"
+
 // cacheFile names the serialised module of a program: by its hash and by
 // the wasmtime version and platform, whose code it is.
 func (e *wasmtimeEngine) cacheFile(key [32]byte) string {
-	return filepath.Join(e.dir, fmt.Sprintf("%x-wasmtime-%s-%s-%s.cwasm", key, wasmtimeVersion, runtime.GOOS, runtime.GOARCH))
+	return filepath.Join(e.dir, fmt.Sprintf("%x-wasmtime-%s-%s-%s-%s.cwasm", key, wasmtimeVersion, cacheFormat, runtime.GOOS, runtime.GOARCH))
 }
 
 // load returns the serialised module of a program from the cache
@@ -259,10 +281,9 @@ func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Resul
 		return nil, err
 	}
 	res := &Result{CacheHit: hit || m.fromDisk, Compile: time.Since(t0)}
-	limit := cfg.MemoryBytes / pageSize * pageSize
-	if m.minBytes > limit {
-		res.Outcome = MemoryExceeded
-		res.Message = fmt.Sprintf("the program's initial memory of %d MiB is more than its limit of %d MiB", m.minBytes>>20, cfg.MemoryBytes>>20)
+	limit, over := m.budget.memoryLimit(cfg.MemoryBytes)
+	if over != "" {
+		res.Outcome, res.Message = MemoryExceeded, over
 		return res, nil
 	}
 
@@ -273,7 +294,11 @@ func (e *wasmtimeEngine) Run(ctx context.Context, p Program, cfg Config) (*Resul
 
 	store := wasmtime.NewStoreWithData(e.eng, r)
 	defer store.Close()
-	store.Limiter(limit, maxTableElements, -1, -1, -1)
+	// One memory budget for the run: the linear memory gets what the
+	// tables (each bounded by its lowered maximum and by the limiter)
+	// leave of the limit; no instance, table or memory beyond the
+	// module's own may be made.
+	store.Limiter(limit, maxTableElements, 1, int64(m.budget.tables), 1)
 	// At every epoch tick the store asks whether the run's context (time
 	// limit and caller) is done.
 	h := watchEpochs(store, r)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,9 +32,9 @@ type wazeroEngine struct {
 }
 
 type wzModule struct {
-	cm       wazero.CompiledModule
-	minBytes int64
-	native   *Report // what the module imports, for the grant check
+	cm     wazero.CompiledModule
+	budget budget
+	native *Report // what the module imports, for the grant check
 }
 
 type runKey struct{}
@@ -116,7 +117,7 @@ func wazeroHostFunc(i int) api.GoModuleFunc {
 			panic(errors.New("WASI called outside a run"))
 		}
 		var mem []byte
-		if m := mod.Memory(); m != nil {
+		if m := guestMemory(mod); m != nil {
 			mem, _ = m.Read(0, m.Size())
 		}
 		if err := r.call(i, mem, stack); err != nil {
@@ -129,6 +130,14 @@ func wazeroHostFunc(i int) api.GoModuleFunc {
 	}
 }
 
+// guestMemory returns the memory a module exports as "memory", through
+// which WASI passes its data (as the wasmtime backend does), or nil.
+// Module.Memory is not used: for a module without a memory it returns a
+// non-nil interface holding a nil pointer, whose Size panics.
+func guestMemory(mod api.Module) api.Memory {
+	return mod.ExportedMemory("memory")
+}
+
 // Kind implements Engine.
 func (e *wazeroEngine) Kind() Kind { return e.kind }
 
@@ -137,10 +146,15 @@ func (e *wazeroEngine) compile(wasm []byte) (*wzModule, error) {
 	if err != nil {
 		return nil, err
 	}
-	// wazero has no per-run table limit: lower the module's own maxima.
+	// wazero has no per-run table limit: lower the module's own maxima
+	// to what the run's budget charges for them.
 	info, err := parseModule(wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+	}
+	b, err := budgetOf(info)
+	if err != nil {
+		return nil, err
 	}
 	if wasm, err = boundTables(wasm, info, maxTableElements); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
@@ -149,7 +163,7 @@ func (e *wazeroEngine) compile(wasm []byte) (*wzModule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
-	return &wzModule{cm: cm, minBytes: rep.MemoryMinBytes, native: rep}, nil
+	return &wzModule{cm: cm, budget: b, native: rep}, nil
 }
 
 // Run implements Engine.
@@ -181,9 +195,9 @@ func (e *wazeroEngine) Run(ctx context.Context, p Program, cfg Config) (*Result,
 		return nil, err
 	}
 	res := &Result{CacheHit: hit, Compile: time.Since(t0)}
-	if m.minBytes > cfg.MemoryBytes {
-		res.Outcome = MemoryExceeded
-		res.Message = fmt.Sprintf("the program's initial memory of %d MiB is more than its limit of %d MiB", m.minBytes>>20, cfg.MemoryBytes>>20)
+	limit, over := m.budget.memoryLimit(cfg.MemoryBytes)
+	if over != "" {
+		res.Outcome, res.Message = MemoryExceeded, over
 		return res, nil
 	}
 
@@ -191,14 +205,14 @@ func (e *wazeroEngine) Run(ctx context.Context, p Program, cfg Config) (*Result,
 	defer cancel()
 	r := newRun(rctx, cfg)
 	defer r.sys.Close()
-	alloc := &wzAllocator{limit: uint64(cfg.MemoryBytes) / pageSize * pageSize}
+	alloc := &wzAllocator{limit: uint64(limit)}
 	ictx := experimental.WithMemoryAllocator(context.WithValue(rctx, runKey{}, r), alloc)
 
 	t1 := time.Now()
 	mod, err := e.rt.InstantiateModule(ictx, m.cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err == nil {
 		defer mod.Close(context.Background())
-		if mem := mod.Memory(); mem != nil {
+		if mem := guestMemory(mod); mem != nil {
 			defer func() { res.MemoryBytes = int64(mem.Size()) }()
 		}
 		start := mod.ExportedFunction("_start")
@@ -267,6 +281,10 @@ type wzMemory struct {
 	a   *wzAllocator
 	max uint64
 	buf []byte
+	// res is the address space reserved for the memory up to max, so
+	// that it grows in place (see reserve); nil where none could be had,
+	// and then growth copies.
+	res *region
 }
 
 // Reallocate grows the memory to size bytes, or returns nil past the
@@ -278,6 +296,20 @@ func (m *wzMemory) Reallocate(size uint64) []byte {
 	}
 	if size > m.max {
 		return nil
+	}
+	if m.res == nil && m.buf == nil && m.max > 0 {
+		if m.res = reserve(m.max); m.res != nil {
+			// The reservation is released by Free, or by the collector
+			// if wazero drops the memory without freeing it.
+			runtime.AddCleanup(m, func(r *region) { r.free() }, m.res)
+		}
+	}
+	if m.res != nil {
+		// In place: the pages are the kernel's zero pages until touched,
+		// so the memory costs what the program uses, and growing never
+		// holds an old and a new copy at once.
+		m.buf = m.res.b[:size:size]
+		return m.buf
 	}
 	if size <= uint64(cap(m.buf)) {
 		m.buf = m.buf[:size]
@@ -292,4 +324,25 @@ func (m *wzMemory) Reallocate(size uint64) []byte {
 }
 
 // Free drops the memory.
-func (m *wzMemory) Free() { m.buf = nil }
+func (m *wzMemory) Free() {
+	m.buf = nil
+	if m.res != nil {
+		m.res.free()
+	}
+}
+
+// region is address space reserved outside the Go heap for one linear
+// memory.
+type region struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (r *region) free() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.b != nil {
+		release(r.b)
+		r.b = nil
+	}
+}

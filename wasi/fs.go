@@ -14,6 +14,10 @@ import (
 // maxIOVecs bounds the iovecs of one call, as IOV_MAX does.
 const maxIOVecs = 1024
 
+// maxDirBatch bounds the directory entries fd_readdir fetches from the
+// file system at once.
+const maxDirBatch = 256
+
 // devID is the device number files of the file system report.
 const devID = 1
 
@@ -127,20 +131,95 @@ func fdPread(_ context.Context, s *System, m mem, p []uint64) (Errno, error) {
 	return ErrnoSuccess, nil
 }
 
-// gather joins the buffers of a write so that it happens in one step.
-func gather(bufs [][]byte) []byte {
-	if len(bufs) == 1 {
-		return bufs[0]
+// maxWrite bounds the bytes one fd_write or fd_pwrite writes, as Linux
+// caps one write(2) at 0x7ffff000 bytes: nwritten is a u32, and a write of
+// more is short, as POSIX allows. Nothing is allocated for a write of any
+// size: each iovec goes straight from guest memory into the file.
+const maxWrite = 0x7ffff000
+
+// total returns the bytes the buffers hold together, at most maxWrite,
+// and the buffers cut to that many.
+func total(bufs [][]byte) ([][]byte, int64) {
+	var n int64
+	for i, b := range bufs {
+		if n+int64(len(b)) > maxWrite {
+			bufs[i] = b[:maxWrite-n]
+			return bufs[:i+1], maxWrite
+		}
+		n += int64(len(b))
 	}
-	var n int
+	return bufs, n
+}
+
+// quotaCheck refuses, before anything is written or allocated, a write of
+// n bytes at off (or at the end, when off < 0) that the file system's
+// limits would refuse: EFBIG for the per-file limit, ENOSPC for the total.
+// The file system checks again as the file grows, so a write racing
+// another's stops short rather than going over.
+func quotaCheck(h *vfs.Handle, off, n int64) Errno {
+	if n == 0 {
+		return ErrnoSuccess
+	}
+	size := h.Size()
+	if off < 0 {
+		off = size
+	}
+	end := off + n
+	if end < off || end > vfs.MaxFileBytes {
+		return ErrnoFbig
+	}
+	if end <= size {
+		return ErrnoSuccess
+	}
+	fsys := h.View().FS()
+	lim := fsys.Limits()
+	if lim.FileBytes > 0 && end > lim.FileBytes {
+		return ErrnoFbig
+	}
+	if lim.TotalBytes > 0 && fsys.Used()+end-size > lim.TotalBytes {
+		return ErrnoNospc
+	}
+	return ErrnoSuccess
+}
+
+// writeFile writes bufs to the file of e at off, or at its end when off
+// < 0, one iovec at a time straight from guest memory: no buffer is
+// gathered, whatever the iovecs hold. The quota is checked for the whole
+// write first, so a write it refuses writes nothing; a write the file
+// system stops part way (a concurrent writer took the room) is short, and
+// only an error before any byte is an errno. It returns the bytes written.
+func writeFile(e *fdEntry, bufs [][]byte, off int64) (int64, Errno) {
+	need := vfs.FlagWrite
+	if off < 0 {
+		need |= vfs.FlagAppend
+	}
+	if e.h.Flags()&need == 0 {
+		return 0, ErrnoBadf
+	}
+	bufs, n := total(bufs)
+	if errno := quotaCheck(e.h, off, n); errno != 0 {
+		return 0, errno
+	}
+	var done int64
 	for _, b := range bufs {
-		n += len(b)
+		if len(b) == 0 {
+			continue
+		}
+		var err error
+		if off < 0 {
+			_, err = e.h.Append(b)
+		} else {
+			_, err = e.h.WriteAt(b, off+done)
+		}
+		if err != nil {
+			if done > 0 {
+				break
+			}
+			return 0, ErrnoOf(err)
+		}
+		done += int64(len(b))
 	}
-	out := make([]byte, 0, n)
-	for _, b := range bufs {
-		out = append(out, b...)
-	}
-	return out
+	return done, ErrnoSuccess
 }
 
 // fdWrite is fd_write(fd, iovs, iovs_len, nwritten).
@@ -157,42 +236,37 @@ func fdWrite(_ context.Context, s *System, m mem, p []uint64) (Errno, error) {
 	if _, ok := m.slice(resPtr, 4); !ok {
 		return ErrnoFault, nil
 	}
-	var n int
+	var n int64
 	switch e.kind {
 	case kindStdout, kindStderr:
 		w := s.stdout
 		if e.kind == kindStderr {
 			w = s.stderr
 		}
+		bufs, _ = total(bufs)
 		for _, b := range bufs {
 			if len(b) == 0 {
 				continue
 			}
 			k, err := w.Write(b)
-			n += k
+			n += int64(k)
 			if err != nil {
-				if errno := ErrnoOf(err); errno != ErrnoIo {
-					return errno, nil
-				}
-				return ErrnoIo, nil
+				return ErrnoOf(err), nil
 			}
 		}
 	case kindFile:
-		data := gather(bufs)
+		off := e.pos
 		if e.append {
-			size, err := e.h.Append(data)
-			if err != nil {
-				return ErrnoOf(err), nil
-			}
-			e.pos = size
-		} else {
-			k, err := e.h.WriteAt(data, e.pos)
-			if err != nil {
-				return ErrnoOf(err), nil
-			}
-			e.pos += int64(k)
+			off = -1
 		}
-		n = len(data)
+		if n, errno = writeFile(e, bufs, off); errno != 0 {
+			return errno, nil
+		}
+		if e.append {
+			e.pos = e.h.Size()
+		} else {
+			e.pos += n
+		}
 	default:
 		return ErrnoBadf, nil
 	}
@@ -225,10 +299,9 @@ func fdPwrite(_ context.Context, s *System, m mem, p []uint64) (Errno, error) {
 	if off > math.MaxInt64 {
 		return ErrnoInval, nil
 	}
-	data := gather(bufs)
-	k, err := e.h.WriteAt(data, int64(off))
-	if err != nil {
-		return ErrnoOf(err), nil
+	k, errno := writeFile(e, bufs, int64(off))
+	if errno != 0 {
+		return errno, nil
 	}
 	m.putU32(resPtr, uint32(k))
 	return ErrnoSuccess, nil
@@ -637,7 +710,10 @@ func fdReaddir(_ context.Context, s *System, m mem, p []uint64) (Errno, error) {
 		after = cookie - 2
 	}
 	for used < len(buf) {
-		want := (len(buf)-used)/(direntSize+1) + 1
+		// At most maxDirBatch entries a step, whatever the buffer's size:
+		// the listing is copied out of the file system, and a guest may
+		// offer a buffer of gigabytes over a directory of millions.
+		want := min((len(buf)-used)/(direntSize+1)+1, maxDirBatch)
 		ents, err := e.h.ReadDir(after, want)
 		if err != nil {
 			return ErrnoOf(err), nil

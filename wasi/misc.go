@@ -104,13 +104,28 @@ func clockTimeGet(_ context.Context, s *System, m mem, p []uint64) (Errno, error
 	return ErrnoSuccess, nil
 }
 
-func randomGet(_ context.Context, s *System, m mem, p []uint64) (Errno, error) {
+// randomChunk is how many random bytes random_get reads at a time,
+// checking between chunks that the run may go on: a guest may ask for
+// its whole memory (4 GiB) in one call, which takes seconds.
+const randomChunk = 1 << 20
+
+// randomGet is random_get(buf, buf_len): the bytes go straight into guest
+// memory, a chunk at a time, and the call stops (aborting the program)
+// when the run's context ends.
+func randomGet(ctx context.Context, s *System, m mem, p []uint64) (Errno, error) {
 	b, ok := m.slice(u32(p[0]), u32(p[1]))
 	if !ok {
 		return ErrnoFault, nil
 	}
-	if _, err := io.ReadFull(s.rand, b); err != nil {
-		return ErrnoIo, nil
+	for len(b) > 0 {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		k := min(len(b), randomChunk)
+		if _, err := io.ReadFull(s.rand, b[:k]); err != nil {
+			return ErrnoIo, nil
+		}
+		b = b[k:]
 	}
 	return ErrnoSuccess, nil
 }
@@ -182,9 +197,11 @@ func pollOneoff(ctx context.Context, s *System, m mem, p []uint64) (Errno, error
 		userdata uint64
 		wait     time.Duration
 	}
+	// Sized once for n, so that a call allocates a fixed amount (about
+	// 96 bytes a subscription, 6 MiB at most), never growing as it goes.
 	var (
-		ready  [][eventSize]byte
-		clocks []clockSub
+		ready  = make([][eventSize]byte, 0, n)
+		clocks = make([]clockSub, 0, n)
 	)
 	event := func(userdata uint64, errno Errno, typ byte, nbytes uint64) {
 		var ev [eventSize]byte

@@ -12,6 +12,7 @@ import (
 	"github.com/truce-project/truce/engine"
 	"github.com/truce-project/truce/engine/hostdir"
 	"github.com/truce-project/truce/native"
+	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/vfs"
 	"github.com/truce-project/truce/wasi"
 )
@@ -27,6 +28,8 @@ func init() {
 		dirs, envs     repeated
 		natives        repeated
 		memMiB, outMiB int64
+		fileMiB        int64
+		totalMiB       int64
 		timeout        time.Duration
 		engineName     string
 		stats, noCache bool
@@ -45,7 +48,14 @@ guest) before the run; the program may read and write under GUEST and
 nowhere else. After the run, whatever its outcome, the changes are written
 back to HOST: new and changed files are written, files and directories
 the program removed are removed. Only regular files and directories are
-copied; symbolic links and other special files are skipped.
+copied; symbolic links and other special files are skipped (each named
+on stderr) and never followed: every read and write of HOST goes through
+an os.Root of it, and a change whose path meets a symbolic link is not
+written back (truce says which, and exits with 1).
+
+The in-memory file system has a policy's limits: --file-mib per file and
+--total-mib in all (1024 and 4096 MiB by default); a write past them
+fails in the program with EFBIG or ENOSPC.
 
 Compiled programs are kept in the user's cache directory (truce/compiled
 under $XDG_CACHE_HOME or ~/.cache), so running the same program again
@@ -76,6 +86,8 @@ Examples:
 			fs.Var(&envs, "env", "set the program's environment variable `K=V` (repeatable)")
 			fs.Var(&natives, "native", "grant the program the native `MODULE` ("+strings.Join(native.Names(), ", ")+"; repeatable)")
 			fs.Int64Var(&memMiB, "mem-mib", engine.DefaultMemoryBytes>>20, "limit on the program's linear memory, in MiB")
+			fs.Int64Var(&fileMiB, "file-mib", policy.DefaultFileMiB, "limit on each file of the in-memory file system, in MiB (as a policy's file_mib)")
+			fs.Int64Var(&totalMiB, "total-mib", policy.DefaultTotalMiB, "limit on all files of the in-memory file system together, copied-in ones included, in MiB (as a policy's total_mib)")
 			fs.Int64Var(&outMiB, "output-mib", engine.DefaultOutputBytes>>20, "limit on what the program writes to stdout and stderr together, in MiB")
 			fs.DurationVar(&timeout, "timeout", engine.DefaultTimeout, "limit on the program's wall time")
 			fs.BoolVar(&noCache, "no-cache", false, "compile the program afresh, without the on-disk cache of compiled programs")
@@ -97,6 +109,9 @@ Examples:
 			progArgs := fs.Args()
 			if memMiB <= 0 || memMiB > engine.MaxMemoryBytes>>20 {
 				return usagef("--mem-mib %d is out of range: give 1 to %d", memMiB, engine.MaxMemoryBytes>>20)
+			}
+			if fileMiB <= 0 || totalMiB <= 0 || fileMiB > vfs.MaxFileBytes>>20 {
+				return usagef("--file-mib %d / --total-mib %d is out of range: give 1 to %d per file and 1 or more in total", fileMiB, totalMiB, vfs.MaxFileBytes>>20)
 			}
 			if outMiB <= 0 {
 				return usagef("--output-mib %d is out of range: give 1 or more", outMiB)
@@ -128,9 +143,18 @@ Examples:
 				return withHint(fmt.Errorf("reading the program: %w", err), "give the path of a .wasm file")
 			}
 
-			mem := vfs.New(vfs.Limits{}, nil)
+			// The file system has the limits a policy gives, so that a
+			// program cannot grow it until the host runs out of memory.
+			mem := vfs.New(vfs.Limits{FileBytes: fileMiB << 20, TotalBytes: totalMiB << 20}, nil)
 			for _, m := range mounts {
-				if err := m.CopyIn(mem.Unchecked()); err != nil {
+				err := m.CopyIn(mem.Unchecked())
+				for _, s := range m.Skipped {
+					fmt.Fprintln(e.stderr, "truce run: --dir:", s)
+				}
+				if errors.Is(err, vfs.ErrQuota) {
+					return withHint(err, "allow more with --file-mib (now %d) or --total-mib (now %d)", fileMiB, totalMiB)
+				}
+				if err != nil {
 					return err
 				}
 			}

@@ -39,6 +39,9 @@ type Mount struct {
 	// content; dirs holds the guest directories copied in.
 	copied map[string][32]byte
 	dirs   map[string]bool
+	// Skipped says, one line each, what CopyIn did not copy in (symbolic
+	// links, special files), for the user.
+	Skipped []string
 }
 
 // New returns a mount of host at guest, which must be absolute.
@@ -121,46 +124,83 @@ func (m *Mount) hostPath(g string) string {
 	return filepath.Join(m.Host, filepath.FromSlash(rel))
 }
 
+// ErrSymlink is wrapped by the errors of a write-back refused because a
+// symbolic link stands where a file or directory would go.
+var ErrSymlink = errors.New("a symbolic link is in the way")
+
 // CopyIn copies the host directory into the file system through v, which
 // should be unchecked (vfs.FS.Unchecked). Only regular files and
-// directories are copied; symbolic links and special files are skipped.
+// directories are copied; symbolic links and special files are skipped
+// and listed in Skipped. Every read goes through an os.Root of the host
+// directory, so that nothing outside it is read, even if the tree changes
+// while it is copied.
 func (m *Mount) CopyIn(v *vfs.View) error {
 	if err := v.MkdirAll(m.Guest); err != nil {
 		return fmt.Errorf("making %s in the guest: %w", m.Guest, err)
 	}
-	return filepath.WalkDir(m.Host, func(p string, d fs.DirEntry, err error) error {
+	root, err := os.OpenRoot(m.Host)
+	if err != nil {
+		return fmt.Errorf("copying %s in: %w", m.Host, err)
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("copying %s in: %w", m.Host, err)
-		}
-		rel, err := filepath.Rel(m.Host, p)
-		if err != nil {
-			return err
 		}
 		g := m.guestPath(rel)
 		switch {
 		case d.IsDir():
 			m.dirs[g] = true
 			if err := v.MkdirAll(g); err != nil {
-				return fmt.Errorf("copying %s in: %w", p, err)
+				return fmt.Errorf("copying %s in: %w", m.hostPath(g), err)
 			}
 		case d.Type().IsRegular():
-			b, err := os.ReadFile(p)
+			b, err := readRegular(root, rel)
 			if err != nil {
-				return fmt.Errorf("copying %s in: %w", p, err)
+				return fmt.Errorf("copying %s in: %w", m.hostPath(g), err)
+			}
+			if b == nil {
+				m.Skipped = append(m.Skipped, m.hostPath(g)+": no longer a regular file: not copied in")
+				return nil
 			}
 			if _, err := v.WriteFile(g, bytes.NewReader(b)); err != nil {
-				return fmt.Errorf("copying %s in: %w", p, err)
+				return fmt.Errorf("copying %s in: %w", m.hostPath(g), err)
 			}
 			m.copied[g] = sha256.Sum256(b)
+		case d.Type()&fs.ModeSymlink != 0:
+			m.Skipped = append(m.Skipped, m.hostPath(g)+": a symbolic link: not copied in, and never followed")
+		default:
+			m.Skipped = append(m.Skipped, m.hostPath(g)+": not a regular file or directory: not copied in")
 		}
 		return nil
 	})
 }
 
+// readRegular reads the file rel of root if it is (still) a regular file,
+// or returns nil: it may have been replaced by a link since it was listed.
+func readRegular(root *os.Root, rel string) ([]byte, error) {
+	f, err := root.OpenFile(rel, os.O_RDONLY|oNoFollow, 0)
+	if err != nil {
+		if st, lerr := root.Lstat(rel); lerr == nil && !st.Mode().IsRegular() {
+			return nil, nil
+		}
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, err
+	}
+	return io.ReadAll(f)
+}
+
 // CopyOut writes the changes made under the guest path back to the host
 // directory: removals (of what was copied in) first, deepest first, then
 // new directories, then new and changed files, each through a temporary
-// file and a rename.
+// file and a rename. Every change goes through an os.Root of the host
+// directory, so nothing outside it is ever written or removed, whatever
+// links the tree holds or gains meanwhile; a file or directory whose path
+// meets a symbolic link is not written back, and the error (wrapping
+// ErrSymlink, or the root's refusal) says which, after the rest is done.
 func (m *Mount) CopyOut(v *vfs.View) error {
 	files, dirs := map[string]bool{}, map[string]bool{}
 	var walk func(d string) error
@@ -190,6 +230,12 @@ func (m *Mount) CopyOut(v *vfs.View) error {
 			return err
 		}
 	}
+	root, err := os.OpenRoot(m.Host)
+	if err != nil {
+		return fmt.Errorf("writing back to %s: %w", m.Host, err)
+	}
+	defer root.Close()
+	var errs []error
 	var gone []string
 	for g := range m.copied {
 		if !files[g] {
@@ -203,8 +249,12 @@ func (m *Mount) CopyOut(v *vfs.View) error {
 	}
 	sort.Slice(gone, func(i, j int) bool { return len(gone[i]) > len(gone[j]) })
 	for _, g := range gone {
-		if err := os.Remove(m.hostPath(g)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("writing back: removing %s: %w", m.hostPath(g), err)
+		if err := m.noLinks(root, g); err != nil {
+			errs = append(errs, fmt.Errorf("writing back: not removing %s: %w", m.hostPath(g), err))
+			continue
+		}
+		if err := root.Remove(m.rel(g)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("writing back: removing %s: %w", m.hostPath(g), err))
 		}
 	}
 	var newDirs []string
@@ -215,8 +265,12 @@ func (m *Mount) CopyOut(v *vfs.View) error {
 	}
 	sort.Strings(newDirs)
 	for _, g := range newDirs {
-		if err := os.MkdirAll(m.hostPath(g), 0o755); err != nil {
-			return fmt.Errorf("writing back: %w", err)
+		if err := m.noLinks(root, g); err != nil {
+			errs = append(errs, fmt.Errorf("writing back: not making %s: %w", m.hostPath(g), err))
+			continue
+		}
+		if err := root.MkdirAll(m.rel(g), 0o755); err != nil {
+			errs = append(errs, fmt.Errorf("writing back: %w", err))
 		}
 	}
 	names := make([]string, 0, len(files))
@@ -236,32 +290,84 @@ func (m *Mount) CopyOut(v *vfs.View) error {
 		if old, ok := m.copied[g]; ok && old == sha256.Sum256(b) {
 			continue
 		}
-		if err := writeFileAtomic(m.hostPath(g), b); err != nil {
-			return fmt.Errorf("writing back: %w", err)
+		if err := m.noLinks(root, g); err != nil {
+			errs = append(errs, fmt.Errorf("writing back: not writing %s: %w", m.hostPath(g), err))
+			continue
+		}
+		if err := writeFileAtomic(root, m.rel(g), b); err != nil {
+			errs = append(errs, fmt.Errorf("writing back %s: %w", m.hostPath(g), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// rel is the path of guest path g relative to the host directory, for
+// the os.Root ("." for the directory itself).
+func (m *Mount) rel(g string) string {
+	r := strings.TrimPrefix(strings.TrimPrefix(g, m.Guest), "/")
+	if r == "" {
+		return "."
+	}
+	return filepath.FromSlash(r)
+}
+
+// noLinks refuses, wrapping ErrSymlink, a guest path g whose host path
+// passes through or ends at a symbolic link: links were never copied in,
+// so the guest's file or directory there is not what the link names, and
+// following it (even inside the directory) would write somewhere the
+// program never saw. The os.Root stops any escape regardless; this check
+// keeps a write-back from landing anywhere but where the program wrote.
+func (m *Mount) noLinks(root *os.Root, g string) error {
+	r := m.rel(g)
+	if r == "." {
+		return nil
+	}
+	parts := strings.Split(r, string(filepath.Separator))
+	for i := range parts {
+		p := filepath.Join(parts[:i+1]...)
+		st, err := root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%w: %s is a symbolic link on the host, which truce run never follows: remove it, or write elsewhere", ErrSymlink, filepath.Join(m.Host, p))
 		}
 	}
 	return nil
 }
 
-// writeFileAtomic replaces a file through a temporary file and a rename,
-// so a reader never sees it half-written. An existing file keeps its mode.
-func writeFileAtomic(p string, b []byte) error {
+// writeFileAtomic replaces the file rel of root through a temporary file
+// and a rename, so a reader never sees it half-written. An existing file
+// keeps its mode.
+func writeFileAtomic(root *os.Root, rel string, b []byte) error {
 	mode := fs.FileMode(0o644)
-	if st, err := os.Stat(p); err == nil {
+	if st, err := root.Lstat(rel); err == nil && st.Mode().IsRegular() {
 		mode = st.Mode().Perm()
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".truce-run-*")
-	if err != nil {
-		return err
+	var f *os.File
+	var tmp string
+	for i := 0; ; i++ {
+		tmp = filepath.Join(filepath.Dir(rel), fmt.Sprintf(".truce-run-%d-%d", os.Getpid(), i))
+		var err error
+		f, err = root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) || i >= 100 {
+			return err
+		}
 	}
 	_, werr := f.Write(b)
 	cerr := f.Close()
-	if err := errors.Join(werr, cerr, os.Chmod(f.Name(), mode)); err != nil {
-		os.Remove(f.Name())
+	if err := errors.Join(werr, cerr, root.Chmod(tmp, mode)); err != nil {
+		root.Remove(tmp)
 		return err
 	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		os.Remove(f.Name())
+	if err := root.Rename(tmp, rel); err != nil {
+		root.Remove(tmp)
 		return err
 	}
 	return nil
