@@ -32,10 +32,10 @@ import (
 type lockKind int
 
 const (
-	heldNone lockKind = iota
-	heldRead          // polMu for reading
-	heldRun           // runGate for reading
-	heldWrite         // runGate and polMu for writing
+	heldNone  lockKind = iota
+	heldRead           // polMu for reading
+	heldRun            // runGate for reading
+	heldWrite          // runGate and polMu for writing
 )
 
 // lock takes k for rq, which must hold nothing.
