@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/audit"
@@ -154,13 +153,9 @@ func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	rc := http.NewResponseController(w)
 	pb := &progressBody{ReadCloser: req.Body, rc: rc, stall: lim.Stall}
 	req.Body = pb
-	defer func() {
-		if pb.unfinished() {
-			// The server discards what is left of the body; that too
-			// must move.
-			_ = rc.SetReadDeadline(time.Now().Add(lim.Stall))
-		}
-	}()
+	// The server discards what is left of the body after the handler;
+	// that too must move (progressBody.settle).
+	defer pb.settle()
 
 	dw := &deferredResponse{w: w}
 	rq := &request{req: req, action: "unknown", resp: dw}
@@ -193,6 +188,10 @@ func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	r.unlock(rq)
 	if p != nil {
 		writeProblem(aw, req, p)
+	}
+	if pb.state == bodyFailed && req.ProtoMajor == 1 {
+		// The rest of a broken body cannot be told from a next request.
+		w.Header().Set("Connection", "close")
 	}
 	r.sendKept(dw)
 }

@@ -252,26 +252,50 @@ func limitedConnOf(req *http.Request) *limitedConn {
 // progressBody is a request body whose every read must bring bytes
 // within stall: the read deadline moves with each read and is lifted at
 // the end of the body, so a slow upload lives as long as bytes move and a
-// silent one is cut.
+// silent one is cut. After a failed read the deadline stays passed, so
+// the server's discarding of the rest fails at once too.
 type progressBody struct {
 	io.ReadCloser
-	rc    *http.ResponseController
-	stall time.Duration
-	done  bool
+	rc     *http.ResponseController
+	stall  time.Duration
+	state  bodyState
 }
 
+type bodyState int
+
+const (
+	bodyOpen   bodyState = iota // not read to its end
+	bodyEnded                   // read to its end
+	bodyFailed                  // a read failed: cut short, stalled, or malformed
+)
+
 func (b *progressBody) Read(p []byte) (int, error) {
-	if b.done {
+	if b.state != bodyOpen {
 		return b.ReadCloser.Read(p)
 	}
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.stall)) // unsupported writers (tests) keep no deadline
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.stall)) // writers without deadlines (tests) keep none
 	n, err := b.ReadCloser.Read(p)
-	if err != nil {
-		b.done = true
+	switch {
+	case errors.Is(err, io.EOF):
+		b.state = bodyEnded
 		_ = b.rc.SetReadDeadline(time.Time{})
+	case err != nil:
+		b.state = bodyFailed
 	}
 	return n, err
 }
 
-// unfinished reports whether the body was left before its end.
-func (b *progressBody) unfinished() bool { return !b.done }
+// settle sets the read deadline for what the server does with the rest
+// of the body after the handler: discarding it must move within stall,
+// and after a failed read it fails at once. It reports whether the body
+// failed, in which case the connection must not carry another request.
+func (b *progressBody) settle() (failed bool) {
+	switch b.state {
+	case bodyOpen:
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.stall))
+	case bodyFailed:
+		_ = b.rc.SetReadDeadline(time.Now())
+		return true
+	}
+	return false
+}
