@@ -77,7 +77,7 @@ func (w *world) stallGET(t testing.TB, n, path string) *h2Stall {
 	out = append(out, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"...)
 	out = append(out, h2Frame(0x4, 0, 0, []byte{0, 0x4, 0, 0, 0, 0})...) // SETTINGS_INITIAL_WINDOW_SIZE = 0
 	hdr := []byte{0x82, 0x87}                                            // :method GET, :scheme https
-	hdr = append(hdr, hpackLiteral(0x04, path)...)                        // :path
+	hdr = append(hdr, hpackLiteral(0x04, path)...)                       // :path
 	hdr = append(hdr, hpackLiteral(0x01, c.ConnectionState().ServerName)...)
 	out = append(out, h2Frame(0x1, 0x1|0x4, 1, hdr)...) // HEADERS, END_STREAM|END_HEADERS
 	if _, err := c.Write(out); err != nil {

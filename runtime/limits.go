@@ -256,9 +256,9 @@ func limitedConnOf(req *http.Request) *limitedConn {
 // the server's discarding of the rest fails at once too.
 type progressBody struct {
 	io.ReadCloser
-	rc     *http.ResponseController
-	stall  time.Duration
-	state  bodyState
+	rc    *http.ResponseController
+	stall time.Duration
+	state bodyState
 }
 
 type bodyState int
