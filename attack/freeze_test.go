@@ -59,8 +59,21 @@ func hpackLiteral(nameIndex byte, value string) []byte {
 	return append([]byte{nameIndex, byte(len(value))}, value...)
 }
 
-// stallGET sends GET path as n over HTTP/2 with a zero receive window.
+// stallGET sends GET path as n over HTTP/2 with a zero receive window;
+// the answer must be 200.
 func (w *world) stallGET(t testing.TB, n, path string) *h2Stall {
+	t.Helper()
+	s := w.stallRequest(t, n, http.MethodGet, path)
+	if s.status != 0x88 {
+		t.Fatalf("the stalled GET %s was answered with header byte %#x, not :status 200", path, s.status)
+	}
+	return s
+}
+
+// stallRequest sends a GET or a POST without body of path as n over
+// HTTP/2 with a zero receive window, and returns once the response
+// headers arrived.
+func (w *world) stallRequest(t testing.TB, n, method, path string) *h2Stall {
 	t.Helper()
 	cfg := w.tlsConfig(n)
 	cfg.NextProtos = []string{"h2"}
@@ -77,7 +90,10 @@ func (w *world) stallGET(t testing.TB, n, path string) *h2Stall {
 	out = append(out, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"...)
 	out = append(out, h2Frame(0x4, 0, 0, []byte{0, 0x4, 0, 0, 0, 0})...) // SETTINGS_INITIAL_WINDOW_SIZE = 0
 	hdr := []byte{0x82, 0x87}                                            // :method GET, :scheme https
-	hdr = append(hdr, hpackLiteral(0x04, path)...)                       // :path
+	if method == http.MethodPost {
+		hdr[0] = 0x83 // :method POST
+	}
+	hdr = append(hdr, hpackLiteral(0x04, path)...) // :path
 	hdr = append(hdr, hpackLiteral(0x01, c.ConnectionState().ServerName)...)
 	out = append(out, h2Frame(0x1, 0x1|0x4, 1, hdr)...) // HEADERS, END_STREAM|END_HEADERS
 	if _, err := c.Write(out); err != nil {
@@ -127,10 +143,7 @@ func (w *world) stallGET(t testing.TB, n, path string) *h2Stall {
 	select {
 	case <-s.gotHdr:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("no response headers to the stalled GET %s", path)
-	}
-	if s.status != 0x88 {
-		t.Fatalf("the stalled GET %s was answered with header byte %#x, not :status 200", path, s.status)
+		t.Fatalf("no response headers to the stalled %s %s", method, path)
 	}
 	return s
 }
@@ -449,4 +462,37 @@ func TestFreezeManyConnections(t *testing.T) {
 		t.Fatalf("the other parties while mallory holds %d connections: %v", open, err)
 	}
 	t.Logf("alice, bob and rita served in %v while mallory held her connections", d.Round(time.Millisecond))
+}
+
+// TestFreezeStalledRunResponse: dave runs a program over HTTP/2 and does
+// not take its answer (a megabyte of captured output). bob, who may run
+// the same program, is served meanwhile. (Before the fix the run's
+// response was written while the run held the program's lock, so bob's
+// run waited for as long as dave's stall.)
+func TestFreezeStalledRunResponse(t *testing.T) {
+	w := startWorld(t, worldOptions{extra: map[string]map[string]string{"bob": {pSpew: "x"}}})
+	w.uploadPrograms(t)
+	bob := w.dial(t, "bob")
+	run := func(ctx context.Context) error {
+		res, err := bob.Run(ctx, pSpew)
+		if res == nil {
+			return err // no answer at all
+		}
+		if len(res.Stdout) == 0 {
+			return fmt.Errorf("bob's run of spew captured no output: %v", err)
+		}
+		return nil
+	}
+	quiet, err := timed(func() error { return run(context.Background()) }) // also compiles it
+	if err != nil {
+		t.Fatalf("bob's run before the attack: %v", err)
+	}
+	w.stallRequest(t, "dave", http.MethodPost, api.PathRun+strings.TrimPrefix(pSpew, "/"))
+	ctx, cancel := context.WithTimeout(context.Background(), attackCap)
+	defer cancel()
+	during, err := timed(func() error { return run(ctx) })
+	if err != nil {
+		t.Fatalf("bob's run while dave's answer stalls: %v", err)
+	}
+	t.Logf("bob's run took %v while dave's run answer stalled (%v without)", during.Round(time.Millisecond), quiet.Round(time.Millisecond))
 }
