@@ -463,36 +463,3 @@ func TestFreezeManyConnections(t *testing.T) {
 	}
 	t.Logf("alice, bob and rita served in %v while mallory held her connections", d.Round(time.Millisecond))
 }
-
-// TestFreezeStalledRunResponse: dave runs a program over HTTP/2 and does
-// not take its answer (a megabyte of captured output). bob, who may run
-// the same program, is served meanwhile. (Before the fix the run's
-// response was written while the run held the program's lock, so bob's
-// run waited for as long as dave's stall.)
-func TestFreezeStalledRunResponse(t *testing.T) {
-	w := startWorld(t, worldOptions{extra: map[string]map[string]string{"bob": {pSpew: "x"}}})
-	w.uploadPrograms(t)
-	bob := w.dial(t, "bob")
-	run := func(ctx context.Context) error {
-		res, err := bob.Run(ctx, pSpew)
-		if res == nil {
-			return err // no answer at all
-		}
-		if len(res.Stdout) == 0 {
-			return fmt.Errorf("bob's run of spew captured no output: %v", err)
-		}
-		return nil
-	}
-	quiet, err := timed(func() error { return run(context.Background()) }) // also compiles it
-	if err != nil {
-		t.Fatalf("bob's run before the attack: %v", err)
-	}
-	w.stallRequest(t, "dave", http.MethodPost, api.PathRun+strings.TrimPrefix(pSpew, "/"))
-	ctx, cancel := context.WithTimeout(context.Background(), attackCap)
-	defer cancel()
-	during, err := timed(func() error { return run(ctx) })
-	if err != nil {
-		t.Fatalf("bob's run while dave's answer stalls: %v", err)
-	}
-	t.Logf("bob's run took %v while dave's run answer stalled (%v without)", during.Round(time.Millisecond), quiet.Round(time.Millisecond))
-}
