@@ -463,3 +463,90 @@ func TestFreezeManyConnections(t *testing.T) {
 	}
 	t.Logf("alice, bob and rita served in %v while mallory held her connections", d.Round(time.Millisecond))
 }
+
+// stallStreams opens one HTTP/2 connection as n with a zero receive
+// window and sends k GETs of path on it at once; it returns the first
+// header byte of each answer (0x88 is :status 200) once all k have
+// answered headers, keeping the connection (and so the stalled answers)
+// open until the test ends.
+func (w *world) stallStreams(t testing.TB, n, path string, k int) []byte {
+	t.Helper()
+	cfg := w.tlsConfig(n)
+	cfg.NextProtos = []string{"h2"}
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", w.addr, cfg)
+	if err != nil {
+		t.Fatalf("HTTP/2 to the enclave as %s: %v", n, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	out := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	out = append(out, h2Frame(0x4, 0, 0, []byte{0, 0x4, 0, 0, 0, 0})...)
+	for i := 0; i < k; i++ {
+		hdr := []byte{0x82, 0x87}
+		hdr = append(hdr, hpackLiteral(0x04, path)...)
+		hdr = append(hdr, hpackLiteral(0x01, c.ConnectionState().ServerName)...)
+		out = append(out, h2Frame(0x1, 0x1|0x4, uint32(2*i+1), hdr)...)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint32]byte{}
+	all := make(chan struct{})
+	go func() {
+		br := bufio.NewReader(c)
+		for {
+			var h [9]byte
+			if _, err := io.ReadFull(br, h[:]); err != nil {
+				return
+			}
+			payload := make([]byte, int(h[0])<<16|int(h[1])<<8|int(h[2]))
+			if _, err := io.ReadFull(br, payload); err != nil {
+				return
+			}
+			stream := binary.BigEndian.Uint32(h[5:]) & 0x7fffffff
+			switch typ := h[3]; {
+			case typ == 0x4 && h[4]&0x1 == 0:
+				c.Write(h2Frame(0x4, 0x1, 0, nil))
+			case typ == 0x1 && stream != 0 && len(payload) > 0:
+				if _, seen := got[stream]; !seen {
+					got[stream] = payload[0]
+					if len(got) == k {
+						close(all)
+					}
+				}
+			}
+		}
+	}()
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%d of %d stalled GETs answered headers", len(got), k)
+	}
+	st := make([]byte, 0, k)
+	for _, b := range got {
+		st = append(st, b)
+	}
+	return st
+}
+
+// TestFreezeManyRequests: over HTTP/2, mallory puts 80 reads in progress
+// at once on two connections and takes none of their answers. Only 64
+// (the bound per principal) are served; the rest are answered 429 at
+// once; alice, bob and rita are served meanwhile. (Before the fix every
+// one was served and held, each with its file snapshot.)
+func TestFreezeManyRequests(t *testing.T) {
+	w := frozenWorld(t)
+	const each, bound = 40, 64
+	var st []byte
+	st = append(st, w.stallStreams(t, "mallory", "/v1/files/input/mallory/big", each)...)
+	st = append(st, w.stallStreams(t, "mallory", "/v1/files/input/mallory/big", each)...)
+	ok := bytes.Count(st, []byte{0x88})
+	t.Logf("%d of mallory's %d reads in progress were served, %d refused", ok, len(st), len(st)-ok)
+	if ok > bound || len(st)-ok < 2*each-bound {
+		t.Fatalf("mallory had %d requests in progress served, the bound is %d", ok, bound)
+	}
+	d, err := w.victims(context.Background())
+	if err != nil {
+		t.Fatalf("the other parties while mallory holds %d requests: %v", len(st), err)
+	}
+	t.Logf("alice, bob and rita served in %v", d.Round(time.Millisecond))
+}
