@@ -550,3 +550,52 @@ func TestFreezeManyRequests(t *testing.T) {
 	}
 	t.Logf("alice, bob and rita served in %v", d.Round(time.Millisecond))
 }
+
+// TestFreezeRunSlots: the host lets the enclave run two programs at once.
+// dave asks for two runs of a program that loops until its time is up:
+// one is refused, the last place being kept for the others, and bob's run
+// goes ahead while dave's other run still runs. (Before the fix dave's
+// runs took both places, the second waiting for the program's lock, and
+// every other party's run was refused until both ended.) bob runs a
+// program whose files do not meet the loop's, so that it waits for no
+// claim.
+func TestFreezeRunSlots(t *testing.T) {
+	w := newWorld(t, startPAS(t), worldOptions{extra: map[string]map[string]string{"bob": {pEscape: "x"}}})
+	w.serve(t, "--max-runs", "2")
+	w.uploadPrograms(t)
+	w.put(t, "alice", "/input/alice.dat", []byte("alice's data"))
+	bob := w.dial(t, "bob")
+	if _, err := bob.Run(context.Background(), pEscape); err != nil { // compiles it
+		t.Fatalf("bob's run before: %v", err)
+	}
+	daves := make(chan error, 2)
+	for range 2 {
+		s := w.dial(t, "dave")
+		go func() {
+			_, err := s.Run(context.Background(), pLoop)
+			daves <- err
+		}()
+	}
+	var refused error
+	select {
+	case refused = <-daves:
+	case <-time.After(attackCap):
+		t.Fatalf("neither of dave's runs answered within %v", attackCap)
+	}
+	if !errors.Is(refused, client.ErrLimitExceeded) {
+		t.Fatalf("the first of dave's two runs to answer: %v, want a refusal (limit exceeded)", refused)
+	}
+	took, err := timed(func() error {
+		_, err := bob.Run(context.Background(), pEscape)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("bob's run while dave's run holds a place: %v", err)
+	}
+	select {
+	case err := <-daves:
+		t.Fatalf("dave's other run ended (%v) before bob was served: the test did not hold the attack", err)
+	default:
+	}
+	t.Logf("dave's second run refused (%v); bob's run took %v while dave's other run ran", refused, took.Round(time.Millisecond))
+}

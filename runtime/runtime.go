@@ -128,6 +128,7 @@ type Runtime struct {
 	shutdown chan struct{} // closed when a principal asks for shutdown
 	// runs holds a token per run or pipeline in progress (nil: unbounded).
 	runs     chan struct{}
+	runsBy   map[string]int // tokens of runs held by principal name (mu)
 	stopOnce sync.Once
 
 	srvLim   ServerLimits // with defaults filled in
@@ -216,6 +217,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	if cfg.MaxRuns > 0 {
 		r.runs = make(chan struct{}, cfg.MaxRuns)
+		r.runsBy = map[string]int{}
 	}
 	r.srvLim = srvLim
 	r.key.Store(key)
