@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/vfs"
 )
 
 func TestServerLimitsDefaults(t *testing.T) {
@@ -259,3 +262,62 @@ func TestLockedBodyPolicyChange(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// swapWriter is a ResponseWriter that makes a change of policy take
+// effect during its first write, as a successor would while a read
+// streams.
+type swapWriter struct {
+	httptest.ResponseRecorder
+	r    *Runtime
+	next *policy.Policy
+}
+
+func (s *swapWriter) Write(b []byte) (int, error) {
+	if s.next != nil {
+		s.r.polMu.Lock() // send holds no lock while it writes
+		s.r.pol, s.next = s.next, nil
+		s.r.polMu.Unlock()
+	}
+	return s.ResponseRecorder.Write(b)
+}
+
+// TestSendStreamsUnderItsPolicy: a file read streams whole when the
+// policy stays; when a successor takes effect during the stream, the
+// stream stops at the next chunk (errAborted), never sending bytes read
+// after the change.
+func TestSendStreamsUnderItsPolicy(t *testing.T) {
+	fs := vfs.New(vfs.Limits{}, time.Now)
+	admin := fs.View(capability.Set{"/": capability.All})
+	data := bytes.Repeat([]byte("0123456789"), 3*sendChunk/10+7)
+	if _, err := admin.WriteFile("/f", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	for _, change := range []bool{false, true} {
+		t.Run(fmt.Sprintf("change=%v", change), func(t *testing.T) {
+			p1 := &policy.Policy{}
+			r := &Runtime{pol: p1}
+			s, err := admin.Open("/f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sw := &swapWriter{ResponseRecorder: *httptest.NewRecorder(), r: r}
+			if change {
+				sw.next = &policy.Policy{}
+			}
+			d := &deferredResponse{w: sw}
+			d.WriteHeader(http.StatusOK)
+			d.streamFile(s, p1)
+			err = r.send(d, time.Second)
+			got := sw.Body.Bytes()
+			if !change {
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("sent %d of %d bytes: %v", len(got), len(data), err)
+				}
+				return
+			}
+			if !errors.Is(err, errAborted) || len(got) != sendChunk || !bytes.Equal(got, data[:sendChunk]) {
+				t.Fatalf("after a change: sent %d bytes (%v), want the first chunk of %d and errAborted", len(got), err, sendChunk)
+			}
+		})
+	}
+}
