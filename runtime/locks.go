@@ -186,8 +186,9 @@ func (d *deferredResponse) streamFile(s *vfs.Snapshot, pol *policy.Policy) {
 // sendChunk is how much is written under one deadline.
 const sendChunk = 32 << 10
 
-// errAborted: a streamed read was cut because a successor took effect.
-var errAborted = errors.New("a successor policy took effect while the file was being sent")
+// errAborted: a streamed read was cut because a successor took effect
+// or the enclave was wiped.
+var errAborted = errors.New("a successor policy took effect, or the enclave stopped, while the file was being sent")
 
 // send writes the kept response. Each chunk must leave within stall. A
 // file is streamed from its snapshot; before each chunk the policy is
@@ -219,7 +220,7 @@ func (r *Runtime) send(d *deferredResponse, stall time.Duration) error {
 		buf := make([]byte, sendChunk)
 		for off := int64(0); off < d.file.Size(); {
 			r.polMu.RLock()
-			same := r.pol == d.pol
+			same := r.pol == d.pol && !r.isStopped()
 			var n int
 			var err error
 			if same {

@@ -444,6 +444,11 @@ func (r *Runtime) Wipe() {
 	r.mu.Unlock()
 	r.cert.Store(nil)
 	r.key.Store(nil)
+	// Under the write lock, so that a read still being sent (send takes
+	// polMu for each chunk and stops once stopped is set) never reads
+	// bytes while they are zeroed.
+	r.polMu.Lock()
 	r.fs.Wipe()
+	r.polMu.Unlock()
 	r.audit.Wipe()
 }
