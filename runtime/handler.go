@@ -82,6 +82,8 @@ type request struct {
 	path    string
 	hashes  []string
 	outcome string
+	held    lockKind          // the runtime's locks the request holds now (locks.go)
+	resp    *deferredResponse // the response, kept until the request holds no lock
 }
 
 // auditWriter appends the request's audit entry just before the response
@@ -126,37 +128,89 @@ func (a *auditWriter) Flush() {
 }
 
 func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
-	rq := &request{req: req, action: "unknown"}
-	aw := &auditWriter{ResponseWriter: w, r: r, rq: rq}
-	rq.w = aw
-	var p *problem
-	if req.URL.Path == api.PathPolicySuccessor {
-		// A change of policy waits for every request in flight and holds
-		// off new ones until it is done. Its body is read first, so that a
-		// client sending it slowly does not hold everyone off.
-		if req.Method == http.MethodPost {
-			b, rerr := io.ReadAll(http.MaxBytesReader(aw, req.Body, succession.MaxProposal))
-			if rerr != nil {
-				writeProblem(aw, req, bodyProblem(rerr, succession.MaxProposal).(*problem))
-				return
-			}
-			req.Body = io.NopCloser(bytes.NewReader(b))
+	lim := r.srvLim
+	// A connection beyond its principal's bound, or a request beyond
+	// its principal's requests in progress, is refused before anything
+	// else: it holds nothing of anyone else's.
+	if lc := limitedConnOf(req); lc != nil {
+		if err := lc.refused(); err != nil {
+			w.Header().Set("Connection", "close")
+			writeProblem(w, req, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded, "%v", err))
+			return
 		}
-		r.polMu.Lock()
-		p = r.routeLogged(rq, aw)
-		r.polMu.Unlock()
-	} else {
-		r.polMu.RLock()
-		p = r.routeLogged(rq, aw)
-		r.polMu.RUnlock()
 	}
+	if req.TLS != nil && len(req.TLS.PeerCertificates) > 0 {
+		k := keyOf(req.TLS.PeerCertificates[0].Raw)
+		if !r.inflight.take(k, lim.RequestsPerPrincipal) {
+			w.Header().Set("Retry-After", "1")
+			writeProblem(w, req, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded,
+				"this principal has %d requests in progress, the most one principal may have at once: wait for some to finish, then retry", lim.RequestsPerPrincipal))
+			return
+		}
+		defer r.inflight.put(k)
+	}
+	// Every read of the body must bring bytes within the stall bound.
+	rc := http.NewResponseController(w)
+	pb := &progressBody{ReadCloser: req.Body, rc: rc, stall: lim.Stall}
+	req.Body = pb
+	// The server discards what is left of the body after the handler;
+	// that too must move (progressBody.settle).
+	defer pb.settle()
+
+	dw := &deferredResponse{w: w}
+	rq := &request{req: req, action: "unknown", resp: dw}
+	aw := &auditWriter{ResponseWriter: dw, r: r, rq: rq}
+	rq.w = aw
+	kind := heldRead
+	switch p := req.URL.Path; {
+	case strings.HasPrefix(p, api.PathRun) || strings.HasPrefix(p, api.PathPipelines):
+		// Runs hold runGate, not polMu, while the program runs.
+		kind = heldRun
+	case strings.HasPrefix(p, api.PathFiles) && (req.Method == http.MethodPut || req.Method == http.MethodPost):
+		// Uploads stream their body without the lock (lockedBody).
+	default:
+		// Other bodies are small; they are read whole before any lock,
+		// so a client sending one slowly holds nothing.
+		limit := int64(maxSmallBody)
+		if p == api.PathPolicySuccessor {
+			limit = succession.MaxProposal
+		}
+		b, rerr := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
+		if rerr != nil {
+			writeProblem(aw, req, bodyProblem(rerr, limit).(*problem))
+			r.sendKept(dw)
+			return
+		}
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	r.lock(rq, kind)
+	p := r.routeLogged(rq, aw)
+	r.unlock(rq)
 	if p != nil {
 		writeProblem(aw, req, p)
+	}
+	if pb.state == bodyFailed && req.ProtoMajor == 1 {
+		// The rest of a broken body cannot be told from a next request.
+		w.Header().Set("Connection", "close")
+	}
+	r.sendKept(dw)
+}
+
+// maxSmallBody bounds the body of every request but uploads and
+// successor proposals (release requests carry the largest: a hash).
+const maxSmallBody = maxReleaseBody
+
+// sendKept sends a kept response; the caller holds no lock. A streamed
+// read cut by a change of policy aborts the response, so the client sees
+// a broken transfer, never a wrong one.
+func (r *Runtime) sendKept(dw *deferredResponse) {
+	if err := r.send(dw, r.srvLim.Stall); errors.Is(err, errAborted) {
+		panic(http.ErrAbortHandler)
 	}
 }
 
 // routeLogged routes the request and appends its audit entry before
-// returning, while the caller holds polMu: every entry then lies in the
+// returning, while the request holds polMu or runGate: every entry then lies in the
 // log between the changes of policy it happened between, so the log
 // tells which policy governed each run, refused ones included (audit
 // bundles rely on it). It returns the problem to answer, if any.
@@ -398,27 +452,54 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 	if rq.req.ContentLength > limit {
 		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "the body of %d bytes exceeds the per-file limit of %d bytes", rq.req.ContentLength, limit)
 	}
-	body := &bodyReader{r: http.MaxBytesReader(rq.w, rq.req.Body, limit)}
+	// The body arrives without the policy lock and without the claim:
+	// lockedBody takes the lock back at its end, checks that the policy
+	// is still the one checked above, and only then takes the claim (a
+	// run reading or writing gp keeps it still until its receipt is
+	// made), so a slow upload holds up no one else's request.
+	prog := r.pol.Program(gp)
 	view := r.fs.View(rq.pr.Capabilities)
-	// A run reading or writing gp keeps it still until its receipt is made.
-	cl, err := r.claims.acquire(rq.req.Context(), capability.Set{gp: want})
-	if err != nil {
-		return newProblem(http.StatusServiceUnavailable, api.ProblemNotReady, "%s is in use by a run and the request ended while waiting: try again", gp)
-	}
-	defer r.claims.release(cl)
 	var (
 		n       int64
 		existed bool
+		cl      *claim
+		err     error
 	)
-	if _, serr := r.admin.Stat(gp); serr == nil {
-		existed = true
+	defer func() {
+		if cl != nil {
+			r.claims.release(cl)
+		}
+	}()
+	lb := r.lockedBody(rq, rq.req.Body)
+	lb.atEnd = func() error {
+		c, err := r.claims.acquire(rq.req.Context(), capability.Set{gp: want})
+		if err != nil {
+			return errClaimWait
+		}
+		cl = c
+		_, serr := r.admin.Stat(gp)
+		existed = serr == nil
+		return nil
 	}
-	if prog := r.pol.Program(gp); prog != nil {
+	body := &bodyReader{r: http.MaxBytesReader(rq.w, io.NopCloser(lb), limit)}
+	ended := func() error {
+		switch err := lb.finish(); {
+		case errors.Is(err, errPolicyChanged):
+			return policyChangedProblem(gp)
+		case errors.Is(err, errClaimWait):
+			return newProblem(http.StatusServiceUnavailable, api.ProblemNotReady, "%s is in use by a run and the request ended while waiting: try again", gp)
+		}
+		return nil
+	}
+	if prog != nil {
 		if appendMode {
 			return newProblem(http.StatusConflict, api.ProblemConflict, "%s is a program pinned by the policy: write it whole with PUT", gp)
 		}
 		// Programs are checked whole before anything is stored.
 		b, rerr := io.ReadAll(body)
+		if perr := ended(); perr != nil {
+			return perr
+		}
 		if rerr != nil {
 			return bodyProblem(rerr, limit)
 		}
@@ -433,6 +514,9 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		n, err = view.AppendFile(gp, body)
 	} else {
 		n, err = view.WriteFile(gp, body)
+	}
+	if perr := ended(); perr != nil {
+		return perr
 	}
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -555,7 +639,8 @@ func (r *Runtime) handleRead(rq *request) error {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	rq.w.WriteHeader(http.StatusOK)
 	if rq.req.Method == http.MethodGet {
-		_, _ = io.Copy(rq.w, io.NewSectionReader(s, 0, s.Size()))
+		// Sent from the snapshot once the request holds no lock.
+		rq.resp.streamFile(s, r.pol)
 	}
 	return nil
 }

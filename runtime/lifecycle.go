@@ -54,7 +54,14 @@ func (r *Runtime) receiptChain() []string {
 // handleSuccessor checks a proposed successor against the current policy
 // (succession.Check) and, if it passes, makes it the policy: files it does
 // not carry over are wiped, releases of held files are forgotten, and the
-// chain grows by one link. The caller holds polMu for writing.
+// chain grows by one link. The caller holds polMu for reading; every check
+// (the base, the successor's validity, the quorum's signatures) is made
+// under it, so a proposal that is not approved, or a policy with no
+// quorum, is refused without ever waiting for the write lock. Only an
+// approved proposal lets go of the read lock and takes runGate and polMu
+// for writing (waiting for runs in flight, then for the short work of
+// requests in progress, none of which waits on the network); if another
+// change took effect in between, it is refused as not a successor.
 func (r *Runtime) handleSuccessor(rq *request) error {
 	b, err := io.ReadAll(rq.req.Body) // read whole, bounded, before the lock
 	if err != nil {
@@ -65,6 +72,9 @@ func (r *Runtime) handleSuccessor(rq *request) error {
 		return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "%v: send the file truce policy propose wrote", err)
 	}
 	cur := r.pol
+	if cur.Quorum() == nil {
+		return refusal(fmt.Errorf("%w: policy %s has no lifecycle.quorum; make a new enclave for a new policy", succession.ErrFrozen, cur.HashHex()))
+	}
 	if h := policy.Hash(prop.Base); h != cur.Hash() {
 		return refusal(fmt.Errorf("%w: the proposal's base policy is %x, the enclave's current policy is %s: propose against the current policy (truce policy hash)", succession.ErrNotSuccessor, h, cur.HashHex()))
 	}
@@ -75,6 +85,11 @@ func (r *Runtime) handleSuccessor(rq *request) error {
 	signers, err := succession.Check(cur, next, prop.Approvals, r.now())
 	if err != nil {
 		return refusal(err)
+	}
+	r.unlock(rq)
+	r.lock(rq, heldWrite)
+	if r.pol != cur {
+		return refusal(fmt.Errorf("%w: another successor (%s) took effect while this one was being checked: propose against the current policy", succession.ErrNotSuccessor, r.pol.HashHex()))
 	}
 	kept, wiped := r.fs.Retain(next.Carries)
 	approvals := slices.Clone(prop.Approvals)

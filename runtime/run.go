@@ -36,15 +36,31 @@ func (r *Runtime) programLock(path string) *sync.Mutex {
 	return m
 }
 
-// startRun takes a run token, or refuses when MaxRuns are in progress. The
-// caller calls the returned function when its run ends.
-func (r *Runtime) startRun() (func(), error) {
+// startRun takes a run token for principal who, or refuses when MaxRuns
+// are in progress. A principal that already holds a token may not take
+// the last free one: one principal cannot take every slot from the
+// others. The caller calls the returned function when its run ends.
+func (r *Runtime) startRun(who string) (func(), error) {
 	if r.runs == nil {
 		return func() {}, nil
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if held := r.runsBy[who]; held > 0 && cap(r.runs)-len(r.runs) <= 1 {
+		return nil, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded,
+			"this enclave runs at most %d programs or pipelines at once; %s has %d in progress and the last free place is kept for the other parties: retry when one of yours ends", cap(r.runs), who, held)
+	}
 	select {
 	case r.runs <- struct{}{}:
-		return func() { <-r.runs }, nil
+		r.runsBy[who]++
+		return func() {
+			r.mu.Lock()
+			if r.runsBy[who]--; r.runsBy[who] <= 0 {
+				delete(r.runsBy, who)
+			}
+			r.mu.Unlock()
+			<-r.runs
+		}, nil
 	default:
 		return nil, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded,
 			"this enclave runs at most %d programs or pipelines at once and that many are in progress: retry when one ends", cap(r.runs))
@@ -60,7 +76,7 @@ func (r *Runtime) handleRun(rq *request) error {
 	if prog == nil {
 		return newProblem(http.StatusNotFound, api.ProblemNotFound, "the policy lists no program at %s", gp)
 	}
-	done, err := r.startRun()
+	done, err := r.startRun(rq.pr.Name)
 	if err != nil {
 		rq.w.Header().Set("Retry-After", "1")
 		return err
@@ -340,7 +356,7 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 	if len(progs) == 0 {
 		return newProblem(http.StatusConflict, api.ProblemConflict, "pipeline %q has no steps", name)
 	}
-	done, err := r.startRun()
+	done, err := r.startRun(rq.pr.Name)
 	if err != nil {
 		rq.w.Header().Set("Retry-After", "1")
 		return err

@@ -86,13 +86,19 @@ type Config struct {
 	// one more is refused (429, limit-exceeded) rather than queued. Zero
 	// means no bound beyond one run per program at a time.
 	MaxRuns int
+	// Server bounds what clients can hold of the API server: how long a
+	// connection may stall, stay idle, and how many connections and
+	// requests in progress one principal may have. The zero value means
+	// the defaults (ServerLimits).
+	Server ServerLimits
 }
 
 // Runtime is one enclave's runtime. Make it with New; it is safe for
 // concurrent use.
 type Runtime struct {
 	genesis  *policy.Policy // the policy the enclave started with; its certificate binds it
-	polMu    sync.RWMutex   // held for reading by every request, for writing by a change of policy
+	polMu    sync.RWMutex   // held for reading by requests while they check and commit, never across network I/O; for writing by a change of policy (locks.go)
+	runGate  sync.RWMutex   // held for reading by runs while they run, for writing by a change of policy (locks.go)
 	pol      *policy.Policy // the current policy (polMu)
 	chain    []api.PolicyLink
 	pols     map[string]*policy.Policy // every policy of the chain by hex hash (polMu)
@@ -122,7 +128,12 @@ type Runtime struct {
 	shutdown chan struct{} // closed when a principal asks for shutdown
 	// runs holds a token per run or pipeline in progress (nil: unbounded).
 	runs     chan struct{}
+	runsBy   map[string]int // tokens of runs held by principal name (mu)
 	stopOnce sync.Once
+
+	srvLim   ServerLimits // with defaults filled in
+	conns    counter      // open connections by principal
+	inflight counter      // requests in progress by principal
 }
 
 // certState is the enclave's current certificate and what it was made from.
@@ -160,6 +171,10 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Policy.Expired(now()) {
 		return nil, fmt.Errorf("%w at %s: make a new policy with a later expiry", ErrPolicyExpired, cfg.Policy.Expires.UTC().Format(time.RFC3339))
 	}
+	srvLim, err := cfg.Server.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
 	rnd := cfg.Rand
 	if rnd == nil {
 		rnd = rand.Reader
@@ -170,7 +185,6 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	eng := cfg.Engine
 	if eng == nil {
-		var err error
 		if eng, err = engine.New(engine.Options{}); err != nil {
 			return nil, fmt.Errorf("runtime: starting the engine: %w", err)
 		}
@@ -203,7 +217,9 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	if cfg.MaxRuns > 0 {
 		r.runs = make(chan struct{}, cfg.MaxRuns)
+		r.runsBy = map[string]int{}
 	}
+	r.srvLim = srvLim
 	r.key.Store(key)
 	return r, nil
 }
@@ -330,7 +346,33 @@ func (r *Runtime) Certified() bool { return r.cert.Load() != nil }
 // TLSConfig returns the server TLS configuration: TLS 1.3 only, the current
 // enclave certificate, and a client certificate required that must be
 // exactly one principal's certificate and valid now.
+//
+// On connections accepted through the runtime's own listener (Serve), a
+// client that passes is counted against its principal's bound on
+// connections (ServerLimits.ConnsPerPrincipal).
 func (r *Runtime) TLSConfig() *tls.Config {
+	base := r.baseTLSConfig()
+	base.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		lc, ok := hello.Conn.(*limitedConn)
+		if !ok {
+			return nil, nil
+		}
+		c := base.Clone()
+		c.GetConfigForClient = nil
+		verify := c.VerifyPeerCertificate
+		c.VerifyPeerCertificate = func(raw [][]byte, chains [][]*x509.Certificate) error {
+			if err := verify(raw, chains); err != nil {
+				return err
+			}
+			lc.admit(&r.conns, raw[0], r.srvLim.ConnsPerPrincipal)
+			return nil
+		}
+		return c, nil
+	}
+	return base
+}
+
+func (r *Runtime) baseTLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		ClientAuth: tls.RequireAnyClientCert,
@@ -402,6 +444,11 @@ func (r *Runtime) Wipe() {
 	r.mu.Unlock()
 	r.cert.Store(nil)
 	r.key.Store(nil)
+	// Under the write lock, so that a read still being sent (send takes
+	// polMu for each chunk and stops once stopped is set) never reads
+	// bytes while they are zeroed.
+	r.polMu.Lock()
 	r.fs.Wipe()
+	r.polMu.Unlock()
 	r.audit.Wipe()
 }

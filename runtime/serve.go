@@ -175,7 +175,7 @@ func (r *Runtime) Serve(ctx context.Context, conn *control.Conn, ln net.Listener
 				if srv == nil {
 					srv = r.newServer()
 					go func() {
-						err := srv.ServeTLS(ln, "", "")
+						err := srv.ServeTLS(&limitedListener{Listener: ln, stall: r.srvLim.Stall}, "", "")
 						if err != nil && !errors.Is(err, http.ErrServerClosed) {
 							serveErr <- err
 						}
@@ -197,14 +197,27 @@ func (r *Runtime) Serve(ctx context.Context, conn *control.Conn, ln net.Listener
 	}
 }
 
+// newServer makes the API server with the runtime's ServerLimits: the
+// request headers (and the TLS handshake) must arrive within Stall, a
+// kept-alive connection is closed after Idle, and every read of a body and
+// every write of a response must make progress within Stall (serveHTTP and
+// limitedConn; there is no bound on a whole transfer, so a large upload on
+// a slow link works). HTTP/2 streams per connection are bounded by
+// RequestsPerPrincipal.
 func (r *Runtime) newServer() *http.Server {
+	lim := r.srvLim
 	srv := &http.Server{
 		Handler:           r.Handler(),
 		TLSConfig:         r.TLSConfig(),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       5 * time.Minute,
+		ReadHeaderTimeout: lim.Stall,
+		IdleTimeout:       lim.Idle,
 		MaxHeaderBytes:    64 << 10,
+		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: lim.RequestsPerPrincipal,
+			WriteByteTimeout:     lim.Stall,
+		},
 	}
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
