@@ -224,7 +224,7 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-time.After(retryDelay(err)):
 		}
 	}
 	e.becameReady(ready, sock)
