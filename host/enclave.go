@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/truce-project/truce/pas"
 	"github.com/truce-project/truce/runtime/control"
 )
 
@@ -217,7 +218,10 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 		if err == nil {
 			break
 		}
-		if errors.Is(err, errStopped) || errors.Is(err, ErrRuntimeDied) || ctx.Err() != nil || attempt >= e.h.cfg.AttestRetries {
+		// A second instance of a single-instance policy stays refused:
+		// retrying would only repeat the refusal.
+		if errors.Is(err, errStopped) || errors.Is(err, ErrRuntimeDied) || errors.Is(err, pas.ErrSecondInstance) ||
+			ctx.Err() != nil || attempt >= e.h.cfg.AttestRetries {
 			return e.end(ctx, fmt.Errorf("enclave %s: attestation: %w", e.name, err))
 		}
 		log.Warn("attestation failed; trying again", "attempt", attempt+1, "err", err)
@@ -294,10 +298,10 @@ func contains(list []string, s string) bool {
 func (e *enclave) attest(ctx context.Context, conn *control.Conn, next func(time.Duration, ...string) (control.Message, error)) (control.Message, error) {
 	outcome := "failed"
 	defer func() { e.h.m.attestations.WithLabelValues(e.name, outcome).Inc() }()
-	pas := e.h.cfg.PAS
+	svc := e.h.cfg.PAS
 	actx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	nonce, err := pas.Nonce(actx)
+	nonce, err := svc.Nonce(actx)
 	if err != nil {
 		return control.Message{}, fmt.Errorf("getting a nonce from the attestation service: %w", err)
 	}
@@ -308,7 +312,7 @@ func (e *enclave) attest(ctx context.Context, conn *control.Conn, next func(time
 	if err != nil {
 		return control.Message{}, err
 	}
-	chain, err := pas.Attest(actx, AttestRequest{Platform: ev.Platform, Evidence: ev.Evidence, CSR: ev.CSR, Nonce: nonce, Policy: e.spec.Policy.Bytes()})
+	chain, err := svc.Attest(actx, AttestRequest{Platform: ev.Platform, Evidence: ev.Evidence, CSR: ev.CSR, Nonce: nonce, Policy: e.spec.Policy.Bytes()})
 	if err != nil {
 		// Tell the runtime, so that it waits for the next attest.
 		m := control.Message{Type: control.TypeError, Message: "attestation service: " + err.Error()}

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/truce-project/truce/attest"
@@ -35,6 +36,9 @@ const (
 	DefaultCertLifetime  = 8 * time.Hour
 	DefaultNonceLifetime = 2 * time.Minute
 	DefaultMaxNonces     = 1 << 16
+	DefaultRefusalDelay  = time.Second
+	// MaxHeldRefusals bounds the refusals held back (Config.RefusalDelay).
+	MaxHeldRefusals = 1024
 	// NonceSize is the length of every nonce in bytes.
 	NonceSize = 32
 	// MaxRequestBytes bounds an attestation request: a policy of at most
@@ -89,6 +93,12 @@ type Config struct {
 	// Hosts are the hosts that may authenticate with a credential; nil
 	// means those of Dir's hosts file (see AddHost).
 	Hosts []HostRecord
+	// RefusalDelay is how long a refusal of an anonymous caller's nonce
+	// is held before it is sent (at most its Retry-After), so that a
+	// flood waiting for answers costs the service goroutines, not CPU; at
+	// most MaxHeldRefusals are held at once, the others are answered at
+	// once. Zero means DefaultRefusalDelay; negative means none.
+	RefusalDelay time.Duration
 	// Verifiers adds or overrides verifiers by platform, on top of those
 	// registered with attest.Register. A "sim" verifier here is used only
 	// with AllowSim.
@@ -122,6 +132,8 @@ type Service struct {
 	// anon limits each anonymous address, anonAll all of them together,
 	// host each authenticated host.
 	anon, anonAll, host *limiter
+	// held counts the refusals being held back.
+	held atomic.Int64
 }
 
 // Open opens the service in cfg.Dir: its CA, its issuance log (checked
@@ -168,6 +180,9 @@ func Open(cfg Config) (*Service, error) {
 	}
 	if cfg.HostBurst <= 0 {
 		cfg.HostBurst = DefaultHostBurst
+	}
+	if cfg.RefusalDelay == 0 {
+		cfg.RefusalDelay = DefaultRefusalDelay
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -435,6 +450,26 @@ func (s *Service) admit(c caller, now time.Time) *ProblemError {
 	return nil
 }
 
+// hold delays a refusal by RefusalDelay (at most retry), unless
+// MaxHeldRefusals are held already or the caller goes away.
+func (s *Service) hold(ctx context.Context, retry time.Duration) {
+	d := min(s.cfg.RefusalDelay, retry)
+	if d <= 0 {
+		return
+	}
+	if s.held.Add(1) > MaxHeldRefusals {
+		s.held.Add(-1)
+		return
+	}
+	defer s.held.Add(-1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 func (s *Service) handleNonce(w http.ResponseWriter, r *http.Request) {
 	c, p := s.authenticate(r)
 	if p != nil {
@@ -443,6 +478,9 @@ func (s *Service) handleNonce(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now()
 	if p := s.admit(c, now); p != nil {
+		if c.host == "" {
+			s.hold(r.Context(), p.RetryAfter)
+		}
 		writeProblem(w, p)
 		return
 	}
@@ -458,6 +496,9 @@ func (s *Service) handleNonce(w http.ResponseWriter, r *http.Request) {
 		}
 		p := newProblem(ProblemBusy, detail)
 		p.RetryAfter = 5 * time.Second
+		if c.host == "" {
+			s.hold(r.Context(), p.RetryAfter)
+		}
 		writeProblem(w, p)
 		return
 	} else if err != nil {

@@ -49,7 +49,8 @@ type Options struct {
 	// Config fields other than Dir and AllowSim are passed on. The
 	// per-caller nonce rates left zero are set high (a million a second),
 	// since every test client is one anonymous loopback address; set them
-	// to test the limits.
+	// to test the limits. Refusals are not held back unless RefusalDelay
+	// is set.
 	Config pas.Config
 }
 
@@ -74,6 +75,9 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	if cfg.AnonymousTotalRate == 0 {
 		cfg.AnonymousTotalRate = unlimited
+	}
+	if cfg.RefusalDelay == 0 {
+		cfg.RefusalDelay = -1
 	}
 	if cfg.HostRate == 0 && cfg.HostBurst == 0 {
 		cfg.HostRate, cfg.HostBurst = unlimited, unlimited
