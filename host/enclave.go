@@ -212,11 +212,18 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 
 	// First attestation, retried while the attestation service is
 	// unreachable or refuses (the runtime's own errors end it at once).
+	// A service that is busy or limits this host's rate asks it to wait:
+	// that is not a failed attempt, for up to maxThrottled in all.
 	var ready control.Message
+	throttledUntil := time.Now().Add(maxThrottled)
 	for attempt := 0; ; attempt++ {
 		ready, err = e.attest(ctx, conn, next)
 		if err == nil {
 			break
+		}
+		throttled := (errors.Is(err, pas.ErrRateLimited) || errors.Is(err, pas.ErrBusy)) && time.Now().Before(throttledUntil)
+		if throttled {
+			attempt--
 		}
 		// A second instance of a single-instance policy stays refused:
 		// retrying would only repeat the refusal.
@@ -224,7 +231,7 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 			ctx.Err() != nil || attempt >= e.h.cfg.AttestRetries {
 			return e.end(ctx, fmt.Errorf("enclave %s: attestation: %w", e.name, err))
 		}
-		log.Warn("attestation failed; trying again", "attempt", attempt+1, "err", err)
+		log.Warn("attestation failed; trying again", "attempt", attempt+1, "throttled", throttled, "err", err)
 		select {
 		case <-ctx.Done():
 			return nil

@@ -20,6 +20,10 @@ func (p pasService) Attest(ctx context.Context, r AttestRequest) ([]*x509.Certif
 	return p.c.Attest(ctx, pas.AttestRequest{Platform: r.Platform, Evidence: r.Evidence, CSR: r.CSR, Nonce: r.Nonce, Policy: r.Policy})
 }
 
+// maxThrottled bounds how long a first attestation goes on waiting while
+// the attestation service answers busy or rate-limited.
+const maxThrottled = 10 * time.Minute
+
 // maxRetryDelay bounds how long a refused attestation waits for the
 // attestation service's Retry-After.
 const maxRetryDelay = 30 * time.Second

@@ -12,10 +12,10 @@ import (
 const (
 	// DefaultAnonymousRate is how many nonces a second one anonymous
 	// client address may get, on average.
-	DefaultAnonymousRate = 2
+	DefaultAnonymousRate = 5
 	// DefaultAnonymousBurst is how many nonces one anonymous client
 	// address may get at once.
-	DefaultAnonymousBurst = 10
+	DefaultAnonymousBurst = 20
 	// DefaultAnonymousTotalRate is how many nonces a second all anonymous
 	// callers together may get, on average.
 	DefaultAnonymousTotalRate = 50
