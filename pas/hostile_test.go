@@ -19,7 +19,7 @@ import (
 )
 
 // startWithHost starts a service whose directory has one host credential.
-func startWithHost(t *testing.T, cfg pas.Config) (*pastest.Server, *pas.Client) {
+func startWithHost(t testing.TB, cfg pas.Config) (*pastest.Server, *pas.Client) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "pas")
 	if err := pas.Init(dir, nil); err != nil {
