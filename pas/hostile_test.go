@@ -5,9 +5,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -239,5 +243,46 @@ func TestSingleInstanceRace(t *testing.T) {
 	}
 	if won != 1 {
 		t.Fatalf("%d enclaves certified, want 1", won)
+	}
+}
+
+// TestAttestTurns: an anonymous caller that holds every anonymous turn of
+// POST /v1/attest (a body sent slowly) makes other anonymous attestations
+// busy after a second, but never an authenticated host's, which has turns
+// of its own; memory is bounded by the turns, not by the connections.
+func TestAttestTurns(t *testing.T) {
+	srv, host := startWithHost(t, pas.Config{AttestsAtOnce: 1})
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.CA())
+	u, _ := url.Parse(srv.URL)
+	slow, err := tls.Dial("tcp", u.Host, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "POST /v1/attest HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{\"platform\":", u.Host)
+	// Once the slow request holds the one anonymous turn (the first tries
+	// may come before it does), anonymous attestations are busy.
+	for try := 0; ; try++ {
+		err := attestKey(srv, newKey(t), srv.PolicyBytes(t, meas))
+		if errors.Is(err, pas.ErrBusy) {
+			break
+		}
+		if err != nil || try == 20 {
+			t.Fatalf("anonymous attestation while the anonymous turn is held: %v, want ErrBusy", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ctx := context.Background()
+	nonce, err := host.Nonce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := pas.NewRequest(ctx, srv.Provider(meas), newKey(t), srv.PolicyBytes(t, meas), nonce, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := host.Attest(ctx, req); err != nil {
+		t.Fatalf("authenticated attestation while the anonymous turn is held: %v", err)
 	}
 }

@@ -37,6 +37,7 @@ const (
 	DefaultNonceLifetime = 2 * time.Minute
 	DefaultMaxNonces     = 1 << 16
 	DefaultRefusalDelay  = time.Second
+	DefaultAttestsAtOnce = 8
 	// MaxHeldRefusals bounds the refusals held back (Config.RefusalDelay).
 	MaxHeldRefusals = 1024
 	// NonceSize is the length of every nonce in bytes.
@@ -93,6 +94,12 @@ type Config struct {
 	// Hosts are the hosts that may authenticate with a credential; nil
 	// means those of Dir's hosts file (see AddHost).
 	Hosts []HostRecord
+	// AttestsAtOnce bounds the attestation requests read and checked at
+	// once: anonymous callers share this many, authenticated hosts as many
+	// more (each request may hold up to about 3×MaxRequestBytes while it
+	// is decoded). A request waits up to a second for its turn, then is
+	// refused as busy. Zero means DefaultAttestsAtOnce.
+	AttestsAtOnce int
 	// RefusalDelay is how long a refusal of an anonymous caller's nonce
 	// is held before it is sent (at most its Retry-After), so that a
 	// flood waiting for answers costs the service goroutines, not CPU; at
@@ -134,6 +141,8 @@ type Service struct {
 	anon, anonAll, host *limiter
 	// held counts the refusals being held back.
 	held atomic.Int64
+	// anonSlots and hostSlots are the turns of POST /v1/attest.
+	anonSlots, hostSlots chan struct{}
 }
 
 // Open opens the service in cfg.Dir: its CA, its issuance log (checked
@@ -184,6 +193,9 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.RefusalDelay == 0 {
 		cfg.RefusalDelay = DefaultRefusalDelay
 	}
+	if cfg.AttestsAtOnce <= 0 {
+		cfg.AttestsAtOnce = DefaultAttestsAtOnce
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -227,9 +239,11 @@ func Open(cfg Config) (*Service, error) {
 	}
 	total := max(cfg.AnonymousTotalRate, 0)
 	return &Service{cfg: cfg, ca: ca, caKey: key, store: st, vs: vs, hosts: newHostSet(cfg.Hosts),
-		anon:    newLimiter(cfg.AnonymousRate, cfg.AnonymousBurst, maxLimiterKeys),
-		anonAll: newLimiter(total, int(math.Ceil(2*total)), 1),
-		host:    newLimiter(cfg.HostRate, cfg.HostBurst, len(cfg.Hosts)+1),
+		anon:      newLimiter(cfg.AnonymousRate, cfg.AnonymousBurst, maxLimiterKeys),
+		anonAll:   newLimiter(total, int(math.Ceil(2*total)), 1),
+		host:      newLimiter(cfg.HostRate, cfg.HostBurst, len(cfg.Hosts)+1),
+		anonSlots: make(chan struct{}, cfg.AttestsAtOnce),
+		hostSlots: make(chan struct{}, cfg.AttestsAtOnce),
 	}, nil
 }
 
@@ -526,7 +540,36 @@ type AttestRequest struct {
 	Policy []byte `json:"policy"`
 }
 
+// attestTurn is how long a request waits for its turn to be read.
+const attestTurn = time.Second
+
 func (s *Service) handleAttest(w http.ResponseWriter, r *http.Request) {
+	c, p := s.authenticate(r)
+	if p != nil {
+		s.refuse(w, r, p)
+		return
+	}
+	slots := s.anonSlots
+	if c.host != "" {
+		slots = s.hostSlots
+	}
+	t := time.NewTimer(attestTurn)
+	select {
+	case slots <- struct{}{}:
+		t.Stop()
+		defer func() { <-slots }()
+	case <-t.C:
+		p := newProblem(ProblemBusy, fmt.Sprintf("%d attestation requests are being checked, the most at once: retry after the delay in Retry-After", s.cfg.AttestsAtOnce))
+		if c.host == "" {
+			p.Detail += ", or authenticate the host with a credential (truce pas host add NAME; truce host serve --pas-credential FILE), which has turns of its own"
+		}
+		p.RetryAfter = time.Second
+		writeProblem(w, p)
+		return
+	case <-r.Context().Done():
+		t.Stop()
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
 	var req AttestRequest
 	dec := json.NewDecoder(r.Body)
