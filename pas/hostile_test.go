@@ -1,6 +1,7 @@
 package pas_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -284,5 +286,22 @@ func TestAttestTurns(t *testing.T) {
 	}
 	if _, err := host.Attest(ctx, req); err != nil {
 		t.Fatalf("authenticated attestation while the anonymous turn is held: %v", err)
+	}
+}
+
+// BenchmarkAttestLargeBody measures what one POST /v1/attest of the
+// largest body allocates (B/op): the bound on memory per attestation turn.
+func BenchmarkAttestLargeBody(b *testing.B) {
+	srv := pastest.Start(b, pastest.Options{})
+	big := bytes.Repeat([]byte{'A'}, pas.MaxRequestBytes-200)
+	body := []byte(`{"platform":"sim","nonce":"AAAA","evidence":"` + string(big) + `"}`)
+	h := srv.Service.Handler()
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/attest", bytes.NewReader(body)))
+		if rec.Code == http.StatusOK {
+			b.Fatal("issued")
+		}
 	}
 }
