@@ -67,6 +67,12 @@ func (c *clientFlags) knownEnclaves(e *env) []client.Option {
 	if path == "" || path == "off" {
 		return nil
 	}
+	// A record that cannot be kept (no writable home) must not stop the
+	// command: it warns, and the command runs without it.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		fmt.Fprintf(e.stderr, "truce: warning: no known-enclaves record, so a restarted enclave goes unnoticed: %v\nhint: give --known-enclaves FILE, or $%s=off to keep none\n", err, client.KnownEnclavesEnv)
+		return nil
+	}
 	k := &client.KnownEnclaves{Path: path}
 	return []client.Option{client.WithKnownEnclaves(k, func(ch *client.EnclaveChangedError) error {
 		if c.refuseNew {
