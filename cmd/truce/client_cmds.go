@@ -45,7 +45,8 @@ FILE, else $TRUCE_KNOWN_ENCLAVES, else $XDG_CONFIG_HOME/truce/known_enclaves
 or ~/.config/truce/known_enclaves ("off" keeps none). Meeting another
 instance than last time means the host started the enclave again, with
 empty files, fresh data-use budgets and a new audit log: the client warns
-and goes on (--refuse-new-enclave: it stops, sending nothing).`
+and goes on (--refuse-new-enclave: it stops after reading the enclave's
+policy, before sending any data).`
 
 func (c *clientFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.policy, "policy", "", "policy `file` ($TRUCE_POLICY)")
@@ -53,7 +54,7 @@ func (c *clientFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.key, "key", "", "your private key `file` ($TRUCE_KEY)")
 	fs.StringVar(&c.addr, "addr", "", "host `address` to dial (default: the policy's host)")
 	fs.StringVar(&c.known, "known-enclaves", "", "known-enclaves record `file` (\"off\": none; default $"+client.KnownEnclavesEnv+" or ~/.config/truce/known_enclaves)")
-	fs.BoolVar(&c.refuseNew, "refuse-new-enclave", false, "stop, sending nothing, if the enclave is another instance than last time for this policy")
+	fs.BoolVar(&c.refuseNew, "refuse-new-enclave", false, "stop before sending any data if the enclave is another instance than last time for this policy")
 }
 
 // knownEnclaves is the dial option that checks the enclave against the
