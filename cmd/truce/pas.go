@@ -139,6 +139,7 @@ Example:
 			fs.Int("anonymous-burst", pas.DefaultAnonymousBurst, "nonces one anonymous address gets at once (`count`)")
 			fs.Float64("anonymous-total-rate", pas.DefaultAnonymousTotalRate, "nonces a second all anonymous callers together get (`rate`; negative: none)")
 			fs.Float64("host-rate", pas.DefaultHostRate, "nonces a second one authenticated host gets (`rate`)")
+			fs.Duration("refusal-delay", pas.DefaultRefusalDelay, "hold refusals of anonymous callers this `long` before answering (negative: never)")
 			fs.String("addr-file", "", "write the listening address to this `file` once ready (for scripts)")
 			databaseFlag(fs)
 			fs.Bool("fetch-collateral", false, "fetch SEV-SNP VCEKs from AMD's KDS and TDX/SGX collateral from Intel's PCS when evidence lacks them, cached in the store")
@@ -441,6 +442,10 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 		CertLifetime: get("cert-lifetime").(time.Duration), NonceLifetime: get("nonce-lifetime").(time.Duration),
 		MaxNonces: get("max-nonces").(int), AnonymousRate: get("anonymous-rate").(float64), AnonymousBurst: get("anonymous-burst").(int),
 		AnonymousTotalRate: get("anonymous-total-rate").(float64), HostRate: get("host-rate").(float64),
+		RefusalDelay: get("refusal-delay").(time.Duration),
+	}
+	if cfg.RefusalDelay == 0 {
+		cfg.RefusalDelay = -1
 	}
 	if cfg.MaxNonces < 2 || cfg.AnonymousRate <= 0 || cfg.AnonymousBurst < 1 || cfg.AnonymousTotalRate == 0 || cfg.HostRate <= 0 {
 		return withHint(usagef("--max-nonces must be at least 2, --anonymous-rate, --anonymous-burst and --host-rate positive, --anonymous-total-rate non-zero"),
