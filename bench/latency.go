@@ -257,7 +257,11 @@ func (b *bench) attestRoundTrips(ctx context.Context, sys *system, pol *policy.P
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &pas.Client{URL: sys.pasURL, CA: ca[0]}
+	cred, err := pas.ReadCredential(sys.credFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &pas.Client{URL: sys.pasURL, CA: ca[0], Credential: cred}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca[0])
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}}}

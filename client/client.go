@@ -63,6 +63,16 @@ type Options struct {
 	// Timeout bounds each request that is not a file transfer or a run;
 	// zero means one minute.
 	Timeout time.Duration
+	// KnownEnclaves, if set, is the record of the enclave instances met
+	// before: Dial checks the enclave against it (see
+	// KnownEnclaves.Check) and calls OnEnclaveChange when it is another
+	// instance than last time for the same policy.
+	KnownEnclaves *KnownEnclaves
+	// OnEnclaveChange decides what a change of instance means: nil, or an
+	// error, makes Dial fail with that error (the *EnclaveChangedError,
+	// matching ErrEnclaveChanged, when the function is nil); returning nil
+	// accepts the new instance, which the record then expects.
+	OnEnclaveChange func(*EnclaveChangedError) error
 }
 
 // Option changes Options.
@@ -77,6 +87,13 @@ func WithClock(now func() time.Time) Option { return func(o *Options) { o.Now = 
 // WithDialer opens transport connections with dial.
 func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
 	return func(o *Options) { o.DialContext = dial }
+}
+
+// WithKnownEnclaves checks each enclave against the record k (see
+// Options.KnownEnclaves); onChange decides what a new instance means (see
+// Options.OnEnclaveChange).
+func WithKnownEnclaves(k *KnownEnclaves, onChange func(*EnclaveChangedError) error) Option {
+	return func(o *Options) { o.KnownEnclaves, o.OnEnclaveChange = k, onChange }
 }
 
 // WithOptions replaces all options with o.
@@ -144,6 +161,17 @@ func Dial(ctx context.Context, pol *policy.Policy, id *identity.Identity, opts .
 				err = fmt.Errorf("%w: the enclave's policy (%d bytes, sha256 %x) is not this policy (sha256 %s), nor a verified successor of it: %v",
 					ErrPolicyMismatch, len(got), sha256.Sum256(got), pol.HashHex(), err)
 			}
+			return nil, err
+		}
+	}
+	if o.KnownEnclaves != nil {
+		enc, chain := s.Enclave()
+		if enc == nil || len(chain) == 0 {
+			s.Close()
+			return nil, errors.New("dialing enclave: no verified enclave certificate to check against the known enclaves")
+		}
+		if err := o.KnownEnclaves.Check(enc.PolicyHash, KeyFingerprint(chain[0]), o.OnEnclaveChange); err != nil {
+			s.Close()
 			return nil, err
 		}
 	}
@@ -340,6 +368,14 @@ func (s *Session) tlsConfig() *tls.Config {
 			if err != nil {
 				s.verErr = err
 				return err
+			}
+			// One session, one enclave: a restarted enclave has lost what
+			// the session sent it, so it is never met silently.
+			if len(s.chain) > 0 {
+				if was, now := KeyFingerprint(s.chain[0]), KeyFingerprint(cs.PeerCertificates[0]); was != now {
+					s.verErr = &EnclaveChangedError{Policy: id.PolicyHash, Previous: was, Current: now, Seen: 2, InSession: true}
+					return s.verErr
+				}
 			}
 			s.enc, s.chain, s.verErr = id, cs.PeerCertificates, nil
 			return nil

@@ -104,6 +104,8 @@ func Hint(err error) string {
 		return "the program's inputs are not all uploaded yet: upload them and run again"
 	case errors.Is(err, ErrUnauthenticated):
 		return "use the certificate and key of a principal the policy lists (--identity, --key)"
+	case errors.Is(err, ErrEnclaveChanged):
+		return "the host started the enclave again since you last met it (or since this session began): whatever was uploaded before is gone, data-use budgets start afresh and the audit log is new; list the instances the attestation service certified with \"truce pas log --policy HASH\", and ask the host why"
 	case errors.Is(err, ErrPolicyMismatch):
 		return "the enclave runs another policy: check that you have the policy file the host was started with"
 	case errors.Is(err, ErrPolicyExpired):

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/truce-project/truce/pas"
 	"github.com/truce-project/truce/runtime/control"
 )
 
@@ -211,20 +212,30 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 
 	// First attestation, retried while the attestation service is
 	// unreachable or refuses (the runtime's own errors end it at once).
+	// A service that is busy or limits this host's rate asks it to wait:
+	// that is not a failed attempt, for up to maxThrottled in all.
 	var ready control.Message
+	throttledUntil := time.Now().Add(maxThrottled)
 	for attempt := 0; ; attempt++ {
 		ready, err = e.attest(ctx, conn, next)
 		if err == nil {
 			break
 		}
-		if errors.Is(err, errStopped) || errors.Is(err, ErrRuntimeDied) || ctx.Err() != nil || attempt >= e.h.cfg.AttestRetries {
+		throttled := (errors.Is(err, pas.ErrRateLimited) || errors.Is(err, pas.ErrBusy)) && time.Now().Before(throttledUntil)
+		if throttled {
+			attempt--
+		}
+		// A second instance of a single-instance policy stays refused:
+		// retrying would only repeat the refusal.
+		if errors.Is(err, errStopped) || errors.Is(err, ErrRuntimeDied) || errors.Is(err, pas.ErrSecondInstance) ||
+			ctx.Err() != nil || attempt >= e.h.cfg.AttestRetries {
 			return e.end(ctx, fmt.Errorf("enclave %s: attestation: %w", e.name, err))
 		}
-		log.Warn("attestation failed; trying again", "attempt", attempt+1, "err", err)
+		log.Warn("attestation failed; trying again", "attempt", attempt+1, "throttled", throttled, "err", err)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-time.After(retryDelay(err)):
 		}
 	}
 	e.becameReady(ready, sock)
@@ -294,10 +305,10 @@ func contains(list []string, s string) bool {
 func (e *enclave) attest(ctx context.Context, conn *control.Conn, next func(time.Duration, ...string) (control.Message, error)) (control.Message, error) {
 	outcome := "failed"
 	defer func() { e.h.m.attestations.WithLabelValues(e.name, outcome).Inc() }()
-	pas := e.h.cfg.PAS
+	svc := e.h.cfg.PAS
 	actx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	nonce, err := pas.Nonce(actx)
+	nonce, err := svc.Nonce(actx)
 	if err != nil {
 		return control.Message{}, fmt.Errorf("getting a nonce from the attestation service: %w", err)
 	}
@@ -308,7 +319,7 @@ func (e *enclave) attest(ctx context.Context, conn *control.Conn, next func(time
 	if err != nil {
 		return control.Message{}, err
 	}
-	chain, err := pas.Attest(actx, AttestRequest{Platform: ev.Platform, Evidence: ev.Evidence, CSR: ev.CSR, Nonce: nonce, Policy: e.spec.Policy.Bytes()})
+	chain, err := svc.Attest(actx, AttestRequest{Platform: ev.Platform, Evidence: ev.Evidence, CSR: ev.CSR, Nonce: nonce, Policy: e.spec.Policy.Bytes()})
 	if err != nil {
 		// Tell the runtime, so that it waits for the next attest.
 		m := control.Message{Type: control.TypeError, Message: "attestation service: " + err.Error()}

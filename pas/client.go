@@ -12,6 +12,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,10 @@ type Client struct {
 	// HTTP is the HTTP client; nil means one made from CA with a
 	// 30-second timeout.
 	HTTP *http.Client
+	// Credential, if set, authenticates the host (see AddHost): it is
+	// sent as a bearer token, and the service then serves the host from
+	// the share of nonces it keeps for authenticated hosts.
+	Credential string
 
 	once sync.Once
 	def  *http.Client
@@ -70,6 +75,9 @@ func (c *Client) do(ctx context.Context, method, path string, body any) ([]byte,
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.Credential != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Credential)
+	}
 	resp, err := c.http().Do(req)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %s %s: %v", ErrUnreachable, method, path, err)
@@ -86,6 +94,9 @@ func (c *Client) do(ctx context.Context, method, path string, body any) ([]byte,
 	if resp.StatusCode != http.StatusOK {
 		var p ProblemError
 		if ct == "application/problem+json" && json.Unmarshal(b, &p) == nil && p.Type != "" {
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 && s <= 24*3600 {
+				p.RetryAfter = time.Duration(s) * time.Second
+			}
 			return nil, "", &p
 		}
 		return nil, "", fmt.Errorf("%w: %s %s: HTTP %s", ErrService, method, path, resp.Status)

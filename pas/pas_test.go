@@ -270,7 +270,7 @@ func TestMalformedRequests(t *testing.T) {
 }
 
 func TestNonceLimit(t *testing.T) {
-	srv := pastest.Start(t, pastest.Options{Config: pas.Config{MaxNonces: 3}})
+	srv := pastest.Start(t, pastest.Options{Config: pas.Config{MaxNonces: 3, ReservedNonces: -1}})
 	c := srv.Client()
 	for range 3 {
 		if _, err := c.Nonce(context.Background()); err != nil {

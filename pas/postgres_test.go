@@ -161,7 +161,7 @@ func testReplicas(t *testing.T, database string) {
 // expired nonces make room again.
 func testReplicaNonces(t *testing.T, database string) {
 	clk := &clock{}
-	rs := replicas(t, database, 2, pas.Config{MaxNonces: 40, Now: clk.now})
+	rs := replicas(t, database, 2, pas.Config{MaxNonces: 40, ReservedNonces: -1, Now: clk.now})
 	polBytes := rs[0].PolicyBytes(t, meas)
 	prov := rs[0].Provider(meas)
 	ctx := context.Background()

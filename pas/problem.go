@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/truce-project/truce/attest"
 )
@@ -27,6 +30,9 @@ const (
 	ProblemRevoked              = "revoked-measurement"   // measurement revoked by the policy
 	ProblemTCB                  = "tcb-too-low"           // a TCB component below the policy's minimum
 	ProblemBusy                 = "busy"                  // too many outstanding nonces; retry later
+	ProblemRateLimited          = "rate-limited"          // this caller asked for nonces too fast; retry later
+	ProblemUnauthenticated      = "unauthenticated"       // the host credential is not accepted
+	ProblemSecondInstance       = "second-instance"       // the policy allows one enclave, and another was certified
 	ProblemInternal             = "internal"              // the service failed; nothing was issued
 )
 
@@ -43,6 +49,9 @@ var (
 	ErrRequest = errors.New("malformed request")
 	// ErrBusy: the service is overloaded; retry later.
 	ErrBusy = errors.New("attestation service busy")
+	// ErrRateLimited: this caller asked for nonces faster than the
+	// service allows it; retry after ProblemError.RetryAfter.
+	ErrRateLimited = errors.New("attestation service rate limit")
 	// ErrService: the service failed, or answered something unexpected.
 	ErrService = errors.New("attestation service failed")
 )
@@ -59,6 +68,9 @@ var problemErrors = map[string]error{
 	ProblemRevoked:              attest.ErrRevoked,
 	ProblemTCB:                  attest.ErrTCBTooLow,
 	ProblemBusy:                 ErrBusy,
+	ProblemRateLimited:          ErrRateLimited,
+	ProblemUnauthenticated:      ErrUnauthenticated,
+	ProblemSecondInstance:       ErrSecondInstance,
 	ProblemInternal:             ErrService,
 }
 
@@ -74,6 +86,9 @@ var problemStatus = map[string]int{
 	ProblemRevoked:              http.StatusForbidden,
 	ProblemTCB:                  http.StatusForbidden,
 	ProblemBusy:                 http.StatusServiceUnavailable,
+	ProblemRateLimited:          http.StatusTooManyRequests,
+	ProblemUnauthenticated:      http.StatusUnauthorized,
+	ProblemSecondInstance:       http.StatusConflict,
 	ProblemInternal:             http.StatusInternalServerError,
 }
 
@@ -89,6 +104,9 @@ var problemTitles = map[string]string{
 	ProblemRevoked:              "Measurement revoked by the policy",
 	ProblemTCB:                  "TCB below the policy's minimum",
 	ProblemBusy:                 "Service busy",
+	ProblemRateLimited:          "Too many nonces asked for",
+	ProblemUnauthenticated:      "Host credential not accepted",
+	ProblemSecondInstance:       "The policy allows one enclave instance, and another one is certified",
 	ProblemInternal:             "Service failure; nothing was issued",
 }
 
@@ -104,6 +122,9 @@ type ProblemError struct {
 	// Verdict is the structured refusal of evidence (an extension
 	// member of the problem); nil for other problems.
 	Verdict *attest.Verdict `json:"verdict,omitempty"`
+	// RetryAfter is when to try again (the Retry-After header), for busy
+	// and rate-limited; zero if the service did not say.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // Kind returns the type without ProblemTypePrefix, such as "bad-nonce".
@@ -161,7 +182,9 @@ func verdictProblem(v *attest.Verdict) *ProblemError {
 func writeProblem(w http.ResponseWriter, p *ProblemError) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
-	if p.Status == http.StatusServiceUnavailable {
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(p.RetryAfter.Seconds())), 10))
+	} else if p.Status == http.StatusServiceUnavailable || p.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
 	w.WriteHeader(p.Status)

@@ -18,10 +18,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/truce-project/truce/attest"
@@ -34,6 +36,10 @@ const (
 	DefaultCertLifetime  = 8 * time.Hour
 	DefaultNonceLifetime = 2 * time.Minute
 	DefaultMaxNonces     = 1 << 16
+	DefaultRefusalDelay  = time.Second
+	DefaultAttestsAtOnce = 8
+	// MaxHeldRefusals bounds the refusals held back (Config.RefusalDelay).
+	MaxHeldRefusals = 1024
 	// NonceSize is the length of every nonce in bytes.
 	NonceSize = 32
 	// MaxRequestBytes bounds an attestation request: a policy of at most
@@ -66,6 +72,40 @@ type Config struct {
 	NonceLifetime time.Duration
 	// MaxNonces bounds the outstanding nonces; zero means DefaultMaxNonces.
 	MaxNonces int
+	// ReservedNonces of MaxNonces are kept for authenticated hosts:
+	// anonymous callers together never hold more than MaxNonces minus
+	// these. Zero means half of MaxNonces; negative means none.
+	ReservedNonces int
+	// AnonymousRate and AnonymousBurst bound the nonces one anonymous
+	// client address (an IPv4 address, an IPv6 /64) gets: on average
+	// AnonymousRate a second, AnonymousBurst at once. Zero means
+	// DefaultAnonymousRate and DefaultAnonymousBurst.
+	AnonymousRate  float64
+	AnonymousBurst int
+	// AnonymousTotalRate bounds the nonces all anonymous callers together
+	// get a second (with a burst of twice as many); zero means
+	// DefaultAnonymousTotalRate; negative refuses anonymous callers.
+	AnonymousTotalRate float64
+	// HostRate and HostBurst bound the nonces one authenticated host gets:
+	// on average HostRate a second, HostBurst at once. Zero means
+	// DefaultHostRate and DefaultHostBurst.
+	HostRate  float64
+	HostBurst int
+	// Hosts are the hosts that may authenticate with a credential; nil
+	// means those of Dir's hosts file (see AddHost).
+	Hosts []HostRecord
+	// AttestsAtOnce bounds the attestation requests read and checked at
+	// once: anonymous callers share this many, authenticated hosts as many
+	// more (each request may hold up to about 3×MaxRequestBytes while it
+	// is decoded). A request waits up to a second for its turn, then is
+	// refused as busy. Zero means DefaultAttestsAtOnce.
+	AttestsAtOnce int
+	// RefusalDelay is how long a refusal of an anonymous caller's nonce
+	// is held before it is sent (at most its Retry-After), so that a
+	// flood waiting for answers costs the service goroutines, not CPU; at
+	// most MaxHeldRefusals are held at once, the others are answered at
+	// once. Zero means DefaultRefusalDelay; negative means none.
+	RefusalDelay time.Duration
 	// Verifiers adds or overrides verifiers by platform, on top of those
 	// registered with attest.Register. A "sim" verifier here is used only
 	// with AllowSim.
@@ -95,6 +135,14 @@ type Service struct {
 	caKey crypto.Signer
 	store Store
 	vs    map[string]attest.Verifier
+	hosts *hostSet
+	// anon limits each anonymous address, anonAll all of them together,
+	// host each authenticated host.
+	anon, anonAll, host *limiter
+	// held counts the refusals being held back.
+	held atomic.Int64
+	// anonSlots and hostSlots are the turns of POST /v1/attest.
+	anonSlots, hostSlots chan struct{}
 }
 
 // Open opens the service in cfg.Dir: its CA, its issuance log (checked
@@ -119,8 +167,44 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.MaxNonces <= 0 {
 		cfg.MaxNonces = DefaultMaxNonces
 	}
+	switch {
+	case cfg.ReservedNonces == 0:
+		cfg.ReservedNonces = cfg.MaxNonces / 2
+	case cfg.ReservedNonces < 0:
+		cfg.ReservedNonces = 0
+	case cfg.ReservedNonces >= cfg.MaxNonces:
+		return nil, fmt.Errorf("reserved nonces (%d) must be fewer than the most nonces outstanding (%d)", cfg.ReservedNonces, cfg.MaxNonces)
+	}
+	if cfg.AnonymousRate <= 0 {
+		cfg.AnonymousRate = DefaultAnonymousRate
+	}
+	if cfg.AnonymousBurst <= 0 {
+		cfg.AnonymousBurst = DefaultAnonymousBurst
+	}
+	if cfg.AnonymousTotalRate == 0 {
+		cfg.AnonymousTotalRate = DefaultAnonymousTotalRate
+	}
+	if cfg.HostRate <= 0 {
+		cfg.HostRate = DefaultHostRate
+	}
+	if cfg.HostBurst <= 0 {
+		cfg.HostBurst = DefaultHostBurst
+	}
+	if cfg.RefusalDelay == 0 {
+		cfg.RefusalDelay = DefaultRefusalDelay
+	}
+	if cfg.AttestsAtOnce <= 0 {
+		cfg.AttestsAtOnce = DefaultAttestsAtOnce
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Hosts == nil {
+		hosts, err := LoadHosts(cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Hosts = hosts
 	}
 	ca, key, err := loadCA(cfg.Dir, cfg.CAKey)
 	if err != nil {
@@ -153,7 +237,14 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.Collateral != nil && cfg.Collateral.Store == nil {
 		cfg.Collateral.Store = st
 	}
-	return &Service{cfg: cfg, ca: ca, caKey: key, store: st, vs: vs}, nil
+	total := max(cfg.AnonymousTotalRate, 0)
+	return &Service{cfg: cfg, ca: ca, caKey: key, store: st, vs: vs, hosts: newHostSet(cfg.Hosts),
+		anon:      newLimiter(cfg.AnonymousRate, cfg.AnonymousBurst, maxLimiterKeys),
+		anonAll:   newLimiter(total, int(math.Ceil(2*total)), 1),
+		host:      newLimiter(cfg.HostRate, cfg.HostBurst, len(cfg.Hosts)+1),
+		anonSlots: make(chan struct{}, cfg.AttestsAtOnce),
+		hostSlots: make(chan struct{}, cfg.AttestsAtOnce),
+	}, nil
 }
 
 // CACert returns the service's CA certificate.
@@ -214,7 +305,8 @@ func minTime(a, b time.Time) time.Time {
 
 // Handler returns the HTTP API:
 //
-//	POST /v1/nonce   → {"nonce": base64, "expires": RFC 3339}
+//	POST /v1/nonce   → {"nonce": base64, "expires": RFC 3339}; hosts send
+//	                   "Authorization: Bearer CREDENTIAL" (see AddHost)
 //	POST /v1/attest  ← AttestRequest as JSON → certificate chain PEM (leaf first)
 //	GET  /v1/ca      → the CA certificate PEM
 //	GET  /v1/collateral → the cached vendor collateral's freshness (JSON)
@@ -285,13 +377,18 @@ func (s *Service) NewNonce() ([]byte, time.Time, error) {
 }
 
 func (s *Service) newNonce(ctx context.Context) ([]byte, time.Time, error) {
+	return s.putNonce(ctx, s.cfg.Now(), s.cfg.MaxNonces)
+}
+
+// putNonce makes and remembers a nonce if fewer than limit are
+// outstanding (ErrBusy otherwise).
+func (s *Service) putNonce(ctx context.Context, now time.Time, limit int) ([]byte, time.Time, error) {
 	var n [NonceSize]byte
 	if _, err := io.ReadFull(s.cfg.Rand, n[:]); err != nil {
 		return nil, time.Time{}, fmt.Errorf("generating a nonce: %w", err)
 	}
-	now := s.cfg.Now()
 	exp := now.Add(s.cfg.NonceLifetime)
-	if err := s.store.PutNonce(ctx, n, exp, now, s.cfg.MaxNonces); err != nil {
+	if err := s.store.PutNonce(ctx, n, exp, now, limit); err != nil {
 		return nil, time.Time{}, err
 	}
 	return n[:], exp, nil
@@ -319,10 +416,104 @@ func (s *Service) consumeNonce(ctx context.Context, nonce []byte) error {
 	return nil
 }
 
+// caller is who asks for a nonce: a host by name, or an anonymous
+// client address.
+type caller struct {
+	host, addr string
+}
+
+// authenticate reads the request's credential, if any. A credential that
+// is not a host's is refused: a misconfigured host hears of it at once
+// rather than being served as anonymous.
+func (s *Service) authenticate(r *http.Request) (caller, *ProblemError) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return caller{addr: clientKey(r.RemoteAddr)}, nil
+	}
+	scheme, cred, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return caller{}, newProblem(ProblemUnauthenticated, "the Authorization header must be \"Bearer CREDENTIAL\": give the host the credential \"truce pas host add\" made (truce host serve --pas-credential FILE), or send no Authorization header to be served as an anonymous caller")
+	}
+	name, ok := s.hosts.lookup(strings.TrimSpace(cred))
+	if !ok {
+		return caller{}, newProblem(ProblemUnauthenticated, "the credential is not one of this service's hosts: check the file given to --pas-credential, or make one with \"truce pas host add NAME\" (and restart the service so that it reads it)")
+	}
+	return caller{host: name}, nil
+}
+
+// admit takes a nonce's worth of c's limits, or says why not.
+func (s *Service) admit(c caller, now time.Time) *ProblemError {
+	if c.host != "" {
+		if ok, wait := s.host.allow(c.host, now); !ok {
+			p := newProblem(ProblemRateLimited, fmt.Sprintf("host %q asked for more than %g nonces a second (%d at once): retry after the delay in Retry-After; a host needs one nonce per attestation", c.host, s.cfg.HostRate, s.cfg.HostBurst))
+			p.RetryAfter = wait
+			return p
+		}
+		return nil
+	}
+	if ok, wait := s.anon.allow(c.addr, now); !ok {
+		p := newProblem(ProblemRateLimited, fmt.Sprintf("anonymous callers get at most %g nonces a second from one address (%d at once), and %s asked for more: retry after the delay in Retry-After, or authenticate the host with a credential (truce pas host add NAME on the service; truce host serve --pas-credential FILE)", s.cfg.AnonymousRate, s.cfg.AnonymousBurst, c.addr))
+		p.RetryAfter = wait
+		return p
+	}
+	if ok, wait := s.anonAll.allow("", now); !ok {
+		p := newProblem(ProblemBusy, fmt.Sprintf("anonymous callers together get at most %g nonces a second, and that many were handed out: retry after the delay in Retry-After, or authenticate the host with a credential (truce pas host add NAME on the service; truce host serve --pas-credential FILE), which keeps its own share", max(s.cfg.AnonymousTotalRate, 0)))
+		p.RetryAfter = max(wait, time.Second)
+		return p
+	}
+	return nil
+}
+
+// hold delays a refusal by RefusalDelay (at most retry), unless
+// MaxHeldRefusals are held already or the caller goes away.
+func (s *Service) hold(ctx context.Context, retry time.Duration) {
+	d := min(s.cfg.RefusalDelay, retry)
+	if d <= 0 {
+		return
+	}
+	if s.held.Add(1) > MaxHeldRefusals {
+		s.held.Add(-1)
+		return
+	}
+	defer s.held.Add(-1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 func (s *Service) handleNonce(w http.ResponseWriter, r *http.Request) {
-	n, exp, err := s.newNonce(r.Context())
+	c, p := s.authenticate(r)
+	if p != nil {
+		s.refuse(w, r, p)
+		return
+	}
+	now := s.cfg.Now()
+	if p := s.admit(c, now); p != nil {
+		if c.host == "" {
+			s.hold(r.Context(), p.RetryAfter)
+		}
+		writeProblem(w, p)
+		return
+	}
+	limit := s.cfg.MaxNonces
+	if c.host == "" {
+		limit -= s.cfg.ReservedNonces
+	}
+	n, exp, err := s.putNonce(r.Context(), now, limit)
 	if errors.Is(err, ErrBusy) {
-		writeProblem(w, newProblem(ProblemBusy, "too many outstanding nonces: retry shortly"))
+		detail := fmt.Sprintf("%d nonces are outstanding, the most this service holds: retry after the delay in Retry-After (nonces expire %v after they are made)", s.cfg.MaxNonces, s.cfg.NonceLifetime)
+		if c.host == "" {
+			detail = fmt.Sprintf("anonymous callers hold %d outstanding nonces, the most they may (%d more are kept for authenticated hosts): retry after the delay in Retry-After, or authenticate the host with a credential (truce pas host add NAME; truce host serve --pas-credential FILE)", limit, s.cfg.ReservedNonces)
+		}
+		p := newProblem(ProblemBusy, detail)
+		p.RetryAfter = 5 * time.Second
+		if c.host == "" {
+			s.hold(r.Context(), p.RetryAfter)
+		}
+		writeProblem(w, p)
 		return
 	} else if err != nil {
 		s.cfg.Logger.Error("nonce", "err", err)
@@ -349,7 +540,36 @@ type AttestRequest struct {
 	Policy []byte `json:"policy"`
 }
 
+// attestTurn is how long a request waits for its turn to be read.
+const attestTurn = time.Second
+
 func (s *Service) handleAttest(w http.ResponseWriter, r *http.Request) {
+	c, p := s.authenticate(r)
+	if p != nil {
+		s.refuse(w, r, p)
+		return
+	}
+	slots := s.anonSlots
+	if c.host != "" {
+		slots = s.hostSlots
+	}
+	t := time.NewTimer(attestTurn)
+	select {
+	case slots <- struct{}{}:
+		t.Stop()
+		defer func() { <-slots }()
+	case <-t.C:
+		p := newProblem(ProblemBusy, fmt.Sprintf("%d attestation requests are being checked, the most at once: retry after the delay in Retry-After", s.cfg.AttestsAtOnce))
+		if c.host == "" {
+			p.Detail += ", or authenticate the host with a credential (truce pas host add NAME; truce host serve --pas-credential FILE), which has turns of its own"
+		}
+		p.RetryAfter = time.Second
+		writeProblem(w, p)
+		return
+	case <-r.Context().Done():
+		t.Stop()
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
 	var req AttestRequest
 	dec := json.NewDecoder(r.Body)
@@ -433,6 +653,10 @@ func (s *Service) Attest(ctx context.Context, req AttestRequest) ([]*x509.Certif
 	id := attest.Identity{Platform: claims.Platform, Measurement: claims.Measurement, PolicyHash: pol.Hash(),
 		Simulated: claims.Simulated || claims.Platform == attest.SimPlatform, TCB: claims.TCB}
 	leaf, err := s.issue(ctx, now, csr, pol, id)
+	if errors.Is(err, ErrSecondInstance) {
+		s.cfg.Logger.Warn("second enclave instance refused", "policy", pol.HashHex(), "err", err)
+		return nil, newProblem(ProblemSecondInstance, err.Error())
+	}
 	if err != nil {
 		s.cfg.Logger.Error("issuance failed", "err", err)
 		return nil, newProblem(ProblemInternal, "the certificate could not be issued and logged; nothing was issued: retry")
@@ -496,12 +720,17 @@ func (s *Service) issue(ctx context.Context, now time.Time, csr *x509.Certificat
 	if err != nil {
 		return nil, fmt.Errorf("reading back the enclave certificate: %w", err)
 	}
-	e, err := s.store.Append(ctx, now, hex.EncodeToString(serial.Bytes()), id, der)
+	appendEntry := s.store.Append
+	if pol.Attestation.SingleInstance {
+		appendEntry = s.store.AppendSingle
+	}
+	e, err := appendEntry(ctx, now, hex.EncodeToString(serial.Bytes()), id, der)
 	if err != nil {
 		return nil, err
 	}
 	s.cfg.Logger.Info("certificate issued", "seq", e.Seq, "serial", e.Serial, "platform", id.Platform,
-		"measurement", hex.EncodeToString(id.Measurement), "policy", pol.HashHex(), "simulated", id.Simulated)
+		"measurement", hex.EncodeToString(id.Measurement), "policy", pol.HashHex(), "simulated", id.Simulated,
+		"enclave_key", hex.EncodeToString(spkiHash[:]))
 	return cert, nil
 }
 

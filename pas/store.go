@@ -32,6 +32,13 @@ type Store interface {
 	// first verifies the entries others appended since this store last
 	// looked, so it never extends a chain it has not checked.
 	Append(ctx context.Context, t time.Time, serial string, id attest.Identity, certDER []byte) (Entry, error)
+	// AppendSingle is Append for a policy that allows one enclave
+	// instance: in the same transaction, under the same lock, it first
+	// checks that every entry for id's policy certifies the key certDER
+	// certifies, and refuses with an error wrapping ErrSecondInstance
+	// otherwise, appending nothing. Two enclaves racing to be first
+	// cannot both win.
+	AppendSingle(ctx context.Context, t time.Time, serial string, id attest.Identity, certDER []byte) (Entry, error)
 	// Head returns the number of entries and the hash of the last one, as
 	// this store last saw them. Keep a copy elsewhere to detect a log
 	// rewritten from the start.
@@ -110,7 +117,8 @@ var sqliteDialect = dialect{
 	cert        BLOB NOT NULL,
 	prev        BLOB NOT NULL,
 	hash        BLOB NOT NULL
-)`, `CREATE TABLE IF NOT EXISTS collateral (
+)`, `CREATE INDEX IF NOT EXISTS issuance_policy ON issuance (policy_hash, seq)`,
+		`CREATE TABLE IF NOT EXISTS collateral (
 	url        TEXT PRIMARY KEY,
 	body       BLOB NOT NULL,
 	fetched_ns INTEGER NOT NULL
@@ -136,7 +144,7 @@ var postgresDialect = dialect{
 	cert        BYTEA NOT NULL,
 	prev        BYTEA NOT NULL,
 	hash        BYTEA NOT NULL
-)`,
+)`, `CREATE INDEX IF NOT EXISTS issuance_policy ON issuance (policy_hash, seq)`,
 		// Unlogged: a database crash empties it, which only makes clients
 		// fetch fresh nonces; it can never bring a used nonce back.
 		`CREATE UNLOGGED TABLE IF NOT EXISTS nonce (
@@ -294,11 +302,85 @@ func (s *sqlStore) Append(ctx context.Context, t time.Time, serial string, id at
 	defer s.mu.Unlock()
 	// A client going away must not interrupt a write in progress.
 	ctx = context.WithoutCancel(ctx)
-	e, err := s.append(ctx, t, serial, id, certDER)
+	e, err := s.append(ctx, t, serial, id, certDER, false)
 	if err != nil {
 		return Entry{}, fmt.Errorf("appending to the issuance log: %w", err)
 	}
 	return e, nil
+}
+
+func (s *sqlStore) AppendSingle(ctx context.Context, t time.Time, serial string, id attest.Identity, certDER []byte) (Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
+	e, err := s.append(ctx, t, serial, id, certDER, true)
+	if errors.Is(err, ErrSecondInstance) {
+		return Entry{}, err
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("appending to the issuance log: %w", err)
+	}
+	return e, nil
+}
+
+// firstInstance returns the first instance the log certified for the
+// policy hash ph, if any, reading through q.
+func (s *sqlStore) firstInstance(ctx context.Context, q querier, ph [32]byte) (Instance, bool, error) {
+	rows, err := q.QueryContext(ctx, s.d.rebind(`SELECT seq, time_ns, cert FROM issuance WHERE policy_hash = ? ORDER BY seq LIMIT 1`), ph[:])
+	if err != nil {
+		return Instance{}, false, fmt.Errorf("reading the issuance log: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return Instance{}, false, rows.Err()
+	}
+	var (
+		seq, ns int64
+		der     []byte
+	)
+	if err := rows.Scan(&seq, &ns, &der); err != nil {
+		return Instance{}, false, fmt.Errorf("reading the issuance log: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return Instance{}, false, fmt.Errorf("%w: entry %d: certificate does not parse: %v", ErrLogTampered, seq, err)
+	}
+	return Instance{PolicyHash: ph, Key: KeyFingerprint(cert), First: time.Unix(0, ns), FirstSeq: seq}, true, nil
+}
+
+// otherKeys reports whether any entry for ph certifies a key other than
+// fp (the first instance is returned to name it).
+func (s *sqlStore) otherKeys(ctx context.Context, q querier, ph, fp [32]byte) (Instance, bool, error) {
+	first, ok, err := s.firstInstance(ctx, q, ph)
+	if err != nil || !ok {
+		return Instance{}, false, err
+	}
+	if first.Key != fp {
+		return first, true, nil
+	}
+	// The first is this key; so is every later one, since each append
+	// checked it (but a log written without the check, such as before
+	// the policy's service learnt of it, is checked too).
+	rows, err := q.QueryContext(ctx, s.d.rebind(`SELECT seq, cert FROM issuance WHERE policy_hash = ? ORDER BY seq`), ph[:])
+	if err != nil {
+		return Instance{}, false, fmt.Errorf("reading the issuance log: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var der []byte
+		if err := rows.Scan(&seq, &der); err != nil {
+			return Instance{}, false, fmt.Errorf("reading the issuance log: %w", err)
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return Instance{}, false, fmt.Errorf("%w: entry %d: certificate does not parse: %v", ErrLogTampered, seq, err)
+		}
+		if KeyFingerprint(cert) != fp {
+			return first, true, nil
+		}
+	}
+	return Instance{}, false, rows.Err()
 }
 
 // append runs one transaction: take the append lock, verify and adopt what
@@ -306,7 +388,7 @@ func (s *sqlStore) Append(ctx context.Context, t time.Time, serial string, id at
 // primary key on seq refuses a second entry with the same number, so even
 // a broken lock could not fork the chain. On failure s.seq and s.head are
 // left as they were; the next append catches up with whatever was stored.
-func (s *sqlStore) append(ctx context.Context, t time.Time, serial string, id attest.Identity, certDER []byte) (Entry, error) {
+func (s *sqlStore) append(ctx context.Context, t time.Time, serial string, id attest.Identity, certDER []byte, single bool) (Entry, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Entry{}, err
@@ -327,6 +409,18 @@ func (s *sqlStore) append(ctx context.Context, t time.Time, serial string, id at
 	})
 	if err != nil {
 		return Entry{}, err
+	}
+	if single {
+		cert, err := x509.ParseCertificate(certDER)
+		if err != nil {
+			return Entry{}, fmt.Errorf("parsing the certificate to log: %w", err)
+		}
+		fp := KeyFingerprint(cert)
+		if first, other, err := s.otherKeys(ctx, tx, id.PolicyHash, fp); err != nil {
+			return Entry{}, err
+		} else if other {
+			return Entry{}, secondInstanceError(first, fp)
+		}
 	}
 	e := Entry{Seq: seq + 1, Time: time.Unix(0, t.UnixNano()), Serial: serial, Identity: id, Cert: certDER, Prev: head}
 	e.Hash = EntryHash(e.Prev, e.Seq, e.Time, certDER)

@@ -78,6 +78,13 @@ type Attestation struct {
 	// policy says; a revoked measurement may not also be listed in
 	// Runtimes.
 	Revoked []Revocation `json:"revoked,omitempty"`
+	// SingleInstance allows one enclave instance only: the attestation
+	// service certifies the enclave key it certified first for this
+	// policy (renewals included) and refuses any other, so a host cannot
+	// restart the enclave to start afresh (reset budgets, wipe its audit
+	// log). Only the first policy of a chain counts: it is the one
+	// enclave certificates bind.
+	SingleInstance bool `json:"single_instance,omitempty"`
 }
 
 // TCB maps TCB component names, such as "microcode" for snp, to security

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"flag"
@@ -10,11 +11,12 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/client"
 )
 
 func init() {
 	var cf clientFlags
-	var caBundle, devicePub string
+	var caBundle, devicePub, pinFile string
 	var evidence, explain bool
 	register(&command{
 		name:    "attest",
@@ -43,17 +45,30 @@ policy expects, the actual value, the rule, the freshness of any vendor
 collateral used, and a hint. If the certificate is refused, nothing is sent
 to the enclave, so its evidence is not fetched.
 
-With --ca-bundle FILE it writes that CA certificate to FILE, so that other
-TLS tools can talk to the enclave API directly, e.g.
-  curl --cacert FILE --cert alice.crt --key alice.key https://HOST:PORT/v1/policy
-(the enclave certificate names the policy's host).
+It also prints the enclave key's SHA-256: it names this enclave instance
+(the enclave makes its key when it starts and keeps it through certificate
+renewals; "truce pas log --policy HASH" lists every instance certified).
+
+With --ca-bundle FILE it writes the attestation service's CA certificate to
+FILE and prints the curl command that talks to this enclave directly:
+  curl --cacert FILE --pinnedpubkey sha256//BASE64 \
+      --cert alice.crt --key alice.key https://HOST:PORT/v1/policy
+--cacert alone makes curl trust ANY enclave that attestation service
+certified, for any policy (another policy's enclave on another port of the
+same host has a certificate as good); --pinnedpubkey binds the connection
+to the key of the enclave checked here. curl still checks nothing of the
+policy: not the measurement, nor that the enclave runs this policy, nor
+revocations or TCB floors. Those checks are the ones this command just
+made, for this key: run it again after the enclave restarts (a new key,
+which the pin refuses). --pin FILE writes the sha256//… pin to FILE.
 ` + clientFlagsHelp + `
 
 Example:
   truce attest --policy policy.json --identity alice.crt --key alice.key`,
 		flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
-			fs.StringVar(&caBundle, "ca-bundle", "", "write the attestation service CA certificate to `file`")
+			fs.StringVar(&caBundle, "ca-bundle", "", "write the attestation service CA certificate to `file`, and print the curl command with this enclave's --pinnedpubkey")
+			fs.StringVar(&pinFile, "pin", "", "write this enclave's curl --pinnedpubkey value (sha256//…) to `file`")
 			fs.BoolVar(&evidence, "evidence", false, "also check the enclave's own evidence, without relying on the attestation service")
 			fs.BoolVar(&explain, "explain", false, "print every step of the attestation (evidence, verifier, certificate, client check) with ✓ or ✗")
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file` for --evidence on sim (default $TRUCE_SIM_DEVICE_PUB)")
@@ -63,7 +78,7 @@ Example:
 				return err
 			}
 			if explain {
-				if evidence || caBundle != "" {
+				if evidence || caBundle != "" || pinFile != "" {
 					return usagef("--explain goes alone: it already checks the evidence where it can")
 				}
 				return explainAttestation(e, &cf, devicePub)
@@ -89,6 +104,9 @@ Example:
 			fmt.Fprintf(e.stdout, "  policy hash:  %s (equal to this policy's; the enclave's copy matches byte for byte)\n", hex.EncodeToString(id.PolicyHash[:]))
 			fmt.Fprintf(e.stdout, "  certificate:  %s, valid %s to %s\n", leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 			fmt.Fprintf(e.stdout, "  issued by:    %s (the attestation service CA the policy pins)\n", pol.CACertificate().Subject.CommonName)
+			fp := client.KeyFingerprint(leaf)
+			pin := "sha256//" + base64.StdEncoding.EncodeToString(fp[:])
+			fmt.Fprintf(e.stdout, "  enclave key:  sha256:%s (this enclave instance; curl --pinnedpubkey %s)\n", hex.EncodeToString(fp[:]), pin)
 			if evidence {
 				v, err := evidenceVerifier(e, id.Platform, devicePub)
 				if err != nil {
@@ -100,12 +118,19 @@ Example:
 				}
 				fmt.Fprintf(e.stdout, "  evidence:     %s evidence verified directly: measurement %s, bound to this certificate's key, the policy and the nonce\n", claims.Platform, hex.EncodeToString(claims.Measurement))
 			}
+			if pinFile != "" {
+				if err := os.WriteFile(pinFile, []byte(pin+"\n"), 0o644); err != nil {
+					return withHint(fmt.Errorf("writing the pin: %w", err), "choose a writable --pin file")
+				}
+				fmt.Fprintf(e.stdout, "pin of this enclave's key written to %s\n", pinFile)
+			}
 			if caBundle != "" {
 				b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pol.CACertificate().Raw})
 				if err := os.WriteFile(caBundle, b, 0o644); err != nil {
 					return withHint(fmt.Errorf("writing the CA bundle: %w", err), "choose a writable --ca-bundle file")
 				}
-				fmt.Fprintf(e.stdout, "CA certificate written to %s: curl --cacert %s --cert CERT --key KEY https://%s/v1/policy\n", caBundle, caBundle, pol.Host)
+				fmt.Fprintf(e.stdout, "CA certificate written to %s; talk to this enclave, and no other, with:\n  curl --cacert %s --pinnedpubkey %s --cert CERT --key KEY https://%s/v1/policy\n", caBundle, caBundle, pin, pol.Host)
+				fmt.Fprintf(e.stdout, "without --pinnedpubkey curl trusts any enclave the attestation service certified, for any policy; with it, only this enclave key (run truce attest again after the enclave restarts)\n")
 			}
 			return nil
 		},

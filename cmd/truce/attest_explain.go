@@ -104,7 +104,7 @@ func fetchEvidence(e *env, cf *clientFlags, pol *policy.Policy, opts []client.Op
 	if err != nil {
 		return nil, "", withHint(fmt.Errorf("loading your identity: %w", err), "give your certificate with --identity and its key with --key (truce identity new NAME makes them)")
 	}
-	s, err := client.Dial(e.ctx, pol, id, opts...)
+	s, err := client.Dial(e.ctx, pol, id, append(cf.knownEnclaves(e), opts...)...)
 	if err != nil {
 		return nil, "", clientError(err)
 	}

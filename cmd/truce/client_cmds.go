@@ -25,6 +25,8 @@ import (
 // clientFlags are the flags every command that talks to an enclave takes.
 type clientFlags struct {
 	policy, cert, key, addr string
+	known                   string
+	refuseNew               bool
 }
 
 const clientFlagsHelp = `
@@ -35,13 +37,51 @@ policy pins, names a measurement the policy trusts, and is for this very
 policy; then it checks the enclave's copy of the policy byte for byte or,
 if the enclave's policy has changed since, that every change from its first
 policy was approved by the quorum of the policy before it and that this
-policy is one of them (docs/trust-lifecycle.md).`
+policy is one of them (docs/trust-lifecycle.md).
+
+The client remembers, per policy, the enclave instance it met (its key's
+SHA-256) in a known-enclaves record, like SSH's known_hosts: --known-enclaves
+FILE, else $TRUCE_KNOWN_ENCLAVES, else $XDG_CONFIG_HOME/truce/known_enclaves
+or ~/.config/truce/known_enclaves ("off" keeps none). Meeting another
+instance than last time means the host started the enclave again, with
+empty files, fresh data-use budgets and a new audit log: the client warns
+and goes on (--refuse-new-enclave: it stops after reading the enclave's
+policy, before sending any data).`
 
 func (c *clientFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.policy, "policy", "", "policy `file` ($TRUCE_POLICY)")
 	fs.StringVar(&c.cert, "identity", "", "your certificate `file` ($TRUCE_IDENTITY)")
 	fs.StringVar(&c.key, "key", "", "your private key `file` ($TRUCE_KEY)")
 	fs.StringVar(&c.addr, "addr", "", "host `address` to dial (default: the policy's host)")
+	fs.StringVar(&c.known, "known-enclaves", "", "known-enclaves record `file` (\"off\": none; default $"+client.KnownEnclavesEnv+" or ~/.config/truce/known_enclaves)")
+	fs.BoolVar(&c.refuseNew, "refuse-new-enclave", false, "stop before sending any data if the enclave is another instance than last time for this policy")
+}
+
+// knownEnclaves is the dial option that checks the enclave against the
+// known-enclaves record: a new instance is a warning on stderr, or with
+// --refuse-new-enclave an error.
+func (c *clientFlags) knownEnclaves(e *env) []client.Option {
+	path := c.known
+	if path == "" {
+		path = client.DefaultKnownEnclavesPath(e.getenv)
+	}
+	if path == "" || path == "off" {
+		return nil
+	}
+	// A record that cannot be kept (no writable home) must not stop the
+	// command: it warns, and the command runs without it.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		fmt.Fprintf(e.stderr, "truce: warning: no known-enclaves record, so a restarted enclave goes unnoticed: %v\nhint: give --known-enclaves FILE, or $%s=off to keep none\n", err, client.KnownEnclavesEnv)
+		return nil
+	}
+	k := &client.KnownEnclaves{Path: path}
+	return []client.Option{client.WithKnownEnclaves(k, func(ch *client.EnclaveChangedError) error {
+		if c.refuseNew {
+			return withHint(ch, "%s; to accept it, run again without --refuse-new-enclave", client.Hint(ch))
+		}
+		fmt.Fprintf(e.stderr, "truce: WARNING: %v\nhint: %s (recorded in %s; this warning is not repeated for this instance)\n", ch, client.Hint(ch), path)
+		return nil
+	})}
 }
 
 // check fills the flags from the environment and reports a missing one.
@@ -74,7 +114,7 @@ func (c *clientFlags) dial(e *env) (*client.Session, *policy.Policy, error) {
 	if err != nil {
 		return nil, nil, withHint(fmt.Errorf("loading your identity: %w", err), "give your certificate with --identity and its key with --key (truce identity new NAME makes them)")
 	}
-	var opts []client.Option
+	opts := c.knownEnclaves(e)
 	if c.addr != "" {
 		opts = append(opts, client.WithAddr(c.addr))
 	}

@@ -29,6 +29,7 @@ func init() {
 	var (
 		policies                                           stringList
 		policyDir, platform, pasURL, pasCA, listen, simKey string
+		pasCredential                                      string
 		metricsAddr, logLevel                              string
 		keepServing                                        bool
 		maxRuns, memoryMiB                                 int
@@ -63,7 +64,12 @@ enclave down and exits 1 — it never restarts an enclave silently (with
 --keep-serving it goes on serving the other enclaves instead).
 
 --pas and --pas-ca default to the first policy's attestation service URL
-and CA; --listen defaults to the first policy's host.
+and CA; --listen defaults to the first policy's host. --pas-credential FILE
+(or $TRUCE_PAS_CREDENTIAL) authenticates the host to the attestation
+service with the credential "truce pas host add" wrote: the service keeps a
+share of its nonces for authenticated hosts, so that anonymous callers
+flooding it cannot stop this host's attestations and renewals. Without it
+the host is an anonymous caller, limited per address.
 
 Example:
   truce host serve --policy policy.json --platform sim \
@@ -73,6 +79,7 @@ Example:
 			fs.StringVar(&platform, "platform", "sim", "enclave `platform`")
 			fs.StringVar(&pasURL, "pas", "", "attestation service `URL` (default: the policy's)")
 			fs.StringVar(&pasCA, "pas-ca", "", "attestation service CA certificate `file` (default: the policy's CA)")
+			fs.StringVar(&pasCredential, "pas-credential", "", "host credential `file` for the attestation service (truce pas host add; default $TRUCE_PAS_CREDENTIAL)")
 			fs.StringVar(&listen, "listen", "", "`address` to accept clients on (default: the policy's host)")
 			fs.StringVar(&simKey, "sim-device-key", "", "simulated device key `file` for platform sim")
 			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics")
@@ -133,8 +140,19 @@ Example:
 			if listen == "" {
 				listen = first.Host
 			}
+			if pasCredential == "" {
+				pasCredential = e.getenv("TRUCE_PAS_CREDENTIAL")
+			}
+			var cred string
+			if pasCredential != "" {
+				c, err := pas.ReadCredential(pasCredential)
+				if err != nil {
+					return withHint(fmt.Errorf("--pas-credential: %w", err), "give the file \"truce pas host add\" wrote for this host")
+				}
+				cred = c
+			}
 			h, err := host.New(host.Config{
-				Enclaves: enclaves, PAS: host.FromPAS(&pas.Client{URL: pasURL, CA: ca}),
+				Enclaves: enclaves, PAS: host.FromPAS(&pas.Client{URL: pasURL, CA: ca, Credential: cred}),
 				Logger: logger, RuntimeLog: e.stderr, KeepServing: keepServing,
 			})
 			if errors.Is(err, host.ErrLimits) {
@@ -172,8 +190,15 @@ Example:
 			err = h.Serve(ctx, ln)
 			if err != nil {
 				hint := "read the runtime's log above; start the host again once the cause is fixed"
-				if errors.Is(err, pas.ErrUnreachable) {
+				switch {
+				case errors.Is(err, pas.ErrUnreachable):
 					hint = "check that the attestation service runs at " + pasURL + " (truce pas serve)"
+				case errors.Is(err, pas.ErrUnauthenticated):
+					hint = "the attestation service does not know this host's credential: check --pas-credential, or have its operator run \"truce pas host add\" and restart the service"
+				case errors.Is(err, pas.ErrRateLimited), errors.Is(err, pas.ErrBusy):
+					hint = "the attestation service is refusing nonces to this host: authenticate it with --pas-credential (truce pas host add on the service), or start it again later"
+				case errors.Is(err, pas.ErrSecondInstance):
+					hint = "the policy allows one enclave instance (attestation.single_instance) and the attestation service certified another one already: an enclave that stopped cannot be started again under this policy; agree on a new policy"
 				}
 				return withHint(err, "%s", hint)
 			}

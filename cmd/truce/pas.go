@@ -94,6 +94,17 @@ Evidence of the simulated platform is accepted only with --allow-sim, and
 certificates issued for it say SIMULATED. Every issuance is logged before it
 is returned; see "truce pas log".
 
+Anyone who reaches the service may ask for nonces, so they are limited:
+an anonymous caller gets --anonymous-rate a second from one address (an
+IPv4 address or an IPv6 /64; --anonymous-burst at once), all anonymous
+callers together --anonymous-total-rate a second, and they may hold at most
+half of --max-nonces. The other half is kept for hosts that authenticate
+with a credential ("truce pas host add NAME", then "truce host serve
+--pas-credential FILE"), each limited to --host-rate a second: while
+anonymous callers flood the service, its hosts are still served. Refusals
+are problem documents (429 rate-limited, 503 busy) with Retry-After and a
+hint. The service reads DIR/hosts.json when it starts.
+
 The issuance log and the outstanding nonces live in DIR/log.db (SQLite) by
 default: one process serves. With --database postgres://… (or the
 environment variable TRUCE_PAS_DATABASE, which keeps the password out of
@@ -123,6 +134,12 @@ Example:
 			fs.String("host", "", "extra comma-separated host `names` or IPs for the service's TLS certificate")
 			fs.Duration("cert-lifetime", pas.DefaultCertLifetime, "validity of issued enclave certificates (capped by the policy's expiry)")
 			fs.Duration("nonce-lifetime", pas.DefaultNonceLifetime, "how long a nonce may be used")
+			fs.Int("max-nonces", pas.DefaultMaxNonces, "most `nonces` outstanding; half are kept for authenticated hosts")
+			fs.Float64("anonymous-rate", pas.DefaultAnonymousRate, "nonces a second one anonymous address gets (`rate`)")
+			fs.Int("anonymous-burst", pas.DefaultAnonymousBurst, "nonces one anonymous address gets at once (`count`)")
+			fs.Float64("anonymous-total-rate", pas.DefaultAnonymousTotalRate, "nonces a second all anonymous callers together get (`rate`; negative: none)")
+			fs.Float64("host-rate", pas.DefaultHostRate, "nonces a second one authenticated host gets (`rate`)")
+			fs.Duration("refusal-delay", pas.DefaultRefusalDelay, "hold refusals of anonymous callers this `long` before answering (negative: never)")
 			fs.String("addr-file", "", "write the listening address to this `file` once ready (for scripts)")
 			databaseFlag(fs)
 			fs.Bool("fetch-collateral", false, "fetch SEV-SNP VCEKs from AMD's KDS and TDX/SGX collateral from Intel's PCS when evidence lacks them, cached in the store")
@@ -132,7 +149,7 @@ Example:
 	})
 	register(&command{
 		name:    "pas log",
-		args:    "--dir DIR [--verify]",
+		args:    "--dir DIR [--verify] [--policy HASH | --instances]",
 		summary: "print and verify the attestation service's issuance log",
 		help: `Prints every certificate the attestation service of DIR issued, oldest
 first, checking as it goes that each entry chains to the one before it and
@@ -140,12 +157,24 @@ was signed by the service's CA. With --verify only the summary is printed.
 It exits with an error at the first entry that does not verify. It only
 reads, so it may run while the service serves.
 
+With --policy HASH (the policy's hash, or at least its first 8 hex digits,
+as "truce policy hash" prints it) it lists instead every enclave instance
+the service certified for that policy: an enclave makes its key when it
+starts and keeps it through renewals, so each key is one start of the
+enclave. For each: the key's SHA-256 (what "truce attest" and curl's
+--pinnedpubkey show), the first and last issuance, how many certificates,
+the platform and measurement. More than one instance means the enclave was
+started again, with its files, budgets and audit log afresh. --instances
+lists the instances of every policy.
+
 Keep the printed head hash elsewhere: a later log must contain it. With
 --database (or TRUCE_PAS_DATABASE) it reads the PostgreSQL log the replicas
 share; DIR still gives the CA.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory`")
 			fs.Bool("verify", false, "print only the summary")
+			fs.String("policy", "", "list the enclave instances certified for the policy with this `hash` (or hex prefix of at least 8 digits)")
+			fs.Bool("instances", false, "list the enclave instances of every policy")
 			databaseFlag(fs)
 		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
@@ -160,6 +189,13 @@ share; DIR still gives the CA.`,
 			database, err := pasDatabase(e, fs)
 			if err != nil {
 				return err
+			}
+			prefix := strings.ToLower(fs.Lookup("policy").Value.String())
+			if all := fs.Lookup("instances").Value.(flag.Getter).Get().(bool); all || prefix != "" {
+				if all && prefix != "" || quiet {
+					return usagef("--policy, --instances and --verify go alone")
+				}
+				return printInstances(e, dir, database, prefix)
 			}
 			var n int64
 			var head [32]byte
@@ -188,6 +224,110 @@ share; DIR still gives the CA.`,
 				return err
 			}
 			fmt.Fprintf(e.stdout, "log verifies: %d entries, head %s\n", n, hex.EncodeToString(head[:]))
+			return nil
+		},
+	})
+}
+
+// printInstances lists the enclave instances of the policies whose hash
+// starts with prefix ("" for all).
+func printInstances(e *env, dir, database, prefix string) error {
+	if prefix != "" {
+		if _, err := hex.DecodeString(prefix[:len(prefix)&^1]); err != nil || len(prefix) < 8 || len(prefix) > 64 {
+			return withHint(usagef("--policy %q is not a policy hash", prefix), "give the policy's hash in hex, at least its first 8 digits (truce policy hash FILE prints it)")
+		}
+	}
+	is := pas.NewInstances(nil)
+	err := pas.ReadLogIn(e.ctx, dir, database, func(en pas.Entry) error {
+		if strings.HasPrefix(hex.EncodeToString(en.Identity.PolicyHash[:]), prefix) {
+			return is.Add(en)
+		}
+		return nil
+	})
+	if errors.Is(err, pas.ErrLogTampered) {
+		return withHint(err, "the log was changed after it was written: restore %s from a backup and investigate", logName(dir, database))
+	}
+	if errors.Is(err, pas.ErrNotInitialised) {
+		return withHint(err, "give the --dir of \"truce pas init\"")
+	}
+	if err != nil {
+		return err
+	}
+	list := is.List()
+	per := map[[32]byte]int{}
+	for _, in := range list {
+		per[in.PolicyHash]++
+	}
+	for _, in := range list {
+		sim := ""
+		if in.Simulated {
+			sim = " SIMULATED"
+		}
+		fmt.Fprintf(e.stdout, "policy=%s enclave-key=sha256:%s first=%s last=%s certificates=%d platform=%s%s measurement=%s\n",
+			hex.EncodeToString(in.PolicyHash[:]), in.KeyHex(), in.First.UTC().Format(time.RFC3339), in.Last.UTC().Format(time.RFC3339),
+			in.Certificates, in.Platform, sim, hex.EncodeToString(in.Measurement))
+	}
+	switch {
+	case len(list) == 0 && prefix != "":
+		fmt.Fprintf(e.stdout, "no enclave was certified for policy %s…\n", prefix)
+	case len(per) == 1 && len(list) > 1:
+		fmt.Fprintf(e.stdout, "%d enclave instances for this policy: the enclave was started %d times, each time with empty files, fresh budgets and a new audit log\n", len(list), len(list))
+	default:
+		fmt.Fprintf(e.stdout, "%d enclave instances for %d policies\n", len(list), len(per))
+	}
+	return nil
+}
+
+func init() {
+	register(&command{
+		name:    "pas host add",
+		args:    "--dir DIR [-o FILE] NAME",
+		summary: "make a credential for a host of the attestation service",
+		help: `Makes a credential for the host NAME: a bearer token of 256 random bits.
+Its SHA-256 (never the token) is added to DIR/hosts.json; the token is
+written to FILE (mode 0600; default NAME.credential), to give to the host:
+  truce host serve --pas-credential FILE …
+An authenticated host is served from the share of nonces the service keeps
+for hosts, so anonymous callers cannot starve it; it is limited by
+--host-rate. Restart "truce pas serve" for it to read the new host.
+
+Example:
+  truce pas host add --dir pas -o host-1.credential host-1`,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("dir", "", "service `directory`")
+			fs.String("o", "", "`file` to write the credential to (default NAME.credential)")
+		},
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return withHint(usagef("give one host NAME"), "such as: truce pas host add --dir pas host-1")
+			}
+			dir, err := pasDir(fs)
+			if err != nil {
+				return err
+			}
+			out := fs.Lookup("o").Value.String()
+			if out == "" {
+				out = args[0] + ".credential"
+			}
+			if _, err := os.Lstat(out); err == nil {
+				return withHint(fmt.Errorf("%s exists", out), "choose another -o FILE, or remove it first")
+			}
+			cred, err := pas.AddHost(dir, args[0], rand.Reader, time.Now())
+			if errors.Is(err, pas.ErrHostExists) {
+				return withHint(err, "choose another NAME")
+			}
+			if errors.Is(err, pas.ErrNotInitialised) {
+				return withHint(err, "give the --dir of \"truce pas init\"")
+			}
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, []byte(cred+"\n"), 0o600); err != nil {
+				return withHint(fmt.Errorf("writing the credential (the host was added to %s): %w", filepath.Join(dir, pas.HostsFile), err),
+					"remove host %q from %s and add it again with a writable -o FILE", args[0], filepath.Join(dir, pas.HostsFile))
+			}
+			fmt.Fprintf(e.stdout, "host %q added to %s\ncredential written to %s: give it to the host (truce host serve --pas-credential %s) and restart truce pas serve\n",
+				args[0], filepath.Join(dir, pas.HostsFile), out, out)
 			return nil
 		},
 	})
@@ -300,6 +440,16 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	cfg := pas.Config{
 		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger, Database: database,
 		CertLifetime: get("cert-lifetime").(time.Duration), NonceLifetime: get("nonce-lifetime").(time.Duration),
+		MaxNonces: get("max-nonces").(int), AnonymousRate: get("anonymous-rate").(float64), AnonymousBurst: get("anonymous-burst").(int),
+		AnonymousTotalRate: get("anonymous-total-rate").(float64), HostRate: get("host-rate").(float64),
+		RefusalDelay: get("refusal-delay").(time.Duration),
+	}
+	if cfg.RefusalDelay == 0 {
+		cfg.RefusalDelay = -1
+	}
+	if cfg.MaxNonces < 2 || cfg.AnonymousRate <= 0 || cfg.AnonymousBurst < 1 || cfg.AnonymousTotalRate == 0 || cfg.HostRate <= 0 {
+		return withHint(usagef("--max-nonces must be at least 2, --anonymous-rate, --anonymous-burst and --host-rate positive, --anonymous-total-rate non-zero"),
+			"leave them out for the defaults; give --anonymous-total-rate -1 to serve authenticated hosts only")
 	}
 	key, err := pkcs11Key(e, fs, false)
 	if err != nil {
@@ -326,6 +476,8 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 		return withHint(err, "run \"truce pas init --dir %s\" first", dir)
 	case errors.Is(err, pas.ErrLogTampered):
 		return withHint(err, "the issuance log was changed: run \"truce pas log --dir %s\" and restore %s from a backup", dir, logName(dir, database))
+	case err != nil && strings.Contains(err.Error(), pas.HostsFile):
+		return withHint(fmt.Errorf("opening the attestation service: %w", err), "fix %s (truce pas host add writes it)", filepath.Join(dir, pas.HostsFile))
 	case err != nil && database != "":
 		return withHint(fmt.Errorf("opening the attestation service: %w", err), "check that the PostgreSQL database is reachable and the URL is right, and the files in %s", dir)
 	case err != nil:
@@ -345,6 +497,9 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	fmt.Fprintf(e.stdout, "CA certificate: %s\nURL: %s\n", filepath.Join(dir, pas.CACertFile), url)
 	if get("allow-sim").(bool) {
 		fmt.Fprintf(e.stdout, "accepting the SIMULATED platform (not hardware-backed)\n")
+	}
+	if hosts, err := pas.LoadHosts(dir); err == nil {
+		fmt.Fprintf(e.stdout, "authenticated hosts: %d (%s)\n", len(hosts), filepath.Join(dir, pas.HostsFile))
 	}
 	if f := get("addr-file").(string); f != "" {
 		if err := os.WriteFile(f, []byte(addr+"\n"), 0o644); err != nil {

@@ -53,6 +53,9 @@ prints its hash. FILE is never overwritten; "-o -" writes to standard output.
                                        the lowest firmware security versions
                                        accepted (snp, tdx, sgx)
   --revoke PLATFORM=MEASUREMENT[:REASON]  a runtime build never accepted
+  --single-instance                    the attestation service certifies one
+                                       enclave only: a restarted enclave (with
+                                       fresh budgets and audit log) is refused
 
 CAPS is a comma-separated list of PATH:RIGHTS, such as /input/alice/:w,/output/:r.
 A PATH ending in / covers everything below it. RIGHTS are letters: r read,
@@ -98,6 +101,7 @@ Example:
 			fs.Var(&pf.carry, "carry", "with --successor-of, a `PATH` whose files the change keeps (repeatable)")
 			fs.Var(&pf.minimumTCB, "minimum-tcb", "lowest TCB accepted, `PLATFORM:COMPONENT=N[,COMPONENT=N…]` (repeatable)")
 			fs.Var(&pf.revoked, "revoke", "runtime build never accepted, `PLATFORM=MEASUREMENT[:REASON]` (repeatable)")
+			fs.Bool("single-instance", false, "allow one enclave instance only (attestation.single_instance): the attestation service refuses a second enclave key")
 			fs.Int("memory-mib", 0, "most memory a program may use, in `MiB` (default 256)")
 			fs.Int("exec-seconds", 0, "longest a run may take, in `seconds` (default 60)")
 			fs.Int("file-mib", 0, "largest a file may grow, in `MiB` (default 1024)")
@@ -176,7 +180,7 @@ func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) erro
 	}
 
 	if base != nil {
-		for _, f := range []string{"pas-url", "pas-ca", "runtime", "minimum-tcb", "revoke", "host", "file-mib", "total-mib"} {
+		for _, f := range []string{"pas-url", "pas-ca", "runtime", "minimum-tcb", "revoke", "single-instance", "host", "file-mib", "total-mib"} {
 			if set[f] {
 				return withHint(usagef("--%s with --successor-of: a successor keeps its base's attestation, host and file limits", f),
 					"drop --%s; to change it, start a new enclave with a first policy", f)
@@ -196,6 +200,7 @@ func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) erro
 			return withHint(fmt.Errorf("--pas-ca: %w", err), "give the CA certificate of the attestation service, such as pas/ca.crt")
 		}
 		p.Attestation.CACert = string(certPEM(ca.Raw))
+		p.Attestation.SingleInstance = fs.Lookup("single-instance").Value.(flag.Getter).Get().(bool)
 
 		if len(pf.runtimes) == 0 {
 			pf.runtimes = stringList{"sim"}

@@ -46,9 +46,16 @@ type Options struct {
 	// of another Server, with Config.Database shared); otherwise a new
 	// one is made.
 	Dir string
-	// Config fields other than Dir and AllowSim are passed on.
+	// Config fields other than Dir and AllowSim are passed on. The
+	// per-caller nonce rates left zero are set high (a million a second),
+	// since every test client is one anonymous loopback address; set them
+	// to test the limits. Refusals are not held back unless RefusalDelay
+	// is set.
 	Config pas.Config
 }
+
+// unlimited is the nonce rate tests get unless they set one.
+const unlimited = 1e6
 
 // Start initialises a service in a temporary directory and serves it on
 // loopback until the test ends.
@@ -63,6 +70,18 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	cfg := o.Config
 	cfg.Dir, cfg.AllowSim = dir, !o.RefuseSim
+	if cfg.AnonymousRate == 0 && cfg.AnonymousBurst == 0 {
+		cfg.AnonymousRate, cfg.AnonymousBurst = unlimited, unlimited
+	}
+	if cfg.AnonymousTotalRate == 0 {
+		cfg.AnonymousTotalRate = unlimited
+	}
+	if cfg.RefusalDelay == 0 {
+		cfg.RefusalDelay = -1
+	}
+	if cfg.HostRate == 0 && cfg.HostBurst == 0 {
+		cfg.HostRate, cfg.HostBurst = unlimited, unlimited
+	}
 	s, err := pas.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
