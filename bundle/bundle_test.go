@@ -96,7 +96,7 @@ func TestTamper(t *testing.T) {
 			f.Bundle.Withheld = append(f.Bundle.Withheld, f.Bundle.Withheld[2])
 		}, true, bundle.ErrReceipt},
 		{"receipt output changed", "bob", func(_ *testing.T, f *bundletest.Fixture) {
-			f.Bundle.Receipts[0].Outputs[0].SHA256 = hexOf(make([]byte, 32))
+			f.Bundle.Receipts[0].Outputs[0].Commitment = hexOf(make([]byte, 32))
 		}, true, bundle.ErrReceipt},
 		{"receipts swapped", "bob", func(_ *testing.T, f *bundletest.Fixture) {
 			r := f.Bundle.Receipts

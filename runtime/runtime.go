@@ -86,6 +86,10 @@ type Config struct {
 	// one more is refused (429, limit-exceeded) rather than queued. Zero
 	// means no bound beyond one run per program at a time.
 	MaxRuns int
+	// AuditBytes bounds the memory of the audit log with the receipts its
+	// entries name; past it the oldest entries are folded away (package
+	// audit). Zero means audit.DefaultBudget.
+	AuditBytes int64
 }
 
 // Runtime is one enclave's runtime. Make it with New; it is safe for
@@ -110,6 +114,7 @@ type Runtime struct {
 	fs    *vfs.FS
 	admin *vfs.View // every right, for the runtime's own reads
 	audit *audit.Log
+	vers  versions // the salt of each file's current version
 
 	cert atomic.Pointer[certState]
 
@@ -189,7 +194,7 @@ func New(cfg Config) (*Runtime, error) {
 		genesis: cfg.Policy, pol: cfg.Policy, provider: cfg.Provider, eng: eng, now: now, rand: rnd, log: logger,
 		pub: &key.PublicKey, spki: spki, fs: fs,
 		admin:    fs.View(capability.Set{"/": capability.All}),
-		audit:    &audit.Log{Now: now},
+		audit:    &audit.Log{Now: now, Budget: cfg.AuditBytes},
 		progMu:   map[string]*sync.Mutex{},
 		chain:    []api.PolicyLink{{SHA256: cfg.Policy.HashHex(), Policy: cfg.Policy.Bytes(), Approvals: []api.PolicyApproval{}}},
 		pols:     map[string]*policy.Policy{cfg.Policy.HashHex(): cfg.Policy},
@@ -197,6 +202,11 @@ func New(cfg Config) (*Runtime, error) {
 		releases: map[string]*releases{},
 		receipts: map[string]*receipt.Receipt{},
 		shutdown: make(chan struct{}),
+		vers:     versions{m: map[string]version{}},
+	}
+	r.audit.OnFold = r.forgetReceipts
+	if cfg.AuditBytes < 0 {
+		return nil, fmt.Errorf("runtime: AuditBytes is %d: give a positive budget, or 0 for the default", cfg.AuditBytes)
 	}
 	if cfg.MaxRuns < 0 {
 		return nil, fmt.Errorf("runtime: MaxRuns is %d: give a positive bound, or 0 for none", cfg.MaxRuns)
@@ -404,4 +414,5 @@ func (r *Runtime) Wipe() {
 	r.key.Store(nil)
 	r.fs.Wipe()
 	r.audit.Wipe()
+	r.wipeVersions()
 }

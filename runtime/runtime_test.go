@@ -61,14 +61,15 @@ func TestShamirOverTLS(t *testing.T) {
 	if len(rc.Inputs) != 3 || rc.Inputs[0].Path != "/input/shamir-0.dat" {
 		t.Fatalf("inputs = %+v", rc.Inputs)
 	}
-	if len(rc.Outputs) != 1 || rc.Outputs[0].Path != "/output/shamir.dat" || rc.Outputs[0].SHA256 != hexSum(secret) {
+	if len(rc.Outputs) != 1 || rc.Outputs[0].Path != "/output/shamir.dat" ||
+		receipt.Open(&rc, false, "/output/shamir.dat", rita.salt("/output/shamir.dat"), bytes.NewReader(secret)) != nil {
 		t.Fatalf("outputs = %+v", rc.Outputs)
 	}
 
 	// Any change to the receipt breaks it.
 	for name, mutate := range map[string]func(r *receipt.Receipt){
 		"exit code":    func(r *receipt.Receipt) { r.ExitCode = 1 },
-		"output hash":  func(r *receipt.Receipt) { r.Outputs[0].SHA256 = hexSum([]byte("other")) },
+		"output hash":  func(r *receipt.Receipt) { r.Outputs[0].Commitment = hexSum([]byte("other")) },
 		"program":      func(r *receipt.Receipt) { r.ProgramHash = hexSum(nil) },
 		"finished":     func(r *receipt.Receipt) { r.Finished = r.Finished.Add(time.Second) },
 		"signature":    func(r *receipt.Receipt) { r.Signature[len(r.Signature)-1] ^= 1 },

@@ -153,6 +153,12 @@ func printBundleReport(w io.Writer, rep *bundle.Report) {
 		fmt.Fprintf(w, "  evidence:     %s evidence verified: measurement %s, binds the enclave key, the first policy and the nonce\n", rep.Evidence.Platform, hex.EncodeToString(rep.Evidence.Measurement))
 	}
 	fmt.Fprintf(w, "  audit log:    %d entries, hash chain checks, signed by the enclave at %s (head %s)\n", len(rep.Entries), ts(cp.Time), cp.Head)
+	if cp.From > 0 {
+		fmt.Fprintf(w, "                from entry %d: the %d before were folded away, the first kept follows %s\n", cp.From, cp.From, cp.Prev)
+	}
+	if cp.Total > cp.Size {
+		fmt.Fprintf(w, "                to entry %d of %d: the enclave logged more after\n", cp.Size-1, cp.Total)
+	}
 	var held, withheld int
 	for _, r := range rep.Runs {
 		if r.Receipt != nil {
@@ -177,10 +183,10 @@ func printBundleReport(w io.Writer, rep *bundle.Report) {
 		}
 		fmt.Fprintf(w, "      receipt %s: %s, exit code %d, ran %s to %s\n", r.Digest, rc.Outcome, rc.ExitCode, ts(rc.Started), ts(rc.Finished))
 		for _, f := range rc.Inputs {
-			fmt.Fprintf(w, "      input   %s sha256 %s\n", f.Path, f.SHA256)
+			fmt.Fprintf(w, "      input   %s commitment %s\n", f.Path, f.Commitment)
 		}
 		for _, f := range rc.Outputs {
-			fmt.Fprintf(w, "      output  %s sha256 %s\n", f.Path, f.SHA256)
+			fmt.Fprintf(w, "      output  %s commitment %s\n", f.Path, f.Commitment)
 		}
 	}
 }
