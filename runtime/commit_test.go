@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/capability"
+	truceclient "github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/examples/shamir"
 	sss "github.com/truce-project/truce/examples/shamir/shamir"
 	"github.com/truce-project/truce/policy"
@@ -124,5 +126,62 @@ func TestTouchesHeld(t *testing.T) {
 				t.Fatalf("touchesHeld(%v) = %v, want %v", tc.caps, got, tc.held)
 			}
 		})
+	}
+}
+
+// TestAuditBoundAndPaged: under a small audit budget, thousands of
+// requests and runs keep the log and its receipts within the budget; the
+// oldest entries are folded away, and the SDK reads the rest page by page
+// into a log its checkpoint verifies, chained to what was folded.
+func TestAuditBoundAndPaged(t *testing.T) {
+	const budget = 768 << 10
+	w := newWorld(t, worldOptions{auditBytes: budget})
+	w.start()
+	w.uploadShamir([]byte("bounded"))
+	rita := w.client("rita", true)
+	for i := 0; i < 40; i++ {
+		rita.run(pShamir, http.StatusOK)
+	}
+	for i := 0; i < 2500; i++ {
+		rita.must(http.MethodGet, api.PathPolicy, nil, http.StatusOK)
+	}
+	st := w.rt.audit.Stats()
+	w.rt.mu.Lock()
+	kept := len(w.rt.receipts)
+	w.rt.mu.Unlock()
+	t.Logf("audit log after %d entries: %d held from entry %d, %d bytes of a %d budget, %d receipts kept", st.Total, st.Total-st.From, st.From, st.Bytes, st.Budget, kept)
+	if st.Bytes > budget || st.From == 0 {
+		t.Fatalf("the log holds %d bytes from entry %d under a budget of %d", st.Bytes, st.From, budget)
+	}
+	if kept != 0 {
+		t.Fatalf("%d receipts of folded runs are still kept", kept)
+	}
+
+	// A page is at most its limit; bad paging parameters are refused.
+	if l := rita.auditLog("?limit=7&after=" + fmt.Sprint(st.From+3)); len(l.Entries) != 7 || l.Entries[0].Seq != st.From+4 || l.Checkpoint.Size != st.From+11 {
+		t.Fatalf("page: %d entries, checkpoint %+v", len(l.Entries), l.Checkpoint)
+	}
+	if l := rita.auditLog(""); len(l.Entries) > audit.MaxPage {
+		t.Fatalf("a page of %d entries", len(l.Entries))
+	}
+	for _, q := range []string{"?after=-1", "?after=x", "?limit=-2", "?limit=1e9"} {
+		rita.refused(http.MethodGet, api.PathAudit+q, nil, http.StatusBadRequest, api.ProblemBadRequest)
+	}
+
+	s, err := truceclient.Dial(context.Background(), w.pol, w.ids["alice"], truceclient.WithAddr(w.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := s.Audit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := l.Checkpoint
+	if err := audit.VerifyCheckpoint(cp, w.rt.PublicKey(), l.Entries); err != nil {
+		t.Fatalf("the paged log does not verify: %v", err)
+	}
+	if cp.From == 0 || len(l.Entries) <= audit.MaxPage || cp.BasePolicy != w.pol.HashHex() {
+		t.Fatalf("paged log: %d entries, checkpoint %+v", len(l.Entries), cp)
 	}
 }
