@@ -466,3 +466,97 @@ func relog(es []audit.Entry) []audit.Entry {
 	out, _ := l.Entries()
 	return out
 }
+
+// fold makes f's bundle what an enclave whose log folded away its first
+// k entries exports: the entries from k, a checkpoint stating where they
+// start, what they follow and the policy then in force (base), signed
+// with the enclave key, and only the receipts the kept entries name.
+func fold(t *testing.T, f *bundletest.Fixture, k int, base string) {
+	t.Helper()
+	es := f.Bundle.Audit.Entries
+	kept := es[k:]
+	cp := *f.Bundle.Audit.Checkpoint
+	cp.From, cp.Prev, cp.BasePolicy, cp.Signature = uint64(k), es[k-1].Hash, base, nil
+	d := audit.CheckpointDigest(&cp)
+	sig, err := ecdsa.SignASN1(rand.Reader, f.Key, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Signature = sig
+	named := map[string]bool{}
+	for _, e := range kept {
+		if (e.Action == "run" || e.Action == "pipeline") && len(e.Hashes) == 2 {
+			named[e.Hashes[1]] = true
+		}
+	}
+	var rs []receipt.Receipt
+	for _, rc := range f.Bundle.Receipts {
+		if d, _ := receipt.Digest(&rc); named[hexOf(d[:])] {
+			rs = append(rs, rc)
+		}
+	}
+	var wh []string
+	for _, w := range f.Bundle.Withheld {
+		if named[w] {
+			wh = append(wh, w)
+		}
+	}
+	f.Bundle.Audit = api.AuditLog{Entries: kept, Head: cp.Head, Checkpoint: &cp}
+	f.Bundle.Receipts, f.Bundle.Withheld = append([]receipt.Receipt{}, rs...), append([]string{}, wh...)
+}
+
+// TestFoldedLog: a bundle of a log whose oldest entries were folded away
+// still proves what it holds: the kept entries chain to the folded ones
+// by the hash the enclave's checkpoint states, runs are matched to the
+// policy in force (the change of policy itself folded away, its approvals
+// still in the chain), and the checkpoint's statements cannot be changed.
+func TestFoldedLog(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		k    int
+		base func(f *bundletest.Fixture) string
+		edit func(t *testing.T, f *bundletest.Fixture)
+		want error
+	}{
+		{"before the change", 4, func(f *bundletest.Fixture) string { return f.Policies[0].HashHex() }, nil, nil},
+		{"change folded away", 6, func(f *bundletest.Fixture) string { return f.Policies[1].HashHex() }, nil, nil},
+		{"wrong base policy", 6, func(f *bundletest.Fixture) string { return f.Policies[0].HashHex() }, nil, bundle.ErrAudit},
+		{"unknown base policy", 6, func(f *bundletest.Fixture) string { return hexOf(make([]byte, 32)) }, nil, bundle.ErrAudit},
+		{"first kept entry dropped", 6, func(f *bundletest.Fixture) string { return f.Policies[1].HashHex() }, func(_ *testing.T, f *bundletest.Fixture) {
+			f.Bundle.Audit.Entries = f.Bundle.Audit.Entries[1:]
+		}, bundle.ErrAudit},
+		{"kept run's receipt dropped", 6, func(f *bundletest.Fixture) string { return f.Policies[1].HashHex() }, func(_ *testing.T, f *bundletest.Fixture) {
+			f.Bundle.Receipts = f.Bundle.Receipts[1:]
+		}, bundle.ErrReceipt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := bundletest.NewSuccessor(t, "carol")
+			fold(t, f, tc.k, tc.base(f))
+			if tc.edit != nil {
+				tc.edit(t, f)
+			}
+			f.Resign(t)
+			rep, err := parseVerify(f, f.Bytes)
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Checkpoint.From != uint64(tc.k) || len(rep.Entries) != 9-tc.k {
+				t.Fatalf("report: from %d, %d entries", rep.Checkpoint.From, len(rep.Entries))
+			}
+			for _, r := range rep.Runs {
+				if want := 0; r.Entry.Seq > 5 && r.Policy != 1 || r.Entry.Seq < 5 && r.Policy != want {
+					t.Fatalf("run at entry %d under policy %d", r.Entry.Seq, r.Policy)
+				}
+			}
+			if tc.k > 5 && rep.Chain[1].Seq != -1 {
+				t.Fatalf("the folded change is placed at entry %d", rep.Chain[1].Seq)
+			}
+		})
+	}
+}
