@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/audit"
+	"github.com/truce-project/truce/bundle"
 	"github.com/truce-project/truce/capability"
 	truceclient "github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/examples/shamir"
@@ -184,4 +188,55 @@ func TestAuditBoundAndPaged(t *testing.T) {
 	if cp.From == 0 || len(l.Entries) <= audit.MaxPage || cp.BasePolicy != w.pol.HashHex() {
 		t.Fatalf("paged log: %d entries, checkpoint %+v", len(l.Entries), cp)
 	}
+
+	// Runs after the fold: a bundle of the folded log verifies, with
+	// their receipts.
+	for i := 0; i < 3; i++ {
+		rita.run(pShamir, http.StatusOK)
+	}
+	b, err := bundle.Export(context.Background(), s, w.ids["alice"], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := bundle.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := bundle.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bundle.Verify(pb, bundle.Options{Verifier: sim.NewVerifier(w.dev.Public())})
+	if err != nil {
+		t.Fatalf("the bundle of a folded log: %v", err)
+	}
+	if rep.Checkpoint.From == 0 || len(rep.Runs) != 3 {
+		t.Fatalf("bundle from entry %d with %d runs", rep.Checkpoint.From, len(rep.Runs))
+	}
+}
+
+// FuzzAuditQuery: the paging parameters of GET /v1/audit, from any
+// principal, are parsed or refused as a bad request, never a panic, and
+// an accepted limit is never negative.
+func FuzzAuditQuery(f *testing.F) {
+	for _, q := range []string{"", "after=3&limit=10", "after=-1", "limit=1e9", "after=18446744073709551615", "limit=%00"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		req, err := http.NewRequest(http.MethodGet, "https://x"+api.PathAudit+"?"+q, nil)
+		if err != nil {
+			return
+		}
+		after, limit, err := auditQuery(req)
+		if err != nil {
+			var p *problem
+			if !errors.As(err, &p) || p.status != http.StatusBadRequest {
+				t.Fatalf("auditQuery(%q) = %v", q, err)
+			}
+			return
+		}
+		if after < -1 || limit < 0 {
+			t.Fatalf("auditQuery(%q) = %d, %d", q, after, limit)
+		}
+	})
 }
