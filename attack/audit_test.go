@@ -307,3 +307,40 @@ func TestAuditFlood(t *testing.T) {
 	}
 	w.works(t, "after the flood")
 }
+
+// TestAppendAnswerBruteForce: mallory may append to the shared log but
+// not read it. alice appends her short secret; mallory appends a byte,
+// and from the answer to her append (which names the whole file) she
+// recovers nothing: no plain hash, no salt of the whole, only the
+// commitment.
+func TestAppendAnswerBruteForce(t *testing.T) {
+	w := startWorld(t, worldOptions{name: "append", extra: map[string]map[string]string{"mallory": {"/input/log.dat": "a"}}})
+	ctx := context.Background()
+	if _, err := w.dial(t, "alice").Append(ctx, "/input/log.dat", strings.NewReader("bid=4217")); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := w.dial(t, "mallory").Append(ctx, "/input/log.dat", strings.NewReader("!"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tried []string
+	for _, g := range guesses() {
+		whole := append(append([]byte(nil), g...), '!')
+		s := sha256.Sum256(whole)
+		if strings.EqualFold(fi.SHA256, hex.EncodeToString(s[:])) {
+			t.Fatalf("mallory recovers %q from the plain hash answered to her append", g)
+		}
+		if fi.Salt != "" && audit.Open(fi.Commitment, fi.Salt, bytes.NewReader(whole)) == nil {
+			t.Fatalf("mallory recovers %q with the salt answered to her append", g)
+		}
+		tried = append(tried, string(g))
+	}
+	if fi.SHA256 != "" || fi.Salt != "" {
+		t.Fatalf("the append answers a hash or salt of the whole file to one who may not read it: %+v", fi)
+	}
+	var got bytes.Buffer
+	if _, err := w.dial(t, "rita").Get(ctx, "/input/log.dat", &got); err != nil || got.String() != "bid=4217!" {
+		t.Fatalf("the log holds %q, %v", got.String(), err)
+	}
+	t.Logf("%d guesses, none checkable", len(tried))
+}

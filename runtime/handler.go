@@ -488,7 +488,14 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 	if !existed && !appendMode {
 		status = http.StatusCreated
 	}
-	writeJSON(rq.w, status, api.FileResult{Path: gp, Size: o.size, SHA256: o.sum, Commitment: o.commit, Salt: o.salt})
+	fr := api.FileResult{Path: gp, Size: o.size, SHA256: o.sum, Commitment: o.commit, Salt: o.salt}
+	if appendMode && !r.pol.PrincipalAllows(rq.pr.Name, gp, capability.Read) {
+		// The file holds others' appends too: the hash and the salt of
+		// the whole would let an appender who may not read it test
+		// guesses of them.
+		fr.SHA256, fr.Salt = "", ""
+	}
+	writeJSON(rq.w, status, fr)
 	return nil
 }
 

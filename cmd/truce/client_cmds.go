@@ -172,7 +172,11 @@ Example:
 			if err != nil {
 				return clientError(err)
 			}
-			fmt.Fprintf(e.stdout, "%s %s: %d bytes, sha256 %s\n", map[bool]string{false: "wrote", true: "appended to"}[appendMode], fi.Path, fi.Size, fi.SHA256)
+			if fi.SHA256 != "" {
+				fmt.Fprintf(e.stdout, "%s %s: %d bytes, sha256 %s\n", map[bool]string{false: "wrote", true: "appended to"}[appendMode], fi.Path, fi.Size, fi.SHA256)
+			} else {
+				fmt.Fprintf(e.stdout, "appended to %s: %d bytes now (you may not read it: no hash of the whole is shown)\n", fi.Path, fi.Size)
+			}
 			if fi.Salt != "" {
 				// The file's version is named by commitment in the audit
 				// log and receipts; only its writer and readers get the salt.
