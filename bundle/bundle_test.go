@@ -560,3 +560,92 @@ func TestFoldedLog(t *testing.T) {
 		})
 	}
 }
+
+// cut makes f's bundle an export made when the log held only its first n
+// entries.
+func cut(t *testing.T, f *bundletest.Fixture, n int) {
+	t.Helper()
+	es := f.Bundle.Audit.Entries[:n]
+	cp := *f.Bundle.Audit.Checkpoint
+	cp.Size, cp.Total, cp.Head, cp.PolicyHash, cp.Signature = uint64(n), uint64(n), es[n-1].Hash, f.Policies[0].HashHex(), nil
+	d := audit.CheckpointDigest(&cp)
+	cp.Signature, _ = ecdsa.SignASN1(rand.Reader, f.Key, d[:])
+	named := map[string]bool{}
+	for _, e := range es {
+		if (e.Action == "run" || e.Action == "pipeline") && len(e.Hashes) == 2 {
+			named[e.Hashes[1]] = true
+		}
+	}
+	rs, wh := []receipt.Receipt{}, []string{}
+	for _, rc := range f.Bundle.Receipts {
+		if d, _ := receipt.Digest(&rc); named[hexOf(d[:])] {
+			rs = append(rs, rc)
+		}
+	}
+	for _, w := range f.Bundle.Withheld {
+		if named[w] {
+			wh = append(wh, w)
+		}
+	}
+	f.Bundle.Audit = api.AuditLog{Entries: es, Head: cp.Head, Checkpoint: &cp}
+	f.Bundle.Receipts, f.Bundle.Withheld = rs, wh
+	f.Bundle.Policies = f.Bundle.Policies[:1]
+}
+
+// TestFollows: two exports of one enclave link into one log when the
+// later one starts no later than the earlier one ends, even after the
+// enclave folded the older entries away; a gap, another enclave or
+// reports given the wrong way round are refused.
+func TestFollows(t *testing.T) {
+	base := bundletest.NewSuccessor(t, "carol")
+	report := func(edit func(f *bundletest.Fixture)) *bundle.Report {
+		t.Helper()
+		f := *base
+		b := *base.Bundle
+		f.Bundle = &b
+		edit(&f)
+		f.Resign(t)
+		rep, err := parseVerify(&f, f.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	earlier := report(func(f *bundletest.Fixture) { cut(t, f, 5) })
+	for _, tc := range []struct {
+		name  string
+		later func(f *bundletest.Fixture)
+		other bool
+		swap  bool
+		ok    bool
+	}{
+		{"whole log", func(*bundletest.Fixture) {}, false, false, true},
+		{"folded up to the earlier's end", func(f *bundletest.Fixture) { fold(t, f, 5, f.Policies[0].HashHex()) }, false, false, true},
+		{"folded inside the earlier", func(f *bundletest.Fixture) { fold(t, f, 3, f.Policies[0].HashHex()) }, false, false, true},
+		{"gap", func(f *bundletest.Fixture) { fold(t, f, 6, f.Policies[1].HashHex()) }, false, false, false},
+		{"wrong way round", func(*bundletest.Fixture) {}, false, true, false},
+		{"another enclave", nil, true, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var later *bundle.Report
+			if tc.other {
+				o := bundletest.NewSuccessor(t, "carol")
+				rep, err := parseVerify(o, o.Bytes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				later = rep
+			} else {
+				later = report(tc.later)
+			}
+			a, b := earlier, later
+			if tc.swap {
+				a, b = b, a
+			}
+			err := bundle.Follows(a, b)
+			if tc.ok != (err == nil) || err != nil && !errors.Is(err, bundle.ErrLink) {
+				t.Fatalf("Follows = %v", err)
+			}
+		})
+	}
+}
