@@ -484,6 +484,10 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		return err
 	}
 	rq.hashes = []string{o.commit}
+	if prog := r.pol.Program(gp); prog != nil {
+		// A program's bytes are public by their pin: the log names them so.
+		rq.hashes = []string{strings.ToLower(prog.SHA256)}
+	}
 	status := http.StatusOK
 	if !existed && !appendMode {
 		status = http.StatusCreated
