@@ -3,13 +3,18 @@
 //
 // Files: PUT PathFiles+path (path without its leading slash) writes,
 // POST appends, GET reads; the body is the raw bytes, and a read's response
-// carries the header HeaderSHA256 with the hex SHA-256 of the content.
+// carries the header HeaderSHA256 with the hex SHA-256 of the content and
+// HeaderCommitment and HeaderSalt with the commitment that the audit log
+// and receipts name this version by and the salt that opens it.
 // Writes answer 201 (new) or 200 (replaced) with a FileResult. Runs answer
 // 200 with a RunResult when the program exited 0, otherwise 422 with a
 // Problem of type program-failed whose Result holds the RunResult and its
 // receipt. A run before its inputs exist answers 409 not-ready. A pipeline
 // answers 200 with a PipelineResult when every step exited 0, otherwise
 // 422 program-failed with Pipeline (and Result, the failing step) set.
+//
+// Audit: GET PathAudit answers a page of the log (query QueryAfter,
+// QueryLimit) with a checkpoint signed by the enclave.
 //
 // Policy: GET PathPolicy answers the current policy's exact bytes with
 // HeaderPolicyChain; GET PathPolicyChain the chain of policies; POST
@@ -52,6 +57,23 @@ const HeaderPolicyChain = "X-Truce-Policy-Chain"
 // HeaderSHA256 carries the hex SHA-256 of a read file's content.
 const HeaderSHA256 = "X-Truce-Sha256"
 
+// HeaderCommitment carries, on a read's answer, the hex commitment the
+// audit log and receipts name the version read by; HeaderSalt the hex salt
+// that opens it (audit.Open).
+const (
+	HeaderCommitment = "X-Truce-Commitment"
+	HeaderSalt       = "X-Truce-Salt"
+)
+
+// Query parameters of GET PathAudit: the entries after sequence number
+// QueryAfter (absent: from the first the enclave holds), at most
+// QueryLimit of them (absent or 0: audit.DefaultPage; at most
+// audit.MaxPage).
+const (
+	QueryAfter = "after"
+	QueryLimit = "limit"
+)
+
 // ContentTypeProblem is the media type of error responses (RFC 9457).
 const ContentTypeProblem = "application/problem+json"
 
@@ -59,11 +81,19 @@ const ContentTypeProblem = "application/problem+json"
 // carries, each.
 const MaxOutput = 1 << 20
 
-// FileResult answers a write or an append.
+// FileResult answers a write or an append, and describes a read. SHA256
+// is the plain hash of the content, for its writer or reader only (left
+// empty, with Salt, in the answer to an append by a principal who may not
+// read the file: it holds others' appends too);
+// Commitment is how the audit log and receipts name this version of the
+// file, and Salt (hex) opens it (audit.Open): keep it to check later that
+// a receipt names these bytes.
 type FileResult struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	Path       string `json:"path"`
+	Size       int64  `json:"size"`
+	SHA256     string `json:"sha256"`
+	Commitment string `json:"commitment,omitempty"`
+	Salt       string `json:"salt,omitempty"`
 }
 
 // RunResult answers a run.
@@ -148,10 +178,13 @@ func (p *Problem) Name() string {
 	return ""
 }
 
-// AuditLog answers GET PathAudit: every entry so far and the hex hash of
-// the last one (audit.Genesis when empty), with the enclave's signed
-// checkpoint of exactly these entries. Check it with audit.Verify and
-// audit.VerifyCheckpoint.
+// AuditLog answers GET PathAudit: a page of entries and the hex hash of
+// the last entry its checkpoint covers, with the enclave's signed
+// checkpoint of the entries it holds up to the page's last (entries
+// Checkpoint.From to Checkpoint.Size-1; Checkpoint.Total in all). The
+// client's Audit follows the pages and answers all of them as one
+// AuditLog whose entries are exactly those its checkpoint covers: check
+// it with audit.VerifyCheckpoint.
 type AuditLog struct {
 	Entries    []audit.Entry     `json:"entries"`
 	Head       string            `json:"head"`
@@ -208,17 +241,18 @@ type PolicyChange struct {
 	Wiped    int      `json:"wiped"`
 }
 
-// ReleaseRequest may name the content being released: the release is then
-// refused if the held file's content has another hash.
+// ReleaseRequest may name the content being released by its commitment
+// (as the receipt of the run that wrote it names it): the release is then
+// refused if the held file holds another version.
 type ReleaseRequest struct {
-	SHA256 string `json:"sha256,omitempty"`
+	Commitment string `json:"commitment,omitempty"`
 }
 
 // ReleaseResult answers a release: who has released this content of the
 // file, and who has yet to.
 type ReleaseResult struct {
 	Path       string   `json:"path"`
-	SHA256     string   `json:"sha256"`
+	Commitment string   `json:"commitment"`
 	ReleasedBy []string `json:"released_by"`
 	Pending    []string `json:"pending"`
 }

@@ -261,6 +261,8 @@ type worldOptions struct {
 	// extra adds capabilities to principals (an older, more generous
 	// policy, say).
 	extra map[string]map[string]string
+	// tweak, if set, edits the policy document before it is written.
+	tweak func(doc map[string]any)
 }
 
 // newWorld writes a policy for ps; the host address is picked free.
@@ -316,6 +318,9 @@ func newWorld(t testing.TB, ps *pasServer, o worldOptions) *world {
 		"principals": principals,
 		"programs":   progs,
 		"limits":     map[string]any{"memory_mib": 64, "exec_seconds": 3, "file_mib": fileMiB, "total_mib": totalMiB},
+	}
+	if o.tweak != nil {
+		o.tweak(doc)
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

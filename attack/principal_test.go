@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -154,12 +152,15 @@ func TestUploadsRaceRuns(t *testing.T) {
 	w := startWorld(t, worldOptions{})
 	w.uploadPrograms(t)
 	versions := [][]byte{bytes.Repeat([]byte("A"), 1<<20), bytes.Repeat([]byte("B"), 1<<20+7), []byte("short C")}
-	hashes := map[string]bool{}
-	for _, v := range versions {
-		s := sha256.Sum256(v)
-		hashes[hex.EncodeToString(s[:])] = true
+	// Receipts name files by salted commitments: alice, who wrote each
+	// version, knows which commitment is which of her versions.
+	var mu sync.Mutex
+	written := map[string]int{}
+	fi0, err := w.dial(t, "alice").Put(context.Background(), "/input/alice.dat", bytes.NewReader(versions[0]))
+	if err != nil {
+		t.Fatal(err)
 	}
-	w.put(t, "alice", "/input/alice.dat", versions[0])
+	written[fi0.Commitment] = 0
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -169,9 +170,15 @@ func TestUploadsRaceRuns(t *testing.T) {
 		defer wg.Done()
 		alice := w.dial(t, "alice")
 		for i := 0; ctx.Err() == nil; i++ {
-			if _, err := alice.Put(ctx, "/input/alice.dat", bytes.NewReader(versions[i%len(versions)])); err != nil && ctx.Err() == nil {
+			fi, err := alice.Put(ctx, "/input/alice.dat", bytes.NewReader(versions[i%len(versions)]))
+			if err != nil && ctx.Err() == nil {
 				t.Errorf("alice's write %d: %v", i, err)
 				return
+			}
+			if err == nil {
+				mu.Lock()
+				written[fi.Commitment] = i % len(versions)
+				mu.Unlock()
 			}
 			writes++
 		}
@@ -179,6 +186,11 @@ func TestUploadsRaceRuns(t *testing.T) {
 	dave := w.dial(t, "dave")
 	mismatches := 0
 	const runs = 12
+	type seen struct {
+		in  string
+		out []byte // what dave read of the output version the receipt names
+	}
+	var got []seen
 	for i := 0; i < runs; i++ {
 		res, err := dave.Run(ctx, pCopy)
 		if err != nil {
@@ -187,24 +199,33 @@ func TestUploadsRaceRuns(t *testing.T) {
 		var in, out string
 		for _, f := range res.Receipt.Inputs {
 			if f.Path == "/input/alice.dat" {
-				in = f.SHA256
+				in = f.Commitment
 			}
 		}
 		for _, f := range res.Receipt.Outputs {
 			if f.Path == "/output/copy.dat" {
-				out = f.SHA256
+				out = f.Commitment
 			}
 		}
-		if !hashes[in] || !hashes[out] {
-			t.Fatalf("run %d: receipt input %s, output %s: not whole versions", i, in, out)
+		var b bytes.Buffer
+		fi, err := dave.Get(ctx, "/output/copy.dat", &b)
+		if err != nil || fi.Commitment != out {
+			t.Fatalf("run %d: reading its output: %v (commitment %v, the receipt names %s)", i, err, fi, out)
 		}
-		if in != out {
-			mismatches++
-			t.Errorf("run %d: the receipt says the program read %s…, but it copied %s…", i, in[:12], out[:12])
-		}
+		got = append(got, seen{in, b.Bytes()})
 	}
 	cancel()
 	wg.Wait()
+	for i, g := range got {
+		v, ok := written[g.in]
+		if !ok {
+			t.Fatalf("run %d: receipt input %s is no version alice wrote", i, g.in)
+		}
+		if !bytes.Equal(versions[v], g.out) {
+			mismatches++
+			t.Errorf("run %d: the receipt says the program read version %d, but it copied %d bytes of another", i, v, len(g.out))
+		}
+	}
 	t.Logf("%d runs against %d concurrent writes; %d receipts named another input than was read", runs, writes, mismatches)
 }
 

@@ -42,7 +42,7 @@ func TestCheckpoint(t *testing.T) {
 		{"size changed", func(c *Checkpoint, es []Entry) (*Checkpoint, []Entry) { c.Size = 1; return c, es[:1] }, &key.PublicKey, true},
 		{"policy changed", func(c *Checkpoint, es []Entry) (*Checkpoint, []Entry) { c.PolicyHash = "x"; return c, es }, &key.PublicKey, true},
 		{"time changed", func(c *Checkpoint, es []Entry) (*Checkpoint, []Entry) { c.Time = c.Time.Add(1); return c, es }, &key.PublicKey, true},
-		{"version", func(c *Checkpoint, es []Entry) (*Checkpoint, []Entry) { c.Version = 2; return c, es }, &key.PublicKey, true},
+		{"version", func(c *Checkpoint, es []Entry) (*Checkpoint, []Entry) { c.Version = 1; return c, es }, &key.PublicKey, true},
 		{"untouched", func(c *Checkpoint, es []Entry) (*Checkpoint, []Entry) { return c, es }, &key.PublicKey, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -96,7 +96,7 @@ func TestTamper(t *testing.T) {
 			f.Bundle.Withheld = append(f.Bundle.Withheld, f.Bundle.Withheld[2])
 		}, true, bundle.ErrReceipt},
 		{"receipt output changed", "bob", func(_ *testing.T, f *bundletest.Fixture) {
-			f.Bundle.Receipts[0].Outputs[0].SHA256 = hexOf(make([]byte, 32))
+			f.Bundle.Receipts[0].Outputs[0].Commitment = hexOf(make([]byte, 32))
 		}, true, bundle.ErrReceipt},
 		{"receipts swapped", "bob", func(_ *testing.T, f *bundletest.Fixture) {
 			r := f.Bundle.Receipts
@@ -465,4 +465,187 @@ func relog(es []audit.Entry) []audit.Entry {
 	}
 	out, _ := l.Entries()
 	return out
+}
+
+// fold makes f's bundle what an enclave whose log folded away its first
+// k entries exports: the entries from k, a checkpoint stating where they
+// start, what they follow and the policy then in force (base), signed
+// with the enclave key, and only the receipts the kept entries name.
+func fold(t *testing.T, f *bundletest.Fixture, k int, base string) {
+	t.Helper()
+	es := f.Bundle.Audit.Entries
+	kept := es[k:]
+	cp := *f.Bundle.Audit.Checkpoint
+	cp.From, cp.Prev, cp.BasePolicy, cp.Signature = uint64(k), es[k-1].Hash, base, nil
+	d := audit.CheckpointDigest(&cp)
+	sig, err := ecdsa.SignASN1(rand.Reader, f.Key, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Signature = sig
+	named := map[string]bool{}
+	for _, e := range kept {
+		if (e.Action == "run" || e.Action == "pipeline") && len(e.Hashes) == 2 {
+			named[e.Hashes[1]] = true
+		}
+	}
+	var rs []receipt.Receipt
+	for _, rc := range f.Bundle.Receipts {
+		if d, _ := receipt.Digest(&rc); named[hexOf(d[:])] {
+			rs = append(rs, rc)
+		}
+	}
+	var wh []string
+	for _, w := range f.Bundle.Withheld {
+		if named[w] {
+			wh = append(wh, w)
+		}
+	}
+	f.Bundle.Audit = api.AuditLog{Entries: kept, Head: cp.Head, Checkpoint: &cp}
+	f.Bundle.Receipts, f.Bundle.Withheld = append([]receipt.Receipt{}, rs...), append([]string{}, wh...)
+}
+
+// TestFoldedLog: a bundle of a log whose oldest entries were folded away
+// still proves what it holds: the kept entries chain to the folded ones
+// by the hash the enclave's checkpoint states, runs are matched to the
+// policy in force (the change of policy itself folded away, its approvals
+// still in the chain), and the checkpoint's statements cannot be changed.
+func TestFoldedLog(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		k    int
+		base func(f *bundletest.Fixture) string
+		edit func(t *testing.T, f *bundletest.Fixture)
+		want error
+	}{
+		{"before the change", 4, func(f *bundletest.Fixture) string { return f.Policies[0].HashHex() }, nil, nil},
+		{"change folded away", 6, func(f *bundletest.Fixture) string { return f.Policies[1].HashHex() }, nil, nil},
+		{"wrong base policy", 6, func(f *bundletest.Fixture) string { return f.Policies[0].HashHex() }, nil, bundle.ErrAudit},
+		{"unknown base policy", 6, func(f *bundletest.Fixture) string { return hexOf(make([]byte, 32)) }, nil, bundle.ErrAudit},
+		{"first kept entry dropped", 6, func(f *bundletest.Fixture) string { return f.Policies[1].HashHex() }, func(_ *testing.T, f *bundletest.Fixture) {
+			f.Bundle.Audit.Entries = f.Bundle.Audit.Entries[1:]
+		}, bundle.ErrAudit},
+		{"kept run's receipt dropped", 6, func(f *bundletest.Fixture) string { return f.Policies[1].HashHex() }, func(_ *testing.T, f *bundletest.Fixture) {
+			f.Bundle.Receipts = f.Bundle.Receipts[1:]
+		}, bundle.ErrReceipt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := bundletest.NewSuccessor(t, "carol")
+			fold(t, f, tc.k, tc.base(f))
+			if tc.edit != nil {
+				tc.edit(t, f)
+			}
+			f.Resign(t)
+			rep, err := parseVerify(f, f.Bytes)
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Checkpoint.From != uint64(tc.k) || len(rep.Entries) != 9-tc.k {
+				t.Fatalf("report: from %d, %d entries", rep.Checkpoint.From, len(rep.Entries))
+			}
+			for _, r := range rep.Runs {
+				if want := 0; r.Entry.Seq > 5 && r.Policy != 1 || r.Entry.Seq < 5 && r.Policy != want {
+					t.Fatalf("run at entry %d under policy %d", r.Entry.Seq, r.Policy)
+				}
+			}
+			if tc.k > 5 && rep.Chain[1].Seq != -1 {
+				t.Fatalf("the folded change is placed at entry %d", rep.Chain[1].Seq)
+			}
+		})
+	}
+}
+
+// cut makes f's bundle an export made when the log held only its first n
+// entries.
+func cut(t *testing.T, f *bundletest.Fixture, n int) {
+	t.Helper()
+	es := f.Bundle.Audit.Entries[:n]
+	cp := *f.Bundle.Audit.Checkpoint
+	cp.Size, cp.Total, cp.Head, cp.PolicyHash, cp.Signature = uint64(n), uint64(n), es[n-1].Hash, f.Policies[0].HashHex(), nil
+	d := audit.CheckpointDigest(&cp)
+	cp.Signature, _ = ecdsa.SignASN1(rand.Reader, f.Key, d[:])
+	named := map[string]bool{}
+	for _, e := range es {
+		if (e.Action == "run" || e.Action == "pipeline") && len(e.Hashes) == 2 {
+			named[e.Hashes[1]] = true
+		}
+	}
+	rs, wh := []receipt.Receipt{}, []string{}
+	for _, rc := range f.Bundle.Receipts {
+		if d, _ := receipt.Digest(&rc); named[hexOf(d[:])] {
+			rs = append(rs, rc)
+		}
+	}
+	for _, w := range f.Bundle.Withheld {
+		if named[w] {
+			wh = append(wh, w)
+		}
+	}
+	f.Bundle.Audit = api.AuditLog{Entries: es, Head: cp.Head, Checkpoint: &cp}
+	f.Bundle.Receipts, f.Bundle.Withheld = rs, wh
+	f.Bundle.Policies = f.Bundle.Policies[:1]
+}
+
+// TestFollows: two exports of one enclave link into one log when the
+// later one starts no later than the earlier one ends, even after the
+// enclave folded the older entries away; a gap, another enclave or
+// reports given the wrong way round are refused.
+func TestFollows(t *testing.T) {
+	base := bundletest.NewSuccessor(t, "carol")
+	report := func(edit func(f *bundletest.Fixture)) *bundle.Report {
+		t.Helper()
+		f := *base
+		b := *base.Bundle
+		f.Bundle = &b
+		edit(&f)
+		f.Resign(t)
+		rep, err := parseVerify(&f, f.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	earlier := report(func(f *bundletest.Fixture) { cut(t, f, 5) })
+	for _, tc := range []struct {
+		name  string
+		later func(f *bundletest.Fixture)
+		other bool
+		swap  bool
+		ok    bool
+	}{
+		{"whole log", func(*bundletest.Fixture) {}, false, false, true},
+		{"folded up to the earlier's end", func(f *bundletest.Fixture) { fold(t, f, 5, f.Policies[0].HashHex()) }, false, false, true},
+		{"folded inside the earlier", func(f *bundletest.Fixture) { fold(t, f, 3, f.Policies[0].HashHex()) }, false, false, true},
+		{"gap", func(f *bundletest.Fixture) { fold(t, f, 6, f.Policies[1].HashHex()) }, false, false, false},
+		{"wrong way round", func(*bundletest.Fixture) {}, false, true, false},
+		{"another enclave", nil, true, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var later *bundle.Report
+			if tc.other {
+				o := bundletest.NewSuccessor(t, "carol")
+				rep, err := parseVerify(o, o.Bytes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				later = rep
+			} else {
+				later = report(tc.later)
+			}
+			a, b := earlier, later
+			if tc.swap {
+				a, b = b, a
+			}
+			err := bundle.Follows(a, b)
+			if tc.ok != (err == nil) || err != nil && !errors.Is(err, bundle.ErrLink) {
+				t.Fatalf("Follows = %v", err)
+			}
+		})
+	}
 }

@@ -11,18 +11,38 @@ import (
 	"github.com/truce-project/truce/receipt"
 )
 
+// exportTries bounds the reads of log and receipts Export makes when
+// entries are folded away between them.
+const exportTries = 3
+
 // Export makes a bundle from the enclave s is connected to, signed by id,
 // who must be a principal of the enclave's current policy. It reads the
 // attestation, the audit log with its checkpoint, the receipts id may
 // read, and then the enclave's chain of policies (verifying it as
 // Session.Refresh does); receipts of runs after the checkpoint are left
 // out, with the log entries that name them. If the policy changed after
-// the checkpoint, Export fails: export again. now dates the bundle. Export
-// does not check the result: Verify it.
+// the checkpoint, Export fails: export again. The enclave keeps its log
+// within a budget, folding the oldest entries away with their receipts;
+// when that happens between the reads of the log and of the receipts (a
+// receipt the exporter may read is missing), Export reads both again, up
+// to exportTries times. now dates the bundle. Export does not check the
+// result otherwise: Verify it.
 func Export(ctx context.Context, s *client.Session, id *identity.Identity, now time.Time) (*Bundle, error) {
 	if id == nil {
 		return nil, errors.New("exporting: no identity")
 	}
+	for try := 1; ; try++ {
+		b, err := export(ctx, s, id, now)
+		if err != nil || try == exportTries {
+			return b, err
+		}
+		if _, err := Verify(b, Options{SkipEvidence: true}); !errors.Is(err, ErrReceipt) {
+			return b, nil
+		}
+	}
+}
+
+func export(ctx context.Context, s *client.Session, id *identity.Identity, now time.Time) (*Bundle, error) {
 	att, err := s.Attestation(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("exporting the attestation: %w", err)

@@ -54,7 +54,9 @@ type Report struct {
 	// Checkpoint is the enclave's signed checkpoint of its audit log,
 	// whose time is when every certificate was checked.
 	Checkpoint *audit.Checkpoint
-	// Entries is the audit log.
+	// Entries is the audit log: from entry Checkpoint.From (0, or the
+	// first the enclave still held, the older ones folded away) to
+	// Checkpoint.Size-1.
 	Entries []audit.Entry
 	// Runs are the runs and pipelines of the audit log, in order.
 	Runs []Run
@@ -68,7 +70,9 @@ type Link struct {
 	// the first policy.
 	ApprovedBy []string
 	// Seq is the seq of the audit entry recording the change to this
-	// policy; -1 for the first policy.
+	// policy; -1 for the first policy, and for a change recorded in
+	// entries folded away before the bundle's first (the chain's
+	// approvals still prove it).
 	Seq int64
 }
 
@@ -206,17 +210,21 @@ func checkEnclave(b *Bundle, pol *policy.Policy, at time.Time, o Options) (*x509
 func checkAudit(b *Bundle, chain []Link, leaf *x509.Certificate) ([]int, error) {
 	l := &b.Audit
 	cp := l.Checkpoint
-	if err := audit.Verify(l.Entries); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAudit, err)
-	}
 	if err := audit.VerifyCheckpoint(cp, leaf.PublicKey.(*ecdsa.PublicKey), l.Entries); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAudit, err)
 	}
 	if l.Head != cp.Head {
 		return nil, fmt.Errorf("%w: the log states head %s, the checkpoint %s", ErrAudit, l.Head, cp.Head)
 	}
+	// The log starts at the policy the enclave states for its first
+	// entry: the first policy, unless the changes before it were folded
+	// away.
+	k := slices.IndexFunc(chain, func(c Link) bool { return c.Policy.HashHex() == cp.BasePolicy })
+	if k < 0 || cp.From == 0 && k != 0 {
+		return nil, fmt.Errorf("%w: the checkpoint says entry %d was made under policy %s, which is not %s of the bundle's chain", ErrAudit, cp.From, cp.BasePolicy, map[bool]string{true: "the first", false: "one"}[cp.From == 0])
+	}
+	base := k
 	gov := make([]int, len(l.Entries))
-	k := 0
 	for i, e := range l.Entries {
 		if e.Time.After(cp.Time) {
 			return nil, fmt.Errorf("%w: entry %d is dated after the checkpoint", ErrAudit, e.Seq)
@@ -231,7 +239,7 @@ func checkAudit(b *Bundle, chain []Link, leaf *x509.Certificate) ([]int, error) 
 		gov[i] = k
 	}
 	if k != len(chain)-1 {
-		return nil, fmt.Errorf("%w: the log records %d changes of policy, the bundle's chain %d", ErrAudit, k, len(chain)-1)
+		return nil, fmt.Errorf("%w: the log records %d changes of policy after policy %d, the bundle's chain %d", ErrAudit, k-base, base, len(chain)-1-base)
 	}
 	if cp.PolicyHash != chain[k].Policy.HashHex() {
 		return nil, fmt.Errorf("%w: the checkpoint names policy %s, the last of the bundle's chain is %s", ErrAudit, cp.PolicyHash, chain[k].Policy.HashHex())
@@ -241,9 +249,7 @@ func checkAudit(b *Bundle, chain []Link, leaf *x509.Certificate) ([]int, error) 
 
 // isChange reports whether an audit entry records a change of policy: an
 // accepted successor, whose hashes are the old and the new policy hash.
-func isChange(e *audit.Entry) bool {
-	return e.Action == "policy-successor" && e.Outcome == "ok" && len(e.Hashes) == 2
-}
+func isChange(e *audit.Entry) bool { return audit.IsPolicyChange(e) }
 
 // isRun reports whether an audit entry records a run or a pipeline that
 // produced a receipt: its hashes are the program hash and the receipt's.

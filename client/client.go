@@ -19,12 +19,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,6 +34,7 @@ import (
 
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
@@ -256,12 +259,13 @@ func (s *Session) ApplySuccessor(ctx context.Context, proposal []byte) (*api.Pol
 }
 
 // Release releases the held file at guestPath as the session's principal.
-// A non-empty sha256 (hex) binds the release to that content: the enclave
-// refuses it (ErrConflict) if the file now holds other bytes.
-func (s *Session) Release(ctx context.Context, guestPath, sha256Hex string) (*api.ReleaseResult, error) {
+// A non-empty commitment (hex, as the receipt of the run that wrote the
+// file names it) binds the release to that version: the enclave refuses
+// it (ErrConflict) if the file now holds another.
+func (s *Session) Release(ctx context.Context, guestPath, commitment string) (*api.ReleaseResult, error) {
 	ctx, cancel := s.short(ctx)
 	defer cancel()
-	body, _ := json.Marshal(api.ReleaseRequest{SHA256: sha256Hex})
+	body, _ := json.Marshal(api.ReleaseRequest{Commitment: commitment})
 	req, err := s.newRequest(ctx, http.MethodPost, s.url(api.PathRelease, guestPath), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -597,8 +601,21 @@ func (s *Session) Get(ctx context.Context, guestPath string, w io.Writer) (*File
 		return nil, err
 	}
 	defer resp.Body.Close()
+	// The commitment the audit log and receipts name this version by is
+	// checked against the bytes read, with the salt that came with them.
+	commit, saltHex := resp.Header.Get(api.HeaderCommitment), resp.Header.Get(api.HeaderSalt)
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), resp.Body)
+	var c io.Writer = io.Discard
+	var committer hash.Hash
+	if commit != "" {
+		salt, err := hex.DecodeString(saltHex)
+		if err != nil || len(salt) != audit.SaltSize {
+			return nil, fmt.Errorf("%w: %s: the enclave sent the salt %q, not %d bytes in hex", ErrIntegrity, guestPath, saltHex, audit.SaltSize)
+		}
+		committer = audit.NewCommitter(salt)
+		c = committer
+	}
+	n, err := io.Copy(io.MultiWriter(w, h, c), resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s from the enclave: %w", guestPath, err)
 	}
@@ -609,7 +626,12 @@ func (s *Session) Get(ctx context.Context, guestPath string, w io.Writer) (*File
 	if resp.ContentLength >= 0 && n != resp.ContentLength {
 		return nil, fmt.Errorf("%w: %s: read %d bytes of %d", ErrIntegrity, guestPath, n, resp.ContentLength)
 	}
-	return &FileInfo{Path: guestPath, Size: n, SHA256: sum}, nil
+	if committer != nil {
+		if got := hex.EncodeToString(committer.Sum(nil)); !strings.EqualFold(got, commit) {
+			return nil, fmt.Errorf("%w: %s read with commitment %s, the enclave announced %s", ErrIntegrity, guestPath, got, commit)
+		}
+	}
+	return &FileInfo{Path: guestPath, Size: n, SHA256: sum, Commitment: commit, Salt: saltHex}, nil
 }
 
 // Run runs the program at guestPath. A program that exits non-zero gives
@@ -674,13 +696,69 @@ func (s *Session) getJSON(ctx context.Context, path string, out any) error {
 	return nil
 }
 
-// Audit returns the enclave's audit log. Check it with audit.Verify.
+// maxAuditPages bounds the pages Audit reads: enough for a log many
+// times the size of the largest budget.
+const maxAuditPages = 10000
+
+// Audit returns the enclave's audit log: every entry it holds (those not
+// folded away), read page by page up to the entries it held when the
+// first page was answered, with the checkpoint of the last page, which
+// covers them all (entries before its From, folded away while reading,
+// are dropped). Check it with audit.VerifyCheckpoint.
 func (s *Session) Audit(ctx context.Context) (*api.AuditLog, error) {
-	var l api.AuditLog
-	if err := s.getJSON(ctx, api.PathAudit, &l); err != nil {
-		return nil, err
+	var (
+		all    []audit.Entry
+		cp     *audit.Checkpoint
+		target uint64
+		after  = int64(-1)
+	)
+	for page := 0; ; page++ {
+		if page == maxAuditPages {
+			return nil, fmt.Errorf("reading the audit log: still not at its end after %d pages: it grows faster than it is read; try again", page)
+		}
+		path := api.PathAudit
+		if after >= 0 {
+			path += "?" + api.QueryAfter + "=" + strconv.FormatInt(after, 10)
+		}
+		var l api.AuditLog
+		if err := s.getJSON(ctx, path, &l); err != nil {
+			return nil, err
+		}
+		if l.Checkpoint == nil {
+			// A runtime older than paging: the whole log at once.
+			return &l, nil
+		}
+		cp = l.Checkpoint
+		if page == 0 {
+			target = cp.Total
+		}
+		// Entries folded away since the last page are not covered any
+		// more.
+		for len(all) > 0 && all[0].Seq < cp.From {
+			all = all[1:]
+		}
+		if len(l.Entries) > 0 {
+			first := l.Entries[0].Seq
+			switch {
+			case len(all) == 0 && first != cp.From:
+				return nil, fmt.Errorf("%w: the audit page starts at entry %d, the enclave holds entries from %d", ErrIntegrity, first, cp.From)
+			case len(all) > 0 && first != all[len(all)-1].Seq+1:
+				if first != cp.From {
+					return nil, fmt.Errorf("%w: the audit page starts at entry %d, after entry %d", ErrIntegrity, first, all[len(all)-1].Seq)
+				}
+				all = nil // everything read so far was folded away
+			}
+			all = append(all, l.Entries...)
+			after = int64(all[len(all)-1].Seq)
+		}
+		if len(l.Entries) == 0 || cp.Size >= target || cp.Size >= cp.Total {
+			break
+		}
 	}
-	return &l, nil
+	if all == nil {
+		all = []audit.Entry{}
+	}
+	return &api.AuditLog{Entries: all, Head: cp.Head, Checkpoint: cp}, nil
 }
 
 // Receipts returns the receipts of the runs and pipelines in the enclave's

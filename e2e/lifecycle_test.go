@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"github.com/truce-project/truce/attest/sim"
@@ -76,8 +75,14 @@ func TestLifecycle(t *testing.T) {
 	if _, err := dave.Get(ctx, "/output/shamir.dat", &buf); !errors.Is(err, client.ErrHeld) || buf.Len() != 0 {
 		t.Fatalf("held result read: %v (%d bytes)", err, buf.Len())
 	}
-	sum := sha256.Sum256(secret)
-	out, errOut, code = truce(t, s.env("alice"), nil, "release", "--sha256", hex.EncodeToString(sum[:]), "/output/shamir.dat")
+	// alice releases the version the receipt names, by its commitment.
+	var commit string
+	for _, f := range rc.Outputs {
+		if f.Path == "/output/shamir.dat" {
+			commit = f.Commitment
+		}
+	}
+	out, errOut, code = truce(t, s.env("alice"), nil, "release", "--commitment", commit, "/output/shamir.dat")
 	if code != 0 || !strings.Contains(out, "still held for: bob") {
 		t.Fatalf("alice release (%d): %s %s", code, out, errOut)
 	}

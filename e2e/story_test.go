@@ -182,7 +182,7 @@ func TestStory(t *testing.T) {
 	if err := receipt.Verify(&rc, s.pol, time.Now()); err != nil {
 		t.Fatalf("saved receipt: %v", err)
 	}
-	rc.Outputs[0].SHA256 = strings.Repeat("0", 64)
+	rc.Outputs[0].Commitment = strings.Repeat("0", 64)
 	bad, _ := json.Marshal(rc)
 	badFile := filepath.Join(s.dir, "tampered.json")
 	os.WriteFile(badFile, bad, 0o644)

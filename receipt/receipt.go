@@ -4,8 +4,9 @@
 // enclave key whose certificate chain is attached.
 //
 // A receipt proves what the enclave says happened; it must never carry file
-// contents, only hashes, and Verify must never accept a receipt whose
-// signature, chain or policy hash does not check.
+// contents nor plain hashes of them, only salted commitments (audit.Commit)
+// that those who may see a file can open, and Verify must never accept a
+// receipt whose signature, chain or policy hash does not check.
 package receipt
 
 import (
@@ -17,11 +18,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
+
+	"github.com/truce-project/truce/audit"
 )
 
 // Version is the receipt format this package writes and verifies.
-const Version = 1
+// Version 2 names files by salted commitment instead of plain SHA-256.
+const Version = 2
 
 // ErrSignature is returned (wrapped) when a receipt's signature does not
 // verify against its leaf certificate: the receipt was changed or forged.
@@ -34,10 +39,15 @@ var ErrPolicy = errors.New("receipt is for a different policy")
 // missing or not a chain the policy trusts.
 var ErrChain = errors.New("receipt certificate chain not trusted")
 
-// FileHash is the SHA-256 (hex) of one file's content.
+// FileHash names one file's content by commitment: the hex
+// SHA-256(audit.CommitDomain ‖ salt ‖ content), with the salt the enclave
+// drew for that version of the file. Its writer got the salt in the
+// write's answer and its readers get it with every read, so they can
+// check the receipt names their bytes (Open); no one else can check a
+// guess of the content.
 type FileHash struct {
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
+	Path       string `json:"path"`
+	Commitment string `json:"commitment"`
 }
 
 // Receipt records one run. For a pipeline, Program is "pipeline:NAME" and
@@ -138,4 +148,29 @@ func VerifySignature(r *Receipt) (*x509.Certificate, error) {
 		return nil, ErrSignature
 	}
 	return leaf, nil
+}
+
+// ErrNotNamed is returned (wrapped) by Open when the receipt names no
+// input or output at the path given.
+var ErrNotNamed = errors.New("receipt names no such file")
+
+// Open checks that the receipt names, as an input (inputs true) or an
+// output, the file path with the content read from content under the hex
+// salt the enclave gave for it: the way a data owner checks that a run
+// read its data, or a reader that it wrote what was read. The error wraps
+// ErrNotNamed or audit.ErrOpening when it does not.
+func Open(r *Receipt, inputs bool, path, saltHex string, content io.Reader) error {
+	files, what := r.Outputs, "output"
+	if inputs {
+		files, what = r.Inputs, "input"
+	}
+	for _, f := range files {
+		if f.Path == path {
+			if err := audit.Open(f.Commitment, saltHex, content); err != nil {
+				return fmt.Errorf("%s %s: %w", what, path, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: no %s %s", ErrNotNamed, what, path)
 }

@@ -1,17 +1,22 @@
 package receipt
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"math/big"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/truce-project/truce/audit"
 )
 
 func signed(t testing.TB) *Receipt {
@@ -61,7 +66,7 @@ func TestSignVerify(t *testing.T) {
 		want   error
 	}{
 		{"exit code", func(r *Receipt) { r.ExitCode = 1 }, ErrSignature},
-		{"output hash", func(r *Receipt) { r.Outputs[0].SHA256 = "23" }, ErrSignature},
+		{"output hash", func(r *Receipt) { r.Outputs[0].Commitment = "23" }, ErrSignature},
 		{"input dropped", func(r *Receipt) { r.Inputs = nil }, ErrSignature},
 		{"time", func(r *Receipt) { r.Finished = r.Finished.Add(time.Second) }, ErrSignature},
 		{"signature byte", func(r *Receipt) { r.Signature[len(r.Signature)-1] ^= 1 }, ErrSignature},
@@ -113,4 +118,38 @@ func FuzzVerifySignature(f *testing.F) {
 			t.Fatalf("a receipt not signed by the enclave verified: %s", b)
 		}
 	})
+}
+
+func TestOpen(t *testing.T) {
+	salt := bytes.Repeat([]byte{7}, audit.SaltSize)
+	r := &Receipt{
+		Inputs:  []FileHash{{"/input/a", audit.Commit(salt, []byte("bid=4217"))}},
+		Outputs: []FileHash{{"/output/o", audit.Commit(salt, []byte("yes"))}},
+	}
+	sh := hex.EncodeToString(salt)
+	for _, tc := range []struct {
+		name    string
+		inputs  bool
+		path    string
+		salt    string
+		content string
+		want    error
+	}{
+		{"own input", true, "/input/a", sh, "bid=4217", nil},
+		{"own output", false, "/output/o", sh, "yes", nil},
+		{"other bytes", true, "/input/a", sh, "bid=4218", audit.ErrOpening},
+		{"other salt", true, "/input/a", strings.Repeat("08", audit.SaltSize), "bid=4217", audit.ErrOpening},
+		{"output as input", true, "/output/o", sh, "yes", ErrNotNamed},
+		{"unknown path", false, "/output/p", sh, "yes", ErrNotNamed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Open(r, tc.inputs, tc.path, tc.salt, strings.NewReader(tc.content))
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("Open = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if err := Open(r, true, "/input/a", "zz", strings.NewReader("bid=4217")); err == nil {
+		t.Fatal("a salt that is not hex opened the commitment")
+	}
 }

@@ -84,6 +84,9 @@ type request struct {
 	outcome string
 	held    lockKind          // the runtime's locks the request holds now (locks.go)
 	resp    *deferredResponse // the response, kept until the request holds no lock
+	// extra is charged to the request's audit entry on top of its own
+	// size: the receipt it names.
+	extra int64
 }
 
 // auditWriter appends the request's audit entry just before the response
@@ -107,7 +110,7 @@ func (a *auditWriter) log() {
 	if out == "" {
 		out = "ok"
 	}
-	a.r.audit.Append(audit.Entry{Principal: a.rq.pr.Name, Action: a.rq.action, Path: a.rq.path, Hashes: a.rq.hashes, Outcome: out})
+	a.r.audit.AppendCharged(audit.Entry{Principal: a.rq.pr.Name, Action: a.rq.action, Path: a.rq.path, Hashes: a.rq.hashes, Outcome: out}, a.rq.extra)
 }
 
 func (a *auditWriter) WriteHeader(code int) {
@@ -348,18 +351,19 @@ func (r *Runtime) route(rq *request) error {
 			return methodNotAllowed(rq.w, "GET")
 		}
 		// This request's own entry is appended as the response starts; it
-		// shows in the next read. The checkpoint covers exactly the entries
-		// sent.
+		// shows in the next read. The checkpoint covers the entries held
+		// up to the last sent.
+		after, limit, err := auditQuery(req)
+		if err != nil {
+			return err
+		}
 		key, err := r.signer()
 		if err != nil {
 			return newProblem(http.StatusConflict, api.ProblemNotReady, "the enclave is stopping")
 		}
-		cp, entries, err := r.audit.Checkpoint(r.pol.HashHex(), key)
+		cp, entries, err := r.audit.Page(r.pol.HashHex(), after, limit, key)
 		if err != nil {
 			return err
-		}
-		if entries == nil {
-			entries = []audit.Entry{}
 		}
 		writeJSON(rq.w, http.StatusOK, api.AuditLog{Entries: entries, Head: cp.Head, Checkpoint: cp})
 		return nil
@@ -389,6 +393,28 @@ func (r *Runtime) route(rq *request) error {
 		return nil
 	}
 	return newProblem(http.StatusNotFound, api.ProblemNotFound, "no API at %q: see the paths under /v1/", p)
+}
+
+// auditQuery reads the paging parameters of GET /v1/audit: after (-1 when
+// absent) and limit (0 when absent).
+func auditQuery(req *http.Request) (int64, int, error) {
+	q := req.URL.Query()
+	after, limit := int64(-1), 0
+	if v := q.Get(api.QueryAfter); v != "" {
+		n, err := strconv.ParseUint(v, 10, 63)
+		if err != nil {
+			return 0, 0, newProblem(http.StatusBadRequest, api.ProblemBadRequest, "%s=%q: give the sequence number of the last entry you have", api.QueryAfter, v)
+		}
+		after = int64(n)
+	}
+	if v := q.Get(api.QueryLimit); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, 0, newProblem(http.StatusBadRequest, api.ProblemBadRequest, "%s=%q: give a number of entries from 1 to %d", api.QueryLimit, v, audit.MaxPage)
+		}
+		limit = n
+	}
+	return after, limit, nil
 }
 
 // MayShutdown reports whether a principal may shut the enclave down: any
@@ -505,7 +531,8 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		}
 		sum := sha256.Sum256(b)
 		got := hex.EncodeToString(sum[:])
-		rq.hashes = []string{got}
+		// The pinned hash is public; the hash of other bytes is logged
+		// nowhere.
 		if !strings.EqualFold(got, prog.SHA256) {
 			return newProblem(http.StatusConflict, api.ProblemHashMismatch, "the bytes sent for %s have SHA-256 %s, the policy pins %s: upload the program the policy names", gp, got, strings.ToLower(prog.SHA256))
 		}
@@ -530,16 +557,33 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		return fsProblem(err, rq.pr.Name, gp)
 	}
 	_ = n
-	sum, size, err := r.hashFile(gp)
+	s, err := r.admin.Open(gp)
 	if err != nil {
 		return fsProblem(err, rq.pr.Name, gp)
 	}
-	rq.hashes = []string{sum}
+	// Every write makes a new version with a fresh salt, which only the
+	// writer gets here (and readers with each read).
+	o, err := r.commitNew(gp, s)
+	if err != nil {
+		return err
+	}
+	rq.hashes = []string{o.commit}
+	if prog := r.pol.Program(gp); prog != nil {
+		// A program's bytes are public by their pin: the log names them so.
+		rq.hashes = []string{strings.ToLower(prog.SHA256)}
+	}
 	status := http.StatusOK
 	if !existed && !appendMode {
 		status = http.StatusCreated
 	}
-	writeJSON(rq.w, status, api.FileResult{Path: gp, Size: size, SHA256: sum})
+	fr := api.FileResult{Path: gp, Size: o.size, SHA256: o.sum, Commitment: o.commit, Salt: o.salt}
+	if appendMode && !r.pol.PrincipalAllows(rq.pr.Name, gp, capability.Read) {
+		// The file holds others' appends too: the hash and the salt of
+		// the whole would let an appender who may not read it test
+		// guesses of them.
+		fr.SHA256, fr.Salt = "", ""
+	}
+	writeJSON(rq.w, status, fr)
 	return nil
 }
 
@@ -600,20 +644,6 @@ func fsProblem(err error, who, gp string) error {
 	return fmt.Errorf("%s: %w", gp, err)
 }
 
-// hashFile returns the hex SHA-256 and size of a file, read from one
-// consistent snapshot.
-func (r *Runtime) hashFile(gp string) (string, int64, error) {
-	s, err := r.admin.Open(gp)
-	if err != nil {
-		return "", 0, err
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(s, 0, s.Size())); err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), s.Size(), nil
-}
-
 func (r *Runtime) handleRead(rq *request) error {
 	gp := rq.path
 	if !r.pol.PrincipalAllows(rq.pr.Name, gp, capability.Read) {
@@ -623,19 +653,22 @@ func (r *Runtime) handleRead(rq *request) error {
 	if err != nil {
 		return fsProblem(err, rq.pr.Name, gp)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(s, 0, s.Size())); err != nil {
+	o, err := r.commitCurrent(gp, s)
+	if err != nil {
 		return fmt.Errorf("reading %s: %w", gp, err)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	rq.hashes = []string{sum}
-	if pending := r.pendingReleases(gp, sum); len(pending) > 0 {
+	// A read refused by a hold logs no commitment: the log says only
+	// that it was refused.
+	if pending := r.pendingReleases(gp, o.sum); len(pending) > 0 {
 		return newProblem(http.StatusForbidden, api.ProblemHeld, "%s is held until %s release it: nothing was read; each of them runs truce release %s", gp, strings.Join(pending, ", "), gp)
 	}
+	rq.hashes = []string{o.commit}
 	hd := rq.w.Header()
 	hd.Set("Content-Type", "application/octet-stream")
 	hd.Set("Content-Length", strconv.FormatInt(s.Size(), 10))
-	hd.Set(api.HeaderSHA256, sum)
+	hd.Set(api.HeaderSHA256, o.sum)
+	hd.Set(api.HeaderCommitment, o.commit)
+	hd.Set(api.HeaderSalt, o.salt)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	rq.w.WriteHeader(http.StatusOK)
 	if rq.req.Method == http.MethodGet {

@@ -156,7 +156,7 @@ func (r *Runtime) handleRelease(rq *request) error {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&body); err != nil {
-			return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "the body must be {\"sha256\": \"<hex>\"} or empty: %v", err)
+			return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "the body must be {\"commitment\": \"<hex>\"} or empty: %v", err)
 		}
 	}
 	// A run writing gp waits until the release is recorded, so the hash
@@ -166,14 +166,15 @@ func (r *Runtime) handleRelease(rq *request) error {
 		return newProblem(http.StatusServiceUnavailable, api.ProblemNotReady, "%s is in use by a run and the request ended while waiting: try again", gp)
 	}
 	defer r.claims.release(cl)
-	sum, _, err := r.hashFile(gp)
+	o, err := r.openFile(gp)
 	if err != nil {
 		return fsProblem(err, rq.pr.Name, gp)
 	}
-	if body.SHA256 != "" && !strings.EqualFold(body.SHA256, sum) {
-		return newProblem(http.StatusConflict, api.ProblemConflict, "%s now has SHA-256 %s, not the %s you release: check the latest receipt and release again", gp, sum, strings.ToLower(body.SHA256))
+	sum := o.sum
+	if body.Commitment != "" && !strings.EqualFold(body.Commitment, o.commit) {
+		return newProblem(http.StatusConflict, api.ProblemConflict, "%s now holds the version with commitment %s, not the %s you release: check the latest receipt and release again", gp, o.commit, strings.ToLower(body.Commitment))
 	}
-	rq.hashes = []string{sum}
+	rq.hashes = []string{o.commit}
 	r.mu.Lock()
 	rel := r.releases[gp]
 	if rel == nil || rel.sha256 != sum {
@@ -181,7 +182,7 @@ func (r *Runtime) handleRelease(rq *request) error {
 		r.releases[gp] = rel
 	}
 	rel.by[rq.pr.Name] = true
-	res := api.ReleaseResult{Path: gp, SHA256: sum, ReleasedBy: []string{}, Pending: []string{}}
+	res := api.ReleaseResult{Path: gp, Commitment: o.commit, ReleasedBy: []string{}, Pending: []string{}}
 	for _, n := range holders {
 		if rel.by[n] {
 			res.ReleasedBy = append(res.ReleasedBy, n)
@@ -194,12 +195,13 @@ func (r *Runtime) handleRelease(rq *request) error {
 	return nil
 }
 
-// writesHeld reports whether a program may write a path some hold
-// covers; its stdout and stderr are then withheld from the run result,
-// as they could carry the held result.
-func (r *Runtime) writesHeld(caps capability.Set) bool {
+// touchesHeld reports whether a program may read or write a path some
+// hold covers; its stdout and stderr are then withheld from the run
+// result, as they could carry the held result (written, or read back from
+// an earlier run) to whoever ran it.
+func (r *Runtime) touchesHeld(caps capability.Set) bool {
 	for g, rights := range caps {
-		if !rights.Has(capability.Write) {
+		if !rights.Has(capability.Write) && !rights.Has(capability.Read) {
 			continue
 		}
 		for _, h := range r.pol.Holds {

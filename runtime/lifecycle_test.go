@@ -319,11 +319,12 @@ func TestHeldUntilReleased(t *testing.T) {
 	}
 	rita.refused(http.MethodPost, rel, nil, http.StatusForbidden, api.ProblemForbidden)
 	alice, bob := w.client("alice", true), w.client("bob", true)
-	alice.refused(http.MethodPost, rel, []byte(`{"sha256":"`+hexSum([]byte("other"))+`"}`), http.StatusConflict, api.ProblemConflict)
+	alice.refused(http.MethodPost, rel, []byte(`{"commitment":"`+hexSum([]byte("other"))+`"}`), http.StatusConflict, api.ProblemConflict)
 	alice.refused(http.MethodPost, rel, []byte(`{"sha":1}`), http.StatusBadRequest, api.ProblemBadRequest)
 	var rr api.ReleaseResult
-	_ = json.Unmarshal(alice.must(http.MethodPost, rel, []byte(`{"sha256":"`+hexSum(secret)+`"}`), http.StatusOK).body, &rr)
-	if len(rr.Pending) != 1 || rr.Pending[0] != "bob" || rr.SHA256 != hexSum(secret) {
+	commit := res.Receipt.Outputs[0].Commitment
+	_ = json.Unmarshal(alice.must(http.MethodPost, rel, []byte(`{"commitment":"`+commit+`"}`), http.StatusOK).body, &rr)
+	if len(rr.Pending) != 1 || rr.Pending[0] != "bob" || rr.Commitment != commit {
 		t.Fatalf("release = %+v", rr)
 	}
 	rita.refused(http.MethodGet, out, nil, http.StatusForbidden, api.ProblemHeld)

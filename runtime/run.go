@@ -89,7 +89,7 @@ func (r *Runtime) handleRun(rq *request) error {
 	if err != nil {
 		return err
 	}
-	rq.hashes = []string{res.Receipt.ProgramHash, r.keepReceipt(&res.Receipt)}
+	rq.hashes = []string{res.Receipt.ProgramHash, r.keepReceipt(rq, &res.Receipt)}
 	if !succeeded(res) {
 		return &problem{status: http.StatusUnprocessableEntity, name: api.ProblemProgramFailed,
 			detail: failureDetail(res), result: res}
@@ -116,20 +116,56 @@ func failureDetail(res *api.RunResult) string {
 // keepReceipt remembers a receipt the runtime signed, for GET
 // /v1/receipts, and returns its hex digest, which the run's audit entry
 // names. It is called before the audit entry is appended, so every receipt
-// an audit entry names is kept.
-func (r *Runtime) keepReceipt(rc *receipt.Receipt) string {
+// an audit entry names is kept; it charges the receipt's size to the
+// entry (rq.extra), and the receipt is forgotten when the entry is folded
+// away (forgetReceipts).
+func (r *Runtime) keepReceipt(rq *request, rc *receipt.Receipt) string {
 	d, err := receipt.Digest(rc)
 	if err != nil {
 		return ""
 	}
 	digest := hex.EncodeToString(d[:])
 	c := *rc
+	rq.extra = receiptCost(rc)
 	r.mu.Lock()
 	if r.receipts != nil {
 		r.receipts[digest] = &c
 	}
 	r.mu.Unlock()
 	return digest
+}
+
+// receiptCost estimates the bytes a kept receipt takes and, as the size
+// of its JSON, adds to an answer listing it.
+func receiptCost(rc *receipt.Receipt) int64 {
+	n := 1024 + len(rc.Signature) + len(rc.Program)
+	for _, c := range rc.Chain {
+		n += len(c) * 4 / 3
+	}
+	for _, fs := range [][]receipt.FileHash{rc.Inputs, rc.Outputs} {
+		for _, f := range fs {
+			n += 96 + len(f.Path) + len(f.Commitment)
+		}
+	}
+	for _, u := range rc.Budgets {
+		n += 64 + len(u.Principal) + len(u.Path)
+	}
+	for _, h := range rc.PolicyChain {
+		n += 4 + len(h)
+	}
+	return int64(n)
+}
+
+// forgetReceipts drops the receipts that folded audit entries name: the
+// audit log's OnFold.
+func (r *Runtime) forgetReceipts(folded []audit.Entry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range folded {
+		if e := &folded[i]; (e.Action == "run" || e.Action == "pipeline") && len(e.Hashes) == 2 && r.receipts != nil {
+			delete(r.receipts, e.Hashes[1])
+		}
+	}
 }
 
 // keptReceipts returns the receipts that the entries name (runs and
@@ -216,19 +252,19 @@ func (r *Runtime) makeDirs(prog *policy.Program) error {
 
 func isNotExist(err error) bool { return err != nil && errors.Is(err, vfs.ErrNotExist) }
 
-// filesWith returns the hashes of every file the capability set gives
-// want on, sorted by path.
+// filesWith returns the commitments of every file the capability set
+// gives want on, sorted by path.
 func (r *Runtime) filesWith(caps capability.Set, want capability.Rights) []receipt.FileHash {
 	out := []receipt.FileHash{}
 	for _, info := range r.fs.Files() {
 		if !caps.Rights(info.Path).Has(want) {
 			continue
 		}
-		sum, _, err := r.hashFile(info.Path)
+		o, err := r.openFile(info.Path)
 		if err != nil {
 			continue // removed since listed
 		}
-		out = append(out, receipt.FileHash{Path: info.Path, SHA256: sum})
+		out = append(out, receipt.FileHash{Path: info.Path, Commitment: o.commit})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
@@ -288,7 +324,7 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged 
 	})
 	finished := r.now().UTC()
 	out := &api.RunResult{Program: prog.Path, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
-	if r.writesHeld(prog.Capabilities) {
+	if r.touchesHeld(prog.Capabilities) {
 		out.Stdout, out.Stderr = nil, nil
 	}
 	if runErr != nil {
@@ -318,6 +354,7 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged 
 		PolicyChain: r.receiptChain(),
 		Budgets:     budgets,
 	}
+	r.forgetVersions()
 	key, err := r.signer()
 	if err != nil {
 		return nil, err
@@ -446,7 +483,7 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 		return fmt.Errorf("signing the receipt of pipeline %q: %w", name, err)
 	}
 	result.Receipt = rc
-	rq.hashes = []string{rc.ProgramHash, r.keepReceipt(&rc)}
+	rq.hashes = []string{rc.ProgramHash, r.keepReceipt(rq, &rc)}
 	if failed != nil {
 		if failed.name != api.ProblemProgramFailed {
 			failed.detail = fmt.Sprintf("pipeline %q stopped before step %d: %s", name, len(result.Steps)+1, failed.detail)

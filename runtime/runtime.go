@@ -91,6 +91,10 @@ type Config struct {
 	// requests in progress one principal may have. The zero value means
 	// the defaults (ServerLimits).
 	Server ServerLimits
+	// AuditBytes bounds the memory of the audit log with the receipts its
+	// entries name; past it the oldest entries are folded away (package
+	// audit). Zero means audit.DefaultBudget.
+	AuditBytes int64
 }
 
 // Runtime is one enclave's runtime. Make it with New; it is safe for
@@ -116,6 +120,7 @@ type Runtime struct {
 	fs    *vfs.FS
 	admin *vfs.View // every right, for the runtime's own reads
 	audit *audit.Log
+	vers  versions // the salt of each file's current version
 
 	cert atomic.Pointer[certState]
 
@@ -203,7 +208,7 @@ func New(cfg Config) (*Runtime, error) {
 		genesis: cfg.Policy, pol: cfg.Policy, provider: cfg.Provider, eng: eng, now: now, rand: rnd, log: logger,
 		pub: &key.PublicKey, spki: spki, fs: fs,
 		admin:    fs.View(capability.Set{"/": capability.All}),
-		audit:    &audit.Log{Now: now},
+		audit:    &audit.Log{Now: now, Budget: cfg.AuditBytes},
 		progMu:   map[string]*sync.Mutex{},
 		chain:    []api.PolicyLink{{SHA256: cfg.Policy.HashHex(), Policy: cfg.Policy.Bytes(), Approvals: []api.PolicyApproval{}}},
 		pols:     map[string]*policy.Policy{cfg.Policy.HashHex(): cfg.Policy},
@@ -211,6 +216,11 @@ func New(cfg Config) (*Runtime, error) {
 		releases: map[string]*releases{},
 		receipts: map[string]*receipt.Receipt{},
 		shutdown: make(chan struct{}),
+		vers:     versions{m: map[string]version{}},
+	}
+	r.audit.OnFold = r.forgetReceipts
+	if cfg.AuditBytes < 0 {
+		return nil, fmt.Errorf("runtime: AuditBytes is %d: give a positive budget, or 0 for the default", cfg.AuditBytes)
 	}
 	if cfg.MaxRuns < 0 {
 		return nil, fmt.Errorf("runtime: MaxRuns is %d: give a positive bound, or 0 for none", cfg.MaxRuns)
@@ -451,4 +461,5 @@ func (r *Runtime) Wipe() {
 	r.fs.Wipe()
 	r.polMu.Unlock()
 	r.audit.Wipe()
+	r.wipeVersions()
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/engine"
 	"github.com/truce-project/truce/examples/shamir"
@@ -160,6 +161,7 @@ type world struct {
 	unix     bool
 	maxRuns  int
 	network  string
+	audit    int64
 }
 
 type worldOptions struct {
@@ -174,6 +176,8 @@ type worldOptions struct {
 	holds     []policy.Hold
 	lifecycle *policy.Lifecycle
 	maxRuns   int
+	// auditBytes is the runtime's AuditBytes.
+	auditBytes int64
 }
 
 func principalCaps() map[string]capability.Set {
@@ -189,7 +193,7 @@ func principalCaps() map[string]capability.Set {
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
 	ps := pastest.Start(t, pastest.Options{})
-	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}, unix: o.unix, maxRuns: o.maxRuns}
+	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}, unix: o.unix, maxRuns: o.maxRuns, audit: o.auditBytes}
 	w.misWasm = trucetest.BuildGo(t, "testdata/misbehave")
 	for _, n := range []string{"paula", "alice", "bob", "rita", "mallory"} {
 		id, err := identity.New(n, 0, time.Time{}, nil)
@@ -288,7 +292,7 @@ func (w *world) now() time.Time { return time.Now().Add(time.Duration(w.offset.L
 func (w *world) start() {
 	t := w.t
 	t.Helper()
-	rt, err := New(Config{Policy: w.pol, Provider: testProvider(w), Engine: testEngine(t), Now: w.now, MaxRuns: w.maxRuns})
+	rt, err := New(Config{Policy: w.pol, Provider: testProvider(w), Engine: testEngine(t), Now: w.now, MaxRuns: w.maxRuns, AuditBytes: w.audit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,7 +524,17 @@ func (c *client) get(gp string) []byte {
 	if got := r.header.Get(api.HeaderSHA256); got != hexSum(r.body) {
 		c.t.Fatalf("%s header %s, content hashes to %s", api.HeaderSHA256, got, hexSum(r.body))
 	}
+	if err := audit.Open(r.header.Get(api.HeaderCommitment), r.header.Get(api.HeaderSalt), bytes.NewReader(r.body)); err != nil {
+		c.t.Fatalf("%s: %v", gp, err)
+	}
 	return r.body
+}
+
+// salt reads gp and returns the salt that opens its commitment.
+func (c *client) salt(gp string) string {
+	c.t.Helper()
+	r := c.must(http.MethodGet, api.PathFiles+strings.TrimPrefix(gp, "/"), nil, http.StatusOK)
+	return r.header.Get(api.HeaderSalt)
 }
 
 func (c *client) run(prog string, status int) *api.RunResult {
@@ -543,7 +557,11 @@ func (c *client) run(prog string, status int) *api.RunResult {
 func (w *world) snapshot() map[string]string {
 	out := map[string]string{}
 	for _, fh := range w.rt.filesWith(capability.Set{"/": capability.All}, capability.Read) {
-		out[fh.Path] = fh.SHA256
+		o, err := w.rt.openFile(fh.Path)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		out[fh.Path] = o.sum
 	}
 	return out
 }

@@ -120,9 +120,12 @@ func build(t testing.TB, exporter string, succeed bool) *Fixture {
 	links := []api.PolicyLink{{SHA256: pol.HashHex(), Policy: pol.Bytes(), Approvals: []api.PolicyApproval{}}}
 	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 	input := []byte("input")
+	salt := make([]byte, audit.SaltSize)
+	rand.Read(salt)
+	commit := func(b []byte) string { return audit.Commit(salt, b) }
 	f.Log.Append(audit.Entry{Principal: "alice", Action: "write", Path: ProgramP, Hashes: []string{sum(progs[ProgramP])}, Outcome: "ok"})
 	f.Log.Append(audit.Entry{Principal: "alice", Action: "write", Path: ProgramQ, Hashes: []string{sum(progs[ProgramQ])}, Outcome: "ok"})
-	f.Log.Append(audit.Entry{Principal: "alice", Action: "write", Path: "/input/a", Hashes: []string{sum(input)}, Outcome: "ok"})
+	f.Log.Append(audit.Entry{Principal: "alice", Action: "write", Path: "/input/a", Hashes: []string{commit(input)}, Outcome: "ok"})
 	type run struct {
 		who, prog string
 		exit      uint32
@@ -150,8 +153,8 @@ func build(t testing.TB, exporter string, succeed bool) *Fixture {
 		now := time.Now().UTC()
 		rc := receipt.Receipt{
 			PolicyHash: cur.HashHex(), Program: run.prog, ProgramHash: sum(progs[run.prog]),
-			Inputs:   []receipt.FileHash{{Path: "/input/a", SHA256: sum(input)}},
-			Outputs:  []receipt.FileHash{{Path: "/output/o", SHA256: sum([]byte(run.prog))}},
+			Inputs:   []receipt.FileHash{{Path: "/input/a", Commitment: commit(input)}},
+			Outputs:  []receipt.FileHash{{Path: "/output/o", Commitment: commit([]byte(run.prog))}},
 			ExitCode: run.exit, Outcome: "exited", Started: now, Finished: now, Platform: "sim", Chain: f.Chain,
 			PolicyChain: chain,
 		}
@@ -254,7 +257,8 @@ func (f *Fixture) Checkpoint(t testing.TB, entries []audit.Entry) {
 		head = entries[n-1].Hash
 	}
 	cp := &audit.Checkpoint{Version: audit.CheckpointVersion, PolicyHash: f.Current().HashHex(),
-		Size: uint64(len(entries)), Head: head, Time: f.Bundle.Audit.Checkpoint.Time}
+		Prev: audit.Genesis, BasePolicy: f.Policies[0].HashHex(),
+		Size: uint64(len(entries)), Total: uint64(len(entries)), Head: head, Time: f.Bundle.Audit.Checkpoint.Time}
 	d := audit.CheckpointDigest(cp)
 	sig, err := ecdsa.SignASN1(rand.Reader, f.Key, d[:])
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	var devicePub, policyFile string
+	var devicePub, policyFile, follows string
 	register(&command{
 		name:    "audit verify",
 		args:    "[flags] BUNDLE",
@@ -46,13 +46,22 @@ It then prints the chain, the enclave, and each run: who ran which
 program (by hash) under which policy, when, on which inputs and with which
 outputs (by hash), and how it ended. With --policy it also requires the
 chain to hold that file, byte for byte: the policy you agreed to, as a
-client requires it. Exits 1 if anything does not check.
+client requires it.
+
+The enclave keeps its log within a memory budget, folding the oldest
+entries away; a bundle then shows the log from its first kept entry, which
+chains to the folded ones by the hash the enclave's checkpoint states.
+With --follows EARLIER it also checks EARLIER the same way and that this
+bundle continues it: same enclave, the chain of policies extended, and the
+log picking up no later than where EARLIER's ended, so that the two show
+one log. Exits 1 if anything does not check.
 
 Example:
   truce audit verify --device-pub pas/device.pub --policy policy.json audit-bundle.json`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file`, for a bundle from sim (default $TRUCE_SIM_DEVICE_PUB)")
 			fs.StringVar(&policyFile, "policy", "", "require the bundle's chain to hold this policy `file`, byte for byte")
+			fs.StringVar(&follows, "follows", "", "require the bundle to continue the log of this earlier bundle `file` of the same enclave")
 		},
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -83,6 +92,24 @@ Example:
 				if !slices.ContainsFunc(rep.Chain, func(l bundle.Link) bool { return l.Policy.Hash() == sum }) {
 					return withHint(fmt.Errorf("the bundle's chain of policies %s does not hold %s (sha256 %x)", chainHashes(rep), policyFile, sum), "this bundle checks, but for another policy than yours")
 				}
+			}
+			if follows != "" {
+				edata, err := readBundle(e, follows)
+				if err != nil {
+					return err
+				}
+				eb, err := bundle.Parse(edata)
+				if err != nil {
+					return bundleError(follows, err)
+				}
+				erep, err := bundle.Verify(eb, bundle.Options{Verifier: v})
+				if err != nil {
+					return bundleError(follows, err)
+				}
+				if err := bundle.Follows(erep, rep); err != nil {
+					return withHint(fmt.Errorf("%s does not continue %s: %w", args[0], follows, err), "both bundles check on their own; the log between them is not shown by them")
+				}
+				defer fmt.Fprintf(e.stdout, "continues %s: together they show the log from entry %d to %d\n", follows, erep.Checkpoint.From, rep.Checkpoint.Size-1)
 			}
 			printBundleReport(e.stdout, rep)
 			return nil
@@ -153,6 +180,12 @@ func printBundleReport(w io.Writer, rep *bundle.Report) {
 		fmt.Fprintf(w, "  evidence:     %s evidence verified: measurement %s, binds the enclave key, the first policy and the nonce\n", rep.Evidence.Platform, hex.EncodeToString(rep.Evidence.Measurement))
 	}
 	fmt.Fprintf(w, "  audit log:    %d entries, hash chain checks, signed by the enclave at %s (head %s)\n", len(rep.Entries), ts(cp.Time), cp.Head)
+	if cp.From > 0 {
+		fmt.Fprintf(w, "                from entry %d: the %d before were folded away, the first kept follows %s\n", cp.From, cp.From, cp.Prev)
+	}
+	if cp.Total > cp.Size {
+		fmt.Fprintf(w, "                to entry %d of %d: the enclave logged more after\n", cp.Size-1, cp.Total)
+	}
 	var held, withheld int
 	for _, r := range rep.Runs {
 		if r.Receipt != nil {
@@ -177,10 +210,10 @@ func printBundleReport(w io.Writer, rep *bundle.Report) {
 		}
 		fmt.Fprintf(w, "      receipt %s: %s, exit code %d, ran %s to %s\n", r.Digest, rc.Outcome, rc.ExitCode, ts(rc.Started), ts(rc.Finished))
 		for _, f := range rc.Inputs {
-			fmt.Fprintf(w, "      input   %s sha256 %s\n", f.Path, f.SHA256)
+			fmt.Fprintf(w, "      input   %s commitment %s\n", f.Path, f.Commitment)
 		}
 		for _, f := range rc.Outputs {
-			fmt.Fprintf(w, "      output  %s sha256 %s\n", f.Path, f.SHA256)
+			fmt.Fprintf(w, "      output  %s commitment %s\n", f.Path, f.Commitment)
 		}
 	}
 }

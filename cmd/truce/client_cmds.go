@@ -212,7 +212,17 @@ Example:
 			if err != nil {
 				return clientError(err)
 			}
-			fmt.Fprintf(e.stdout, "%s %s: %d bytes, sha256 %s\n", map[bool]string{false: "wrote", true: "appended to"}[appendMode], fi.Path, fi.Size, fi.SHA256)
+			if fi.SHA256 != "" {
+				fmt.Fprintf(e.stdout, "%s %s: %d bytes, sha256 %s\n", map[bool]string{false: "wrote", true: "appended to"}[appendMode], fi.Path, fi.Size, fi.SHA256)
+			} else {
+				fmt.Fprintf(e.stdout, "appended to %s: %d bytes now (you may not read it: no hash of the whole is shown)\n", fi.Path, fi.Size)
+			}
+			if fi.Salt != "" {
+				// The file's version is named by commitment in the audit
+				// log and receipts; only its writer and readers get the salt.
+				fmt.Fprintf(e.stdout, "commitment %s, salt %s\n", fi.Commitment, fi.Salt)
+				fmt.Fprintf(e.stdout, "keep the salt to check a receipt names these bytes: truce receipt verify --input %s=%s:LOCALFILE …\n", fi.Path, fi.Salt)
+			}
 			return nil
 		},
 	})
@@ -274,6 +284,9 @@ Example:
 				return fmt.Errorf("saving %s: %w", dest, err)
 			}
 			fmt.Fprintf(e.stderr, "read %s: %d bytes, sha256 %s → %s\n", fi.Path, fi.Size, fi.SHA256, dest)
+			if fi.Salt != "" {
+				fmt.Fprintf(e.stderr, "commitment %s, salt %s (check a receipt: truce receipt verify --output %s=%s:%s …)\n", fi.Commitment, fi.Salt, fi.Path, fi.Salt, dest)
+			}
 			return nil
 		},
 	})
@@ -366,7 +379,11 @@ each step's outcome; with --receipt saves the pipeline's signed receipt.
 		args:    "[flags]",
 		summary: "print and check the enclave's audit log",
 		help: `Fetches the enclave's hash-chained audit log (who did what, when, with
-which hashes and outcome), checks the chain, and prints it.
+which commitments and outcome), page by page, checks the chain and the
+enclave's signed checkpoint of it, and prints it. Files are named by salted
+commitments that only their writers and readers can open. The enclave
+keeps its log within a memory budget: the oldest entries are folded away,
+and the first entry kept chains to them by the hash the checkpoint states.
 ` + clientFlagsHelp,
 		flags: func(fs *flag.FlagSet) {
 			auditFlags.declare(fs)
@@ -385,7 +402,11 @@ which hashes and outcome), checks the chain, and prints it.
 			if err != nil {
 				return clientError(err)
 			}
-			if err := audit.Verify(l.Entries); err != nil {
+			from, prev := uint64(0), audit.Genesis
+			if l.Checkpoint != nil {
+				from, prev = l.Checkpoint.From, l.Checkpoint.Prev
+			}
+			if err := audit.VerifySegment(l.Entries, from, prev); err != nil {
 				return withHint(fmt.Errorf("the audit log does not check: %w", err), "do not trust this enclave's log")
 			}
 			if n := len(l.Entries); n > 0 && l.Entries[n-1].Hash != l.Head {
@@ -411,6 +432,9 @@ which hashes and outcome), checks the chain, and prints it.
 				fmt.Fprintf(e.stdout, "%d %s %-8s %-9s %s %s\n", en.Seq, en.Time.UTC().Format("15:04:05.000"), en.Principal, en.Action, en.Path, en.Outcome)
 			}
 			fmt.Fprintf(e.stdout, "%d entries, chain checks%s, head %s\n", len(l.Entries), signed, l.Head)
+			if from > 0 {
+				fmt.Fprintf(e.stdout, "the %d entries before entry %d were folded away; entry %d follows %s\n", from, from, from, prev)
+			}
 			return nil
 		},
 	})

@@ -298,23 +298,21 @@ func (d *demo) run(keep string) (err error) {
 	if err := receipt.Verify(&rr.Receipt, pol, time.Now()); err != nil {
 		return fmt.Errorf("the run's receipt does not verify: %w", err)
 	}
-	outOK := false
-	for _, o := range rr.Receipt.Outputs {
-		if o.Path == "/output/shamir.dat" && o.SHA256 == fi.SHA256 {
-			outOK = true
-		}
-	}
-	if !outOK {
-		return fmt.Errorf("the receipt does not list the output dave read")
+	// The receipt names files by salted commitments; dave, who read the
+	// output, got the salt that opens its commitment.
+	if err := receipt.Open(&rr.Receipt, false, "/output/shamir.dat", fi.Salt, bytes.NewReader(out.Bytes())); err != nil {
+		return fmt.Errorf("the receipt does not list the output dave read: %w", err)
 	}
 	d.say("The receipt (%s) is signed by the enclave's key, whose certificate chains to", receiptFile)
 	d.say("the PAS CA; it names this policy, the program by hash %s…,", rr.Receipt.ProgramHash[:16])
 	for _, in := range rr.Receipt.Inputs {
-		d.say("  input  %-22s sha256 %s…", in.Path, in.SHA256[:16])
+		d.say("  input  %-22s commitment %s…", in.Path, in.Commitment[:16])
 	}
 	for _, o := range rr.Receipt.Outputs {
-		d.say("  output %-22s sha256 %s… (the bytes dave read)", o.Path, o.SHA256[:16])
+		d.say("  output %-22s commitment %s… (opened by the bytes dave read)", o.Path, o.Commitment[:16])
 	}
+	d.say("Files are named by salted commitments: only a file's writer and readers get")
+	d.say("the salt that opens one, so no one else can test a guess of a share.")
 	d.say("Anyone holding the policy can check it offline: truce receipt verify --policy %s %s", polFile, receiptFile)
 
 	// 12. Audit.
@@ -323,7 +321,7 @@ func (d *demo) run(keep string) (err error) {
 	if err != nil {
 		return clientError(err)
 	}
-	if err := audit.Verify(l.Entries); err != nil {
+	if err := audit.VerifySegment(l.Entries, l.Checkpoint.From, l.Checkpoint.Prev); err != nil {
 		return fmt.Errorf("the audit log does not verify: %w", err)
 	}
 	d.say("%d entries, hash-chained (head %s…), including bob's refused read:", len(l.Entries), l.Head[:16])

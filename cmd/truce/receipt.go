@@ -22,8 +22,51 @@ import (
 // 1 MiB of stdout and of stderr, base64-encoded).
 const maxReceiptFile = 16 << 20
 
+// opening is one --input or --output of receipt verify: a file of the
+// receipt, the salt the enclave gave for its version, and the local copy
+// of its bytes.
+type opening struct {
+	path, salt, file string
+}
+
+// openings is a repeatable flag of PATH=SALT:LOCALFILE.
+type openings []opening
+
+func (o *openings) String() string { return "" }
+
+func (o *openings) Set(v string) error {
+	path, rest, ok := strings.Cut(v, "=")
+	salt, file, ok2 := strings.Cut(rest, ":")
+	if !ok || !ok2 || path == "" || salt == "" || file == "" {
+		return fmt.Errorf("%q: give GUESTPATH=SALT:LOCALFILE, with the salt the enclave answered to your write or read", v)
+	}
+	*o = append(*o, opening{path, salt, file})
+	return nil
+}
+
+// checkOpenings checks that the receipt names each local file's bytes at
+// its path, under the salt given.
+func checkOpenings(e *env, r *receipt.Receipt, inputs bool, list openings) error {
+	what := map[bool]string{true: "input", false: "output"}[inputs]
+	for _, o := range list {
+		f, err := os.Open(o.file)
+		if err != nil {
+			return withHint(fmt.Errorf("reading %s: %w", o.file, err), "give the local copy of the bytes you wrote or read")
+		}
+		err = receipt.Open(r, inputs, o.path, o.salt, f)
+		f.Close()
+		if err != nil {
+			return withHint(fmt.Errorf("the receipt does not name %s as its %s: %w", o.file, what, err),
+				"check the salt is the one the enclave answered for this version (truce put and truce get print it): the run did not use these bytes")
+		}
+		fmt.Fprintf(e.stdout, "  checked:    %s %s is the content of %s\n", what, o.path, o.file)
+	}
+	return nil
+}
+
 func init() {
 	var policyFile, at string
+	var ins, outs openings
 	register(&command{
 		name:    "receipt verify",
 		args:    "--policy FILE RECEIPT.json",
@@ -32,17 +75,27 @@ func init() {
 signed by the enclave key, that the enclave's certificate chains to the
 attestation service CA the policy pins and names a measurement the policy
 trusts, and that the receipt is for this policy. It then prints what the
-receipt says: program, outcome, and the hashes of inputs and outputs.
+receipt says: program, outcome, and the commitments of inputs and outputs.
+
+Receipts name files by salted commitments, which only a file's writer and
+readers can open: truce put and truce get print the salt of the version
+written or read. --input GUESTPATH=SALT:LOCALFILE checks that the receipt
+names LOCALFILE's bytes as its input GUESTPATH (a data owner checking the
+run read its data); --output the same for an output. Both repeat.
 
 RECEIPT.json may hold the receipt alone, or a whole run result, pipeline
 result or problem (as truce exec --json writes) carrying one; "-" reads
 stdin. Exits 1 if anything does not check.
 
 Example:
-  truce receipt verify --policy policy.json receipt.json`,
+  truce receipt verify --policy policy.json receipt.json
+  truce receipt verify --policy policy.json --input /input/a.csv=5f1c…:a.csv receipt.json`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&policyFile, "policy", "", "policy `file` the run was under (required)")
 			fs.StringVar(&at, "at", "", "verify as of this RFC 3339 `time` (default now)")
+			ins, outs = nil, nil
+			fs.Var(&ins, "input", "check the receipt names this input: `GUESTPATH=SALT:LOCALFILE` (repeats)")
+			fs.Var(&outs, "output", "check the receipt names this output: `GUESTPATH=SALT:LOCALFILE` (repeats)")
 		},
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -88,7 +141,10 @@ Example:
 				return withHint(fmt.Errorf("receipt does not verify: %w", err), "%s", hint)
 			}
 			printReceipt(e, r, pol)
-			return nil
+			if err := checkOpenings(e, r, true, ins); err != nil {
+				return err
+			}
+			return checkOpenings(e, r, false, outs)
 		},
 	})
 }
@@ -181,10 +237,10 @@ func printReceipt(e *env, r *receipt.Receipt, pol *policy.Policy) {
 	fmt.Fprintf(w, "  outcome:    %s, exit code %d\n", r.Outcome, r.ExitCode)
 	fmt.Fprintf(w, "  ran:        %s to %s\n", r.Started.UTC().Format(time.RFC3339Nano), r.Finished.UTC().Format(time.RFC3339Nano))
 	for _, f := range r.Inputs {
-		fmt.Fprintf(w, "  input:      %s sha256 %s\n", f.Path, f.SHA256)
+		fmt.Fprintf(w, "  input:      %s commitment %s\n", f.Path, f.Commitment)
 	}
 	for _, f := range r.Outputs {
-		fmt.Fprintf(w, "  output:     %s sha256 %s\n", f.Path, f.SHA256)
+		fmt.Fprintf(w, "  output:     %s commitment %s\n", f.Path, f.Commitment)
 	}
 	for _, b := range r.Budgets {
 		limit := ""

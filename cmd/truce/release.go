@@ -15,18 +15,18 @@ func init() {
 		summary: "release a held result so that its readers may read it",
 		help: `Releases the held file GUESTPATH: the policy's holds keep a result
 unreadable by everyone until each principal the hold names has released it.
-A release is for the file's current content (by SHA-256): if a later run
-rewrites the file, it is held again. With --sha256 the release is refused
-unless the file holds exactly that content, such as the output hash of the
-receipt you checked. It prints who has released and who has yet to.
+A release is for the file's current content: if a later run rewrites the
+file, it is held again. With --commitment the release is refused unless
+the file holds exactly the version with that commitment, such as the
+output commitment of the receipt you checked. It prints who has released and who has yet to.
 ` + clientFlagsHelp + `
 
 Example:
   truce release --policy shamir.json --identity alice.crt --key alice.key \
-      --sha256 9f86d08… /output/result.dat`,
+      --commitment 9f86d08… /output/result.dat`,
 		flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
-			fs.StringVar(&sum, "sha256", "", "release only this content (hex `SHA-256`)")
+			fs.StringVar(&sum, "commitment", "", "release only the version with this `commitment` (hex, as the receipt names it)")
 		},
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -41,7 +41,7 @@ Example:
 			if err != nil {
 				return clientError(err)
 			}
-			fmt.Fprintf(e.stdout, "released %s (sha256 %s)\n", r.Path, r.SHA256)
+			fmt.Fprintf(e.stdout, "released %s (commitment %s)\n", r.Path, r.Commitment)
 			fmt.Fprintf(e.stdout, "released by: %s\n", strings.Join(r.ReleasedBy, ", "))
 			if len(r.Pending) == 0 {
 				fmt.Fprintln(e.stdout, "readable now")

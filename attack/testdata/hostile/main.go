@@ -8,6 +8,7 @@
 //	bigfile   writes to /output/big.dat until refused, then reports
 //	pointers  calls WASI functions with pointers outside its memory
 //	escape    tries to reach files outside its capabilities
+//	cat       prints /output/copy.dat to stdout and stderr
 //
 // It prints "LEAK …" whenever something that must be refused succeeded.
 package main
@@ -79,6 +80,14 @@ func main() {
 		pointers()
 	case "escape":
 		escape()
+	case "cat":
+		b, err := os.ReadFile("/output/copy.dat")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cat:", err)
+			os.Exit(1)
+		}
+		os.Stdout.Write(b)
+		os.Stderr.Write(b)
 	}
 	fmt.Println("done", name)
 }
