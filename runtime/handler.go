@@ -523,6 +523,7 @@ func (r *Runtime) hashFile(gp string) (string, int64, error) {
 	if err != nil {
 		return "", 0, err
 	}
+	defer s.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(s, 0, s.Size())); err != nil {
 		return "", 0, err
@@ -539,6 +540,7 @@ func (r *Runtime) handleRead(rq *request) error {
 	if err != nil {
 		return fsProblem(err, rq.pr.Name, gp)
 	}
+	defer s.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(s, 0, s.Size())); err != nil {
 		return fmt.Errorf("reading %s: %w", gp, err)
