@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -429,4 +430,184 @@ func TestOverlayLinksAndInodes(t *testing.T) {
 		t.Errorf("inodes %d and %d, links %d and %d", ia.Inode, ik.Inode, ia.Links, ik.Links)
 	}
 	checkAccounting(t, f)
+}
+
+// FuzzCheckName: every name CheckName accepts survives a JSON round trip
+// unchanged (so that no two accepted names print alike in the audit log
+// or receipts) and holds no control character or direction mark.
+func FuzzCheckName(f *testing.F) {
+	for _, s := range []string{"plain", "a\xff", "données", "tab\t", "\u202e", "\xed\xa0\x80", "\uFFFD", "日本"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if CheckName(name) != nil {
+			return
+		}
+		b, err := json.Marshal(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back string
+		if err := json.Unmarshal(b, &back); err != nil || back != name {
+			t.Fatalf("accepted %q prints as %s and reads back as %q", name, b, back)
+		}
+		for _, r := range name {
+			if r < 0x20 || r == 0x7f || badRune(r) {
+				t.Fatalf("accepted %q holding %U", name, r)
+			}
+		}
+	})
+}
+
+// FuzzOverlay drives a run's overlay with arbitrary operations while
+// snapshots of the file system come and go, then commits or discards it.
+// The file system must not change before the commit, must hold exactly
+// the overlay's files under the run's write grant after it, must charge
+// exactly the buffers and entries alive, and must stay within its limit.
+func FuzzOverlay(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, true)
+	f.Add([]byte{3, 3, 3, 9, 9, 9, 0, 0, 1, 7}, false)
+	f.Add(bytes.Repeat([]byte{2, 200, 5}, 20), true)
+	f.Fuzz(func(t *testing.T, ops []byte, doCommit bool) {
+		if len(ops) > 200 {
+			ops = ops[:200]
+		}
+		const total = 16 << 10
+		fsys := New(Limits{FileBytes: 2048, TotalBytes: total}, nil)
+		admin := fsys.Unchecked()
+		mustWrite(t, admin, "/in/a", "input a")
+		mustWrite(t, admin, "/out/x", strings.Repeat("x", 300))
+		mustWrite(t, admin, "/out/d/y", "y")
+		mustWrite(t, admin, "/other", "other")
+		caps := capability.Set{"/in/": capability.Read, "/out/": capability.Read | capability.Write}
+		before := contents(t, fsys)
+		o, err := fsys.Overlay(caps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := o.FS().View(caps)
+		names := []string{"/out/x", "/out/d/y", "/out/n", "/out/d/m", "/in/a", "/out/d"}
+		var snaps []*Snapshot
+		var handles []*Handle
+		for i, op := range ops {
+			p := names[int(op>>4)%len(names)]
+			q := names[(int(op>>4)+i)%len(names)]
+			switch op % 12 {
+			case 0:
+				v.WriteFile(p, bytes.NewReader(bytes.Repeat([]byte{op}, int(op)*4)))
+			case 1:
+				v.AppendFile(p, strings.NewReader("app"))
+			case 2:
+				if h, err := v.OpenFile(p, FlagWrite|FlagCreate); err == nil {
+					h.WriteAt([]byte("w"), int64(op))
+					handles = append(handles, h)
+				}
+			case 3:
+				if h, err := v.OpenFile(p, FlagWrite|FlagTrunc); err == nil {
+					h.Close()
+				}
+			case 4:
+				v.Remove(p)
+			case 5:
+				v.Rename(p, q)
+			case 6:
+				v.Link(p, q)
+			case 7:
+				v.MkdirAll(p + "/sub")
+			case 8:
+				if s, err := admin.Open(p); err == nil {
+					snaps = append(snaps, s)
+				}
+			case 9:
+				if s, err := v.Open(p); err == nil {
+					snaps = append(snaps, s)
+				}
+			case 10:
+				if len(snaps) > 0 {
+					snaps[0].Close()
+					snaps = snaps[1:]
+				}
+			case 11:
+				for _, h := range handles {
+					h.Close()
+				}
+				handles = nil
+			}
+			if got := fsys.used + fsys.meta; got > total {
+				t.Fatalf("after op %d the file system holds %d bytes, over its limit of %d", i, got, total)
+			}
+		}
+		for _, h := range handles {
+			h.Close()
+		}
+		if got := contents(t, fsys); !equalMaps(got, before) {
+			t.Fatalf("the file system changed before the commit:\n%v\n%v", before, got)
+		}
+		run := contents(t, o.FS())
+		if doCommit {
+			if err := o.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			after := contents(t, fsys)
+			for p, c := range after {
+				if strings.HasPrefix(p, "/out/") && run[p] != c {
+					t.Fatalf("after commit %s = %q, the run left %q", p, c, run[p])
+				}
+				if !strings.HasPrefix(p, "/out/") && before[p] != c {
+					t.Fatalf("the commit changed %s outside the run's write grant", p)
+				}
+			}
+			for p := range run {
+				if _, ok := after[p]; !ok && strings.HasPrefix(p, "/out/") {
+					t.Fatalf("the commit lost %s", p)
+				}
+			}
+		} else {
+			o.Discard()
+			if got := contents(t, fsys); !equalMaps(got, before) {
+				t.Fatal("the file system changed after a discard")
+			}
+		}
+		checkAccounting(t, fsys)
+		for _, s := range snaps {
+			s.Close()
+		}
+		checkAccounting(t, fsys)
+		if fsys.Retired() != 0 {
+			t.Fatalf("%d bytes retired with no snapshot open", fsys.Retired())
+		}
+	})
+}
+
+// contents maps every file of fsys to its content.
+func contents(t *testing.T, fsys *FS) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	admin := fsys.Unchecked()
+	for _, i := range fsys.Files() {
+		m[i.Path] = readSnapClosed(admin, i.Path)
+	}
+	return m
+}
+
+func readSnapClosed(v *View, p string) string {
+	s, err := v.Open(p)
+	if err != nil {
+		return err.Error()
+	}
+	defer s.Close()
+	b, _ := io.ReadAll(s)
+	return string(b)
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
