@@ -324,8 +324,9 @@ func TestManyEmptyEntriesBoundedMemory(t *testing.T) {
 			took := time.Since(start)
 			peak := procMem(t, pid, "VmHWM")
 			out := strings.TrimSpace(string(res.Stdout))
-			t.Logf("%s in %v; runtime RSS %d MiB before, peak %d MiB (growth %d MiB, total_mib %d); the receipt names %d outputs",
-				out, took.Round(time.Millisecond), base>>20, peak>>20, (peak-base)>>20, totalMiB, len(res.Receipt.Outputs))
+			rj, _ := json.Marshal(res.Receipt)
+			t.Logf("%s in %v; runtime RSS %d MiB before, peak %d MiB (growth %d MiB, total_mib %d); the receipt names %d outputs in %d KiB of JSON",
+				out, took.Round(time.Millisecond), base>>20, peak>>20, (peak-base)>>20, totalMiB, len(res.Receipt.Outputs), len(rj)>>10)
 			var n int64
 			if _, err := fmt.Sscanf(out, "refused after %d "+c.wantWords, &n); err != nil {
 				t.Fatalf("the program was not refused: %q %s", out, res.Stderr)
