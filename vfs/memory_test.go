@@ -336,6 +336,56 @@ func TestOverlay(t *testing.T) {
 	}
 }
 
+// TestOverlaySharesReadOnly: what a run may only read is not copied (no
+// charge), yet reads through it, relative to its directories too, work as
+// in the file system.
+func TestOverlaySharesReadOnly(t *testing.T) {
+	f, admin := newFS(t, Limits{})
+	for i := range 100 {
+		mustWrite(t, admin, fmt.Sprintf("/lib/sub/f%03d", i), fmt.Sprint(i))
+	}
+	meta := f.meta
+	caps := capability.Set{"/lib/": capability.Read, "/out/": capability.Write}
+	o, err := f.Overlay(caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.meta != meta {
+		t.Errorf("a read-only grant of 100 files was charged %d bytes of copies", f.meta-meta)
+	}
+	v := o.FS().View(caps)
+	d, err := v.OpenFile("/lib/sub", FlagDirectory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := d.Open("f042", FlagRead)
+	if err != nil {
+		t.Fatalf("a file relative to a shared directory: %v", err)
+	}
+	b := make([]byte, 8)
+	if k, _ := h.ReadAt(b, 0); string(b[:k]) != "42" {
+		t.Errorf("read %q", b[:k])
+	}
+	if _, err := d.Open("f043", FlagWrite); !errors.Is(err, ErrPermission) {
+		t.Errorf("writing a shared file: %v", err)
+	}
+	if err := d.Mkdir("new"); !errors.Is(err, ErrPermission) {
+		t.Errorf("mkdir in a shared directory: %v", err)
+	}
+	if es, err := d.ReadDir(0, -1); err != nil || len(es) != 100 {
+		t.Errorf("listing a shared directory: %d entries, %v", len(es), err)
+	}
+	h.Close()
+	d.Close()
+	if err := o.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, admin, "/lib/sub/f007"); got != "7" || len(f.Files()) != 100 {
+		t.Errorf("after commit: %q, %d files", got, len(f.Files()))
+	}
+	checkAccounting(t, f)
+}
+
 // TestOverlayDiscardWipeQuota: a discarded overlay leaves nothing; one
 // whose file system is wiped meanwhile cannot commit; copies and the
 // entries copied are charged.

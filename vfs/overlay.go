@@ -21,16 +21,20 @@ var ErrStale = errors.New("the file system was wiped or replaced while the run w
 // between, and the run sees its inputs as they were when the overlay was
 // made, whatever is written meanwhile.
 //
-// Copying costs no content: the copy shares every file's buffer with the
-// original, and whichever side changes a shared file first copies it (the
-// copy is charged against the total limit like any other byte). Each
-// entry copied is charged as an entry of the file system.
+// Only what the run may write is copied: a grant with no write right at or
+// below it is shared with the file system as it is, since the run cannot
+// change it. Copying costs no content either: the copy shares every
+// file's buffer with the original, and whichever side changes a shared
+// file first copies it (the copy is charged against the total limit like
+// any other byte). Each entry copied is charged as an entry of the file
+// system.
 //
 // Commit replaces, in the file system, every grant of the capabilities
 // with a write right by what the overlay holds there; everything else the
 // overlay holds is dropped. The caller must make sure no one else writes
-// those paths between the copy and the commit (the runtime's claims do),
-// or the commit would overwrite their writes.
+// any path the capabilities name between the copy and the commit (the
+// runtime's claims do): the commit would overwrite their writes, and the
+// run would see writes to what it only reads.
 type Overlay struct {
 	fs    *FS // the private copy
 	base  *FS
@@ -38,7 +42,11 @@ type Overlay struct {
 	roots []string // the grant paths copied, none inside another
 	gen   uint64
 	orig  map[*node]*node // copied file → the original, for inode numbers
-	done  bool            // guarded by base.mu
+	// shared are the nodes of read-only grants, linked into the copy as
+	// they are in the file system: never changed, charged or released
+	// through the overlay.
+	shared map[*node]bool
+	done   bool // guarded by base.mu
 }
 
 // Overlay copies, for a run holding caps, every file and directory those
@@ -47,10 +55,10 @@ type Overlay struct {
 func (f *FS) Overlay(caps capability.Set) (*Overlay, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	o := &Overlay{base: f, caps: caps, roots: topGrants(caps), gen: f.gen, orig: map[*node]*node{}}
+	o := &Overlay{base: f, caps: caps, roots: topGrants(caps), gen: f.gen, orig: map[*node]*node{}, shared: map[*node]bool{}}
 	var cost int64
 	for _, g := range o.roots {
-		cost += f.copyCost(g, caps)
+		cost += f.copyCost(g, o.writable(g))
 	}
 	if err := f.fits(cost); err != nil {
 		return nil, fmt.Errorf("copying the files the run may see: %w", err)
@@ -61,12 +69,12 @@ func (f *FS) Overlay(caps capability.Set) (*Overlay, error) {
 	copies := map[*node]*node{}
 	dirs := []*node{of.root}
 	for _, g := range o.roots {
-		dirs = append(dirs, o.copyGrant(g, copies)...)
+		dirs = append(dirs, o.copyGrant(g, copies, o.writable(g))...)
 	}
 	for _, d := range dirs {
 		sort.Slice(d.order, func(i, j int) bool { return d.order[i].seq < d.order[j].seq })
 	}
-	f.overlays[of] = struct{}{}
+	f.overlays[o] = struct{}{}
 	return o, nil
 }
 
@@ -109,8 +117,9 @@ func grantEls(g string) []string {
 }
 
 // copyCost is what copying grant g charges: its directories on the way
-// and, for a directory grant, everything below it.
-func (f *FS) copyCost(g string, caps capability.Set) int64 {
+// and, if the run may write there, what it names and, for a directory
+// grant, everything below it.
+func (f *FS) copyCost(g string, write bool) int64 {
 	var cost int64
 	d := f.root
 	els := grantEls(g)
@@ -120,6 +129,9 @@ func (f *FS) copyCost(g string, caps capability.Set) int64 {
 			return cost
 		}
 		if i == len(els)-1 {
+			if !write {
+				return cost
+			}
 			cost += entryCost(el, e.n.dir)
 			if strings.HasSuffix(g, "/") && e.n.dir {
 				cost += treeCost(e.n)
@@ -132,7 +144,7 @@ func (f *FS) copyCost(g string, caps capability.Set) int64 {
 		cost += entryCost(el, true)
 		d = e.n
 	}
-	if strings.HasSuffix(g, "/") { // the root
+	if write && strings.HasSuffix(g, "/") { // the root
 		cost += treeCost(f.root)
 	}
 	return cost
@@ -168,9 +180,27 @@ func (o *Overlay) copyFile(n *node, copies map[*node]*node) *node {
 		b.files++
 		c.b = b
 	}
-	copies[n] = c
-	o.orig[c] = n
+	if n.links > 1 {
+		// Only a file with several names can be met again, or outlive
+		// the commit under another name.
+		copies[n] = c
+		o.orig[c] = n
+	}
 	return c
+}
+
+// share links node n, of a read-only grant, into the copied directory d
+// as it is.
+func (o *Overlay) share(d *node, name string, n *node, seq uint64) {
+	e := &dirent{name: name, n: n, seq: seq}
+	d.entries[name] = e
+	d.order = append(d.order, e)
+	if n.dir {
+		d.subdirs++
+	} else {
+		n.opens++ // held, as by an open handle, until the overlay goes
+	}
+	o.shared[n] = true
 }
 
 // put adds name → c to the copied directory d with sequence number seq,
@@ -189,13 +219,20 @@ func (o *Overlay) put(d *node, name string, c *node, seq uint64) {
 }
 
 // copyGrant copies grant g into the overlay: the directories leading to
-// it, then what it names (all of it, for a directory grant). It returns
-// the directories it filled.
-func (o *Overlay) copyGrant(g string, copies map[*node]*node) []*node {
+// it, then what it names (all of it, for a directory grant), or, when the
+// run may not write there, links what it names as it is. It returns the
+// directories it filled.
+func (o *Overlay) copyGrant(g string, copies map[*node]*node, write bool) []*node {
 	bd, cd := o.base.root, o.fs.root
 	els := grantEls(g)
 	var dirs []*node
 	if len(els) == 0 {
+		if !write {
+			for _, e := range liveEntries(bd.order) {
+				o.share(cd, e.name, e.n, e.seq)
+			}
+			return dirs
+		}
 		return append(dirs, o.copyTree(bd, cd, copies)...)
 	}
 	for i, el := range els {
@@ -204,6 +241,12 @@ func (o *Overlay) copyGrant(g string, copies map[*node]*node) []*node {
 			return dirs
 		}
 		last := i == len(els)-1
+		if last && !write {
+			if cd.entries[el] == nil {
+				o.share(cd, el, e.n, e.seq)
+			}
+			return dirs
+		}
 		if !e.n.dir {
 			if last {
 				if ce := cd.entries[el]; ce == nil {
@@ -402,9 +445,32 @@ func (o *Overlay) Discard() {
 
 func (o *Overlay) discardLocked() {
 	o.done = true
-	o.fs.dropTree(o.fs.root)
-	delete(o.base.overlays, o.fs)
-	o.orig = nil
+	o.dropTree(o.fs.root)
+	delete(o.base.overlays, o)
+	o.orig, o.shared = nil, nil
+}
+
+// dropTree removes every entry below the copied directory d, releasing
+// what nothing else holds; shared nodes are only unlinked from the copy.
+func (o *Overlay) dropTree(d *node) {
+	for _, e := range liveEntries(d.order) {
+		if o.shared[e.n] {
+			delete(d.entries, e.name)
+			e.removed = true
+			if e.n.dir {
+				d.subdirs--
+			} else {
+				e.n.opens--
+				o.base.maybeRelease(e.n)
+			}
+			continue
+		}
+		if e.n.dir {
+			o.dropTree(e.n)
+		}
+		o.fs.unlink(d, e.name)
+	}
+	d.order, d.gone = nil, 0
 }
 
 // dropTree removes every entry below directory d, releasing what nothing

@@ -56,12 +56,15 @@ func checkAccounting(t *testing.T, f *FS) {
 	defer f.mu.RUnlock()
 	var sum, retired, meta int64
 	seen := map[*node]bool{}
-	var walk func(d *node)
-	walk = func(d *node) {
+	var walk func(d *node, shared map[*node]bool)
+	walk = func(d *node, shared map[*node]bool) {
 		for name, e := range d.entries {
+			if shared[e.n] {
+				continue // the file system's own, counted there
+			}
 			meta += entryCost(name, e.n.dir)
 			if e.n.dir {
-				walk(e.n)
+				walk(e.n, shared)
 				continue
 			}
 			if seen[e.n] {
@@ -75,9 +78,9 @@ func checkAccounting(t *testing.T, f *FS) {
 			}
 		}
 	}
-	walk(f.root)
+	walk(f.root, nil)
 	for o := range f.overlays {
-		walk(o.root)
+		walk(o.fs.root, o.shared)
 	}
 	for b := range f.blobs {
 		sum += int64(len(b.buf))

@@ -59,7 +59,7 @@ type core struct {
 	// overlays, so that Wipe can zero them.
 	blobs map[*blob]struct{}
 	// overlays are the private copies of runs in progress.
-	overlays map[*FS]struct{}
+	overlays map[*Overlay]struct{}
 	// gen changes with Wipe and Retain: an overlay made before cannot
 	// commit afterwards.
 	gen uint64
@@ -115,7 +115,7 @@ func New(l Limits, now func() time.Time) *FS {
 	if now == nil {
 		now = time.Now
 	}
-	f := &FS{core: &core{lim: l, now: now, blobs: map[*blob]struct{}{}, overlays: map[*FS]struct{}{}}}
+	f := &FS{core: &core{lim: l, now: now, blobs: map[*blob]struct{}{}, overlays: map[*Overlay]struct{}{}}}
 	f.root = f.newDir()
 	f.root.parent = f.root
 	return f
@@ -321,7 +321,9 @@ func (n *node) nlink() uint64 {
 // pathOf returns the path of directory d, or false if d was removed.
 func (f *FS) pathOf(d *node) (string, bool) {
 	var els []string
-	for d != f.root {
+	// An overlay shares directories with the file system it copies, whose
+	// root is its own parent too.
+	for d != f.root && d.parent != d {
 		if d.parent == nil {
 			return "", false
 		}
@@ -427,10 +429,10 @@ func (f *FS) Wipe() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.gen++
-	f.wipeTree(f.root)
 	for o := range f.overlays {
-		f.wipeTree(o.root)
+		o.dropTree(o.fs.root) // first: they may share directories with f
 	}
+	f.wipeTree(f.root)
 	for b := range f.blobs {
 		clear(b.buf)
 	}

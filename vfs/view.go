@@ -469,7 +469,7 @@ func (v *View) renameLocked(ob *node, oldp string, nb *node, newp string) error 
 			if d == ol.n {
 				return ErrInvalid
 			}
-			if d == f.root || d == nil {
+			if d == f.root || d == nil || d.parent == d {
 				break
 			}
 		}
