@@ -661,3 +661,38 @@ func equalMaps(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// trickle reads n bytes of 'z', at most 100 at a time, counting them.
+type trickle struct{ n, read int }
+
+func (r *trickle) Read(p []byte) (int, error) {
+	if r.read >= r.n {
+		return 0, io.EOF
+	}
+	k := min(len(p), 100, r.n-r.read)
+	for i := range k {
+		p[i] = 'z'
+	}
+	r.read += k
+	return k, nil
+}
+
+// TestUploadRefusedEarly: an upload that cannot fit the total with what
+// is stored is refused as soon as that is certain, having buffered no more
+// than the room there was; replacing a file counts its bytes as free.
+func TestUploadRefusedEarly(t *testing.T) {
+	f, v := newFS(t, Limits{TotalBytes: 10000})
+	mustWrite(t, v, "/big", strings.Repeat("b", 6000))
+	room := 10000 - f.Used() - f.meta
+	r := &trickle{n: 8000}
+	if _, err := v.WriteFile("/other", r); !errors.Is(err, ErrQuota) {
+		t.Fatalf("an upload past the total: %v", err)
+	}
+	if int64(r.read) > room+100 {
+		t.Errorf("read %d bytes of an upload that could not fit, with room for %d", r.read, room)
+	}
+	if _, err := v.WriteFile("/big", &trickle{n: 8000}); err != nil {
+		t.Errorf("replacing the big file with a bigger one that fits once it is gone: %v", err)
+	}
+	checkAccounting(t, f)
+}

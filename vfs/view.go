@@ -651,7 +651,7 @@ func (v *View) WriteFile(p string, r io.Reader) (int64, error) {
 	if err != nil {
 		return 0, pathErr("write", p, err)
 	}
-	data, err := v.fs.slurp(r, 0)
+	data, err := v.fs.slurp(r, cp)
 	if err != nil {
 		return 0, pathErr("write", p, err)
 	}
@@ -729,7 +729,7 @@ func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 	if err != nil {
 		return 0, pathErr("append", p, err)
 	}
-	data, err := v.fs.slurp(r, 0)
+	data, err := v.fs.slurp(r, "")
 	if err != nil {
 		return 0, pathErr("append", p, err)
 	}
@@ -770,10 +770,11 @@ func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 }
 
 // slurp reads r whole into a buffer of exactly its length, reserving the
-// bytes against the quotas as it goes so that concurrent uploads cannot
-// together buffer more than the total limit. The caller must release the
+// bytes against the quotas as it goes (see reserve), so that uploads
+// cannot buffer more than the total limit has room for. replace is the
+// path the bytes will replace, if any. The caller must release the
 // reservation.
-func (f *FS) slurp(r io.Reader, _ int64) ([]byte, error) {
+func (f *FS) slurp(r io.Reader, replace string) ([]byte, error) {
 	first := 32 << 10
 	if l, ok := r.(interface{ Len() int }); ok && l.Len() > 0 {
 		// A reader that knows its length (bytes.Reader, strings.Reader,
@@ -799,7 +800,7 @@ func (f *FS) slurp(r io.Reader, _ int64) ([]byte, error) {
 		return nil, err
 	}
 	add := func(k int) error {
-		if err := f.reserve(total, total+int64(k)); err != nil {
+		if err := f.reserve(total, total+int64(k), replace); err != nil {
 			return err
 		}
 		total += int64(k)
@@ -856,7 +857,11 @@ func (f *FS) slurp(r io.Reader, _ int64) ([]byte, error) {
 }
 
 // reserve grows a reservation from have to want bytes if the limits allow.
-func (f *FS) reserve(have, want int64) error {
+// An upload is refused as soon as it, the other uploads in flight and
+// what the file system holds no longer fit the total, counting as free
+// the file it replaces if nothing else holds that; the check is made again
+// when it lands.
+func (f *FS) reserve(have, want int64, replace string) error {
 	if want > MaxFileBytes {
 		return &QuotaError{Limit: MaxFileBytes, Want: want}
 	}
@@ -865,11 +870,16 @@ func (f *FS) reserve(have, want int64) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.lim.TotalBytes > 0 && f.reserved+want-have > f.lim.TotalBytes {
-		// Only live files count against the total when a write lands;
-		// reservations stop many uploads at once from buffering more
-		// than the total in memory.
-		return &QuotaError{Total: true, Limit: f.lim.TotalBytes, Want: f.used + f.reserved + want - have}
+	if f.lim.TotalBytes > 0 {
+		held := f.used + f.meta
+		if replace != "" {
+			if l, err := f.walk(replace, nil); err == nil && l.n != nil && !l.n.dir && l.n.links == 1 && l.n.opens == 0 {
+				held -= f.charge(l.n)
+			}
+		}
+		if need := held + f.reserved + want - have; need > f.lim.TotalBytes {
+			return &QuotaError{Total: true, Limit: f.lim.TotalBytes, Want: need, Retired: f.retired}
+		}
 	}
 	f.reserved += want - have
 	return nil
