@@ -406,7 +406,19 @@ func TestOverlayDiscardWipeQuota(t *testing.T) {
 
 	o, _ = f.Overlay(caps)
 	mustWrite(t, o.FS().View(caps), "/out/c", "c")
+	held, err := o.FS().View(caps).OpenFile("/out/c", FlagRead)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.Wipe()
+	if k, _ := held.ReadAt(make([]byte, 1), 0); k != 0 {
+		buf := make([]byte, 1)
+		held.ReadAt(buf, 0)
+		if buf[0] != 0 {
+			t.Errorf("a run's file held open reads %q after Wipe", buf)
+		}
+	}
+	held.Close()
 	if err := o.Commit(); !errors.Is(err, ErrStale) {
 		t.Errorf("commit after wipe: %v", err)
 	}

@@ -483,3 +483,17 @@ func (f *FS) dropTree(d *node) {
 		f.unlink(d, e.name)
 	}
 }
+
+// zero zeroes the content of every file the overlay copied below d, for
+// Wipe; shared files are the file system's, wiped with it.
+func (o *Overlay) zero(d *node) {
+	for _, e := range d.entries {
+		switch {
+		case o.shared[e.n]:
+		case e.n.dir:
+			o.zero(e.n)
+		default:
+			clear(e.n.data[:cap(e.n.data)])
+		}
+	}
+}

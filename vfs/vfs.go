@@ -430,6 +430,7 @@ func (f *FS) Wipe() {
 	defer f.mu.Unlock()
 	f.gen++
 	for o := range f.overlays {
+		o.zero(o.fs.root)
 		o.dropTree(o.fs.root) // first: they may share directories with f
 	}
 	f.wipeTree(f.root)
