@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/truce-project/truce/audit"
+	"github.com/truce-project/truce/vfs"
 )
 
 // A file's versions are named in the audit log and in receipts by salted
@@ -83,11 +84,17 @@ func (r *Runtime) commitCurrent(gp string, s content) (opened, error) {
 
 // openFile opens gp with every right and names its content as
 // commitCurrent does.
-func (r *Runtime) openFile(gp string) (opened, error) {
-	s, err := r.admin.Open(gp)
+func (r *Runtime) openFile(gp string) (opened, error) { return r.openIn(r.admin, gp) }
+
+// openIn opens gp through admin (a view with every right on the enclave's
+// file system or on a run's overlay) and names its content as
+// commitCurrent does.
+func (r *Runtime) openIn(admin *vfs.View, gp string) (opened, error) {
+	s, err := admin.Open(gp)
 	if err != nil {
 		return opened{}, err
 	}
+	defer s.Close()
 	return r.commitCurrent(gp, s)
 }
 

@@ -653,6 +653,12 @@ func (r *Runtime) handleRead(rq *request) error {
 	if err != nil {
 		return fsProblem(err, rq.pr.Name, gp)
 	}
+	streamed := false
+	defer func() {
+		if !streamed {
+			s.Close()
+		}
+	}()
 	o, err := r.commitCurrent(gp, s)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", gp, err)
@@ -672,8 +678,10 @@ func (r *Runtime) handleRead(rq *request) error {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	rq.w.WriteHeader(http.StatusOK)
 	if rq.req.Method == http.MethodGet {
-		// Sent from the snapshot once the request holds no lock.
+		// Sent from the snapshot once the request holds no lock; send
+		// closes it.
 		rq.resp.streamFile(s, r.pol)
+		streamed = true
 	}
 	return nil
 }

@@ -197,6 +197,9 @@ var errAborted = errors.New("a successor policy took effect, or the enclave stop
 // outlive the policy that allowed it, and never sends bytes a change of
 // policy wiped. The caller holds no lock.
 func (r *Runtime) send(d *deferredResponse, stall time.Duration) error {
+	if d.file != nil {
+		defer d.file.Close()
+	}
 	if d.status == 0 {
 		return nil
 	}

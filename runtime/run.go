@@ -85,7 +85,7 @@ func (r *Runtime) handleRun(rq *request) error {
 	lock := r.programLock(gp)
 	lock.Lock()
 	defer lock.Unlock()
-	res, err := r.runProgram(rq.req.Context(), prog, map[budgetKey]bool{})
+	res, err := r.runProgram(rq.req.Context(), prog, map[budgetKey]bool{}, nil)
 	if err != nil {
 		return err
 	}
@@ -203,6 +203,7 @@ func (r *Runtime) loadProgram(prog *policy.Program) ([]byte, error) {
 		}
 		return nil, fsProblem(err, "the runtime", prog.Path)
 	}
+	defer s.Close()
 	b, err := io.ReadAll(io.NewSectionReader(s, 0, s.Size()))
 	if err != nil {
 		return nil, fmt.Errorf("reading program %s: %w", prog.Path, err)
@@ -214,14 +215,15 @@ func (r *Runtime) loadProgram(prog *policy.Program) ([]byte, error) {
 }
 
 // missingInputs lists the files the program's capabilities name one by
-// one (not directories) with a read right that do not exist yet.
-func (r *Runtime) missingInputs(prog *policy.Program) []string {
+// one (not directories) with a read right that do not exist yet in the
+// file system admin looks at.
+func (r *Runtime) missingInputs(prog *policy.Program, admin *vfs.View) []string {
 	var missing []string
 	for _, g := range prog.Capabilities.Paths() {
 		if strings.HasSuffix(g, "/") || !prog.Capabilities[g].Has(capability.Read) {
 			continue
 		}
-		if _, err := r.admin.Stat(g); err != nil {
+		if _, err := admin.Stat(g); err != nil {
 			missing = append(missing, g)
 		}
 	}
@@ -255,12 +257,20 @@ func isNotExist(err error) bool { return err != nil && errors.Is(err, vfs.ErrNot
 // filesWith returns the commitments of every file the capability set
 // gives want on, sorted by path.
 func (r *Runtime) filesWith(caps capability.Set, want capability.Rights) []receipt.FileHash {
+	return r.filesIn(r.fs, caps, want)
+}
+
+// filesIn returns the commitments of every file of fsys (the enclave's
+// file system or a run's overlay) the capability set gives want on,
+// sorted by path.
+func (r *Runtime) filesIn(fsys *vfs.FS, caps capability.Set, want capability.Rights) []receipt.FileHash {
 	out := []receipt.FileHash{}
-	for _, info := range r.fs.Files() {
+	admin := fsys.Unchecked()
+	for _, info := range fsys.Files() {
 		if !caps.Rights(info.Path).Has(want) {
 			continue
 		}
-		o, err := r.openFile(info.Path)
+		o, err := r.openIn(admin, info.Path)
 		if err != nil {
 			continue // removed since listed
 		}
@@ -270,12 +280,44 @@ func (r *Runtime) filesWith(caps capability.Set, want capability.Rights) []recei
 	return out
 }
 
+// newOverlay copies the files caps may name for a run, or says why the
+// run cannot start.
+func (r *Runtime) newOverlay(what string, caps capability.Set) (*vfs.Overlay, error) {
+	ov, err := r.fs.Overlay(caps)
+	if err != nil {
+		if errors.Is(err, vfs.ErrQuota) {
+			return nil, newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "%s cannot run: %v: nothing ran", what, err)
+		}
+		return nil, fmt.Errorf("copying the files of %s: %w", what, err)
+	}
+	return ov, nil
+}
+
+// commit publishes what a run (or pipeline) left in its overlay.
+func commit(what string, ov *vfs.Overlay) error {
+	if err := ov.Commit(); err != nil {
+		if errors.Is(err, vfs.ErrStale) {
+			return newProblem(http.StatusConflict, api.ProblemConflict, "%s: %v", what, err)
+		}
+		return fmt.Errorf("publishing the outputs of %s: %w", what, err)
+	}
+	return nil
+}
+
 // runProgram runs one program under the policy's limits and returns its
 // result with a signed receipt. The caller holds the program's lock. A
 // refusal before the run (program missing, inputs missing, a budget
 // spent) is a *problem. charged holds the budgets charged by earlier steps
 // of the same pipeline, which this run does not charge again.
-func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged map[budgetKey]bool) (*api.RunResult, error) {
+//
+// The program runs in an overlay, a private copy of its files: it sees
+// its inputs as they were when it started, and nobody sees what it writes
+// until it ends, when its outputs are published all at once, whatever
+// its outcome (a program that fails or is stopped leaves what it wrote,
+// as a process would). For a single run ov is nil and runProgram makes
+// and commits the overlay itself; a pipeline passes its own, which every
+// step shares and the pipeline commits at its end.
+func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged map[budgetKey]bool, ov *vfs.Overlay) (*api.RunResult, error) {
 	cs := r.cert.Load()
 	if cs == nil {
 		return nil, newProblem(http.StatusConflict, api.ProblemNotReady, "the enclave has no certificate yet")
@@ -284,20 +326,31 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged 
 	if err != nil {
 		return nil, err
 	}
-	if missing := r.missingInputs(prog); len(missing) > 0 {
-		return nil, newProblem(http.StatusConflict, api.ProblemNotReady, "%s cannot run yet: %s missing: the data owners must write them first", prog.Path, strings.Join(missing, ", "))
+	own := ov == nil
+	if own {
+		if missing := r.missingInputs(prog, r.admin); len(missing) > 0 {
+			return nil, newProblem(http.StatusConflict, api.ProblemNotReady, "%s cannot run yet: %s missing: the data owners must write them first", prog.Path, strings.Join(missing, ", "))
+		}
+		if err := r.makeDirs(prog); err != nil {
+			return nil, err
+		}
+		// Nobody else writes the program's files from the copy of its
+		// inputs to the commit of its outputs, so the receipt names what
+		// it read and the commit overwrites no one's write.
+		cl, err := r.claims.acquire(ctx, prog.Capabilities)
+		if err != nil {
+			return nil, fmt.Errorf("waiting for writes to the files of %s: %w", prog.Path, err)
+		}
+		defer r.claims.release(cl)
+		if ov, err = r.newOverlay(prog.Path, prog.Capabilities); err != nil {
+			return nil, err
+		}
+		defer ov.Discard() // after Commit, nothing
+	} else if missing := r.missingInputs(prog, ov.FS().Unchecked()); len(missing) > 0 {
+		return nil, newProblem(http.StatusConflict, api.ProblemNotReady, "%s cannot run yet: %s missing: the earlier steps or the data owners must write them first", prog.Path, strings.Join(missing, ", "))
 	}
-	if err := r.makeDirs(prog); err != nil {
-		return nil, err
-	}
-	// The program's files stay as they are from the hashing of its inputs
-	// to the hashing of its outputs, so the receipt names what it read.
-	cl, err := r.claims.acquire(ctx, prog.Capabilities)
-	if err != nil {
-		return nil, fmt.Errorf("waiting for writes to the files of %s: %w", prog.Path, err)
-	}
-	defer r.claims.release(cl)
-	inputs := r.filesWith(prog.Capabilities, capability.Read)
+	fsys := ov.FS()
+	inputs := r.filesIn(fsys, prog.Capabilities, capability.Read)
 	budgets, err := r.chargeBudgets(inputs, charged)
 	if err != nil {
 		return nil, newProblem(http.StatusForbidden, api.ProblemBudgetExhausted, "%s cannot run: %v: nothing ran", prog.Path, err)
@@ -312,7 +365,7 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged 
 			Stdin:  bytes.NewReader(nil),
 			Stdout: stdout,
 			Stderr: stderr,
-			FS:     r.fs.View(prog.Capabilities),
+			FS:     fsys.View(prog.Capabilities),
 			Now:    r.now,
 			Rand:   r.rand,
 		},
@@ -339,12 +392,18 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged 
 		r.log.Info("run", "program", prog.Path, "outcome", out.Outcome, "exit_code", out.ExitCode,
 			"cache_hit", res.CacheHit, "compile", res.Compile, "exec", res.Exec)
 	}
+	outputs := r.filesIn(fsys, prog.Capabilities, capability.Write)
+	if own {
+		if err := commit(prog.Path, ov); err != nil {
+			return nil, err
+		}
+	}
 	rc := receipt.Receipt{
 		PolicyHash:  r.pol.HashHex(),
 		Program:     prog.Path,
 		ProgramHash: hex.EncodeToString(sha256Of(wasm)),
 		Inputs:      inputs,
-		Outputs:     r.filesWith(prog.Capabilities, capability.Write),
+		Outputs:     outputs,
 		ExitCode:    out.ExitCode,
 		Outcome:     out.Outcome,
 		Started:     started,
@@ -428,16 +487,35 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 			union[g] |= rights
 		}
 	}
-	if missing := r.missingInputs(progs[0]); len(missing) > 0 {
+	if missing := r.missingInputs(progs[0], r.admin); len(missing) > 0 {
 		return newProblem(http.StatusConflict, api.ProblemNotReady, "pipeline %q cannot start: %s missing: the data owners must write them first", name, strings.Join(missing, ", "))
 	}
-	inputs := r.filesWith(union, capability.Read)
+	for _, p := range progs {
+		if err := r.makeDirs(p); err != nil {
+			return err
+		}
+	}
+	// The steps share one overlay: each sees what the earlier ones
+	// wrote, nobody else sees any of it until the pipeline ends, and
+	// nobody writes the pipeline's files meanwhile.
+	what := fmt.Sprintf("pipeline %q", name)
+	cl, err := r.claims.acquire(rq.req.Context(), union)
+	if err != nil {
+		return fmt.Errorf("waiting for writes to the files of %s: %w", what, err)
+	}
+	defer r.claims.release(cl)
+	ov, err := r.newOverlay(what, union)
+	if err != nil {
+		return err
+	}
+	defer ov.Discard() // after Commit, nothing
+	inputs := r.filesIn(ov.FS(), union, capability.Read)
 	started := r.now().UTC()
 	result := &api.PipelineResult{Pipeline: name, Steps: []api.RunResult{}}
 	var failed *problem
 	charged := map[budgetKey]bool{}
 	for _, prog := range progs {
-		res, err := r.runProgram(rq.req.Context(), prog, charged)
+		res, err := r.runProgram(rq.req.Context(), prog, charged, ov)
 		if err != nil {
 			p, ok := err.(*problem)
 			if !ok {
@@ -457,12 +535,18 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 	if n := len(result.Steps); n > 0 {
 		last = result.Steps[n-1]
 	}
+	// What the steps that ran left is published, whether the pipeline
+	// ended or stopped at a step, as when each step wrote in place.
+	outputs := r.filesIn(ov.FS(), union, capability.Write)
+	if err := commit(what, ov); err != nil {
+		return err
+	}
 	rc := receipt.Receipt{
 		PolicyHash:  r.pol.HashHex(),
 		Program:     policy.PipelinePrefix + name,
 		ProgramHash: pipelineHash(progs),
 		Inputs:      inputs,
-		Outputs:     r.filesWith(union, capability.Write),
+		Outputs:     outputs,
 		ExitCode:    last.ExitCode,
 		Outcome:     last.Outcome,
 		Started:     started,

@@ -16,7 +16,16 @@
 // The file system is safe for concurrent use. Whole-file writes (WriteFile)
 // replace the content in one atomic swap, and appends (AppendFile) are
 // all-or-nothing, so a reader that opens a Snapshot never sees a file
-// half-written; a failed write leaves the file as it was.
+// half-written; a failed write leaves the file as it was. A run works in
+// an Overlay, a private copy-on-write copy of what it may write, committed
+// all at once when it ends, so readers see a run's outputs as they were
+// before it or as it left them.
+//
+// Every byte the file system keeps alive counts against the total limit
+// until its last holder lets go: file contents by capacity, versions that
+// only open snapshots still read, a run's copies, and each directory entry
+// (EntryCost, DirCost). Names must be valid UTF-8 without control
+// characters or direction marks (CheckName).
 //
 // This package must never touch the host's file system, and must never
 // grant an access the holder's capabilities do not allow.

@@ -44,6 +44,11 @@ var (
 	ErrBadHandle = errors.New("handle not opened for this operation")
 	// ErrNameTooLong: a path or one of its elements is too long.
 	ErrNameTooLong = errors.New("file name too long")
+	// ErrBadName: a path is not valid UTF-8, or holds a control
+	// character or an invisible direction mark, which would let two
+	// names print alike in the audit log and receipts. It matches
+	// ErrInvalid.
+	ErrBadName = fmt.Errorf("file names must be valid UTF-8 without control characters or direction marks: rename the file: %w", ErrInvalid)
 )
 
 // QuotaError is the error for a write refused by a size limit. It matches
@@ -54,10 +59,16 @@ type QuotaError struct {
 	Total bool
 	// Limit is the limit in bytes; Want is the size the write needed.
 	Limit, Want int64
+	// Retired is how many of the bytes held are earlier versions of
+	// files, since replaced or changed, that open reads still hold.
+	Retired int64
 }
 
 // Error says which limit was hit and what to do.
 func (e *QuotaError) Error() string {
+	if e.Total && e.Retired > 0 {
+		return fmt.Sprintf("size limit exceeded: the file system would hold %d bytes, more than its limit of %d, of which %d bytes are old versions still being read by downloads in progress: retry when they finish, remove files or ask for a larger total_mib", e.Want, e.Limit, e.Retired)
+	}
 	if e.Total {
 		return fmt.Sprintf("size limit exceeded: the file system would hold %d bytes, more than its limit of %d: remove files or ask for a larger total_mib", e.Want, e.Limit)
 	}

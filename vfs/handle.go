@@ -104,15 +104,8 @@ func (f *FS) writeAt(n *node, p []byte, off int64) (int, error) {
 	if end < off {
 		return 0, &QuotaError{Limit: MaxFileBytes, Want: end}
 	}
-	old := int64(len(n.data))
-	if end > old {
-		if err := f.checkGrow(old, end); err != nil {
-			return 0, err
-		}
-	}
-	f.own(n)
-	if end > old {
-		f.resize(n, end)
+	if err := f.prepare(n, max(end, int64(len(n.data)))); err != nil {
+		return 0, err
 	}
 	copy(n.data[off:], p)
 	f.touch(n)
@@ -143,14 +136,8 @@ func (h *Handle) Truncate(size int64) error {
 	if size < 0 {
 		return ErrInvalid
 	}
-	old := int64(len(h.n.data))
-	if size > old {
-		if err := f.checkGrow(old, size); err != nil {
-			return err
-		}
-	}
-	if size != old {
-		f.resize(h.n, size)
+	if err := f.resize(h.n, size); err != nil {
+		return err
 	}
 	f.touch(h.n)
 	return nil
@@ -371,13 +358,56 @@ func (h *Handle) SetTimesAt(rel string, atime, mtime *time.Time) error {
 
 // Snapshot is the content of a file as it was when opened. It reads the
 // same bytes whatever happens to the file afterwards (until the file
-// system is wiped). It implements io.Reader, io.ReaderAt and io.Seeker;
-// it is not safe for concurrent Read and Seek.
+// system is wiped, or the snapshot closed). It implements io.Reader,
+// io.ReaderAt and io.Seeker; it is not safe for concurrent Read and Seek.
+//
+// While a snapshot is open, the version of the file it reads stays
+// charged against the file system's total limit, even once the file has
+// been replaced or changed. Close it as soon as it has been read; one
+// that is dropped unclosed is released when the garbage collector finds
+// it.
 type Snapshot struct {
 	data []byte
 	off  int64
 	mod  time.Time
 	path string
+	ref  *snapRef
+}
+
+// snapRef is a snapshot's hold on its buffer, apart from the Snapshot so
+// that a cleanup can release it once the Snapshot is unreachable.
+type snapRef struct {
+	c    *core
+	b    *blob // nil for an empty file
+	done bool  // guarded by c.mu
+}
+
+func (r *snapRef) release() {
+	if r.b == nil {
+		return
+	}
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	if r.done {
+		return
+	}
+	r.done = true
+	b := r.b
+	b.readers--
+	if b.readers == 0 && b.files == 0 {
+		r.c.retired -= int64(len(b.buf))
+		r.c.freeBlob(b)
+	}
+}
+
+// Close releases the snapshot's hold on the file's content; reading
+// afterwards is not allowed. Closing twice does nothing.
+func (s *Snapshot) Close() error {
+	if s.ref != nil {
+		s.ref.release()
+	}
+	s.data = nil
+	return nil
 }
 
 // Size returns the length of the content.

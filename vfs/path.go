@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // loc is where a path leads.
@@ -25,6 +26,9 @@ func splitPath(p string) (els []string, trailing bool, err error) {
 	}
 	if strings.IndexByte(p, 0) >= 0 {
 		return nil, false, ErrInvalid
+	}
+	if err := CheckName(p); err != nil {
+		return nil, false, err
 	}
 	trailing = strings.HasSuffix(p, "/")
 	for el := range strings.SplitSeq(p, "/") {
@@ -137,4 +141,52 @@ func Clean(p string) (string, error) {
 		}
 	}
 	return "/" + strings.Join(out, "/"), nil
+}
+
+// CheckName reports whether a path or name is one the file system
+// accepts: valid UTF-8 with no control character (C0, DEL, C1) and no
+// invisible direction mark or bidirectional override. Names are printed in
+// the audit log, receipts and listings, where JSON would turn invalid
+// UTF-8 into U+FFFD and control characters or direction marks would make
+// two different names look the same; every path the file system is
+// given, through the API or WASI, passes here. It returns ErrBadName.
+func CheckName(p string) error {
+	for i := 0; i < len(p); {
+		c := p[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				return ErrBadName
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(p[i:])
+		if r == utf8.RuneError && size == 1 {
+			return ErrBadName
+		}
+		if badRune(r) {
+			return ErrBadName
+		}
+		i += size
+	}
+	return nil
+}
+
+// badRune reports the non-ASCII characters CheckName refuses: C1
+// controls and the invisible marks that change the order text is shown
+// in.
+func badRune(r rune) bool {
+	switch {
+	case r >= 0x80 && r <= 0x9f: // C1 controls
+		return true
+	case r == 0x061c, r == 0x200e, r == 0x200f: // arabic letter, left-to-right and right-to-left marks
+		return true
+	case r >= 0x202a && r <= 0x202e: // embeddings and overrides
+		return true
+	case r >= 0x2066 && r <= 0x2069: // isolates
+		return true
+	case r == 0xfeff: // zero-width no-break space (byte order mark)
+		return true
+	}
+	return false
 }

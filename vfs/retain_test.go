@@ -46,3 +46,53 @@ func TestRetain(t *testing.T) {
 		t.Fatalf("used %d bytes after Retain", f.Used())
 	}
 }
+
+// checkAccounting checks that the file system charges exactly the
+// buffers alive: each file's own by capacity, each shared buffer once.
+// Every handle must be closed (an unlinked open file is not in the tree).
+func checkAccounting(t *testing.T, f *FS) {
+	t.Helper()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var sum, retired, meta int64
+	seen := map[*node]bool{}
+	var walk func(d *node, shared map[*node]bool)
+	walk = func(d *node, shared map[*node]bool) {
+		for name, e := range d.entries {
+			if shared[e.n] {
+				continue // the file system's own, counted there
+			}
+			meta += entryCost(name, e.n.dir)
+			if e.n.dir {
+				walk(e.n, shared)
+				continue
+			}
+			if seen[e.n] {
+				continue
+			}
+			seen[e.n] = true
+			if e.n.b == nil {
+				sum += int64(cap(e.n.data))
+			} else if _, ok := f.blobs[e.n.b]; !ok {
+				t.Errorf("file %s shares a buffer the file system does not know", name)
+			}
+		}
+	}
+	walk(f.root, nil)
+	for o := range f.overlays {
+		walk(o.fs.root, o.shared)
+	}
+	for b := range f.blobs {
+		sum += int64(len(b.buf))
+		if b.files == 0 {
+			retired += int64(len(b.buf))
+		}
+		if b.files == 0 && b.readers == 0 {
+			t.Errorf("a buffer of %d bytes nobody holds is still charged", len(b.buf))
+		}
+	}
+	if sum != f.used || retired != f.retired || meta != f.meta {
+		t.Errorf("buffers alive hold %d bytes (%d retired), entries cost %d; the file system charges %d (%d retired) and %d",
+			sum, retired, meta, f.used, f.retired, f.meta)
+	}
+}

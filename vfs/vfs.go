@@ -34,14 +34,45 @@ const (
 // FS is an in-memory file system. Create it with New; use it through
 // Views. All methods are safe for concurrent use.
 type FS struct {
-	mu       sync.RWMutex
-	root     *node
-	lim      Limits
-	now      func() time.Time
-	nextIno  uint64
-	used     int64 // bytes held by live files
+	*core
+	root *node
+}
+
+// core is what a file system shares with its overlays: the lock, the
+// limits and the accounting of every byte the trees and their readers
+// keep alive.
+type core struct {
+	mu      sync.RWMutex
+	lim     Limits
+	now     func() time.Time
+	nextIno uint64
+	// used is the bytes of every content buffer alive, by capacity: the
+	// files' own, those shared with overlays, and earlier versions that
+	// only snapshots still hold.
+	used int64
+	// retired is the part of used that only snapshots hold: versions of
+	// files since replaced or changed, still being read.
+	retired  int64
 	meta     int64 // what directory entries are charged (see EntryCost)
 	reserved int64 // bytes buffered by whole-file writes in flight
+	// blobs are the buffers shared between files and snapshots or
+	// overlays, so that Wipe can zero them.
+	blobs map[*blob]struct{}
+	// overlays are the private copies of runs in progress.
+	overlays map[*Overlay]struct{}
+	// gen changes with Wipe and Retain: an overlay made before cannot
+	// commit afterwards.
+	gen uint64
+}
+
+// blob is a content buffer shared by files (a file and its copies in
+// overlays) and snapshots. Nobody changes it in place while more than one
+// holds it: a holder that wants to write copies first. It is charged once,
+// by len(buf), until the last holder lets go. Guarded by core.mu.
+type blob struct {
+	buf     []byte // the whole buffer: len(buf) is the capacity allocated
+	files   int    // nodes whose content it is
+	readers int    // open snapshots
 }
 
 // node is a file or directory. Guarded by FS.mu.
@@ -49,11 +80,12 @@ type node struct {
 	ino uint64
 	dir bool
 
-	// Regular files.
-	data   []byte
-	shared bool // data is referenced by a Snapshot: copy before changing it in place
-	links  uint64
-	opens  int
+	// Regular files. data is the content; when b is not nil it is a
+	// prefix of b.buf, shared with snapshots or overlays.
+	data  []byte
+	b     *blob
+	links uint64
+	opens int
 
 	// Directories.
 	entries map[string]*dirent
@@ -83,7 +115,7 @@ func New(l Limits, now func() time.Time) *FS {
 	if now == nil {
 		now = time.Now
 	}
-	f := &FS{lim: l, now: now}
+	f := &FS{core: &core{lim: l, now: now, blobs: map[*blob]struct{}{}, overlays: map[*Overlay]struct{}{}}}
 	f.root = f.newDir()
 	f.root.parent = f.root
 	return f
@@ -103,24 +135,44 @@ func (f *FS) newNode(dir bool) *node {
 func (f *FS) newDir() *node { return f.newNode(true) }
 
 // EntryCost is what each directory entry is charged against the total
-// limit, besides its name: about what a node, its entry and its map slot
-// take, so that a program cannot exhaust memory with empty files.
-const EntryCost = 128
+// limit, besides its name, and DirCost what a directory is charged on top:
+// at least what a node, its entry, its map slot and its place in the
+// listing order take on the heap, so that the total limit bounds real
+// memory however many empty files a program makes. Measured with
+// runtime.MemStats (TestEntryCostCoversHeap): about 340 bytes per empty
+// file and 600 per directory holding one file, on amd64 with Go 1.26;
+// the charges leave a margin of half as much again.
+const (
+	EntryCost = 512
+	DirCost   = 512
+)
+
+// entryCost is what an entry called name for a node (a directory if dir)
+// is charged.
+func entryCost(name string, dir bool) int64 {
+	c := EntryCost + int64(len(name))
+	if dir {
+		c += DirCost
+	}
+	return c
+}
 
 // checkEntry reports whether a new entry called name fits the total limit.
-func (f *FS) checkEntry(name string) error {
-	if f.lim.TotalBytes > 0 {
-		want := f.used + f.meta + EntryCost + int64(len(name))
-		if want > f.lim.TotalBytes {
-			return &QuotaError{Total: true, Limit: f.lim.TotalBytes, Want: want}
-		}
+func (f *FS) checkEntry(name string, dir bool) error {
+	return f.fits(entryCost(name, dir))
+}
+
+// fits reports whether extra more bytes fit the total limit.
+func (c *core) fits(extra int64) error {
+	if c.lim.TotalBytes > 0 && extra > 0 && c.used+c.meta+extra > c.lim.TotalBytes {
+		return &QuotaError{Total: true, Limit: c.lim.TotalBytes, Want: c.used + c.meta + extra, Retired: c.retired}
 	}
 	return nil
 }
 
 // link adds name → c to directory d.
 func (f *FS) link(d *node, name string, c *node) {
-	f.meta += EntryCost + int64(len(name))
+	f.meta += entryCost(name, c.dir)
 	e := &dirent{name: name, n: c, seq: d.nextSeq}
 	d.nextSeq++
 	d.entries[name] = e
@@ -143,8 +195,22 @@ func (f *FS) unlink(d *node, name string) {
 	if e == nil {
 		return
 	}
-	delete(d.entries, name)
-	f.meta -= EntryCost + int64(len(name))
+	f.detach(d, e)
+	c := e.n
+	t := f.now()
+	d.mtime, d.ctime = t, t
+	if c.dir {
+		return
+	}
+	c.ctime = t
+	f.maybeRelease(c)
+}
+
+// detach takes entry e out of directory d without releasing the node it
+// names, fixing the counts and the charge.
+func (f *FS) detach(d *node, e *dirent) {
+	delete(d.entries, e.name)
+	f.meta -= entryCost(e.name, e.n.dir)
 	e.removed = true
 	d.gone++
 	if d.gone > 16 && d.gone > len(d.order)/2 {
@@ -159,8 +225,6 @@ func (f *FS) unlink(d *node, name string) {
 		d.gone = 0
 	}
 	c := e.n
-	t := f.now()
-	d.mtime, d.ctime = t, t
 	if c.dir {
 		d.subdirs--
 		if c.parent == d {
@@ -169,8 +233,6 @@ func (f *FS) unlink(d *node, name string) {
 		return
 	}
 	c.links--
-	c.ctime = t
-	f.maybeRelease(c)
 }
 
 // maybeRelease frees a file no directory names and no handle holds.
@@ -178,11 +240,74 @@ func (f *FS) maybeRelease(c *node) {
 	if c.dir || c.links > 0 || c.opens > 0 {
 		return
 	}
-	f.used -= int64(len(c.data))
-	if !c.shared {
-		clear(c.data[:cap(c.data)])
+	f.drop(c)
+}
+
+// drop lets go of n's content: its buffer is zeroed and uncharged, unless
+// another holder still has it (then it stays charged until the last one
+// lets go).
+func (c *core) drop(n *node) {
+	if b := n.b; b != nil {
+		n.b = nil
+		b.files--
+		if b.files == 0 {
+			if b.readers == 0 {
+				c.freeBlob(b)
+			} else {
+				c.retired += int64(len(b.buf))
+			}
+		}
+	} else if cap(n.data) > 0 {
+		c.used -= int64(cap(n.data))
+		clear(n.data[:cap(n.data)])
 	}
-	c.data = nil
+	n.data = nil
+}
+
+// freeBlob zeroes and uncharges a buffer nobody holds.
+func (c *core) freeBlob(b *blob) {
+	c.used -= int64(len(b.buf))
+	clear(b.buf)
+	b.buf = nil
+	delete(c.blobs, b)
+}
+
+// share returns n's content as a shared blob, making one if needed. The
+// caller adds itself to the blob's holders. n must have a buffer.
+func (c *core) share(n *node) *blob {
+	if n.b == nil {
+		n.b = &blob{buf: n.data[:cap(n.data)], files: 1}
+		c.blobs[n.b] = struct{}{}
+	}
+	return n.b
+}
+
+// exclusive reports whether n alone holds its buffer, so that it may
+// change it in place; a blob nothing else holds any more is dropped.
+func (c *core) exclusive(n *node) bool {
+	b := n.b
+	if b == nil {
+		return true
+	}
+	if b.files == 1 && b.readers == 0 {
+		n.data = b.buf[:len(n.data)]
+		n.b = nil
+		delete(c.blobs, b)
+		return true
+	}
+	return false
+}
+
+// charge is what n's buffer costs, and what replacing n would give back
+// if n is its only holder; 0 otherwise.
+func (c *core) charge(n *node) int64 {
+	if n.b != nil {
+		if n.b.files == 1 && n.b.readers == 0 {
+			return int64(len(n.b.buf))
+		}
+		return 0
+	}
+	return int64(cap(n.data))
 }
 
 // nlink is the link count WASI reports.
@@ -196,7 +321,9 @@ func (n *node) nlink() uint64 {
 // pathOf returns the path of directory d, or false if d was removed.
 func (f *FS) pathOf(d *node) (string, bool) {
 	var els []string
-	for d != f.root {
+	// An overlay shares directories with the file system it copies, whose
+	// root is its own parent too.
+	for d != f.root && d.parent != d {
 		if d.parent == nil {
 			return "", false
 		}
@@ -272,43 +399,61 @@ func (f *FS) Files() []Info {
 	return out
 }
 
-// Used returns the bytes held by file contents. The total limit also
-// counts a small charge per directory entry, so it is reached a little
-// before Used reaches it.
+// Used returns the bytes held for file contents: every buffer alive, by
+// capacity, including the copies runs in progress made and earlier
+// versions that open snapshots still read. The total limit also counts a
+// charge per directory entry (EntryCost), so it is reached before Used
+// reaches it.
 func (f *FS) Used() int64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.used
 }
 
+// Retired returns the part of Used that only open snapshots hold:
+// versions of files since replaced or changed, still being read.
+func (f *FS) Retired() int64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.retired
+}
+
 // Limits returns the quotas the file system was created with.
 func (f *FS) Limits() Limits { return f.lim }
 
 // Wipe zeroes the content of every file and drops every file and
-// directory, leaving an empty root. Snapshots and handles still open
-// afterwards read zeros or nothing. It is meant for shutdown.
+// directory, leaving an empty root; runs in progress lose their private
+// copies and cannot commit. Snapshots and handles still open afterwards
+// read zeros or nothing. It is meant for shutdown.
 func (f *FS) Wipe() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var walk func(d *node)
-	walk = func(d *node) {
-		for _, e := range d.entries {
-			if e.n.dir {
-				walk(e.n)
-				e.n.parent = nil
-			} else {
-				clear(e.n.data[:cap(e.n.data)])
-				e.n.data = nil
-				e.n.links = 0
-			}
-		}
-		clear(d.entries)
-		clear(d.order)
-		d.order = nil
-		d.gone, d.subdirs = 0, 0
+	f.gen++
+	for o := range f.overlays {
+		o.zero(o.fs.root)
+		o.dropTree(o.fs.root) // first: they may share directories with f
 	}
-	walk(f.root)
-	f.used, f.meta = 0, 0
+	f.wipeTree(f.root)
+	for b := range f.blobs {
+		clear(b.buf)
+	}
+}
+
+// wipeTree zeroes every file below directory d and removes every entry.
+func (f *FS) wipeTree(d *node) {
+	for _, e := range liveEntries(d.order) {
+		if e.removed {
+			continue
+		}
+		if e.n.dir {
+			f.wipeTree(e.n)
+		} else {
+			clear(e.n.data[:cap(e.n.data)])
+		}
+		f.unlink(d, e.name)
+	}
+	clear(d.order)
+	d.order, d.gone = nil, 0
 }
 
 // Retain keeps the files whose path keep accepts and wipes every other:
@@ -319,6 +464,7 @@ func (f *FS) Wipe() {
 func (f *FS) Retain(keep func(path string) bool) (kept, wiped int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.gen++
 	var gone []*node
 	var walk func(d *node, p string)
 	walk = func(d *node, p string) {
@@ -344,76 +490,109 @@ func (f *FS) Retain(keep func(path string) bool) (kept, wiped int) {
 	walk(f.root, "")
 	for _, c := range gone {
 		if c.links == 0 && c.data != nil {
-			f.used -= int64(len(c.data))
-			clear(c.data[:cap(c.data)])
-			c.data = nil
+			if c.b != nil {
+				clear(c.b.buf) // snapshots of a wiped file read zeros
+			}
+			f.drop(c)
 		}
 	}
 	return kept, wiped
 }
 
-// checkGrow reports whether a file of size old may grow to size want.
-func (f *FS) checkGrow(old, want int64) error {
+// checkSize reports whether a file of size old may grow to size want.
+func (f *FS) checkSize(old, want int64) error {
 	if want < 0 || want > MaxFileBytes {
 		return &QuotaError{Limit: MaxFileBytes, Want: want}
 	}
 	if f.lim.FileBytes > 0 && want > f.lim.FileBytes && want > old {
 		return &QuotaError{Limit: f.lim.FileBytes, Want: want}
 	}
-	if f.lim.TotalBytes > 0 && want > old && f.used+f.meta+want-old > f.lim.TotalBytes {
-		return &QuotaError{Total: true, Limit: f.lim.TotalBytes, Want: f.used + f.meta + want - old}
-	}
 	return nil
 }
 
+// growCap is the capacity of a new buffer for size bytes that replaces
+// one of capacity c (freed afterwards): geometric growth, but never past
+// the per-file limit nor what the total limit has room for.
+func (f *FS) growCap(c, size int64) int64 {
+	nc := max(size, 2*c)
+	if f.lim.FileBytes > 0 {
+		nc = min(nc, max(f.lim.FileBytes, size))
+	}
+	if f.lim.TotalBytes > 0 {
+		room := f.lim.TotalBytes - f.used - f.meta + c
+		nc = min(nc, max(room, size))
+	}
+	return nc
+}
+
 // resize sets the length of a file's content to size, zero-filling new
-// bytes and copying first if a snapshot shares the content. Quota must have
-// been checked.
-func (f *FS) resize(n *node, size int64) {
+// bytes, for a truncation: a file shared with a snapshot or overlay that
+// shrinks keeps sharing its buffer. A growth the limits refuse changes
+// nothing.
+func (f *FS) resize(n *node, size int64) error {
 	old := int64(len(n.data))
 	switch {
 	case size == old:
-		return
-	case size < old:
-		if n.shared {
-			n.data = n.data[:size:size]
-		} else {
-			clear(n.data[size:old])
-			n.data = n.data[:size]
+		return nil
+	case size == 0:
+		f.drop(n)
+		return nil
+	case size < old && n.b != nil && !f.exclusive(n):
+		// The buffer stays as others see it; this file sees less of it.
+		n.data = n.data[:size:size]
+		return nil
+	}
+	return f.prepare(n, size)
+}
+
+// prepare makes n's content size bytes long (zero-filling growth) in a
+// buffer n alone holds, so that it may be written in place: a shared
+// buffer is copied first, and the copy is charged. Any growth is checked
+// against the limits first; a refusal changes nothing.
+func (f *FS) prepare(n *node, size int64) error {
+	old := int64(len(n.data))
+	if size > old {
+		if err := f.checkSize(old, size); err != nil {
+			return err
 		}
-	case size > int64(cap(n.data)):
-		// Grow geometrically, but not past the per-file limit.
+	}
+	if f.exclusive(n) {
 		c := int64(cap(n.data))
-		nc := max(size, 2*c, 64)
-		if f.lim.FileBytes > 0 {
-			nc = min(nc, max(f.lim.FileBytes, size))
+		if size <= c {
+			if size < old {
+				clear(n.data[size:old])
+			}
+			n.data = n.data[:size]
+			if size > old {
+				clear(n.data[old:size])
+			}
+			return nil
+		}
+		nc := f.growCap(c, size)
+		if err := f.fits(nc - c); err != nil {
+			return err
 		}
 		nd := make([]byte, size, nc)
 		copy(nd, n.data)
-		if !n.shared {
-			clear(n.data[:cap(n.data)]) // leave no copy of the content behind
-		}
+		f.drop(n)
+		f.used += nc
 		n.data = nd
-		n.shared = false
-	default:
-		// In place: the bytes past the old length are seen by no
-		// snapshot, since a shared file that shrinks loses its spare
-		// capacity.
-		n.data = n.data[:size]
-		clear(n.data[old:size])
+		return nil
 	}
-	f.used += size - old
-}
-
-// own makes sure n's content is not shared with a snapshot before it is
-// changed in place.
-func (f *FS) own(n *node) {
-	if n.shared {
-		nd := make([]byte, len(n.data))
-		copy(nd, n.data)
-		n.data = nd
-		n.shared = false
+	// Shared: copy, leaving the old buffer to its other holders.
+	nc := size
+	if size > old {
+		nc = f.growCap(0, size)
 	}
+	if err := f.fits(nc); err != nil {
+		return err
+	}
+	nd := make([]byte, size, nc)
+	copy(nd, n.data)
+	f.drop(n)
+	f.used += nc
+	n.data = nd
+	return nil
 }
 
 // touch records a change of content.

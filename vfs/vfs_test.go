@@ -661,12 +661,18 @@ func TestFilesWipe(t *testing.T) {
 	}
 	s, _ := v.Open("/b/x")
 	f.Wipe()
-	if f.Used() != 0 || len(f.Files()) != 0 {
+	// The open snapshot still holds its (zeroed) two bytes, charged
+	// until it is closed.
+	if f.Used() != 2 || len(f.Files()) != 0 {
 		t.Errorf("after Wipe: used %d, files %v", f.Used(), f.Files())
 	}
 	b, _ := io.ReadAll(s)
 	if len(b) != 2 || b[0] != 0 || b[1] != 0 {
 		t.Errorf("snapshot after wipe reads %q, want zeros", b)
+	}
+	s.Close()
+	if f.Used() != 0 {
+		t.Errorf("after Wipe and the snapshot's Close: used %d", f.Used())
 	}
 	if _, err := v.Stat("/b"); !errors.Is(err, ErrNotExist) {
 		t.Errorf("dir after wipe: %v", err)
@@ -772,11 +778,14 @@ func TestEntriesCharged(t *testing.T) {
 	if err := v.Link("/e000", "/l"); !errors.Is(err, ErrQuota) {
 		t.Errorf("link when full: %v", err)
 	}
-	if err := v.Remove("/e000"); err != nil {
-		t.Fatal(err)
+	// A directory costs DirCost more than a file: two removals make room.
+	for _, p := range []string{"/e000", "/e001"} {
+		if err := v.Remove(p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := v.Mkdir("/dir"); err != nil {
-		t.Errorf("mkdir after a removal: %v", err)
+		t.Errorf("mkdir after two removals: %v", err)
 	}
 	if f.Used() != 0 {
 		t.Errorf("Used counts entries: %d", f.Used())

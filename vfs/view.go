@@ -3,6 +3,7 @@ package vfs
 import (
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"time"
 
@@ -211,7 +212,7 @@ func (v *View) openLoc(l loc, fl Flags) (*Handle, error) {
 		if err := v.checkAccess(l.path, fl&^(FlagCreate|FlagTrunc)); err != nil {
 			return nil, err
 		}
-		if err := f.checkEntry(l.name); err != nil {
+		if err := f.checkEntry(l.name, false); err != nil {
 			return nil, err
 		}
 		n = f.newNode(false)
@@ -236,7 +237,7 @@ func (v *View) openLoc(l loc, fl Flags) (*Handle, error) {
 		return nil, err
 	}
 	if fl&FlagTrunc != 0 && len(n.data) > 0 {
-		f.resize(n, 0)
+		f.resize(n, 0) // shrinking: never refused
 		f.touch(n)
 	}
 	n.opens++
@@ -310,7 +311,7 @@ func (v *View) mkdirs(cp string, self bool) (*node, error) {
 		if self && !v.canWrite(cur) {
 			return nil, ErrPermission
 		}
-		if err := f.checkEntry(el); err != nil {
+		if err := f.checkEntry(el, true); err != nil {
 			return nil, err
 		}
 		n := f.newDir()
@@ -348,7 +349,7 @@ func (v *View) mkdirLoc(l loc) error {
 	if !v.canWrite(l.path) {
 		return ErrPermission
 	}
-	if err := f.checkEntry(l.name); err != nil {
+	if err := f.checkEntry(l.name, true); err != nil {
 		return err
 	}
 	f.link(l.parent, l.name, f.newDir())
@@ -468,7 +469,7 @@ func (v *View) renameLocked(ob *node, oldp string, nb *node, newp string) error 
 			if d == ol.n {
 				return ErrInvalid
 			}
-			if d == f.root || d == nil {
+			if d == f.root || d == nil || d.parent == d {
 				break
 			}
 		}
@@ -552,7 +553,7 @@ func (v *View) linkAt(ob *node, oldp string, nb *node, newp string) error {
 		if !v.Can(ol.path, capability.Read|capability.Write) || !v.canWrite(nl.path) {
 			return ErrPermission
 		}
-		if err := f.checkEntry(nl.name); err != nil {
+		if err := f.checkEntry(nl.name, false); err != nil {
 			return err
 		}
 		f.link(nl.parent, nl.name, ol.n)
@@ -650,7 +651,7 @@ func (v *View) WriteFile(p string, r io.Reader) (int64, error) {
 	if err != nil {
 		return 0, pathErr("write", p, err)
 	}
-	data, err := v.fs.slurp(r, 0)
+	data, err := v.fs.slurp(r, cp)
 	if err != nil {
 		return 0, pathErr("write", p, err)
 	}
@@ -684,21 +685,24 @@ func (v *View) replaceLocked(cp string, data []byte) error {
 			return ErrIsDir
 		}
 	}
-	oldSize := int64(0)
+	// What the new content costs, less what the old gives back: nothing
+	// if a snapshot, an overlay, another name or a handle keeps it.
+	want := int64(cap(data))
 	if old != nil && old.links == 1 && old.opens == 0 {
-		oldSize = int64(len(old.data))
+		want -= f.charge(old)
 	}
 	if old == nil {
-		if err := f.checkEntry(name); err != nil {
-			return err
-		}
+		want += entryCost(name, false)
 	}
-	if err := f.checkGrow(oldSize, int64(len(data))); err != nil {
+	if err := f.checkSize(0, int64(len(data))); err != nil {
+		return err
+	}
+	if err := f.fits(want); err != nil {
 		return err
 	}
 	n := f.newNode(false)
 	n.data = data
-	f.used += int64(len(data))
+	f.used += int64(cap(data))
 	if old != nil {
 		f.unlink(d, name)
 	}
@@ -725,7 +729,7 @@ func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 	if err != nil {
 		return 0, pathErr("append", p, err)
 	}
-	data, err := v.fs.slurp(r, 0)
+	data, err := v.fs.slurp(r, "")
 	if err != nil {
 		return 0, pathErr("append", p, err)
 	}
@@ -752,10 +756,9 @@ func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 		}
 		n := l.n
 		old := int64(len(n.data))
-		if err := f.checkGrow(old, old+int64(len(data))); err != nil {
+		if err := f.prepare(n, old+int64(len(data))); err != nil {
 			return err
 		}
-		f.resize(n, old+int64(len(data)))
 		copy(n.data[old:], data)
 		f.touch(n)
 		return nil
@@ -766,53 +769,99 @@ func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 	return int64(len(data)), nil
 }
 
-// slurp reads r whole, reserving the bytes against the quotas as it goes
-// so that concurrent uploads cannot together buffer more than the total
-// limit. The caller must release the reservation.
-func (f *FS) slurp(r io.Reader, _ int64) ([]byte, error) {
-	var buf []byte
+// slurp reads r whole into a buffer of exactly its length, reserving the
+// bytes against the quotas as it goes (see reserve), so that uploads
+// cannot buffer more than the total limit has room for. replace is the
+// path the bytes will replace, if any. The caller must release the
+// reservation.
+func (f *FS) slurp(r io.Reader, replace string) ([]byte, error) {
+	first := 32 << 10
 	if l, ok := r.(interface{ Len() int }); ok && l.Len() > 0 {
 		// A reader that knows its length (bytes.Reader, strings.Reader,
 		// bytes.Buffer) is read into one allocation, if within limits.
 		n := int64(l.Len())
 		if f.lim.FileBytes > 0 {
-			n = min(n, f.lim.FileBytes)
+			n = min(n, f.lim.FileBytes+1)
 		}
 		if f.lim.TotalBytes > 0 {
-			n = min(n, f.lim.TotalBytes)
+			n = min(n, f.lim.TotalBytes+1)
 		}
-		buf = make([]byte, 0, min(n, MaxFileBytes)+1)
+		first = int(min(n, MaxFileBytes+1))
 	}
-	reserved := int64(0)
+	var chunks [][]byte
+	cur := make([]byte, 0, first)
+	total := int64(0)
 	fail := func(err error) ([]byte, error) {
-		f.release(reserved)
-		clear(buf[:cap(buf)])
+		f.release(total)
+		for _, c := range chunks {
+			clear(c)
+		}
+		clear(cur)
 		return nil, err
 	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+	add := func(k int) error {
+		if err := f.reserve(total, total+int64(k), replace); err != nil {
+			return err
 		}
-		k, err := r.Read(buf[len(buf):cap(buf)])
-		if k > 0 {
-			want := int64(len(buf) + k)
-			if err := f.reserve(reserved, want); err != nil {
+		total += int64(k)
+		return nil
+	}
+	for {
+		if len(cur) == cap(cur) {
+			// Full: look for more before allocating for it.
+			var probe [512]byte
+			k, err := r.Read(probe[:])
+			if k > 0 {
+				if err := add(k); err != nil {
+					return fail(err)
+				}
+				chunks = append(chunks, cur)
+				next := min(max(2*cap(cur), 32<<10), 4<<20)
+				cur = append(make([]byte, 0, max(next, k)), probe[:k]...)
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
 				return fail(err)
 			}
-			reserved = want
-			buf = buf[:len(buf)+k]
+			continue
+		}
+		k, err := r.Read(cur[len(cur):cap(cur)])
+		if k > 0 {
+			if err := add(k); err != nil {
+				return fail(err)
+			}
+			cur = cur[:len(cur)+k]
 		}
 		if errors.Is(err, io.EOF) {
-			return buf, nil
+			break
 		}
 		if err != nil {
 			return fail(err)
 		}
 	}
+	if len(chunks) == 0 && len(cur) == cap(cur) {
+		return cur, nil
+	}
+	// Gather the pieces into one buffer of the exact length, so that the
+	// file is charged what it holds.
+	out := make([]byte, 0, total)
+	for _, c := range chunks {
+		out = append(out, c...)
+		clear(c)
+	}
+	out = append(out, cur...)
+	clear(cur)
+	return out, nil
 }
 
 // reserve grows a reservation from have to want bytes if the limits allow.
-func (f *FS) reserve(have, want int64) error {
+// An upload is refused as soon as it, the other uploads in flight and
+// what the file system holds no longer fit the total, counting as free
+// the file it replaces if nothing else holds that; the check is made again
+// when it lands.
+func (f *FS) reserve(have, want int64, replace string) error {
 	if want > MaxFileBytes {
 		return &QuotaError{Limit: MaxFileBytes, Want: want}
 	}
@@ -821,11 +870,16 @@ func (f *FS) reserve(have, want int64) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.lim.TotalBytes > 0 && f.reserved+want-have > f.lim.TotalBytes {
-		// Only live files count against the total when a write lands;
-		// reservations stop many uploads at once from buffering more
-		// than the total in memory.
-		return &QuotaError{Total: true, Limit: f.lim.TotalBytes, Want: f.used + f.reserved + want - have}
+	if f.lim.TotalBytes > 0 {
+		held := f.used + f.meta
+		if replace != "" {
+			if l, err := f.walk(replace, nil); err == nil && l.n != nil && !l.n.dir && l.n.links == 1 && l.n.opens == 0 {
+				held -= f.charge(l.n)
+			}
+		}
+		if need := held + f.reserved + want - have; need > f.lim.TotalBytes {
+			return &QuotaError{Total: true, Limit: f.lim.TotalBytes, Want: need, Retired: f.retired}
+		}
 	}
 	f.reserved += want - have
 	return nil
@@ -857,6 +911,13 @@ func (v *View) Open(p string) (*Snapshot, error) {
 	if err != nil {
 		return nil, pathErr("open", p, err)
 	}
-	l.n.shared = true
-	return &Snapshot{data: l.n.data[:len(l.n.data):len(l.n.data)], mod: l.n.mtime, path: l.path}, nil
+	n := l.n
+	s := &Snapshot{data: n.data[:len(n.data):len(n.data)], mod: n.mtime, path: l.path}
+	if cap(n.data) > 0 {
+		b := f.share(n)
+		b.readers++
+		s.ref = &snapRef{c: f.core, b: b}
+		runtime.AddCleanup(s, func(r *snapRef) { r.release() }, s.ref)
+	}
+	return s, nil
 }
