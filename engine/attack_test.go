@@ -114,3 +114,31 @@ func TestAttackBombBaseRuns(t *testing.T) {
 		}
 	}
 }
+
+// elemModule is a runnable module with one table of n entries (n at
+// most maxTableElements) and a passive element segment of items
+// function indices, each one byte in the module.
+func elemModule(items int) []byte {
+	seg := append([]byte{1, 1, 0}, appendULEB(nil, uint64(items))...)
+	for range items {
+		seg = append(seg, 0)
+	}
+	return bombModule(map[byte][]byte{4: {1, 0x70, 0, 1}, 9: seg})
+}
+
+// TestAttackElementItems: element items cost wazero over a hundred bytes
+// each (at compile time and again at instantiation) and a module one
+// byte: a program of 10 MB made a run allocate 1.5 GB. Their number is
+// bounded by what a table may hold; a module at the bound still runs.
+func TestAttackElementItems(t *testing.T) {
+	if _, err := Check(elemModule(maxElemItems + 1)); !errors.Is(err, ErrInvalidModule) {
+		t.Errorf("%d element items: %v, want an invalid module", maxElemItems+1, err)
+	}
+	wasm := elemModule(maxElemItems)
+	for _, k := range Kinds() {
+		res, _ := runIt(t, engineFor(t, k), wasm, Config{})
+		if !res.OK() {
+			t.Errorf("%s: %d element items: %s %s", k, maxElemItems, res.Outcome, res.Message)
+		}
+	}
+}

@@ -501,7 +501,7 @@ const (
 	maxGlobals       = 1_000_000
 	maxElemSegments  = 100_000
 	maxDataSegments  = 100_000
-	maxElemItems     = 10_000_000 // all the element segments' items together
+	maxElemItems     = maxTableElements // all the element segments' items together
 	maxTags          = 1_000_000
 	maxFunctionLocal = 50_000 // locals of one function, all groups together
 )
