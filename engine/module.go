@@ -245,6 +245,15 @@ func parseModule(b []byte) (*moduleInfo, error) {
 			if info.exports, err = sp.exports(); err != nil {
 				return nil, err
 			}
+		case 3, 6, 9, 10, 11, 13:
+			if err := sp.bounded(id); err != nil {
+				return nil, err
+			}
+		case 0:
+			if err := sp.custom(); err != nil {
+				return nil, err
+			}
+			continue
 		default:
 			continue
 		}
@@ -478,4 +487,323 @@ func tableCap(t tableType, limit uint64) uint64 {
 		c = t.lim.max
 	}
 	return max(min(c, limit), min(t.lim.min, limit))
+}
+
+// What a module may declare, as wasmtime's parser (wasmparser) allows:
+// wazero sizes its slices from the counts it decodes, before reading the
+// items, so that a module of a few bytes declaring 2^32-1 functions, code
+// bodies, globals, element or data segments, names or locals would make
+// it allocate hundreds of gigabytes, and a failed allocation of that size
+// is a fatal error of the Go runtime, not a panic. Every count is checked
+// here first, against these limits and against the bytes that remain.
+const (
+	maxFunctions     = 1_000_000
+	maxGlobals       = 1_000_000
+	maxElemSegments  = 100_000
+	maxDataSegments  = 100_000
+	maxElemItems     = maxTableElements // all the element segments' items together
+	maxTags          = 1_000_000
+	maxFunctionLocal = 50_000 // locals of one function, all groups together
+)
+
+// limited reads a vector length of at most max items (and no more than
+// the bytes left).
+func (p *parser) limited(max int, what string) (int, error) {
+	n, err := p.count()
+	if err != nil {
+		return 0, err
+	}
+	if n > max {
+		return 0, p.fail("%d %s, more than the %d a module may have", n, what, max)
+	}
+	return n, nil
+}
+
+// bounded walks a section whose vectors the backends size their
+// allocations from (function 3, global 6, element 9, code 10, data 11,
+// tag 13), checking every count and length it holds.
+func (p *parser) bounded(id byte) error {
+	switch id {
+	case 3:
+		n, err := p.limited(maxFunctions, "functions")
+		if err != nil {
+			return err
+		}
+		for range n {
+			if _, err := p.u32(); err != nil {
+				return err
+			}
+		}
+	case 6:
+		n, err := p.limited(maxGlobals, "globals")
+		if err != nil {
+			return err
+		}
+		for range n {
+			if _, err := p.valtype(); err != nil {
+				return err
+			}
+			if _, err := p.byte(); err != nil {
+				return err
+			}
+			if err := p.constExpr(); err != nil {
+				return err
+			}
+		}
+	case 9:
+		return p.elements()
+	case 10:
+		n, err := p.limited(maxFunctions, "function bodies")
+		if err != nil {
+			return err
+		}
+		for range n {
+			size, err := p.count()
+			if err != nil {
+				return err
+			}
+			body, err := p.bytes(size)
+			if err != nil {
+				return err
+			}
+			bp := &parser{b: p.b[:p.off], off: p.off - len(body)}
+			groups, err := bp.count()
+			if err != nil {
+				return err
+			}
+			var locals uint64
+			for range groups {
+				k, err := bp.u32()
+				if err != nil {
+					return err
+				}
+				if locals += uint64(k); locals > maxFunctionLocal {
+					return bp.fail("a function declares more than the %d locals a function may have", maxFunctionLocal)
+				}
+				if _, err := bp.valtype(); err != nil {
+					return err
+				}
+			}
+		}
+	case 11:
+		n, err := p.limited(maxDataSegments, "data segments")
+		if err != nil {
+			return err
+		}
+		for range n {
+			flag, err := p.u32()
+			if err != nil {
+				return err
+			}
+			switch flag {
+			case 0:
+				err = p.constExpr()
+			case 1:
+			case 2:
+				if _, err = p.u32(); err == nil {
+					err = p.constExpr()
+				}
+			default:
+				return p.fail("data segment flag %d", flag)
+			}
+			if err != nil {
+				return err
+			}
+			k, err := p.count()
+			if err != nil {
+				return err
+			}
+			if _, err := p.bytes(k); err != nil {
+				return err
+			}
+		}
+	case 13:
+		n, err := p.limited(maxTags, "tags")
+		if err != nil {
+			return err
+		}
+		for range n {
+			if _, err := p.byte(); err != nil {
+				return err
+			}
+			if _, err := p.u32(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// elements walks the element section: each segment's items are function
+// indices or constant expressions, never more than the bytes left.
+func (p *parser) elements() error {
+	n, err := p.limited(maxElemSegments, "element segments")
+	if err != nil {
+		return err
+	}
+	items := 0
+	for range n {
+		flag, err := p.u32()
+		if err != nil {
+			return err
+		}
+		if flag > 7 {
+			return p.fail("element segment flag %d", flag)
+		}
+		if flag&3 == 2 { // an explicit table index
+			if _, err := p.u32(); err != nil {
+				return err
+			}
+		}
+		if flag&1 == 0 { // active: an offset
+			if err := p.constExpr(); err != nil {
+				return err
+			}
+		}
+		if flag&3 != 0 { // an element kind or a reference type
+			if _, err := p.byte(); err != nil {
+				return err
+			}
+		}
+		k, err := p.count()
+		if err != nil {
+			return err
+		}
+		if items += k; items > maxElemItems {
+			return p.fail("the element segments hold more than the %d items a module may have", maxElemItems)
+		}
+		for range k {
+			if flag&4 != 0 {
+				err = p.constExpr()
+			} else {
+				_, err = p.u32()
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// constExpr skips a constant expression, through its end: the
+// instructions the backends accept in one.
+func (p *parser) constExpr() error {
+	for {
+		op, err := p.byte()
+		if err != nil {
+			return err
+		}
+		switch op {
+		case 0x0b: // end
+			return nil
+		case 0x41: // i32.const
+			_, err = p.sleb(32)
+		case 0x42: // i64.const
+			_, err = p.sleb(64)
+		case 0x43: // f32.const
+			_, err = p.bytes(4)
+		case 0x44: // f64.const
+			_, err = p.bytes(8)
+		case 0x23, 0xd2: // global.get, ref.func
+			_, err = p.u32()
+		case 0xd0: // ref.null
+			_, err = p.byte()
+		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // extended constants
+		case 0xfd: // v128.const
+			var sub uint32
+			if sub, err = p.u32(); err == nil && sub != 12 {
+				return p.fail("instruction 0xfd %d in a constant expression", sub)
+			}
+			if err == nil {
+				_, err = p.bytes(16)
+			}
+		default:
+			return p.fail("instruction 0x%02x in a constant expression", op)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// sleb skips a signed LEB128 number of at most bits bits.
+func (p *parser) sleb(bits uint) (int64, error) {
+	var shift uint
+	for {
+		c, err := p.byte()
+		if err != nil {
+			return 0, err
+		}
+		if shift >= bits {
+			return 0, p.fail("integer too long")
+		}
+		shift += 7
+		if c&0x80 == 0 {
+			return 0, nil
+		}
+	}
+}
+
+// custom checks the counts of a custom section named "name", which wazero
+// decodes: its function names and local names (other subsections, and
+// other custom sections, it skips).
+func (p *parser) custom() error {
+	nm, err := p.name()
+	if err != nil || nm != "name" {
+		return err
+	}
+	for p.off < len(p.b) {
+		sub, err := p.byte()
+		if err != nil {
+			return err
+		}
+		size, err := p.count()
+		if err != nil {
+			return err
+		}
+		body, err := p.bytes(size)
+		if err != nil {
+			return err
+		}
+		if sub != 1 && sub != 2 {
+			continue
+		}
+		sp := &parser{b: p.b[:p.off], off: p.off - len(body)}
+		n, err := sp.count()
+		if err != nil {
+			return err
+		}
+		for range n {
+			if _, err := sp.u32(); err != nil {
+				return err
+			}
+			if sub == 1 {
+				_, err = sp.name()
+			} else {
+				err = sp.nameMap()
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// nameMap skips a name map: a count, then index and name pairs.
+func (p *parser) nameMap() error {
+	n, err := p.count()
+	if err != nil {
+		return err
+	}
+	for range n {
+		if _, err := p.u32(); err != nil {
+			return err
+		}
+		if _, err := p.name(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -10,7 +10,6 @@
 package hostdir
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -155,18 +154,24 @@ func (m *Mount) CopyIn(v *vfs.View) error {
 				return fmt.Errorf("copying %s in: %w", m.hostPath(g), err)
 			}
 		case d.Type().IsRegular():
-			b, err := readRegular(root, rel)
+			f, err := openRegular(root, rel)
 			if err != nil {
 				return fmt.Errorf("copying %s in: %w", m.hostPath(g), err)
 			}
-			if b == nil {
+			if f == nil {
 				m.Skipped = append(m.Skipped, m.hostPath(g)+": no longer a regular file: not copied in")
 				return nil
 			}
-			if _, err := v.WriteFile(g, bytes.NewReader(b)); err != nil {
+			// Streamed into the file system, which checks its limits as
+			// it reads: a file larger than they allow (a sparse one of a
+			// terabyte takes no disk) is refused after about the limit.
+			h := sha256.New()
+			_, err = v.WriteFile(g, io.TeeReader(f, h))
+			f.Close()
+			if err != nil {
 				return fmt.Errorf("copying %s in: %w", m.hostPath(g), err)
 			}
-			m.copied[g] = sha256.Sum256(b)
+			m.copied[g] = [32]byte(h.Sum(nil))
 		case d.Type()&fs.ModeSymlink != 0:
 			m.Skipped = append(m.Skipped, m.hostPath(g)+": a symbolic link: not copied in, and never followed")
 		default:
@@ -176,21 +181,23 @@ func (m *Mount) CopyIn(v *vfs.View) error {
 	})
 }
 
-// readRegular reads the file rel of root if it is (still) a regular file,
-// or returns nil: it may have been replaced by a link since it was listed.
-func readRegular(root *os.Root, rel string) ([]byte, error) {
-	f, err := root.OpenFile(rel, os.O_RDONLY|oNoFollow, 0)
+// openRegular opens the file rel of root if it is (still) a regular
+// file, or returns nil: it may have been replaced by a link or a special
+// file since it was listed. The open does not block (a named pipe would
+// wait for a writer) and does not follow a link.
+func openRegular(root *os.Root, rel string) (*os.File, error) {
+	f, err := root.OpenFile(rel, os.O_RDONLY|oNoFollow|oNonBlock, 0)
 	if err != nil {
 		if st, lerr := root.Lstat(rel); lerr == nil && !st.Mode().IsRegular() {
 			return nil, nil
 		}
 		return nil, err
 	}
-	defer f.Close()
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
 		return nil, err
 	}
-	return io.ReadAll(f)
+	return f, nil
 }
 
 // CopyOut writes the changes made under the guest path back to the host
