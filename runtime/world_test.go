@@ -160,6 +160,7 @@ type world struct {
 	unix     bool
 	maxRuns  int
 	network  string
+	server   ServerLimits
 }
 
 type worldOptions struct {
@@ -174,6 +175,7 @@ type worldOptions struct {
 	holds     []policy.Hold
 	lifecycle *policy.Lifecycle
 	maxRuns   int
+	server    ServerLimits // the API server's limits (zero: the defaults)
 }
 
 func principalCaps() map[string]capability.Set {
@@ -189,7 +191,7 @@ func principalCaps() map[string]capability.Set {
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
 	ps := pastest.Start(t, pastest.Options{})
-	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}, unix: o.unix, maxRuns: o.maxRuns}
+	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}, unix: o.unix, maxRuns: o.maxRuns, server: o.server}
 	w.misWasm = trucetest.BuildGo(t, "testdata/misbehave")
 	for _, n := range []string{"paula", "alice", "bob", "rita", "mallory"} {
 		id, err := identity.New(n, 0, time.Time{}, nil)
@@ -288,7 +290,7 @@ func (w *world) now() time.Time { return time.Now().Add(time.Duration(w.offset.L
 func (w *world) start() {
 	t := w.t
 	t.Helper()
-	rt, err := New(Config{Policy: w.pol, Provider: testProvider(w), Engine: testEngine(t), Now: w.now, MaxRuns: w.maxRuns})
+	rt, err := New(Config{Policy: w.pol, Provider: testProvider(w), Engine: testEngine(t), Now: w.now, MaxRuns: w.maxRuns, Server: w.server})
 	if err != nil {
 		t.Fatal(err)
 	}
