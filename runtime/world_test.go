@@ -162,6 +162,7 @@ type world struct {
 	maxRuns  int
 	network  string
 	audit    int64
+	server   ServerLimits
 }
 
 type worldOptions struct {
@@ -178,6 +179,7 @@ type worldOptions struct {
 	maxRuns   int
 	// auditBytes is the runtime's AuditBytes.
 	auditBytes int64
+	server     ServerLimits // the API server's limits (zero: the defaults)
 }
 
 func principalCaps() map[string]capability.Set {
@@ -193,7 +195,7 @@ func principalCaps() map[string]capability.Set {
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
 	ps := pastest.Start(t, pastest.Options{})
-	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}, unix: o.unix, maxRuns: o.maxRuns, audit: o.auditBytes}
+	w := &world{t: t, pas: ps, dev: ps.Device, issuer: newIssuer(t, ps.Device), ids: map[string]*identity.Identity{}, unix: o.unix, maxRuns: o.maxRuns, audit: o.auditBytes, server: o.server}
 	w.misWasm = trucetest.BuildGo(t, "testdata/misbehave")
 	for _, n := range []string{"paula", "alice", "bob", "rita", "mallory"} {
 		id, err := identity.New(n, 0, time.Time{}, nil)
@@ -292,7 +294,7 @@ func (w *world) now() time.Time { return time.Now().Add(time.Duration(w.offset.L
 func (w *world) start() {
 	t := w.t
 	t.Helper()
-	rt, err := New(Config{Policy: w.pol, Provider: testProvider(w), Engine: testEngine(t), Now: w.now, MaxRuns: w.maxRuns, AuditBytes: w.audit})
+	rt, err := New(Config{Policy: w.pol, Provider: testProvider(w), Engine: testEngine(t), Now: w.now, MaxRuns: w.maxRuns, AuditBytes: w.audit, Server: w.server})
 	if err != nil {
 		t.Fatal(err)
 	}
