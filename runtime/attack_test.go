@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -96,15 +95,10 @@ func (w *world) certOnly(t *testing.T, cert []byte) net.Conn {
 // certificate arrived, before its proof (CertificateVerify): a handful of
 // such connections, renewed before the handshake timeout, kept alice out
 // (429 on every connection) for as long as the attacker liked.
-//
-// NOT FIXED YET (it fails on 3626b4c): run with TRUCE_ATTACK_OPEN=1. The
-// fix: count a connection only once the handshake is complete (at its
-// first request, in serveHTTP), and close a connection that carries no
-// request within Stall of being accepted.
+// It failed on 3626b4c. Now a connection is counted only once its
+// handshake is complete (at its first request, in serveHTTP), and one
+// that carries no request within Stall of being accepted is closed.
 func TestAttackConnSlotsWithoutKey(t *testing.T) {
-	if os.Getenv("TRUCE_ATTACK_OPEN") != "1" {
-		t.Skip("a confirmed open attack, not yet fixed; run with TRUCE_ATTACK_OPEN=1")
-	}
 	const bound = 4
 	w := newWorld(t, worldOptions{server: ServerLimits{Stall: 2 * time.Second, ConnsPerPrincipal: bound}})
 	w.start()
@@ -123,10 +117,15 @@ func TestAttackConnSlotsWithoutKey(t *testing.T) {
 		for range bound {
 			held = append(held, w.certOnly(t, alice))
 		}
+		time.Sleep(100 * time.Millisecond) // the server has read the certificates
+		if n := w.rt.conns.count(keyOf(alice)); n > 0 {
+			t.Fatalf("%d connections that never proved alice's key are counted as hers", n)
+		}
 		for range 4 {
 			c := w.client("alice", false)
 			r, err := c.do(http.MethodGet, api.PathPolicy, nil)
 			asked++
+			c.hc.CloseIdleConnections() // alice's own connections never pile up
 			if err != nil {
 				t.Fatalf("alice: %v", err)
 			}

@@ -136,6 +136,9 @@ func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	// its principal's requests in progress, is refused before anything
 	// else: it holds nothing of anyone else's.
 	if lc := limitedConnOf(req); lc != nil {
+		if req.TLS != nil && len(req.TLS.PeerCertificates) > 0 {
+			lc.admit(&r.conns, req.TLS.PeerCertificates[0].Raw, lim.ConnsPerPrincipal)
+		}
 		if err := lc.refused(); err != nil {
 			w.Header().Set("Connection", "close")
 			writeProblem(w, req, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded, "%v", err))

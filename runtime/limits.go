@@ -137,7 +137,17 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &limitedConn{Conn: c, stall: l.stall}, nil
+	lc := &limitedConn{Conn: c, stall: l.stall}
+	// A connection is counted against its principal only once its
+	// handshake has finished (the client has proved it holds the key):
+	// until then it holds no principal's place, and one that does not
+	// reach its first request within stall is closed.
+	lc.pending = time.AfterFunc(l.stall, func() {
+		if !lc.admitted() {
+			lc.Close()
+		}
+	})
+	return lc, nil
 }
 
 // limitedConn is one client connection under the runtime's TLS. Every
@@ -154,7 +164,16 @@ type limitedConn struct {
 	release  func()    // gives the principal's slot back; nil if none
 	over     error     // non-nil: the principal had no slot left
 	closed   bool
-	timer    *time.Timer
+	timer    *time.Timer // closes a connection over its principal's bound
+	pending  *time.Timer // closes a connection that is never admitted
+}
+
+// admitted reports whether the connection has been counted (or marked
+// over its principal's bound).
+func (c *limitedConn) admitted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.release != nil || c.over != nil
 }
 
 func (c *limitedConn) SetWriteDeadline(t time.Time) error {
@@ -192,6 +211,9 @@ func (c *limitedConn) Close() error {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+	if c.pending != nil {
+		c.pending.Stop()
+	}
 	c.mu.Unlock()
 	if rel != nil {
 		rel()
@@ -199,7 +221,10 @@ func (c *limitedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// admit counts the connection against the principal of cert. A
+// admit counts the connection against the principal of cert; it is
+// called with a request's verified peer certificate, after the TLS
+// handshake has checked that the client holds the certificate's key (the
+// certificate alone is public: it is in the policy). A
 // connection beyond the principal's bound is not refused in the
 // handshake (the client would read a certificate alert and think its
 // identity refused); it is marked, its requests are answered 429, and it
@@ -210,6 +235,9 @@ func (c *limitedConn) admit(conns *counter, cert []byte, max int) {
 	defer c.mu.Unlock()
 	if c.closed || c.release != nil || c.over != nil {
 		return
+	}
+	if c.pending != nil {
+		c.pending.Stop()
 	}
 	if !conns.take(k, max) {
 		c.over = fmt.Errorf("%w: this principal already holds %d connections to the enclave, the most one principal may: send requests over fewer connections, or close idle ones", ErrTooManyConnections, max)

@@ -358,29 +358,12 @@ func (r *Runtime) Certified() bool { return r.cert.Load() != nil }
 // exactly one principal's certificate and valid now.
 //
 // On connections accepted through the runtime's own listener (Serve), a
-// client that passes is counted against its principal's bound on
-// connections (ServerLimits.ConnsPerPrincipal).
-func (r *Runtime) TLSConfig() *tls.Config {
-	base := r.baseTLSConfig()
-	base.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-		lc, ok := hello.Conn.(*limitedConn)
-		if !ok {
-			return nil, nil
-		}
-		c := base.Clone()
-		c.GetConfigForClient = nil
-		verify := c.VerifyPeerCertificate
-		c.VerifyPeerCertificate = func(raw [][]byte, chains [][]*x509.Certificate) error {
-			if err := verify(raw, chains); err != nil {
-				return err
-			}
-			lc.admit(&r.conns, raw[0], r.srvLim.ConnsPerPrincipal)
-			return nil
-		}
-		return c, nil
-	}
-	return base
-}
+// client is counted against its principal's bound on connections
+// (ServerLimits.ConnsPerPrincipal) at its first request, once the
+// handshake has proved it holds the certificate's key: counting it when
+// the certificate arrives would let anyone who read the policy take a
+// principal's places with its public certificate alone.
+func (r *Runtime) TLSConfig() *tls.Config { return r.baseTLSConfig() }
 
 func (r *Runtime) baseTLSConfig() *tls.Config {
 	return &tls.Config{
