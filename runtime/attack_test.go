@@ -1,18 +1,22 @@
 package runtime
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/capability"
 )
 
 // Attacks on the API server's bounds (issue 17, second round).
@@ -140,4 +144,101 @@ func TestAttackConnSlotsWithoutKey(t *testing.T) {
 		t.Fatalf("alice was refused %d of %d requests while someone without her key held her connection places", refused, asked)
 	}
 	t.Logf("alice served %d of %d while %d keyless connections named her", asked-refused, asked, len(held))
+}
+
+// TestAttackQueuedRuns: rita queues five runs of a program that bob may
+// run too, each as long as exec_seconds allows. bob's run must come after
+// at most one more of hers (runs are served by principal in turn), a
+// change of policy must wait only for the run in progress (queued runs
+// hold no lock), and rita's queued runs must end when she gives up.
+// (On the code before, runs waited in one lock holding runGate: bob waited
+// for all five of rita's runs, and so did every successor.)
+func TestAttackQueuedRuns(t *testing.T) {
+	w := newWorld(t, worldOptions{execSeconds: 1, caps: map[string]capability.Set{"bob": {pLoop: capability.Execute}}})
+	w.start()
+	w.client("paula", true).put(pLoop, w.misWasm, http.StatusCreated)
+	q := w.rt.programQueue(pLoop)
+
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	run := func(ctx context.Context, c *client) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://enclave"+api.PathRun+strings.TrimPrefix(pLoop, "/"), nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnprocessableEntity {
+			mu.Lock()
+			order = append(order, c.name)
+			t.Logf("%s: %s's run ended", time.Now().Format("15:04:05.000"), c.name)
+			mu.Unlock()
+		}
+		return resp.StatusCode, nil
+	}
+	ran := func() int { mu.Lock(); defer mu.Unlock(); return len(order) }
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+
+	ritaCtx, giveUp := context.WithCancel(context.Background())
+	defer giveUp()
+	rita := w.client("rita", true)
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() { defer wg.Done(); run(ritaCtx, rita) }()
+	}
+	waitFor("rita's runs to queue", func() bool { return q.waiters() == 4 })
+
+	// A change of policy takes runGate for writing: it must get it once
+	// the run in progress ends, not after the queue.
+	gate := make(chan int)
+	go func() {
+		w.rt.runGate.Lock()
+		n := ran()
+		time.Sleep(50 * time.Millisecond)
+		w.rt.runGate.Unlock()
+		gate <- n
+	}()
+	if n := <-gate; n > 1 {
+		t.Errorf("a change of policy waited for %d runs; it must wait only for the one in progress", n)
+	}
+
+	before := ran()
+	bobDone := make(chan error, 1)
+	go func() {
+		st, err := run(context.Background(), w.client("bob", true))
+		if err == nil && st != http.StatusUnprocessableEntity {
+			err = fmt.Errorf("bob's run: status %d", st)
+		}
+		bobDone <- err
+	}()
+	if err := <-bobDone; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	after := len(order) - 1 - before // rita's runs that ended between bob's request and his run's end
+	got := append([]string(nil), order...)
+	mu.Unlock()
+	if after > 2 {
+		t.Errorf("bob waited for %d of rita's runs (order %v); he must wait for at most the one in progress and one more: one principal's queue delayed another's run", after, got)
+	}
+	giveUp()
+	wg.Wait()
+	waitFor("rita's queued runs to end with her requests", func() bool { return q.waiters() == 0 })
+	if got := ran(); got > 4 {
+		t.Errorf("%d runs ran after rita gave up on hers", got)
+	}
 }

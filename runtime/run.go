@@ -24,16 +24,64 @@ import (
 	"github.com/truce-project/truce/wasi"
 )
 
-// programLock returns the mutex serialising runs of one program.
-func (r *Runtime) programLock(path string) *sync.Mutex {
+// programQueue returns the queue serialising runs of one program.
+func (r *Runtime) programQueue(path string) *progQueue {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := r.progMu[path]
-	if m == nil {
-		m = new(sync.Mutex)
-		r.progMu[path] = m
+	q := r.progQs[path]
+	if q == nil {
+		q = new(progQueue)
+		r.progQs[path] = q
 	}
-	return m
+	return q
+}
+
+// takePrograms takes the queues of the programs at paths for rq, in
+// sorted order, and returns the function that lets go of them. A run that
+// must wait lets go of runGate meanwhile, so that a change of policy waits
+// only for the runs in progress, never for the queue; it takes runGate
+// again before it returns and, if a successor took effect meanwhile,
+// refuses the run. A wait ends with the request.
+func (r *Runtime) takePrograms(rq *request, paths []string) (func(), error) {
+	paths = append([]string(nil), paths...)
+	sort.Strings(paths)
+	var taken []*progQueue
+	release := func() {
+		for i := len(taken) - 1; i >= 0; i-- {
+			taken[i].release()
+		}
+	}
+	pol, waited := r.pol, false
+	var err error
+	for _, p := range paths {
+		q := r.programQueue(p)
+		if q.tryAcquire() {
+			taken = append(taken, q)
+			continue
+		}
+		if !waited && rq.held == heldRun {
+			r.unlock(rq)
+			waited = true
+		}
+		if err = q.acquire(rq.req.Context(), rq.pr.Name); err != nil {
+			break
+		}
+		taken = append(taken, q)
+	}
+	if waited {
+		r.lock(rq, heldRun)
+	}
+	switch {
+	case err != nil:
+		release()
+		return nil, newProblem(http.StatusServiceUnavailable, api.ProblemNotReady,
+			"the request ended while waiting for other runs of %s to finish: nothing ran; try again", strings.Join(paths, ", "))
+	case r.pol != pol:
+		release()
+		return nil, newProblem(http.StatusConflict, api.ProblemConflict,
+			"a successor policy took effect while the run of %s waited for other runs: nothing ran; check the enclave's current policy (truce policy show, GET /v1/policy) and ask again", strings.Join(paths, ", "))
+	}
+	return release, nil
 }
 
 // startRun takes a run token for principal who, or refuses when MaxRuns
@@ -82,9 +130,11 @@ func (r *Runtime) handleRun(rq *request) error {
 		return err
 	}
 	defer done()
-	lock := r.programLock(gp)
-	lock.Lock()
-	defer lock.Unlock()
+	release, err := r.takePrograms(rq, []string{gp})
+	if err != nil {
+		return err
+	}
+	defer release()
 	res, err := r.runProgram(rq.req.Context(), prog, map[budgetKey]bool{}, nil)
 	if err != nil {
 		return err
@@ -466,12 +516,11 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 			paths = append(paths, p.Path)
 		}
 	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		l := r.programLock(p)
-		l.Lock()
-		defer l.Unlock()
+	release, err := r.takePrograms(rq, paths)
+	if err != nil {
+		return err
 	}
+	defer release()
 	cs := r.cert.Load()
 	if cs == nil {
 		return newProblem(http.StatusConflict, api.ProblemNotReady, "the enclave has no certificate yet")

@@ -126,7 +126,7 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	pending  *pendingAttestation
-	progMu   map[string]*sync.Mutex
+	progQs   map[string]*progQueue
 	claims   claims                      // paths held still by runs and writes in progress
 	receipts map[string]*receipt.Receipt // by hex receipt.Digest, as the audit log names them
 	stopped  bool
@@ -209,7 +209,7 @@ func New(cfg Config) (*Runtime, error) {
 		pub: &key.PublicKey, spki: spki, fs: fs,
 		admin:    fs.View(capability.Set{"/": capability.All}),
 		audit:    &audit.Log{Now: now, Budget: cfg.AuditBytes},
-		progMu:   map[string]*sync.Mutex{},
+		progQs:   map[string]*progQueue{},
 		chain:    []api.PolicyLink{{SHA256: cfg.Policy.HashHex(), Policy: cfg.Policy.Bytes(), Approvals: []api.PolicyApproval{}}},
 		pols:     map[string]*policy.Policy{cfg.Policy.HashHex(): cfg.Policy},
 		uses:     map[budgetKey]int{},

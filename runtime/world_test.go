@@ -180,6 +180,8 @@ type worldOptions struct {
 	// auditBytes is the runtime's AuditBytes.
 	auditBytes int64
 	server     ServerLimits // the API server's limits (zero: the defaults)
+	// caps adds rights to principals' capabilities.
+	caps map[string]capability.Set
 }
 
 func principalCaps() map[string]capability.Set {
@@ -220,7 +222,11 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	}
 	var prins []jp
 	for _, n := range []string{"paula", "alice", "bob", "rita"} {
-		prins = append(prins, jp{n, string(w.ids[n].CertPEM()), principalCaps()[n], o.budgets[n]})
+		caps := principalCaps()[n]
+		for g, r := range o.caps[n] {
+			caps[g] |= r
+		}
+		prins = append(prins, jp{n, string(w.ids[n].CertPEM()), caps, o.budgets[n]})
 	}
 	mis := hexSum(w.misWasm)
 	progs := []jprog{
