@@ -21,7 +21,7 @@ import (
 	"github.com/truce-project/truce/bundle"
 	"github.com/truce-project/truce/bundle/bundletest"
 	"github.com/truce-project/truce/receipt"
-	"github.com/truce-project/truce/succession"
+	"github.com/truce-project/truce/policy/succession"
 )
 
 func parseVerify(f *bundletest.Fixture, data []byte) (*bundle.Report, error) {

@@ -14,7 +14,7 @@ import (
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
-	"github.com/truce-project/truce/succession"
+	"github.com/truce-project/truce/policy/succession"
 )
 
 // maxChain bounds the enclave certificate chain, as the runtime does.

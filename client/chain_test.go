@@ -11,8 +11,8 @@ import (
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/succession"
-	"github.com/truce-project/truce/trucetest"
+	"github.com/truce-project/truce/policy/succession"
+	"github.com/truce-project/truce/internal/trucetest"
 )
 
 // successorOf makes a successor of base named name.

@@ -38,7 +38,7 @@ import (
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
-	"github.com/truce-project/truce/succession"
+	"github.com/truce-project/truce/policy/succession"
 )
 
 // ServerNameSuffix ends every server name a client sends (TLS SNI).

@@ -20,7 +20,7 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/client"
-	"github.com/truce-project/truce/trucetest"
+	"github.com/truce-project/truce/internal/trucetest"
 )
 
 // store is a minimal enclave API over a map, enough to test the SDK's

@@ -18,7 +18,7 @@ import (
 
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/identity"
-	"github.com/truce-project/truce/native"
+	"github.com/truce-project/truce/internal/native"
 )
 
 // PlatformSpec describes what a policy pins for one platform.

@@ -28,8 +28,8 @@ import (
 	"github.com/truce-project/truce/bundle"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
-	"github.com/truce-project/truce/succession"
-	"github.com/truce-project/truce/trucetest"
+	"github.com/truce-project/truce/policy/succession"
+	"github.com/truce-project/truce/internal/trucetest"
 )
 
 // Programs of the fixture's policy, with their bytes.

@@ -17,7 +17,7 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/identity"
-	"github.com/truce-project/truce/trucetest"
+	"github.com/truce-project/truce/internal/trucetest"
 )
 
 // TestAttestExplain runs "truce attest --explain" against fake enclaves:

@@ -8,8 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/truce-project/truce/engine"
-	"github.com/truce-project/truce/native"
+	"github.com/truce-project/truce/internal/engine"
+	"github.com/truce-project/truce/internal/native"
 )
 
 func init() {

@@ -26,7 +26,7 @@ import (
 	"github.com/truce-project/truce/examples/shamir"
 	shamirlib "github.com/truce-project/truce/examples/shamir/shamir"
 	"github.com/truce-project/truce/identity"
-	"github.com/truce-project/truce/pas"
+	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
 )

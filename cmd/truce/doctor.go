@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/doctor"
+	"github.com/truce-project/truce/internal/doctor"
 	"github.com/truce-project/truce/policy"
 )
 

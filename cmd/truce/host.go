@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/host"
+	"github.com/truce-project/truce/internal/host"
 	"github.com/truce-project/truce/identity"
-	"github.com/truce-project/truce/pas"
+	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/policy"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
-	"github.com/truce-project/truce/pas"
+	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/policy"
 )
 

@@ -21,8 +21,8 @@ import (
 	"github.com/truce-project/truce/attest/sgx"
 	"github.com/truce-project/truce/attest/snp"
 	"github.com/truce-project/truce/attest/tdx"
-	"github.com/truce-project/truce/pas"
-	"github.com/truce-project/truce/pas/hsm"
+	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/pas/hsm"
 )
 
 func init() {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/succession"
+	"github.com/truce-project/truce/policy/succession"
 )
 
 func init() {

@@ -10,7 +10,7 @@ import (
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/succession"
+	"github.com/truce-project/truce/policy/succession"
 )
 
 func init() {

@@ -9,12 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/engine"
-	"github.com/truce-project/truce/engine/hostdir"
-	"github.com/truce-project/truce/native"
+	"github.com/truce-project/truce/internal/engine"
+	"github.com/truce-project/truce/internal/hostdir"
+	"github.com/truce-project/truce/internal/native"
 	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/vfs"
-	"github.com/truce-project/truce/wasi"
+	"github.com/truce-project/truce/internal/vfs"
+	"github.com/truce-project/truce/internal/wasi"
 )
 
 // repeated is a flag that may be given several times.

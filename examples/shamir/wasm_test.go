@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/truce-project/truce/capability"
-	"github.com/truce-project/truce/engine"
-	"github.com/truce-project/truce/trucetest"
-	"github.com/truce-project/truce/vfs"
-	"github.com/truce-project/truce/wasi"
+	"github.com/truce-project/truce/internal/engine"
+	"github.com/truce-project/truce/internal/trucetest"
+	"github.com/truce-project/truce/internal/vfs"
+	"github.com/truce-project/truce/internal/wasi"
 )
 
 func TestWasmReproducible(t *testing.T) {

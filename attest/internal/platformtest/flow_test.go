@@ -20,10 +20,10 @@ import (
 	"github.com/truce-project/truce/attest/psa"
 	"github.com/truce-project/truce/attest/sgx"
 	"github.com/truce-project/truce/attest/sgx/sgxtest"
-	"github.com/truce-project/truce/pas"
-	"github.com/truce-project/truce/pas/pastest"
+	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/pas/pastest"
 	"github.com/truce-project/truce/policy"
-	truntime "github.com/truce-project/truce/runtime"
+	truntime "github.com/truce-project/truce/internal/runtime"
 )
 
 // platform is one platform's provider over a fake device, the verifier

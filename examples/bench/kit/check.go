@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/truce-project/truce/capability"
-	"github.com/truce-project/truce/engine"
+	"github.com/truce-project/truce/internal/engine"
 )
 
 // Check judges one run's files and standard output against the example's

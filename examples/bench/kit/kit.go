@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/capability"
-	"github.com/truce-project/truce/engine"
-	"github.com/truce-project/truce/vfs"
-	"github.com/truce-project/truce/wasi"
+	"github.com/truce-project/truce/internal/engine"
+	"github.com/truce-project/truce/internal/vfs"
+	"github.com/truce-project/truce/internal/wasi"
 )
 
 // Program is one guest program of an example.

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/truce-project/truce/trucetest"
+	"github.com/truce-project/truce/internal/trucetest"
 )
 
 // BuildGo compiles the Go package in dir (relative to the test's directory,

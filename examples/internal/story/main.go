@@ -55,7 +55,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/attest/sim"
-	"github.com/truce-project/truce/pas"
+	"github.com/truce-project/truce/internal/pas"
 )
 
 // world is what one test binary shares between its examples: the truce

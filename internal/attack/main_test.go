@@ -1,0 +1,493 @@
+package attack
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/client"
+	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/internal/trucetest"
+)
+
+// bin is the truce executable built for the suite; measurement is its
+// SHA-256, what a sim policy pins.
+var (
+	bin         string
+	measurement []byte
+)
+
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "truce-attack-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin = filepath.Join(dir, "truce")
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/truce")
+	cmd.Dir = filepath.Dir(filepath.Dir(filepath.Dir(file)))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building truce:", err)
+		return 1
+	}
+	if measurement, err = sim.MeasureFile(bin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// long skips t unless TRUCE_LONG=1: tests that wait for real timeouts.
+func long(t *testing.T) {
+	t.Helper()
+	if os.Getenv("TRUCE_LONG") != "1" {
+		t.Skip("waits for a real timeout; run with TRUCE_LONG=1")
+	}
+}
+
+// proc is a running truce child process.
+type proc struct {
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startProc(t testing.TB, onLine func(string), args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	p := &proc{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.log
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			fmt.Fprintln(p.log, sc.Text())
+			if onLine != nil {
+				onLine(sc.Text())
+			}
+		}
+		cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("log of truce %s:\n%s", strings.Join(args[:2], " "), p.log.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// children lists the process ids whose parent is pid, from /proc.
+func children(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces, so cut at the last ')'.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// pasServer is a running "truce pas serve".
+type pasServer struct {
+	dir, url, deviceKey string
+	caPEM               []byte
+	p                   *proc
+}
+
+func startPAS(t testing.TB) *pasServer {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "pas")
+	if err := pas.Init(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	addrFile := filepath.Join(t.TempDir(), "pas.addr")
+	p := startProc(t, nil, "pas", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--allow-sim", "--addr-file", addrFile)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(addrFile)
+		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			ca, err := os.ReadFile(filepath.Join(dir, pas.CACertFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return &pasServer{dir: dir, url: "https://" + strings.TrimSpace(string(b)), deviceKey: filepath.Join(dir, pas.DeviceKeyFile), caPEM: ca, p: p}
+		}
+		if time.Now().After(deadline) || p.exited() {
+			t.Fatalf("pas serve did not start:\n%s", p.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Programs of the suite's policy: all the hostile guest under other names.
+const (
+	pCopy     = "/program/copy.wasm"
+	pLoop     = "/program/loop.wasm"
+	pHog      = "/program/hog.wasm"
+	pSpew     = "/program/spew.wasm"
+	pBigFile  = "/program/bigfile.wasm"
+	pPointers = "/program/pointers.wasm"
+	pEscape   = "/program/escape.wasm"
+)
+
+var programs = []string{pCopy, pLoop, pHog, pSpew, pBigFile, pPointers, pEscape}
+
+// Limits of the suite's policy.
+const (
+	fileMiB  = 8
+	totalMiB = 48
+)
+
+var (
+	hostileOnce sync.Once
+	hostileWasm []byte
+)
+
+func hostile(t testing.TB) []byte {
+	hostileOnce.Do(func() { hostileWasm = trucetest.BuildGo(t, "testdata/hostile") })
+	if hostileWasm == nil {
+		t.Fatal("the hostile guest did not build")
+	}
+	return hostileWasm
+}
+
+// world is a policy with its parties, and (once started) the PAS and the
+// host serving it.
+type world struct {
+	dir     string
+	ids     map[string]*identity.Identity
+	pol     *policy.Policy
+	polFile string
+	ps      *pasServer
+	host    *proc
+	addr    string
+}
+
+// worldOptions vary the policy.
+type worldOptions struct {
+	name string // policy name; empty means "attack"
+	// extra adds capabilities to principals (an older, more generous
+	// policy, say).
+	extra map[string]map[string]string
+	// tweak, if set, edits the policy document before it is written.
+	tweak func(doc map[string]any)
+}
+
+// newWorld writes a policy for ps; the host address is picked free.
+func newWorld(t testing.TB, ps *pasServer, o worldOptions) *world {
+	t.Helper()
+	if o.name == "" {
+		o.name = "attack"
+	}
+	w := &world{dir: t.TempDir(), ids: map[string]*identity.Identity{}, ps: ps, addr: freeAddr(t)}
+	caps := map[string]map[string]string{
+		"alice":   {"/input/alice.dat": "w", "/input/log.dat": "a"},
+		"bob":     {"/input/bob.dat": "w"},
+		"oscar":   {"/program/": "w"},
+		"dave":    {"/program/": "x", "/output/": "r"},
+		"mallory": {"/input/mallory/": "w"},
+		"rita":    {"/": "r"},
+	}
+	for n, c := range o.extra {
+		for p, r := range c {
+			caps[n][p] = r
+		}
+	}
+	var principals []any
+	for _, n := range []string{"alice", "bob", "oscar", "dave", "mallory", "rita"} {
+		id, err := identity.New(n, 0, time.Time{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.ids[n] = id
+		principals = append(principals, map[string]any{"name": n, "cert": string(id.CertPEM()), "capabilities": caps[n]})
+	}
+	sum := sha256.Sum256(hostile(t))
+	h := hex.EncodeToString(sum[:])
+	progCaps := map[string]map[string]string{
+		pCopy:   {"/input/alice.dat": "r", "/output/": "w"},
+		pEscape: {"/input/alice.dat": "r", "/output/escape/": "w"},
+	}
+	var progs []any
+	for _, p := range programs {
+		c, ok := progCaps[p]
+		if !ok {
+			c = map[string]string{"/output/" + strings.TrimSuffix(filepath.Base(p), ".wasm") + "/": "w"}
+		}
+		progs = append(progs, map[string]any{"path": p, "sha256": h, "capabilities": c})
+	}
+	// bigfile writes /output/big.dat.
+	progs[4] = map[string]any{"path": pBigFile, "sha256": h, "capabilities": map[string]string{"/output/big.dat": "w"}}
+	doc := map[string]any{
+		"version": 1, "name": o.name, "expires": time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339),
+		"host": w.addr,
+		"attestation": map[string]any{"service": ps.url, "ca_cert": string(ps.caPEM),
+			"runtimes": []any{map[string]string{"platform": "sim", "measurement": hex.EncodeToString(measurement)}}},
+		"principals": principals,
+		"programs":   progs,
+		"limits":     map[string]any{"memory_mib": 64, "exec_seconds": 3, "file_mib": fileMiB, "total_mib": totalMiB},
+	}
+	if o.tweak != nil {
+		o.tweak(doc)
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.pol, err = policy.Parse(b, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w.polFile = filepath.Join(w.dir, "policy.json")
+	if err := os.WriteFile(w.polFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// serve starts "truce host serve" for the world and waits until its
+// enclave is ready.
+func (w *world) serve(t testing.TB, extra ...string) {
+	t.Helper()
+	args := append([]string{"host", "serve", "--platform", "sim", "--sim-device-key", w.ps.deviceKey,
+		"--listen", w.addr, "--policy", w.polFile}, extra...)
+	ready := make(chan struct{}, 1)
+	w.host = startProc(t, func(line string) {
+		if strings.HasPrefix(line, "ready ") {
+			select {
+			case ready <- struct{}{}:
+			default:
+			}
+		}
+	}, args...)
+	select {
+	case <-ready:
+	case <-w.host.done:
+		t.Fatalf("host serve exited:\n%s", w.host.log.String())
+	case <-time.After(90 * time.Second):
+		t.Fatalf("host serve not ready:\n%s", w.host.log.String())
+	}
+}
+
+// startWorld starts a PAS, a policy and a host serving it.
+func startWorld(t testing.TB, o worldOptions) *world {
+	t.Helper()
+	w := newWorld(t, startPAS(t), o)
+	w.serve(t)
+	return w
+}
+
+// dial opens an SDK session as principal n.
+func (w *world) dial(t testing.TB, n string, opts ...client.Option) *client.Session {
+	t.Helper()
+	s, err := client.Dial(context.Background(), w.pol, w.ids[n], append([]client.Option{client.WithAddr(w.addr)}, opts...)...)
+	if err != nil {
+		t.Fatalf("%s dialing: %v", n, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func (w *world) put(t testing.TB, n, path string, data []byte) {
+	t.Helper()
+	if _, err := w.dial(t, n).Put(context.Background(), path, bytes.NewReader(data)); err != nil {
+		t.Fatalf("%s writing %s: %v", n, path, err)
+	}
+}
+
+// uploadPrograms has oscar upload every program.
+func (w *world) uploadPrograms(t testing.TB) {
+	t.Helper()
+	s := w.dial(t, "oscar")
+	for _, p := range programs {
+		if _, err := s.Put(context.Background(), p, bytes.NewReader(hostile(t))); err != nil {
+			t.Fatalf("uploading %s: %v", p, err)
+		}
+	}
+}
+
+// watched are the files a snapshot reads.
+var watched = []string{"/input/alice.dat", "/input/bob.dat", "/input/log.dat", "/input/mallory/x",
+	"/output/copy.dat", "/output/big.dat", "/output/escape/ok.dat", "/program/new.wasm", "/new.dat", "/input/new.dat"}
+
+// snapshot reads, as rita, the SHA-256 of every watched file; it fails
+// the test if the runtime does not answer.
+func (w *world) snapshot(t testing.TB) map[string]string {
+	t.Helper()
+	rita := w.dial(t, "rita")
+	m := map[string]string{}
+	for _, p := range watched {
+		h := sha256.New()
+		_, err := rita.Get(context.Background(), p, h)
+		switch {
+		case errors.Is(err, client.ErrNotFound):
+			m[p] = "(absent)"
+		case err != nil:
+			t.Fatalf("rita reading %s: %v", p, err)
+		default:
+			m[p] = hex.EncodeToString(h.Sum(nil))
+		}
+	}
+	return m
+}
+
+// unchanged checks the runtime still serves and every watched file is as
+// in before.
+func (w *world) unchanged(t testing.TB, before map[string]string) {
+	t.Helper()
+	after := w.snapshot(t)
+	for p, v := range before {
+		if after[p] != v {
+			t.Errorf("%s changed: %s → %s", p, v, after[p])
+		}
+	}
+}
+
+// tlsConfig is an attested client TLS configuration for principal n: the
+// enclave's chain is checked against the policy as the SDK does.
+func (w *world) tlsConfig(n string) *tls.Config {
+	id := w.ids[n]
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		ServerName:         client.ServerName(w.pol.Hash()),
+		Certificates:       []tls.Certificate{{Certificate: [][]byte{id.Cert.Raw}, PrivateKey: id.Key, Leaf: id.Cert}},
+		InsecureSkipVerify: true, // replaced by VerifyConnection
+		NextProtos:         []string{"http/1.1"},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			_, err := attest.CheckEnclave(cs.PeerCertificates, w.pol, time.Now())
+			return err
+		},
+	}
+}
+
+// rawConn opens an attested TLS connection as n, for hand-written HTTP.
+func (w *world) rawConn(t testing.TB, n string) *tls.Conn {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", w.addr, w.tlsConfig(n))
+	if err != nil {
+		t.Fatalf("TLS to the enclave as %s: %v", n, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// httpClient is a plain net/http client over attested TLS as n, for
+// requests the SDK would not send.
+func (w *world) httpClient(n string) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: w.tlsConfig(n)}
+			return d.DialContext(ctx, "tcp", w.addr)
+		},
+	}}
+}
+
+// base is the URL prefix of the enclave's API.
+func (w *world) base() string { return "https://" + client.ServerName(w.pol.Hash()) }
+
+// readAll reads a response body, bounded.
+func readAll(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, 1<<20))
+	return string(b)
+}

@@ -1,0 +1,121 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/truce-project/truce/audit"
+	"github.com/truce-project/truce/internal/vfs"
+)
+
+// A file's versions are named in the audit log and in receipts by salted
+// commitments (audit.Commit), never by their plain SHA-256: the salt of a
+// version goes only to its writer (in the write's answer) and to its
+// readers (with each read), so a principal without rights on a file cannot
+// check a guess of its content against the log, however short it is
+// (docs/rationale/audit-bundle.md).
+
+// version is the current version of one file as the commitments name it.
+type version struct {
+	sum    string // hex SHA-256 of the content, never shown but to readers and writers
+	salt   [audit.SaltSize]byte
+	commit string
+}
+
+// versions remembers the salt of each file's current version.
+type versions struct {
+	mu sync.Mutex
+	m  map[string]version
+}
+
+// content is what is read to hash a file: a snapshot.
+type content interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// opened is a file version with its commitment and the salt opening it.
+type opened struct {
+	sum, commit, salt string
+	size              int64
+}
+
+// commitNew names the content of s at gp as a new version, with a fresh
+// salt: after a principal's write, even of the bytes that were there, so
+// that a writer cannot test a guess of what it overwrote.
+func (r *Runtime) commitNew(gp string, s content) (opened, error) {
+	var v version
+	if _, err := io.ReadFull(r.rand, v.salt[:]); err != nil {
+		return opened{}, fmt.Errorf("drawing a salt for %s: %w", gp, err)
+	}
+	h, c := sha256.New(), audit.NewCommitter(v.salt[:])
+	if _, err := io.Copy(io.MultiWriter(h, c), io.NewSectionReader(s, 0, s.Size())); err != nil {
+		return opened{}, fmt.Errorf("hashing %s: %w", gp, err)
+	}
+	v.sum, v.commit = hex.EncodeToString(h.Sum(nil)), hex.EncodeToString(c.Sum(nil))
+	r.vers.mu.Lock()
+	r.vers.m[gp] = v
+	r.vers.mu.Unlock()
+	return opened{sum: v.sum, commit: v.commit, salt: hex.EncodeToString(v.salt[:]), size: s.Size()}, nil
+}
+
+// commitCurrent names the content of s at gp: by the commitment of the
+// version the runtime knows, if the content is still that version's, or
+// else (a run changed the file) as a new version.
+func (r *Runtime) commitCurrent(gp string, s content) (opened, error) {
+	r.vers.mu.Lock()
+	v, ok := r.vers.m[gp]
+	r.vers.mu.Unlock()
+	if !ok {
+		return r.commitNew(gp, s)
+	}
+	h, c := sha256.New(), audit.NewCommitter(v.salt[:])
+	if _, err := io.Copy(io.MultiWriter(h, c), io.NewSectionReader(s, 0, s.Size())); err != nil {
+		return opened{}, fmt.Errorf("hashing %s: %w", gp, err)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != v.sum {
+		return r.commitNew(gp, s)
+	}
+	return opened{sum: v.sum, commit: v.commit, salt: hex.EncodeToString(v.salt[:]), size: s.Size()}, nil
+}
+
+// openFile opens gp with every right and names its content as
+// commitCurrent does.
+func (r *Runtime) openFile(gp string) (opened, error) { return r.openIn(r.admin, gp) }
+
+// openIn opens gp through admin (a view with every right on the enclave's
+// file system or on a run's overlay) and names its content as
+// commitCurrent does.
+func (r *Runtime) openIn(admin *vfs.View, gp string) (opened, error) {
+	s, err := admin.Open(gp)
+	if err != nil {
+		return opened{}, err
+	}
+	defer s.Close()
+	return r.commitCurrent(gp, s)
+}
+
+// forgetVersions drops the versions of files that no longer exist, so
+// that the table never outgrows the file system.
+func (r *Runtime) forgetVersions() {
+	live := map[string]bool{}
+	for _, info := range r.fs.Files() {
+		live[info.Path] = true
+	}
+	r.vers.mu.Lock()
+	for p := range r.vers.m {
+		if !live[p] {
+			delete(r.vers.m, p)
+		}
+	}
+	r.vers.mu.Unlock()
+}
+
+func (r *Runtime) wipeVersions() {
+	r.vers.mu.Lock()
+	r.vers.m = map[string]version{}
+	r.vers.mu.Unlock()
+}
