@@ -20,8 +20,8 @@ import (
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/bundle"
 	"github.com/truce-project/truce/bundle/bundletest"
-	"github.com/truce-project/truce/receipt"
 	"github.com/truce-project/truce/policy/succession"
+	"github.com/truce-project/truce/receipt"
 )
 
 func parseVerify(f *bundletest.Fixture, data []byte) (*bundle.Report, error) {

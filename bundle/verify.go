@@ -13,8 +13,8 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/receipt"
 	"github.com/truce-project/truce/policy/succession"
+	"github.com/truce-project/truce/receipt"
 )
 
 // maxChain bounds the enclave certificate chain, as the runtime does.

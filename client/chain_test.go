@@ -10,9 +10,9 @@ import (
 
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/client"
+	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/policy/succession"
-	"github.com/truce-project/truce/internal/trucetest"
 )
 
 // successorOf makes a successor of base named name.

@@ -37,8 +37,8 @@ import (
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/receipt"
 	"github.com/truce-project/truce/policy/succession"
+	"github.com/truce-project/truce/receipt"
 )
 
 // ServerNameSuffix ends every server name a client sends (TLS SNI).

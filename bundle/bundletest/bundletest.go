@@ -26,10 +26,10 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/bundle"
-	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/receipt"
-	"github.com/truce-project/truce/policy/succession"
 	"github.com/truce-project/truce/internal/trucetest"
+	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/policy/succession"
+	"github.com/truce-project/truce/receipt"
 )
 
 // Programs of the fixture's policy, with their bytes.

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/internal/host"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/host"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/policy"
 )

@@ -12,9 +12,9 @@ import (
 	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/internal/hostdir"
 	"github.com/truce-project/truce/internal/native"
-	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/internal/vfs"
 	"github.com/truce-project/truce/internal/wasi"
+	"github.com/truce-project/truce/policy"
 )
 
 // repeated is a flag that may be given several times.

@@ -12,10 +12,10 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/attest/tsm"
-	"github.com/truce-project/truce/internal/engine"
-	"github.com/truce-project/truce/policy"
-	trt "github.com/truce-project/truce/internal/runtime"
 	"github.com/truce-project/truce/internal/control"
+	"github.com/truce-project/truce/internal/engine"
+	trt "github.com/truce-project/truce/internal/runtime"
+	"github.com/truce-project/truce/policy"
 )
 
 func init() {

@@ -20,8 +20,8 @@ import (
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
-	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/internal/trucetest"
+	"github.com/truce-project/truce/policy"
 )
 
 // Limits of the guest-memory world: enough memory for the guest's 64 MiB

@@ -28,8 +28,8 @@ import (
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/pas"
-	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/internal/trucetest"
+	"github.com/truce-project/truce/policy"
 )
 
 // bin is the truce executable built for the suite; measurement is its

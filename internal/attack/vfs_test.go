@@ -19,8 +19,8 @@ import (
 
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
-	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/internal/trucetest"
+	"github.com/truce-project/truce/policy"
 )
 
 // Programs of the file system attacks: the vfsguest under other names.

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/capability"
-	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/examples/bench/kit"
 	fdcreate "github.com/truce-project/truce/examples/fd-create"
 	fileseek "github.com/truce-project/truce/examples/file-seek"
@@ -33,6 +32,7 @@ import (
 	sortnumbers "github.com/truce-project/truce/examples/sort-numbers"
 	editdistance "github.com/truce-project/truce/examples/string-edit-distance"
 	stringsearch "github.com/truce-project/truce/examples/string-search"
+	"github.com/truce-project/truce/internal/engine"
 )
 
 // allExamples are every example with a native reference, in the order of

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/client"
-	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/examples/bench/kit"
 	sortnumbers "github.com/truce-project/truce/examples/sort-numbers"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/policy"
 )
 

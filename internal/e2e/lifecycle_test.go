@@ -19,8 +19,8 @@ import (
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/examples/shamir"
 	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/receipt"
 	"github.com/truce-project/truce/policy/succession"
+	"github.com/truce-project/truce/receipt"
 )
 
 // TestLifecycle is the trust lifecycle on one enclave, through the CLI and

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/truce-project/truce/internal/hostdir"
 	"github.com/truce-project/truce/internal/guests"
+	"github.com/truce-project/truce/internal/hostdir"
 	"github.com/truce-project/truce/internal/vfs"
 	"github.com/truce-project/truce/internal/wasi"
 )

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/control"
+	"github.com/truce-project/truce/internal/pas"
 )
 
 // enclave drives one runtime through the control protocol.

@@ -23,9 +23,9 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/internal/host"
-	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/internal/trucetest/hosttest"
+	"github.com/truce-project/truce/policy"
 )
 
 // memFiles is a tiny file API for the fake runtimes.

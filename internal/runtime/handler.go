@@ -15,9 +15,9 @@ import (
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/internal/vfs"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/policy/succession"
-	"github.com/truce-project/truce/internal/vfs"
 )
 
 // problem is a refusal or failure on its way to becoming an api.Problem.

@@ -14,8 +14,8 @@ import (
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/receipt"
 	"github.com/truce-project/truce/policy/succession"
+	"github.com/truce-project/truce/receipt"
 )
 
 // This file holds what changes over an enclave's life: successor

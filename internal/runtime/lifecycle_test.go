@@ -21,8 +21,8 @@ import (
 	truceclient "github.com/truce-project/truce/client"
 	sss "github.com/truce-project/truce/examples/shamir/shamir"
 	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/receipt"
 	"github.com/truce-project/truce/policy/succession"
+	"github.com/truce-project/truce/receipt"
 )
 
 // quorum2 is the succession rule of the lifecycle tests: two of alice,

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/capability"
-	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/internal/vfs"
+	"github.com/truce-project/truce/policy"
 )
 
 func TestServerLimitsDefaults(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/api"
-	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/internal/vfs"
+	"github.com/truce-project/truce/policy"
 )
 
 // Locks of a request. Every request does its work under the policy it was

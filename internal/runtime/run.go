@@ -18,10 +18,10 @@ import (
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/internal/engine"
-	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/receipt"
 	"github.com/truce-project/truce/internal/vfs"
 	"github.com/truce-project/truce/internal/wasi"
+	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/receipt"
 )
 
 // programQueue returns the queue serialising runs of one program.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/audit"
-	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/examples/shamir"
 	sss "github.com/truce-project/truce/examples/shamir/shamir"
+	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/receipt"
 )
 

@@ -29,14 +29,14 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/capability"
-	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/examples/shamir"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/control"
+	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
-	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/internal/control"
 	"github.com/truce-project/truce/internal/trucetest"
+	"github.com/truce-project/truce/policy"
 )
 
 // The world of a runtime test: an in-process attestation service with its

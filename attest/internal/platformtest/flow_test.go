@@ -22,8 +22,8 @@ import (
 	"github.com/truce-project/truce/attest/sgx/sgxtest"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
-	"github.com/truce-project/truce/policy"
 	truntime "github.com/truce-project/truce/internal/runtime"
+	"github.com/truce-project/truce/policy"
 )
 
 // platform is one platform's provider over a fake device, the verifier

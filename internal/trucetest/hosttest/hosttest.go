@@ -28,8 +28,8 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/api"
-	"github.com/truce-project/truce/internal/host"
 	"github.com/truce-project/truce/internal/control"
+	"github.com/truce-project/truce/internal/host"
 	"github.com/truce-project/truce/internal/trucetest"
 )
 
