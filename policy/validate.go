@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"github.com/truce-project/truce/internal/abi"
 	"net"
 	"net/url"
 	"regexp"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/identity"
-	"github.com/truce-project/truce/internal/native"
 )
 
 // PlatformSpec describes what a policy pins for one platform.
@@ -579,7 +579,7 @@ func (p *Policy) validatePrograms(ps *problems) {
 			copy(pg.hash[:], b)
 		}
 		checkGrants(pg.Capabilities, path+".capabilities", capability.Read|capability.Write, "programs", ps)
-		if err := native.CheckNames(pg.NativeModules); err != nil {
+		if err := abi.CheckNativeNames(pg.NativeModules); err != nil {
 			ps.add(path+".native_modules", "%v", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/truce-project/truce/internal/abi"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,7 +129,7 @@ Examples:
 					return usagef("--env %q is not K=V", kv)
 				}
 			}
-			if err := native.CheckNames(natives); err != nil {
+			if err := abi.CheckNativeNames(natives); err != nil {
 				return withHint(&usageError{"--native: " + err.Error()}, "give each module once; the runtime has %s", strings.Join(native.Names(), ", "))
 			}
 			mounts, err := hostdir.Parse(dirs)

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/truce-project/truce/internal/abi"
 	"slices"
 	"strings"
 	"sync"
@@ -10,7 +11,6 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	nativemod "github.com/truce-project/truce/internal/native"
-	"github.com/truce-project/truce/internal/wasi"
 )
 
 // Import is one import of a module, and whether the runtime provides it.
@@ -90,8 +90,8 @@ func wasiSignatures() map[string]map[string]funcType {
 	return wasiSigs
 }
 
-func wasmType(v wasi.ValueType) byte {
-	if v == wasi.I64 {
+func wasmType(v abi.ValueType) byte {
+	if v == abi.I64 {
 		return 0x7e
 	}
 	return 0x7f
@@ -115,14 +115,14 @@ func inspect(wasm []byte) (*Report, error) {
 			im.Signature = ri.fn.String()
 		}
 		modSigs, known := sigs[ri.module]
-		isNative := known && ri.module != wasi.ModuleName
+		isNative := known && ri.module != abi.WASIModule
 		what := "a WASI preview 1 function"
 		if isNative {
 			what = "a function of native module " + ri.module
 		}
 		switch {
 		case !known:
-			im.Reason = fmt.Sprintf("the runtime provides only module %s (WASI preview 1) and the native modules %s, not %q: build for wasip1 / wasm32-wasi without other host imports", wasi.ModuleName, strings.Join(nativemod.Names(), ", "), ri.module)
+			im.Reason = fmt.Sprintf("the runtime provides only module %s (WASI preview 1) and the native modules %s, not %q: build for wasip1 / wasm32-wasi without other host imports", abi.WASIModule, strings.Join(nativemod.Names(), ", "), ri.module)
 		case ri.kind != 0:
 			im.Reason = fmt.Sprintf("%s imports only functions, not a %s", ri.module, im.Kind)
 		default:

@@ -3,12 +3,11 @@ package engine
 import (
 	"context"
 	"errors"
+	"github.com/truce-project/truce/internal/abi"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/truce-project/truce/internal/wasi"
 )
 
 func TestCheck(t *testing.T) {
@@ -57,7 +56,7 @@ func TestCheck(t *testing.T) {
 				t.Errorf("Problem() = %q", r.Problem())
 			}
 			for _, im := range r.Imports {
-				if im.Supported && im.Module != wasi.ModuleName && !slices.Contains(c.native, im.Module) {
+				if im.Supported && im.Module != abi.WASIModule && !slices.Contains(c.native, im.Module) {
 					t.Errorf("%+v supported", im)
 				}
 			}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"github.com/truce-project/truce/internal/abi"
 	"os"
 	"path/filepath"
 	"sync"
@@ -75,7 +76,7 @@ func runIt(t testing.TB, e Engine, wasm []byte, cfg Config, args ...string) (*Re
 	return res, &out
 }
 
-var _ = wasi.ModuleName
+var _ = abi.WASIModule
 
 func wasiArgs(args ...string) wasi.Config { return wasi.Config{Args: args} }
 

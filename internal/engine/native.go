@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/truce-project/truce/internal/abi"
 	"slices"
 	"strings"
 
@@ -26,7 +27,7 @@ type hostFunc struct {
 var hostFuncs = func() []hostFunc {
 	var out []hostFunc
 	for _, f := range wasi.Functions() {
-		out = append(out, hostFunc{module: wasi.ModuleName, fn: f})
+		out = append(out, hostFunc{module: abi.WASIModule, fn: f})
 	}
 	for _, m := range nativemod.Modules() {
 		for _, nf := range m.Functions {
@@ -65,7 +66,7 @@ func (r *Report) Granted(granted []string) error {
 
 // checkNative checks that the names a Config grants are native modules.
 func checkNative(names []string) error {
-	if err := nativemod.CheckNames(names); err != nil {
+	if err := abi.CheckNativeNames(names); err != nil {
 		return fmt.Errorf("engine: Config.Native: %w", err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/truce-project/truce/internal/abi"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -76,10 +77,10 @@ func newWasmtime(entries int, dir string) (Engine, error) {
 	return e, nil
 }
 
-func wasmtimeTypes(vs []wasi.ValueType) []*wasmtime.ValType {
+func wasmtimeTypes(vs []abi.ValueType) []*wasmtime.ValType {
 	out := make([]*wasmtime.ValType, len(vs))
 	for i, v := range vs {
-		if v == wasi.I64 {
+		if v == abi.I64 {
 			out[i] = wasmtime.NewValType(wasmtime.KindI64)
 		} else {
 			out[i] = wasmtime.NewValType(wasmtime.KindI32)
@@ -122,7 +123,7 @@ func wasmtimeHostFunc(i int, f wasi.Function) func(*wasmtime.Caller, []wasmtime.
 		}
 		out := make([]wasmtime.Val, len(results))
 		for j, t := range results {
-			if t == wasi.I64 {
+			if t == abi.I64 {
 				out[j] = wasmtime.ValI64(int64(stack[j]))
 			} else {
 				out[j] = wasmtime.ValI32(int32(uint32(stack[j])))

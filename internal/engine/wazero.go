@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/truce-project/truce/internal/abi"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -96,10 +97,10 @@ func newWazero(k Kind, entries int, dir string) (*wazeroEngine, error) {
 	return e, nil
 }
 
-func wazeroTypes(vs []wasi.ValueType) []api.ValueType {
+func wazeroTypes(vs []abi.ValueType) []api.ValueType {
 	out := make([]api.ValueType, len(vs))
 	for i, v := range vs {
-		if v == wasi.I64 {
+		if v == abi.I64 {
 			out[i] = api.ValueTypeI64
 		} else {
 			out[i] = api.ValueTypeI32

@@ -9,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/sha512"
+	"github.com/truce-project/truce/internal/abi"
 	"hash"
 	"math/big"
 
@@ -16,7 +17,7 @@ import (
 )
 
 // ModuleCrypto is the import module of the cryptographic native module.
-const ModuleCrypto = "truce_crypto"
+const ModuleCrypto = abi.CryptoModule
 
 // Sizes of the fixed-size buffers of truce_crypto.
 const (

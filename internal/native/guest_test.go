@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/truce-project/truce/internal/abi"
 	"os"
 	"strings"
 	"sync"
@@ -123,7 +124,7 @@ func TestNotGranted(t *testing.T) {
 					t.Fatalf("the program ran: %q", out)
 				}
 			}
-			if _, _, err := runGuest(t, e, wasm, nil, []string{"truce_nope"}); !errors.Is(err, native.ErrUnknownModule) {
+			if _, _, err := runGuest(t, e, wasm, nil, []string{"truce_nope"}); !errors.Is(err, abi.ErrUnknownModule) {
 				t.Fatalf("unknown module granted: %v", err)
 			}
 		})

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/truce-project/truce/internal/abi"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/truce-project/truce/internal/wasi"
 )
@@ -17,9 +17,9 @@ type Function struct {
 	// Name is the import name, such as "sha256".
 	Name string
 	// Params are the parameter types, in order (all i32).
-	Params []wasi.ValueType
+	Params []abi.ValueType
 	// Results are [I32], the Errno.
-	Results []wasi.ValueType
+	Results []abi.ValueType
 	// Call runs the function. mem is the guest's whole linear memory (nil
 	// if the guest exports none); stack holds the parameters on entry and
 	// receives the result (wazero's GoModuleFunc convention). A non-nil
@@ -79,26 +79,6 @@ func Lookup(name string) (*Module, bool) {
 		}
 	}
 	return nil, false
-}
-
-// ErrUnknownModule is wrapped by the error of CheckNames for a name that
-// is not a native module.
-var ErrUnknownModule = errors.New("unknown native module")
-
-// CheckNames checks that every name is a native module, given once. It is
-// for the lists that policies and command lines give.
-func CheckNames(names []string) error {
-	seen := map[string]bool{}
-	for _, n := range names {
-		if _, ok := Lookup(n); !ok {
-			return fmt.Errorf("%w %q: the runtime has %s", ErrUnknownModule, n, strings.Join(Names(), ", "))
-		}
-		if seen[n] {
-			return fmt.Errorf("native module %q is named twice", n)
-		}
-		seen[n] = true
-	}
-	return nil
 }
 
 // Granted reports whether module is in the list of granted names.
@@ -183,8 +163,8 @@ type impl func(ctx context.Context, m mem, p []uint32) (Errno, error)
 
 // define makes a Function of nparams i32 parameters and one i32 result.
 func define(name string, nparams int, fn impl) Function {
-	params := make([]wasi.ValueType, nparams)
-	return Function{Name: name, Params: params, Results: []wasi.ValueType{wasi.I32},
+	params := make([]abi.ValueType, nparams)
+	return Function{Name: name, Params: params, Results: []abi.ValueType{abi.I32},
 		Call: func(ctx context.Context, m []byte, stack []uint64) error {
 			if len(stack) < max(nparams, 1) {
 				return errStack

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/truce-project/truce/internal/abi"
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -316,12 +318,12 @@ func TestRegistry(t *testing.T) {
 	if got := Names(); len(got) != 1 || got[0] != ModuleCrypto {
 		t.Fatalf("Names() = %v", got)
 	}
-	if err := CheckNames([]string{ModuleCrypto}); err != nil {
+	if err := abi.CheckNativeNames([]string{ModuleCrypto}); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range [][]string{{"truce_nope"}, {ModuleCrypto, ModuleCrypto}, {""}} {
-		if err := CheckNames(bad); err == nil {
-			t.Errorf("CheckNames(%q) accepted", bad)
+		if err := abi.CheckNativeNames(bad); err == nil {
+			t.Errorf("abi.CheckNativeNames(%q) accepted", bad)
 		}
 	}
 	m, _ := Lookup(ModuleCrypto)
@@ -333,5 +335,13 @@ func TestRegistry(t *testing.T) {
 		if e.String() == "" {
 			t.Errorf("errno %d has no name", e)
 		}
+	}
+}
+
+// TestNamesMatchABI: the names the policy may grant (abi.NativeModules)
+// are exactly the modules the runtime has.
+func TestNamesMatchABI(t *testing.T) {
+	if got := Names(); !slices.Equal(got, abi.NativeModules) {
+		t.Fatalf("native modules %v, abi.NativeModules %v: add the module's name to package abi", got, abi.NativeModules)
 	}
 }

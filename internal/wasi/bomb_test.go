@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/truce-project/truce/internal/abi"
 	"runtime"
 	"strings"
 	"testing"
@@ -424,7 +425,7 @@ func FuzzCallBig(f *testing.F) {
 					stack[i] = binary.LittleEndian.Uint64(call)
 					call = call[8:]
 				}
-				if fn.Params[i] == I32 {
+				if fn.Params[i] == abi.I32 {
 					stack[i] = uint64(uint32(stack[i]))
 				}
 			}

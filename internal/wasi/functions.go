@@ -2,38 +2,19 @@ package wasi
 
 import (
 	"context"
+	"github.com/truce-project/truce/internal/abi"
 	"strings"
 )
-
-// ModuleName is the import module of WASI preview 1.
-const ModuleName = "wasi_snapshot_preview1"
-
-// ValueType is the WebAssembly type of a parameter or result.
-type ValueType byte
-
-// The value types WASI preview 1 uses.
-const (
-	I32 ValueType = iota
-	I64
-)
-
-// String returns "i32" or "i64".
-func (t ValueType) String() string {
-	if t == I64 {
-		return "i64"
-	}
-	return "i32"
-}
 
 // Function is one WASI preview 1 function, ready for an engine to bind.
 type Function struct {
 	// Name is the import name, such as "fd_write".
 	Name string
 	// Params are the parameter types, in order.
-	Params []ValueType
-	// Results are [I32] (the errno) for every function but proc_exit,
+	Params []abi.ValueType
+	// Results are [abi.I32] (the errno) for every function but proc_exit,
 	// which has none.
-	Results []ValueType
+	Results []abi.ValueType
 	// Call runs the function. mem is the guest's whole linear memory (nil
 	// if the guest exports none); stack holds the parameters on entry and
 	// receives the results (wazero's GoModuleFunc convention). A non-nil
@@ -107,15 +88,15 @@ var defs = []def{
 var functions = func() []Function {
 	fs := make([]Function, len(defs))
 	for i, d := range defs {
-		params := make([]ValueType, len(d.params))
+		params := make([]abi.ValueType, len(d.params))
 		for j := range d.params {
 			if d.params[j] == 'I' {
-				params[j] = I64
+				params[j] = abi.I64
 			}
 		}
-		var results []ValueType
+		var results []abi.ValueType
 		if d.name != "proc_exit" {
-			results = []ValueType{I32}
+			results = []abi.ValueType{abi.I32}
 		}
 		fn, np, hasResult := d.fn, len(params), results != nil
 		lock := d.name != "poll_oneoff" // it locks for itself, not while asleep

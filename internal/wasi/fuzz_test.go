@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/truce-project/truce/internal/abi"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func FuzzCall(f *testing.F) {
 					stack[i] = uint64(call[0])
 					call = call[1:]
 				}
-				if fn.Params[i] == I32 {
+				if fn.Params[i] == abi.I32 {
 					stack[i] = uint64(uint32(stack[i]))
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/truce-project/truce/internal/abi"
 	"strings"
 	"testing"
 
@@ -24,12 +25,12 @@ func runGuest(t *testing.T, wasm []byte, s *wasi.System) (exitCode uint32) {
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer rt.Close(ctx)
-	b := rt.NewHostModuleBuilder(wasi.ModuleName)
-	types := func(vs []wasi.ValueType) []api.ValueType {
+	b := rt.NewHostModuleBuilder(abi.WASIModule)
+	types := func(vs []abi.ValueType) []api.ValueType {
 		out := make([]api.ValueType, len(vs))
 		for i, v := range vs {
 			out[i] = api.ValueTypeI32
-			if v == wasi.I64 {
+			if v == abi.I64 {
 				out[i] = api.ValueTypeI64
 			}
 		}
