@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
-	"github.com/truce-project/truce/internal/abi"
 	"net"
 	"net/url"
 	"regexp"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/abi"
 )
 
 // PlatformSpec describes what a policy pins for one platform.

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/truce-project/truce/internal/abi"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/truce-project/truce/internal/abi"
 	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/internal/hostdir"
 	"github.com/truce-project/truce/internal/native"

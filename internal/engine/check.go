@@ -3,13 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
-	"github.com/truce-project/truce/internal/abi"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/truce-project/truce/internal/abi"
 	nativemod "github.com/truce-project/truce/internal/native"
 )
 

@@ -3,11 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
-	"github.com/truce-project/truce/internal/abi"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/truce-project/truce/internal/abi"
 )
 
 func TestCheck(t *testing.T) {

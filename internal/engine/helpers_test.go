@@ -3,12 +3,12 @@ package engine
 import (
 	"bytes"
 	"context"
-	"github.com/truce-project/truce/internal/abi"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/truce-project/truce/internal/abi"
 	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/internal/wasi"
 )

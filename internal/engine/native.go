@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/truce-project/truce/internal/abi"
 	"slices"
 	"strings"
 
+	"github.com/truce-project/truce/internal/abi"
 	nativemod "github.com/truce-project/truce/internal/native"
 	"github.com/truce-project/truce/internal/wasi"
 )

@@ -9,11 +9,12 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/sha512"
-	"github.com/truce-project/truce/internal/abi"
 	"hash"
 	"math/big"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/truce-project/truce/internal/abi"
 )
 
 // ModuleCrypto is the import module of the cryptographic native module.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/truce-project/truce/internal/abi"
 	"slices"
 	"sort"
 
+	"github.com/truce-project/truce/internal/abi"
 	"github.com/truce-project/truce/internal/wasi"
 )
 

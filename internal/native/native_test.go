@@ -5,10 +5,11 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/truce-project/truce/internal/abi"
 	"os"
 	"slices"
 	"testing"
+
+	"github.com/truce-project/truce/internal/abi"
 )
 
 // Vector is one known-answer test of testdata/vectors.json.

@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"github.com/truce-project/truce/internal/abi"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/internal/abi"
 	"github.com/truce-project/truce/internal/vfs"
 )
 

@@ -2,8 +2,9 @@ package wasi
 
 import (
 	"context"
-	"github.com/truce-project/truce/internal/abi"
 	"strings"
+
+	"github.com/truce-project/truce/internal/abi"
 )
 
 // Function is one WASI preview 1 function, ready for an engine to bind.

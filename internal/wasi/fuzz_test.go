@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"github.com/truce-project/truce/internal/abi"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/internal/abi"
 	"github.com/truce-project/truce/internal/vfs"
 )
 

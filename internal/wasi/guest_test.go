@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/truce-project/truce/internal/abi"
 	"strings"
 	"testing"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/internal/abi"
 	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/internal/vfs"
 	"github.com/truce-project/truce/internal/wasi"
