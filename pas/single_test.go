@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math/big"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,7 +75,8 @@ func TestAttackSingleInstanceScansWholeLog(t *testing.T) {
 // checked still checks those another process appended since: an entry for
 // a second key appended by another store (as by a service that did not
 // know the policy allows one instance) is found, and both stores refuse to
-// renew the policy, naming the first instance.
+// renew the policy, naming the first instance; and of enclaves racing
+// through both stores to be a policy's first, exactly one wins.
 // TestPostgres runs it on PostgreSQL too.
 func TestSingleInstanceAcrossStores(t *testing.T) { testSingleInstanceAcrossStores(t, "") }
 
@@ -120,6 +122,49 @@ func testSingleInstanceAcrossStores(t *testing.T, database string) {
 		}
 		if err != nil && !errors.Is(err, pas.ErrSecondInstance) {
 			t.Fatal(err)
+		}
+	}
+	// Of enclaves racing through both stores to be the first of another
+	// policy, one wins; both stores then renew it and refuse the others.
+	raced := attest.Identity{Platform: attest.SimPlatform, Measurement: meas, PolicyHash: [32]byte{2}}
+	const racers = 8
+	keys := make([]*ecdsa.PrivateKey, racers)
+	ders := make([][]byte, racers)
+	serials := make([]string, racers)
+	for i := range racers {
+		keys[i] = newKey(t)
+		serials[i], ders[i] = logCert(t, keys[i], raced, 100+int64(i))
+	}
+	won := make(chan int, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		st := []pas.Store{a, b}[i%2]
+		wg.Go(func() {
+			_, err := st.AppendSingle(ctx, time.Now(), serials[i], raced, ders[i])
+			switch {
+			case err == nil:
+				won <- i
+			case !errors.Is(err, pas.ErrSecondInstance):
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	close(won)
+	var winners []int
+	for i := range won {
+		winners = append(winners, i)
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%d enclaves certified for one single-instance policy, want 1", len(winners))
+	}
+	for j, st := range []pas.Store{a, b} {
+		for i, k := range keys {
+			serial, der := logCert(t, k, raced, 200+int64(10*j+i))
+			_, err := st.AppendSingle(ctx, time.Now(), serial, raced, der)
+			if (i == winners[0]) != (err == nil) || err != nil && !errors.Is(err, pas.ErrSecondInstance) {
+				t.Fatalf("store %d renewing racer %d (winner %d): %v", j, i, winners[0], err)
+			}
 		}
 	}
 }
