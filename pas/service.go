@@ -154,8 +154,9 @@ type Service struct {
 	hostTurns map[string]int
 }
 
-// HostTurns is how many of the attests turns hosts share (attestsAtOnce)
-// one host may hold or wait for at once: half, and at least one.
+// HostTurns is how many of the attestation turns hosts share
+// (attestsAtOnce) one host may hold or wait for at once: half, and at
+// least one.
 func HostTurns(attestsAtOnce int) int { return max(1, attestsAtOnce/2) }
 
 // takeHostTurn counts one more request of host towards its share of the
