@@ -106,6 +106,8 @@ func Hint(err error) string {
 		return "use the certificate and key of a principal the policy lists (--identity, --key)"
 	case errors.Is(err, ErrEnclaveChanged):
 		return "the host started the enclave again since you last met it (or since this session began): whatever was uploaded before is gone, data-use budgets start afresh and the audit log is new; list the instances the attestation service certified with \"truce pas log --policy HASH\", and ask the host why"
+	case errors.Is(err, ErrKnownEnclavesFull):
+		return "the record of the enclaves you met keeps one pinned instance per policy and holds as many as it may: remove the lines of policies you no longer use from the file named above, then connect again"
 	case errors.Is(err, ErrPolicyMismatch):
 		return "the enclave runs another policy: check that you have the policy file the host was started with"
 	case errors.Is(err, ErrPolicyExpired):

@@ -55,6 +55,12 @@ func (e *EnclaveChangedError) Error() string {
 // Is matches ErrEnclaveChanged.
 func (e *EnclaveChangedError) Is(target error) bool { return target == ErrEnclaveChanged }
 
+// ErrKnownEnclavesFull: the known-enclaves record holds as many policies
+// as it may, each with the one instance it expects next, so a new policy
+// is not recorded (forgetting another's pin would let that policy's
+// enclave be replaced unnoticed).
+var ErrKnownEnclavesFull = errors.New("the known-enclaves record is full")
+
 // KeyFingerprint is the SHA-256 of the enclave certificate's
 // SubjectPublicKeyInfo: it names one enclave instance. Its base64 is
 // what curl's --pinnedpubkey sha256//… pins.
@@ -90,8 +96,9 @@ func DefaultKnownEnclavesPath(getenv func(string) string) string {
 	return ""
 }
 
-// Limits of the record: lines longer, or files larger, are refused; the
-// oldest instances are dropped to stay under maxKnownInstances.
+// Limits of the record: lines longer, or files larger, are refused; to
+// stay under maxKnownInstances lines, the oldest lines that are not the
+// last of their policy are dropped (see KnownEnclaves).
 const (
 	maxKnownFile      = 1 << 20
 	maxKnownInstances = 4096
@@ -105,8 +112,20 @@ const (
 //	POLICY-HASH sha256:KEY-FINGERPRINT FIRST-SEEN LAST-SEEN
 //
 // (hex hashes, RFC 3339 times); the last line of a policy is the instance
-// expected next. Lines starting with # are comments. Processes sharing a
-// file each rewrite it whole (atomically); the last writer wins.
+// expected next. Lines starting with # are comments.
+//
+// The record keeps at most 4,096 lines. To stay under it, it drops the
+// oldest lines of instances replaced since (never the last line of a
+// policy: that would let a host that makes the client meet many enclaves
+// push a pin out, then present a new enclave for that policy as a first
+// meeting). When every line left is a policy's last, a new policy is
+// refused with ErrKnownEnclavesFull rather than another's pin forgotten.
+//
+// Processes sharing a file take turns: each reads, changes and rewrites
+// it (atomically, through a temporary file renamed over it) holding an
+// exclusive lock on the file PATH.lock next to it (flock on Unix,
+// LockFileEx on Windows; elsewhere only the goroutines of one
+// KnownEnclaves take turns).
 type KnownEnclaves struct {
 	// Path is the file; it and its directory are made when first needed.
 	Path string
@@ -114,6 +133,8 @@ type KnownEnclaves struct {
 	Now func() time.Time
 
 	mu sync.Mutex
+	// max bounds the lines kept; 0 means maxKnownInstances.
+	max int
 }
 
 type knownLine struct {
@@ -136,6 +157,11 @@ func (k *KnownEnclaves) Check(policy, key [32]byte, onChange func(*EnclaveChange
 		now = k.Now
 	}
 	t := now().UTC().Truncate(time.Second)
+	unlock, err := lockKnown(k.Path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	lines, err := k.read()
 	if err != nil {
 		return err
@@ -147,9 +173,11 @@ func (k *KnownEnclaves) Check(policy, key [32]byte, onChange func(*EnclaveChange
 			seen[l.key] = true
 		}
 	}
+	added := false
 	switch {
 	case last < 0:
 		lines = append(lines, knownLine{policy, key, t, t})
+		added = true
 	case lines[last].key == key:
 		if t.Sub(lines[last].last) < time.Minute {
 			return nil
@@ -175,10 +203,39 @@ func (k *KnownEnclaves) Check(policy, key [32]byte, onChange func(*EnclaveChange
 		}
 		lines = append(lines, knownLine{policy, key, first, t})
 	}
-	if len(lines) > maxKnownInstances {
-		lines = lines[len(lines)-maxKnownInstances:]
+	limit := maxKnownInstances
+	if k.max > 0 {
+		limit = k.max
+	}
+	lines = trimKnown(lines, limit)
+	if added && len(lines) > limit {
+		return fmt.Errorf("%w: %s holds %d policies, the most it may, each with the enclave instance expected next; policy %s was not recorded, rather than another policy's pin forgotten: remove the lines of policies you no longer use from the file (or set %s to another file), then connect again",
+			ErrKnownEnclavesFull, k.Path, len(lines)-1, hex.EncodeToString(policy[:8]), KnownEnclavesEnv)
 	}
 	return k.write(lines)
+}
+
+// trimKnown drops, oldest first, lines that are not the last of their
+// policy (instances replaced since) until at most limit are left, or only
+// last lines are. It never drops a policy's last line: that is its pin.
+func trimKnown(lines []knownLine, limit int) []knownLine {
+	excess := len(lines) - limit
+	if excess <= 0 {
+		return lines
+	}
+	last := map[[32]byte]int{}
+	for i, l := range lines {
+		last[l.policy] = i
+	}
+	out := lines[:0:0]
+	for i, l := range lines {
+		if excess > 0 && last[l.policy] != i {
+			excess--
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 func (k *KnownEnclaves) read() ([]knownLine, error) {
@@ -260,6 +317,10 @@ func (k *KnownEnclaves) write(lines []knownLine) error {
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(b.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing the known-enclaves record: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing the known-enclaves record: %w", err)
 	}

@@ -507,3 +507,71 @@ func TestAttackCurlTrustsAnyCertifiedEnclave(t *testing.T) {
 		t.Fatalf("curl with the pin to the enclave it names: %v %q", err, got)
 	}
 }
+
+// TestAttackHostHoldsAttestTurns: a host with a credential opens as many
+// POST /v1/attest requests as the service has host turns (8) and sends
+// their bodies slowly, to keep every other host's enclaves from attesting.
+// Before the fix it held all 8: its own ninth request, and host-2's, were
+// refused as busy after a second ("attestation service busy: 8
+// attestation requests are being checked, the most at once"), and host-2's
+// enclave was refused as busy, again and again, until the service's read
+// timeout (a minute) cut the slow requests. Now one host holds at most 4; beyond that it is
+// refused at once (429 rate-limited, Retry-After, naming the host), and
+// host-2's enclave attests and serves.
+func TestAttackHostHoldsAttestTurns(t *testing.T) {
+	dir := newPASDir(t)
+	cred1File := hostCredential(t, dir, "host-1")
+	cred2File := hostCredential(t, dir, "host-2")
+	ps := startPASArgs(t, dir)
+	w := newWorld(t, ps, worldOptions{})
+	cred1, err := pas.ReadCredential(cred1File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ps.caPEM)
+	addr := strings.TrimPrefix(ps.url, "https://")
+	const turns = pas.DefaultAttestsAtOnce
+	for range turns {
+		slow, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer slow.Close()
+		fmt.Fprintf(slow, "POST /v1/attest HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{\"platform\":", addr, cred1)
+	}
+	dev, err := sim.LoadDevice(ps.deviceKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := sim.NewProvider(dev, measurement)
+	ca, err := pas.ParseChainPEM(ps.caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host1 := &pas.Client{URL: ps.url, CA: ca[0], Credential: cred1}
+	ctx := context.Background()
+	// Once the slow requests hold what host-1 may hold (the first tries
+	// may come before they do), host-1 is refused.
+	var refusal error
+	for try := 0; refusal == nil; try++ {
+		if _, err := attestRound(ctx, host1, prov, w.pol); err != nil {
+			refusal = err
+		} else if try == 50 {
+			t.Fatal("host-1 still attests while its slow requests should hold its turns")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var p *pas.ProblemError
+	if !errors.Is(refusal, pas.ErrRateLimited) || !errors.As(refusal, &p) || p.RetryAfter <= 0 || !strings.Contains(p.Detail, "host-1") {
+		t.Errorf("host-1 refused with %v: want rate limited, naming the host, with a Retry-After", refusal)
+	}
+	// host-2's enclave attests, and serves, meanwhile.
+	w.serve(t, "--pas-credential", cred2File)
+	if _, err := w.dial(t, "alice").Policy(ctx); err != nil {
+		t.Fatalf("host-2's enclave, started while host-1 holds its turns, does not serve: %v", err)
+	}
+	if log := w.host.log.String(); strings.Contains(log, "attestation service busy") {
+		t.Fatalf("host-2's enclave was refused as busy while host-1 held its turns:\n%s", log)
+	}
+}

@@ -27,14 +27,27 @@ import (
 // startWithHost starts a service whose directory has one host credential.
 func startWithHost(t testing.TB, cfg pas.Config) (*pastest.Server, *pas.Client) {
 	t.Helper()
+	srv, hosts := startWithHosts(t, cfg, 1)
+	return srv, hosts[0]
+}
+
+// startWithHosts starts a service whose directory has n host
+// credentials, of hosts host-1 to host-n.
+func startWithHosts(t testing.TB, cfg pas.Config, n int) (*pastest.Server, []*pas.Client) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "pas")
 	if err := pas.Init(dir, nil); err != nil {
 		t.Fatal(err)
 	}
-	cred, err := pas.AddHost(dir, "host-1", nil, time.Now())
-	if err != nil {
-		t.Fatal(err)
+	var creds []string
+	for i := range n {
+		cred, err := pas.AddHost(dir, fmt.Sprintf("host-%d", i+1), nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds = append(creds, cred)
 	}
+	cred := creds[0]
 	if !strings.HasPrefix(cred, pas.CredentialPrefix) || len(cred) < len(pas.CredentialPrefix)+43 {
 		t.Fatalf("credential %q is not a prefixed 256-bit token", cred)
 	}
@@ -46,7 +59,11 @@ func startWithHost(t testing.TB, cfg pas.Config) (*pastest.Server, *pas.Client) 
 		t.Fatalf("hosts file (err %v) must hold the credential's hash, never the credential", err)
 	}
 	srv := pastest.Start(t, pastest.Options{Dir: dir, Config: cfg})
-	return srv, &pas.Client{URL: srv.URL, CA: srv.CA(), Credential: cred}
+	var clients []*pas.Client
+	for _, c := range creds {
+		clients = append(clients, &pas.Client{URL: srv.URL, CA: srv.CA(), Credential: c})
+	}
+	return srv, clients
 }
 
 // TestNonceLimits: anonymous callers are limited per address, all
@@ -303,5 +320,60 @@ func BenchmarkAttestLargeBody(b *testing.B) {
 		if rec.Code == http.StatusOK {
 			b.Fatal("issued")
 		}
+	}
+}
+
+// TestAttackHostHoldsAllTurns: one authenticated host sending slow
+// request bodies must not hold every host turn of POST /v1/attest, or no
+// other host's enclave could attest. Before the fix the slow host held all
+// of them: host-1's own attestation was busy after a second, and so was
+// host-2's ("attestation service busy: 4 attestation requests are being
+// checked, the most at once"). Now one host holds at most half the turns,
+// and is refused at once, with a Retry-After, beyond that.
+func TestAttackHostHoldsAllTurns(t *testing.T) {
+	const turns = 4
+	srv, hosts := startWithHosts(t, pas.Config{AttestsAtOnce: turns}, 2)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.CA())
+	u, _ := url.Parse(srv.URL)
+	for range turns {
+		slow, err := tls.Dial("tcp", u.Host, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer slow.Close()
+		fmt.Fprintf(slow, "POST /v1/attest HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{\"platform\":", u.Host, hosts[0].Credential)
+	}
+	ctx := context.Background()
+	attest := func(c *pas.Client) error {
+		nonce, err := c.Nonce(ctx)
+		if err != nil {
+			return err
+		}
+		req, err := pas.NewRequest(ctx, srv.Provider(meas), newKey(t), srv.PolicyBytes(t, meas), nonce, nil)
+		if err != nil {
+			return err
+		}
+		_, err = c.Attest(ctx, req)
+		return err
+	}
+	// Once the slow requests hold all the turns host-1 may have (the
+	// first tries may come before they do), host-1 is refused.
+	var refusal error
+	for try := 0; refusal == nil; try++ {
+		if err := attest(hosts[0]); err != nil {
+			refusal = err
+		} else if try == 50 {
+			t.Fatal("host-1 still attests while its slow requests should hold its turns")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var p *pas.ProblemError
+	if !errors.Is(refusal, pas.ErrRateLimited) || !errors.As(refusal, &p) || p.RetryAfter <= 0 ||
+		!strings.Contains(p.Detail, "host-1") || !strings.Contains(p.Detail, "at once") {
+		t.Errorf("host-1 refused with %v: want a rate-limited problem naming the host and its turns, with a Retry-After", refusal)
+	}
+	if err := attest(hosts[1]); err != nil {
+		t.Fatalf("host-2 could not attest while host-1 holds its turns: %v", err)
 	}
 }

@@ -32,6 +32,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("nonces", func(t *testing.T) { testReplicaNonces(t, pg.NewDatabase(t)) })
 	t.Run("tamper", func(t *testing.T) { testReplicaTamper(t, pg.NewDatabase(t)) })
 	t.Run("kill", func(t *testing.T) { testReplicaKill(t, pg.NewDatabase(t)) })
+	t.Run("single instance", func(t *testing.T) { testSingleInstanceAcrossStores(t, pg.NewDatabase(t)) })
 	t.Run("collateral", func(t *testing.T) {
 		database := pg.NewDatabase(t)
 		testCollateral(t, func() pas.Store {

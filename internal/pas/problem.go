@@ -30,7 +30,7 @@ const (
 	ProblemRevoked              = "revoked-measurement"   // measurement revoked by the policy
 	ProblemTCB                  = "tcb-too-low"           // a TCB component below the policy's minimum
 	ProblemBusy                 = "busy"                  // too many outstanding nonces; retry later
-	ProblemRateLimited          = "rate-limited"          // this caller asked for nonces too fast; retry later
+	ProblemRateLimited          = "rate-limited"          // this caller asked for nonces too fast, or holds its share of attestation turns; retry later
 	ProblemUnauthenticated      = "unauthenticated"       // the host credential is not accepted
 	ProblemSecondInstance       = "second-instance"       // the policy allows one enclave, and another was certified
 	ProblemInternal             = "internal"              // the service failed; nothing was issued
@@ -50,7 +50,8 @@ var (
 	// ErrBusy: the service is overloaded; retry later.
 	ErrBusy = errors.New("attestation service busy")
 	// ErrRateLimited: this caller asked for nonces faster than the
-	// service allows it; retry after ProblemError.RetryAfter.
+	// service allows it, or (a host) has as many attestation requests in
+	// progress as one host may; retry after ProblemError.RetryAfter.
 	ErrRateLimited = errors.New("attestation service rate limit")
 	// ErrService: the service failed, or answered something unexpected.
 	ErrService = errors.New("attestation service failed")

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -97,8 +98,12 @@ type Config struct {
 	// AttestsAtOnce bounds the attestation requests read and checked at
 	// once: anonymous callers share this many, authenticated hosts as many
 	// more (each request may hold up to about 3×MaxRequestBytes while it
-	// is decoded). A request waits up to a second for its turn, then is
-	// refused as busy. Zero means DefaultAttestsAtOnce.
+	// is decoded). One host may hold at most half the hosts' turns (at
+	// least one; see HostTurns), so that a host sending slow bodies
+	// cannot keep every other host's enclaves from attesting: beyond its
+	// share it is refused at once as rate limited. A request waits up to
+	// a second for its turn, then is refused as busy. Zero means
+	// DefaultAttestsAtOnce.
 	AttestsAtOnce int
 	// RefusalDelay is how long a refusal of an anonymous caller's nonce
 	// is held before it is sent (at most its Retry-After), so that a
@@ -143,6 +148,36 @@ type Service struct {
 	held atomic.Int64
 	// anonSlots and hostSlots are the turns of POST /v1/attest.
 	anonSlots, hostSlots chan struct{}
+	// turnsMu guards hostTurns: the turns each host holds or waits for,
+	// by host name (absent when none).
+	turnsMu   sync.Mutex
+	hostTurns map[string]int
+}
+
+// HostTurns is how many of the attestation turns hosts share
+// (attestsAtOnce) one host may hold or wait for at once: half, and at
+// least one.
+func HostTurns(attestsAtOnce int) int { return max(1, attestsAtOnce/2) }
+
+// takeHostTurn counts one more request of host towards its share of the
+// turns, or reports false if it holds its share already.
+func (s *Service) takeHostTurn(host string) bool {
+	s.turnsMu.Lock()
+	defer s.turnsMu.Unlock()
+	if s.hostTurns[host] >= HostTurns(s.cfg.AttestsAtOnce) {
+		return false
+	}
+	s.hostTurns[host]++
+	return true
+}
+
+// releaseHostTurn undoes takeHostTurn.
+func (s *Service) releaseHostTurn(host string) {
+	s.turnsMu.Lock()
+	defer s.turnsMu.Unlock()
+	if s.hostTurns[host]--; s.hostTurns[host] <= 0 {
+		delete(s.hostTurns, host)
+	}
 }
 
 // Open opens the service in cfg.Dir: its CA, its issuance log (checked
@@ -244,6 +279,7 @@ func Open(cfg Config) (*Service, error) {
 		host:      newLimiter(cfg.HostRate, cfg.HostBurst, len(cfg.Hosts)+1),
 		anonSlots: make(chan struct{}, cfg.AttestsAtOnce),
 		hostSlots: make(chan struct{}, cfg.AttestsAtOnce),
+		hostTurns: map[string]int{},
 	}, nil
 }
 
@@ -551,6 +587,16 @@ func (s *Service) handleAttest(w http.ResponseWriter, r *http.Request) {
 	}
 	slots := s.anonSlots
 	if c.host != "" {
+		// The host's share is counted before it waits for a shared turn:
+		// waiting requests count too, so a host cannot queue up more.
+		if !s.takeHostTurn(c.host) {
+			n := HostTurns(s.cfg.AttestsAtOnce)
+			p := newProblem(ProblemRateLimited, fmt.Sprintf("host %q has %d attestation requests being read or checked, the most one host may have at once (of the %d hosts share): wait for them to finish, or close them, and retry after the delay in Retry-After", c.host, n, s.cfg.AttestsAtOnce))
+			p.RetryAfter = time.Second
+			s.refuse(w, r, p)
+			return
+		}
+		defer s.releaseHostTurn(c.host)
 		slots = s.hostSlots
 	}
 	t := time.NewTimer(attestTurn)

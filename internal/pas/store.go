@@ -37,7 +37,9 @@ type Store interface {
 	// checks that every entry for id's policy certifies the key certDER
 	// certifies, and refuses with an error wrapping ErrSecondInstance
 	// otherwise, appending nothing. Two enclaves racing to be first
-	// cannot both win.
+	// cannot both win. A store remembers what it checked of each policy,
+	// so each append reads only the policy's entries appended since (by
+	// any process), not its whole history.
 	AppendSingle(ctx context.Context, t time.Time, serial string, id attest.Identity, certDER []byte) (Entry, error)
 	// Head returns the number of entries and the hash of the last one, as
 	// this store last saw them. Keep a copy elsewhere to detect a log
@@ -187,7 +189,24 @@ type sqlStore struct {
 	nonces *memNonces
 	// lastSweep is when expired nonces were last deleted (Unix ns).
 	lastSweep atomic.Int64
+	// singleRows counts the log rows read by single-instance checks.
+	singleRows atomic.Int64
+	// singles remembers, by policy hash, what the single-instance checks
+	// of this store found (under mu): each append then reads only the
+	// policy's entries appended since, by any process.
+	singles map[[32]byte]checkedPolicy
 }
+
+// checkedPolicy is what a single-instance check found of one policy:
+// every entry up to seq certifies first's key.
+type checkedPolicy struct {
+	first Instance
+	seq   int64
+}
+
+// maxSingles bounds the policies a store remembers checks of; beyond,
+// it forgets them all, and checks each policy's whole history once more.
+const maxSingles = 1 << 12
 
 func openSQL(ctx context.Context, dir, database string, readOnly bool) (*sqlStore, error) {
 	var (
@@ -334,6 +353,7 @@ func (s *sqlStore) firstInstance(ctx context.Context, q querier, ph [32]byte) (I
 	if !rows.Next() {
 		return Instance{}, false, rows.Err()
 	}
+	s.singleRows.Add(1)
 	var (
 		seq, ns int64
 		der     []byte
@@ -349,38 +369,54 @@ func (s *sqlStore) firstInstance(ctx context.Context, q querier, ph [32]byte) (I
 }
 
 // otherKeys reports whether any entry for ph certifies a key other than
-// fp (the first instance is returned to name it).
-func (s *sqlStore) otherKeys(ctx context.Context, q querier, ph, fp [32]byte) (Instance, bool, error) {
-	first, ok, err := s.firstInstance(ctx, q, ph)
-	if err != nil || !ok {
-		return Instance{}, false, err
-	}
-	if first.Key != fp {
-		return first, true, nil
+// fp (the first instance is returned to name it, or ok false if there is
+// none). It reads only the entries after those an earlier check of this
+// store found all certifying fp (s.singles): entries other processes
+// appended since are read, and the caller holds the append lock, so none
+// is missed. Run under s.mu.
+func (s *sqlStore) otherKeys(ctx context.Context, q querier, ph, fp [32]byte) (first Instance, ok, other bool, err error) {
+	after := int64(0)
+	if c, known := s.singles[ph]; known {
+		if c.first.Key != fp {
+			return c.first, true, true, nil
+		}
+		first, after = c.first, c.seq
+	} else {
+		first, ok, err = s.firstInstance(ctx, q, ph)
+		if err != nil || !ok {
+			return Instance{}, false, false, err
+		}
+		if first.Key != fp {
+			return first, true, true, nil
+		}
 	}
 	// The first is this key; so is every later one, since each append
 	// checked it (but a log written without the check, such as before
 	// the policy's service learnt of it, is checked too).
-	rows, err := q.QueryContext(ctx, s.d.rebind(`SELECT seq, cert FROM issuance WHERE policy_hash = ? ORDER BY seq`), ph[:])
+	rows, err := q.QueryContext(ctx, s.d.rebind(`SELECT seq, cert FROM issuance WHERE policy_hash = ? AND seq > ? ORDER BY seq`), ph[:], after)
 	if err != nil {
-		return Instance{}, false, fmt.Errorf("reading the issuance log: %w", err)
+		return Instance{}, false, false, fmt.Errorf("reading the issuance log: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
+		s.singleRows.Add(1)
 		var seq int64
 		var der []byte
 		if err := rows.Scan(&seq, &der); err != nil {
-			return Instance{}, false, fmt.Errorf("reading the issuance log: %w", err)
+			return Instance{}, false, false, fmt.Errorf("reading the issuance log: %w", err)
 		}
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
-			return Instance{}, false, fmt.Errorf("%w: entry %d: certificate does not parse: %v", ErrLogTampered, seq, err)
+			return Instance{}, false, false, fmt.Errorf("%w: entry %d: certificate does not parse: %v", ErrLogTampered, seq, err)
 		}
 		if KeyFingerprint(cert) != fp {
-			return first, true, nil
+			return first, true, true, nil
 		}
 	}
-	return Instance{}, false, rows.Err()
+	if err := rows.Err(); err != nil {
+		return Instance{}, false, false, fmt.Errorf("reading the issuance log: %w", err)
+	}
+	return first, true, false, nil
 }
 
 // append runs one transaction: take the append lock, verify and adopt what
@@ -410,16 +446,23 @@ func (s *sqlStore) append(ctx context.Context, t time.Time, serial string, id at
 	if err != nil {
 		return Entry{}, err
 	}
+	var first Instance
 	if single {
 		cert, err := x509.ParseCertificate(certDER)
 		if err != nil {
 			return Entry{}, fmt.Errorf("parsing the certificate to log: %w", err)
 		}
 		fp := KeyFingerprint(cert)
-		if first, other, err := s.otherKeys(ctx, tx, id.PolicyHash, fp); err != nil {
+		f, ok, other, err := s.otherKeys(ctx, tx, id.PolicyHash, fp)
+		switch {
+		case err != nil:
 			return Entry{}, err
-		} else if other {
-			return Entry{}, secondInstanceError(first, fp)
+		case other:
+			return Entry{}, secondInstanceError(f, fp)
+		case ok:
+			first = f
+		default:
+			first = Instance{PolicyHash: id.PolicyHash, Key: fp, First: time.Unix(0, t.UnixNano()), FirstSeq: seq + 1}
 		}
 	}
 	e := Entry{Seq: seq + 1, Time: time.Unix(0, t.UnixNano()), Serial: serial, Identity: id, Cert: certDER, Prev: head}
@@ -438,6 +481,14 @@ func (s *sqlStore) append(ctx context.Context, t time.Time, serial string, id at
 		return Entry{}, err
 	}
 	s.seq, s.head = e.Seq, e.Hash
+	if single {
+		// Only once committed: every entry of the policy up to e, the
+		// one just appended, certifies first's key.
+		if s.singles == nil || len(s.singles) >= maxSingles {
+			s.singles = map[[32]byte]checkedPolicy{}
+		}
+		s.singles[id.PolicyHash] = checkedPolicy{first: first, seq: e.Seq}
+	}
 	return e, nil
 }
 
