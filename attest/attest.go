@@ -110,7 +110,7 @@ type Claims struct {
 	// Details are further platform claims, printable, for debugging.
 	Details map[string]string
 	// TCB are the platform's TCB components by the names of
-	// policy.PlatformSpec.TCB (such as "microcode" for snp), which a
+	// platform.Spec.TCB (such as "microcode" for snp), which a
 	// policy's minimum_tcb is checked against; nil if the platform has
 	// none.
 	TCB map[string]int

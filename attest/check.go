@@ -10,11 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/truce-project/truce/platform"
 	"github.com/truce-project/truce/policy"
 )
 
 // SimPlatform is the name of the simulated platform.
-const SimPlatform = "sim"
+const SimPlatform = platform.Sim
 
 // Step is one check of a chain of checks, kept so that the chain can be
 // explained to people: what was checked, what was found, and, if it
@@ -109,7 +110,7 @@ func CheckRuntime(pol *policy.Policy, rt Runtime, at time.Time) []Step {
 		add("minimum TCB", "the policy sets none for "+rt.Platform, nil)
 		return steps
 	}
-	spec, _ := policy.Platform(rt.Platform)
+	spec, _ := platform.Lookup(rt.Platform)
 	var met []string
 	for _, c := range spec.TCB {
 		want, set := floor[c]

@@ -32,7 +32,7 @@ type Identity struct {
 	PolicyHash  [32]byte
 	Simulated   bool
 	// TCB are the platform's TCB components as the attestation service
-	// read them from the evidence (see policy.PlatformSpec.TCB), so that
+	// read them from the evidence (see platform.Spec.TCB), so that
 	// clients can check the policy's minimum TCB; nil if the platform has
 	// none.
 	TCB map[string]int

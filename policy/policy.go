@@ -69,7 +69,7 @@ type Attestation struct {
 	// Runtimes are the enclave measurements trusted, per platform.
 	Runtimes []Runtime `json:"runtimes"`
 	// MinimumTCB is, per platform, the lowest value accepted of each TCB
-	// component named (see PlatformSpec.TCB for the names): evidence, or
+	// component named (see platform.Spec.TCB for the names): evidence, or
 	// an enclave certificate, with any named component below it is
 	// refused. Platforms left out, and components not named, are not
 	// checked.

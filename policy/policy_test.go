@@ -200,25 +200,6 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-func TestPlatforms(t *testing.T) {
-	want := []string{"cca", "nitro", "psa", "sgx", "sim", "snp", "tdx"}
-	got := Platforms()
-	if len(got) != len(want) {
-		t.Fatalf("Platforms() = %v", got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("Platforms() = %v", got)
-		}
-		if s, ok := Platform(want[i]); !ok || len(s.Sizes) == 0 || s.Measurement == "" {
-			t.Errorf("Platform(%q) incomplete", want[i])
-		}
-	}
-	if _, ok := Platform("tpm"); ok {
-		t.Error("unknown platform known")
-	}
-}
-
 // FuzzParse: Parse never panics, and whatever it accepts is accepted again
 // from its own bytes and after re-encoding, with the same answers.
 func FuzzParse(f *testing.F) {

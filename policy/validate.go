@@ -19,69 +19,11 @@ import (
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/abi"
+	"github.com/truce-project/truce/platform"
 )
-
-// PlatformSpec describes what a policy pins for one platform.
-type PlatformSpec struct {
-	// Sizes are the allowed measurement lengths in bytes.
-	Sizes []int
-	// Measurement names the measurement as the platform's documents do.
-	Measurement string
-	// Extra maps each extra pin name to its allowed lengths in bytes.
-	Extra map[string][]int
-	// TCB names the TCB components a policy may set a minimum for, in
-	// the order the platform's documents list them; nil if Truce checks
-	// none on this platform.
-	TCB []string
-	// NoTCB says why a platform has no TCB components, for the error a
-	// policy setting a minimum gets.
-	NoTCB string
-}
-
-// svnVector names the components of a 16-byte SVN vector: name.0 … name.15.
-func svnVector(name string) []string {
-	out := make([]string, 16)
-	for i := range out {
-		out[i] = name + "." + strconv.Itoa(i)
-	}
-	return out
-}
-
-var platforms = map[string]PlatformSpec{
-	"sim": {Sizes: []int{32}, Measurement: "SHA-256 of the runtime executable",
-		NoTCB: "the simulated platform has no firmware"},
-	"nitro": {Sizes: []int{48}, Measurement: "PCR0", Extra: map[string][]int{"pcr1": {48}, "pcr2": {48}, "pcr3": {48}, "pcr4": {48}, "pcr8": {48}},
-		NoTCB: "Nitro attestation documents carry no firmware or TCB versions (AWS updates the Nitro hypervisor itself); pin pcr1 and pcr2 under extra instead"},
-	"snp": {Sizes: []int{48}, Measurement: "launch MEASUREMENT", Extra: map[string][]int{"host_data": {32}, "id_key_digest": {48}, "author_key_digest": {48}},
-		TCB: []string{"bootloader", "tee", "snp", "microcode"}},
-	"tdx": {Sizes: []int{48}, Measurement: "MRTD", Extra: map[string][]int{"rtmr0": {48}, "rtmr1": {48}, "rtmr2": {48}, "rtmr3": {48}, "mrconfigid": {48}, "mrowner": {48}, "mrownerconfig": {48}},
-		TCB: append(append([]string{"pce_svn"}, svnVector("tee_tcb_svn")...), svnVector("cpu_svn")...)},
-	"sgx": {Sizes: []int{32}, Measurement: "MRENCLAVE", Extra: map[string][]int{"mrsigner": {32}},
-		TCB: append([]string{"isv_svn", "pce_svn"}, svnVector("cpu_svn")...)},
-	"cca": {Sizes: []int{32, 48, 64}, Measurement: "realm initial measurement (RIM)", Extra: map[string][]int{"rem0": {32, 48, 64}, "rem1": {32, 48, 64}, "rem2": {32, 48, 64}, "rem3": {32, 48, 64}, "rpv": {64}},
-		NoTCB: "Truce does not yet read security versions from CCA platform tokens; pin the platform's software components by measurement instead"},
-	"psa": {Sizes: []int{32, 48, 64}, Measurement: "software component measurement", Extra: map[string][]int{"signer_id": {32, 48, 64}, "implementation_id": {32}},
-		NoTCB: "Truce does not yet read security versions from PSA tokens; pin signer_id instead"},
-}
 
 // MaxSVN is the largest TCB component value a policy may set.
 const MaxSVN = 1<<16 - 1
-
-// Platforms returns the names of the platforms a policy may list, sorted.
-func Platforms() []string {
-	ns := make([]string, 0, len(platforms))
-	for n := range platforms {
-		ns = append(ns, n)
-	}
-	sort.Strings(ns)
-	return ns
-}
-
-// Platform returns what a policy pins for the named platform.
-func Platform(name string) (PlatformSpec, bool) {
-	s, ok := platforms[name]
-	return s, ok
-}
 
 func sizesText(sizes []int) string {
 	var parts []string
@@ -323,9 +265,9 @@ func (p *Policy) validateAttestation(now time.Time, ps *problems) {
 	seen := map[string]int{}
 	for i, rt := range a.Runtimes {
 		path := indexPath("attestation.runtimes", i)
-		spec, ok := platforms[rt.Platform]
+		spec, ok := platform.Lookup(rt.Platform)
 		if !ok {
-			ps.add(path+".platform", "unknown platform %q: use one of %s", rt.Platform, strings.Join(Platforms(), ", "))
+			ps.add(path+".platform", "unknown platform %q: use one of %s", rt.Platform, strings.Join(platform.Names(), ", "))
 			continue
 		}
 		if msg := checkHex(rt.Measurement, spec.Sizes); msg != "" {
@@ -358,10 +300,10 @@ func (p *Policy) validateAttestation(now time.Time, ps *problems) {
 func (p *Policy) validateMinimumTCB(ps *problems) {
 	for _, plat := range sortedKeys(p.Attestation.MinimumTCB) {
 		path := keyPath("attestation.minimum_tcb", plat)
-		spec, ok := platforms[plat]
+		spec, ok := platform.Lookup(plat)
 		switch {
 		case !ok:
-			ps.add(path, "unknown platform %q: use one of %s", plat, strings.Join(Platforms(), ", "))
+			ps.add(path, "unknown platform %q: use one of %s", plat, strings.Join(platform.Names(), ", "))
 			continue
 		case len(spec.TCB) == 0:
 			ps.add(path, "platform %s has no TCB components to set a minimum for: %s", plat, spec.NoTCB)
@@ -386,9 +328,9 @@ func (p *Policy) validateRevoked(ps *problems) {
 	seen := map[string]int{}
 	for i, r := range p.Attestation.Revoked {
 		path := indexPath("attestation.revoked", i)
-		spec, ok := platforms[r.Platform]
+		spec, ok := platform.Lookup(r.Platform)
 		if !ok {
-			ps.add(path+".platform", "unknown platform %q: use one of %s", r.Platform, strings.Join(Platforms(), ", "))
+			ps.add(path+".platform", "unknown platform %q: use one of %s", r.Platform, strings.Join(platform.Names(), ", "))
 			continue
 		}
 		if msg := checkHex(r.Measurement, spec.Sizes); msg != "" {

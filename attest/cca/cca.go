@@ -30,10 +30,11 @@ import (
 	"github.com/veraison/ccatoken/platform"
 
 	"github.com/truce-project/truce/attest"
+	tee "github.com/truce-project/truce/platform"
 )
 
 // Platform is the name of the Arm CCA platform in policies and evidence.
-const Platform = "cca"
+const Platform = tee.CCA
 
 // Errors callers branch on; each is returned wrapped together with
 // attest.ErrBadEvidence.

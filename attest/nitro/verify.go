@@ -16,10 +16,11 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/platform"
 )
 
 // Platform is the name of this platform in policies and evidence.
-const Platform = "nitro"
+const Platform = platform.Nitro
 
 // RootPEM is the AWS Nitro Enclaves root certificate (G1), as AWS publishes
 // it at https://aws-nitro-enclaves.amazonaws.com/AWS_NitroEnclaves_Root-G1.zip

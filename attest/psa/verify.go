@@ -15,10 +15,11 @@ import (
 	"github.com/veraison/psatoken"
 
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/platform"
 )
 
 // Platform is the name of this platform in policies and evidence.
-const Platform = "psa"
+const Platform = platform.PSA
 
 // RuntimeComponent is the software-component measurement type of the Truce
 // runtime in a token.
@@ -205,7 +206,7 @@ func (v Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Cl
 		Platform:    Platform,
 		Measurement: bytes.Clone(rt.Measurement),
 		Extra: map[string][]byte{
-			"implementation_id": bytes.Clone(t.ImplementationID),
+			platform.PSAImplementation: bytes.Clone(t.ImplementationID),
 		},
 		Details: map[string]string{
 			"profile":           t.Profile,
@@ -218,7 +219,7 @@ func (v Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Cl
 		},
 	}
 	if len(rt.SignerID) > 0 {
-		c.Extra["signer_id"] = bytes.Clone(rt.SignerID)
+		c.Extra[platform.PSASignerID] = bytes.Clone(rt.SignerID)
 		c.Details["signer_id"] = hex.EncodeToString(rt.SignerID)
 	}
 	if t.VSI != "" {

@@ -19,10 +19,11 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/dcap"
+	"github.com/truce-project/truce/platform"
 )
 
 // Platform is the name of this platform in policies and evidence.
-const Platform = "sgx"
+const Platform = platform.SGX
 
 // RootPEM is the Intel SGX Root CA certificate, as Intel publishes it at
 // https://certificates.trustedservices.intel.com/Intel_SGX_Provisioning_Certification_RootCA.pem
@@ -240,7 +241,7 @@ func (v Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Cl
 		Platform:    Platform,
 		Measurement: bytes.Clone(r.MRENCLAVE[:]),
 		ReportData:  r.ReportData,
-		Extra:       map[string][]byte{"mrsigner": bytes.Clone(r.MRSIGNER[:])},
+		Extra:       map[string][]byte{platform.SGXMRSigner: bytes.Clone(r.MRSIGNER[:])},
 		Details: map[string]string{
 			"mrsigner":      hex.EncodeToString(r.MRSIGNER[:]),
 			"isvprodid":     strconv.Itoa(int(r.ISVProdID)),
@@ -260,9 +261,9 @@ func (v Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (*attest.Cl
 	if len(res.Advisories) > 0 {
 		c.Details["advisories"] = strings.Join(res.Advisories, ",")
 	}
-	c.TCB = map[string]int{"isv_svn": int(r.ISVSVN), "pce_svn": int(res.PCK.TCB.PCESvn)}
+	c.TCB = map[string]int{platform.ISVSVN: int(r.ISVSVN), platform.PCESVN: int(res.PCK.TCB.PCESvn)}
 	for i, v := range res.PCK.TCB.CPUSvnComponents {
-		c.TCB["cpu_svn."+strconv.Itoa(i)] = int(v)
+		c.TCB[platform.SVN(platform.CPUSVN, i)] = int(v)
 	}
 	c.Collateral = res.Collateral
 	return c, nil

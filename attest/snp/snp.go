@@ -40,10 +40,11 @@ import (
 	"github.com/google/go-sev-guest/verify/trust"
 
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/platform"
 )
 
 // Platform is the name of the SEV-SNP platform in policies and evidence.
-const Platform = "snp"
+const Platform = platform.SNP
 
 // ReportSize is the size in bytes of an SEV-SNP attestation report.
 const ReportSize = abi.ReportSize
@@ -353,9 +354,9 @@ func claims(r *spb.Report, info abi.SignerInfo, exts *kds.Extensions, line strin
 		Platform:    Platform,
 		Measurement: bytes.Clone(r.GetMeasurement()),
 		Extra: map[string][]byte{
-			"host_data":         bytes.Clone(r.GetHostData()),
-			"id_key_digest":     bytes.Clone(r.GetIdKeyDigest()),
-			"author_key_digest": bytes.Clone(r.GetAuthorKeyDigest()),
+			platform.SNPHostData:        bytes.Clone(r.GetHostData()),
+			platform.SNPIDKeyDigest:     bytes.Clone(r.GetIdKeyDigest()),
+			platform.SNPAuthorKeyDigest: bytes.Clone(r.GetAuthorKeyDigest()),
 		},
 	}
 	copy(c.ReportData[:], r.GetReportData())
@@ -390,6 +391,6 @@ func claims(r *spb.Report, info abi.SignerInfo, exts *kds.Extensions, line strin
 	// The policy's minimum TCB is checked against REPORTED_TCB: the TCB
 	// the VCEK that signed the report is derived from.
 	rep := kds.DecomposeTCBVersion(kds.TCBVersion(r.GetReportedTcb()))
-	c.TCB = map[string]int{"bootloader": int(rep.BlSpl), "tee": int(rep.TeeSpl), "snp": int(rep.SnpSpl), "microcode": int(rep.UcodeSpl)}
+	c.TCB = map[string]int{platform.SNPBootloader: int(rep.BlSpl), platform.SNPTEE: int(rep.TeeSpl), platform.SNPSNP: int(rep.SnpSpl), platform.SNPMicrocode: int(rep.UcodeSpl)}
 	return c
 }

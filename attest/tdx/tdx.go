@@ -36,10 +36,11 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/dcap"
+	"github.com/truce-project/truce/platform"
 )
 
 // Platform is the name of the TDX platform in policies and evidence.
-const Platform = "tdx"
+const Platform = platform.TDX
 
 // Errors callers branch on; each is returned wrapped together with
 // attest.ErrBadEvidence.
@@ -257,12 +258,12 @@ func claims(q *pb.QuoteV4, exts *pcs.PckExtensions, attrs uint64) *attest.Claims
 			"cpu_svn":         hex.EncodeToString(exts.TCB.CPUSvn),
 		},
 	}
-	c.TCB = map[string]int{"pce_svn": int(exts.TCB.PCESvn)}
+	c.TCB = map[string]int{platform.PCESVN: int(exts.TCB.PCESvn)}
 	for i, v := range b.GetTeeTcbSvn() {
-		c.TCB[fmt.Sprintf("tee_tcb_svn.%d", i)] = int(v)
+		c.TCB[platform.SVN(platform.TEETCBSVN, i)] = int(v)
 	}
 	for i, v := range exts.TCB.CPUSvnComponents {
-		c.TCB[fmt.Sprintf("cpu_svn.%d", i)] = int(v)
+		c.TCB[platform.SVN(platform.CPUSVN, i)] = int(v)
 	}
 	for i, r := range b.GetRtmrs() {
 		name := fmt.Sprintf("rtmr%d", i)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/internal/doctor"
-	"github.com/truce-project/truce/policy"
+	"github.com/truce-project/truce/platform"
 )
 
 func init() {
@@ -42,7 +42,7 @@ Examples:
   truce doctor
   truce doctor --platform snp --policy policy.json`,
 		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&platforms, "platform", "", "comma-separated `platforms` to check (default: all of "+strings.Join(policy.Platforms(), ", ")+")")
+			fs.StringVar(&platforms, "platform", "", "comma-separated `platforms` to check (default: all of "+strings.Join(platform.Names(), ", ")+")")
 			fs.StringVar(&polFile, "policy", "", "also check the clock against this policy `file` and reach its attestation service ($TRUCE_POLICY)")
 			fs.DurationVar(&timeout, "timeout", 5*time.Second, "how long each connection attempt may take")
 		},
@@ -53,8 +53,8 @@ Examples:
 			cfg := doctor.Config{Timeout: timeout}
 			if platforms != "" {
 				for _, p := range strings.Split(platforms, ",") {
-					if _, ok := policy.Platform(p); !ok {
-						return usagef("unknown platform %q: use one of %s", p, strings.Join(policy.Platforms(), ", "))
+					if _, ok := platform.Lookup(p); !ok {
+						return usagef("unknown platform %q: use one of %s", p, strings.Join(platform.Names(), ", "))
 					}
 					cfg.Platforms = append(cfg.Platforms, p)
 				}

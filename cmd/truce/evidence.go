@@ -15,7 +15,7 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
-	"github.com/truce-project/truce/policy"
+	platforms "github.com/truce-project/truce/platform"
 )
 
 func init() {
@@ -180,7 +180,7 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 	for _, k := range keys {
 		fmt.Fprintf(e.stdout, "%s: %s\n", k, c.Details[k])
 	}
-	if spec, _ := policy.Platform(c.Platform); len(c.TCB) > 0 {
+	if spec, _ := platforms.Lookup(c.Platform); len(c.TCB) > 0 {
 		var parts []string
 		for _, name := range spec.TCB {
 			if v, ok := c.TCB[name]; ok {

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/truce-project/truce/attest/sim"
-	"github.com/truce-project/truce/policy"
+	platforms "github.com/truce-project/truce/platform"
 )
 
 // howToMeasure says, for each hardware platform, where the measurement a
@@ -39,7 +39,7 @@ Example:
   truce measure --platform sim
   truce policy new … --runtime sim=$(truce measure --platform sim --file /usr/local/bin/truce)`,
 		flags: func(fs *flag.FlagSet) {
-			fs.String("platform", "sim", "`platform`: "+strings.Join(policy.Platforms(), ", "))
+			fs.String("platform", "sim", "`platform`: "+strings.Join(platforms.Names(), ", "))
 			fs.String("file", "", "for sim: the truce `executable` to measure (default: this one)")
 		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
@@ -48,8 +48,8 @@ Example:
 			}
 			platform := fs.Lookup("platform").Value.String()
 			file := fs.Lookup("file").Value.String()
-			if _, ok := policy.Platform(platform); !ok {
-				return usagef("unknown platform %q: use one of %s", platform, strings.Join(policy.Platforms(), ", "))
+			if _, ok := platforms.Lookup(platform); !ok {
+				return usagef("unknown platform %q: use one of %s", platform, strings.Join(platforms.Names(), ", "))
 			}
 			if platform != "sim" {
 				if file != "" {

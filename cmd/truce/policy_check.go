@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/platform"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -205,7 +206,7 @@ func (rep *checkReport) fill(p *policy.Policy) {
 	ca := p.CACertificate()
 	rep.CA = &checkCert{Subject: ca.Subject.String(), SHA256: fingerprint(ca.Raw), NotAfter: ca.NotAfter.UTC()}
 	for _, rt := range p.Attestation.Runtimes {
-		spec, _ := policy.Platform(rt.Platform)
+		spec, _ := platform.Lookup(rt.Platform)
 		rep.Runtimes = append(rep.Runtimes, checkRuntime{Platform: rt.Platform, What: spec.Measurement, Measurement: strings.ToLower(rt.Measurement), Extra: rt.Extra})
 	}
 	rep.MinimumTCB = p.Attestation.MinimumTCB
@@ -264,7 +265,7 @@ func (rep *checkReport) print(w io.Writer, now time.Time) {
 		}
 	}
 	for _, plat := range slices.Sorted(maps.Keys(rep.MinimumTCB)) {
-		spec, _ := policy.Platform(plat)
+		spec, _ := platform.Lookup(plat)
 		var parts []string
 		for _, c := range spec.TCB {
 			if v, ok := rep.MinimumTCB[plat][c]; ok {

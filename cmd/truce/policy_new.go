@@ -17,6 +17,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/identity"
+	platforms "github.com/truce-project/truce/platform"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -435,8 +436,8 @@ func parseProgramFlag(s string) (policy.Program, error) {
 
 func parseRuntimeFlag(s string) (policy.Runtime, error) {
 	platform, rest, hasM := strings.Cut(s, "=")
-	if _, ok := policy.Platform(platform); !ok {
-		return policy.Runtime{}, usagef("--runtime %q: unknown platform %q: use one of %s", s, platform, strings.Join(policy.Platforms(), ", "))
+	if _, ok := platforms.Lookup(platform); !ok {
+		return policy.Runtime{}, usagef("--runtime %q: unknown platform %q: use one of %s", s, platform, strings.Join(platforms.Names(), ", "))
 	}
 	if !hasM || rest == "" {
 		if platform != "sim" {

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/truce-project/truce/platform"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -41,7 +42,7 @@ type Config struct {
 	// reachability and of the clock against its validity.
 	Policy *policy.Policy
 	// Platforms are the platforms to check; nil means all of
-	// policy.Platforms().
+	// platform.Names().
 	Platforms []string
 }
 
@@ -101,7 +102,7 @@ func Run(ctx context.Context, cfg Config) []Result {
 		cfg.Dial = d.DialContext
 	}
 	if cfg.Platforms == nil {
-		cfg.Platforms = policy.Platforms()
+		cfg.Platforms = platform.Names()
 	}
 	c := &checker{cfg: cfg, ctx: ctx, dialed: map[string]Result{}}
 	c.clock()
@@ -245,7 +246,7 @@ func (c *checker) platform(p string) {
 	case "psa":
 		c.add(p, "PSA attestation", true, "tokens come from the device's TEE client, not a kernel device: nothing to check here", "")
 	default:
-		c.add(p, "platform", false, "unknown platform "+p, "use one of "+strings.Join(policy.Platforms(), ", "))
+		c.add(p, "platform", false, "unknown platform "+p, "use one of "+strings.Join(platform.Names(), ", "))
 		return
 	}
 	if addr, ok := Collateral[p]; ok {

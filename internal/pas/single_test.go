@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/pas"
+	"github.com/truce-project/truce/internal/pas"
 )
 
 // logCert makes a certificate, as the service would issue it, for key
