@@ -98,6 +98,17 @@ func (r *Runtime) openIn(admin *vfs.View, gp string) (opened, error) {
 	return r.commitCurrent(gp, s)
 }
 
+// commitFresh opens gp through admin and names its content as a new
+// version, as commitNew does.
+func (r *Runtime) commitFresh(admin *vfs.View, gp string) (opened, error) {
+	s, err := admin.Open(gp)
+	if err != nil {
+		return opened{}, err
+	}
+	defer s.Close()
+	return r.commitNew(gp, s)
+}
+
 // forgetVersions drops the versions of files that no longer exist, so
 // that the table never outgrows the file system.
 func (r *Runtime) forgetVersions() {

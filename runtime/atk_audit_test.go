@@ -1,0 +1,126 @@
+package runtime
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/audit"
+	"github.com/truce-project/truce/capability"
+	"github.com/truce-project/truce/examples/shamir"
+	sss "github.com/truce-project/truce/examples/shamir/shamir"
+)
+
+// putShares splits secret afresh and writes the shares as their owners,
+// each write answered with status.
+func (w *world) putShares(secret []byte, status int) {
+	w.t.Helper()
+	shares, err := sss.Split(secret, 3, 3, nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	alice := w.client("alice", true)
+	alice.put("/input/shamir-0.dat", shares[0], status)
+	alice.put("/input/shamir-1.dat", shares[1], status)
+	w.client("bob", false).put("/input/shamir-2.dat", shares[2], status)
+}
+
+// outputCommitment returns the commitment a receipt names gp by.
+func outputCommitment(t *testing.T, res *api.RunResult, gp string) string {
+	t.Helper()
+	for _, f := range res.Receipt.Outputs {
+		if f.Path == gp {
+			return f.Commitment
+		}
+	}
+	t.Fatalf("the receipt names no output %s: %+v", gp, res.Receipt.Outputs)
+	return ""
+}
+
+// TestAttackRunRewriteKeepsCommitment: the data owners split the same
+// secret twice, with fresh shares, and rita combines each time. Before the
+// fix, the second run wrote the very bytes of the first and the runtime
+// kept the first version's commitment (commitCurrent compared contents),
+// so the receipt and every logged read of /output/shamir.dat named it by
+// the same commitment: bob, who may not read the output, saw in the audit
+// log that the combined secret had not changed although every share had
+// (a principal's rewrite of the same bytes, by contrast, always drew a
+// fresh salt). Now every file a run rewrites is a new version.
+func TestAttackRunRewriteKeepsCommitment(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	w.start()
+	w.client("paula", true).put(pShamir, shamir.Wasm, http.StatusCreated)
+	rita := w.client("rita", true)
+	secret := []byte("yes")
+	w.putShares(secret, http.StatusCreated)
+	first := outputCommitment(t, rita.run(pShamir, http.StatusOK), "/output/shamir.dat")
+	if got := rita.get("/output/shamir.dat"); !bytes.Equal(got, secret) {
+		t.Fatalf("combined %q", got)
+	}
+	w.putShares(secret, http.StatusOK)
+	res := rita.run(pShamir, http.StatusOK)
+	second := outputCommitment(t, res, "/output/shamir.dat")
+	got := rita.get("/output/shamir.dat")
+	if first == second {
+		t.Errorf("the rewritten output kept its commitment %s: whoever sees the receipts or the log learns the result did not change", first)
+	}
+	if err := audit.Open(second, rita.salt("/output/shamir.dat"), bytes.NewReader(got)); err != nil {
+		t.Errorf("the reader's salt does not open the commitment the receipt names: %v", err)
+	}
+	// What bob sees: the commitments of rita's reads of the output.
+	var reads []string
+	for _, e := range w.client("bob", false).auditLog("").Entries {
+		if e.Action == "read" && e.Path == "/output/shamir.dat" && e.Outcome == "ok" && len(e.Hashes) == 1 {
+			reads = append(reads, e.Hashes[0])
+		}
+	}
+	if len(reads) < 2 {
+		t.Fatalf("the log holds %d reads of the output", len(reads))
+	}
+	if reads[0] == reads[len(reads)-1] {
+		t.Errorf("bob sees the reads after both runs named by the same commitment %s", reads[0])
+	}
+	// A run that does not touch a file leaves its version alone: pFail
+	// may write /output/ but writes nothing there.
+	w.client("paula", true).put(pFail, w.misWasm, http.StatusCreated)
+	before := rita.salt("/output/shamir.dat")
+	rita.run(pFail, http.StatusUnprocessableEntity)
+	if after := rita.salt("/output/shamir.dat"); after != before {
+		t.Errorf("a run that did not write the output changed its version (salt %s, then %s)", before, after)
+	}
+}
+
+// TestAttackAppendSizeLeak: mallory's stand-in, bob, may append to the
+// shared log but not read it; alice appends her short secret. Before the
+// fix, the answer to bob's append named the size of the whole file (9
+// bytes after his 1: alice's bid is 8 bytes), and his append that passed
+// the per-file limit was refused with the size the file would have had,
+// which less what he sent is the size of the others' appends. Now he is
+// told the bytes he added, and which limit, only.
+func TestAttackAppendSizeLeak(t *testing.T) {
+	const log = "/input/log.dat"
+	w := newWorld(t, worldOptions{fileMiB: 1, caps: map[string]capability.Set{
+		"alice": {log: capability.Append | capability.Read},
+		"bob":   {log: capability.Append},
+	}})
+	w.start()
+	alice, bob := w.client("alice", true), w.client("bob", false)
+	alice.must(http.MethodPost, api.PathFiles+strings.TrimPrefix(log, "/"), []byte("bid=4217"), http.StatusOK)
+	r := bob.must(http.MethodPost, api.PathFiles+strings.TrimPrefix(log, "/"), []byte("!"), http.StatusOK)
+	if !bytes.Contains(r.body, []byte(`"size":1,`)) {
+		t.Errorf("bob's append of 1 byte is answered %s: the size of the whole gives the length of alice's", r.body)
+	}
+	big := bytes.Repeat([]byte("x"), 1<<20-4)
+	p := bob.refused(http.MethodPost, api.PathFiles+strings.TrimPrefix(log, "/"), big, http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded)
+	if strings.Contains(p.Detail, strconv.Itoa(9+len(big))) {
+		t.Errorf("bob's refused append tells the size the file would have had: %s", p.Detail)
+	}
+	// alice, who may read it, still gets the whole.
+	r = alice.must(http.MethodPost, api.PathFiles+strings.TrimPrefix(log, "/"), []byte("?"), http.StatusOK)
+	if !bytes.Contains(r.body, []byte(`"size":10,`)) {
+		t.Errorf("alice's append is answered %s", r.body)
+	}
+}
