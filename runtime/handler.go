@@ -557,9 +557,13 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 			// The client sent a broken body (bad chunking, cut short).
 			return bodyProblem(body.err, limit)
 		}
+		if appendMode && errors.Is(err, vfs.ErrQuota) && !r.pol.PrincipalAllows(rq.pr.Name, gp, capability.Read) {
+			// The size the file would have had, in the error, is the
+			// size of others' appends to one who may not read them.
+			return quotaProblemBlind(err)
+		}
 		return fsProblem(err, rq.pr.Name, gp)
 	}
-	_ = n
 	s, err := r.admin.Open(gp)
 	if err != nil {
 		return fsProblem(err, rq.pr.Name, gp)
@@ -584,7 +588,11 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		// The file holds others' appends too: the hash and the salt of
 		// the whole would let an appender who may not read it test
 		// guesses of them.
-		fr.SHA256, fr.Salt = "", ""
+		// Nor is its size told: it would give the length of the
+		// others' appends (the difference between two answers, the
+		// length of what was appended between them). The answer names
+		// the bytes this append added.
+		fr.SHA256, fr.Salt, fr.Size = "", "", n
 	}
 	writeJSON(rq.w, status, fr)
 	return nil
@@ -628,6 +636,21 @@ func bodyProblem(err error, limit int64) error {
 		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "the body exceeds the per-file limit of %d bytes: nothing was stored", limit)
 	}
 	return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "reading the request body: %v", err)
+}
+
+// quotaProblemBlind is the problem of a write refused by a size limit,
+// told to one who may not read the file: which limit, not the size the
+// file or the file system would have had.
+func quotaProblemBlind(err error) error {
+	var qe *vfs.QuotaError
+	if errors.As(err, &qe) && qe.Total {
+		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "size limit exceeded: the file system would hold more than its limit of %d bytes: nothing was stored", qe.Limit)
+	}
+	limit := int64(0)
+	if qe != nil {
+		limit = qe.Limit
+	}
+	return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "size limit exceeded: the file would be more than the limit of %d bytes per file: nothing was stored", limit)
 }
 
 // fsProblem maps a file system error to a problem.
