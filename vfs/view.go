@@ -489,6 +489,17 @@ func (v *View) renameLocked(ob *node, oldp string, nb *node, newp string) error 
 		case nl.n.dir && len(nl.n.entries) > 0:
 			return ErrNotEmpty
 		}
+	}
+	// An entry is charged by its name: a longer name must fit the total
+	// limit, less what the entry replaced gives back.
+	grow := entryCost(nl.name, ol.n.dir) - entryCost(ol.name, ol.n.dir)
+	if nl.n != nil {
+		grow -= entryCost(nl.name, nl.n.dir)
+	}
+	if err := f.fits(grow); err != nil {
+		return err
+	}
+	if nl.n != nil {
 		f.unlink(nl.parent, nl.name)
 	}
 	n := ol.n
