@@ -124,3 +124,72 @@ func TestAttackAppendSizeLeak(t *testing.T) {
 		t.Errorf("alice's append is answered %s", r.body)
 	}
 }
+
+// TestAttackAuditPagingEdges: bob, who may read nothing of the others',
+// pages the audit log with values no client sends: negative, past the
+// end, past 2^63, a limit far above the page bound. Each is refused as a
+// bad request or answered within the bound, never a panic, an entry
+// twice or an entry past the end; the checkpoint of a page past the end
+// covers the log as held. It guards the property; no edge case broke it.
+func TestAttackAuditPagingEdges(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	w.start()
+	bob := w.client("bob", false)
+	for range 5 {
+		bob.refused(http.MethodGet, api.PathFiles+"output/shamir.dat", nil, http.StatusForbidden, api.ProblemForbidden)
+	}
+	for _, q := range []string{"after=-1", "after=abc", "after=18446744073709551615", "after=9223372036854775808",
+		"limit=-1", "limit=1e3", "limit=99999999999999999999", "after=%00", "after=+1"} {
+		bob.refused(http.MethodGet, api.PathAudit+"?"+q, nil, http.StatusBadRequest, api.ProblemBadRequest)
+	}
+	all := bob.auditLog("")
+	n := uint64(len(all.Entries))
+	if n == 0 || all.Checkpoint == nil || all.Checkpoint.Total != n {
+		t.Fatalf("the whole log: %d entries, checkpoint %+v", n, all.Checkpoint)
+	}
+	for _, tc := range []struct {
+		q         string
+		from, max uint64 // the first seq expected, the most entries
+	}{
+		{"?after=9223372036854775807", 0, 0},
+		{"?after=" + strconv.FormatUint(n+5, 10), 0, 0},
+		{"?after=0&limit=1", 1, 1},
+		{"?limit=99999999999", 0, audit.MaxPage},
+		{"?limit=0", 0, audit.MaxPage},
+		{"?after=2&limit=2", 3, 2},
+	} {
+		l := bob.auditLog(tc.q)
+		if uint64(len(l.Entries)) > tc.max {
+			t.Errorf("%s: %d entries, at most %d expected", tc.q, len(l.Entries), tc.max)
+		}
+		for i, e := range l.Entries {
+			if e.Seq != tc.from+uint64(i) {
+				t.Errorf("%s: entry %d has seq %d, want %d", tc.q, i, e.Seq, tc.from+uint64(i))
+			}
+		}
+		if cp := l.Checkpoint; cp == nil || cp.Size > cp.Total || cp.From > cp.Size {
+			t.Errorf("%s: checkpoint %+v", tc.q, cp)
+		} else if tc.max == 0 && cp.Size != cp.Total {
+			t.Errorf("%s: a page past the end is checkpointed at %d of %d", tc.q, cp.Size, cp.Total)
+		}
+	}
+}
+
+// TestAttackTotalQuotaRevealsUsage: bob may write only his own files.
+// Before the fix, a write of his refused by total_mib was answered with
+// the bytes the file system would have held, so by sending one too large
+// before and after alice's upload he learnt the length of her data (the
+// difference, less the public charge of an entry), and the total of
+// everyone's. Now the refusal names the limit only.
+func TestAttackTotalQuotaRevealsUsage(t *testing.T) {
+	w := newWorld(t, worldOptions{fileMiB: 1, totalMiB: 1})
+	w.start()
+	bob := w.client("bob", false)
+	w.client("alice", true).put("/input/shamir-0.dat", bytes.Repeat([]byte("s"), 777), http.StatusCreated)
+	p := bob.refused(http.MethodPut, api.PathFiles+"input/big.dat", make([]byte, 1<<20), http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded)
+	for _, word := range strings.Fields(p.Detail) {
+		if n, err := strconv.ParseInt(strings.TrimRight(word, ",:"), 10, 64); err == nil && n > 1<<20 {
+			t.Errorf("bob's refused write tells him the file system would hold %d bytes, %d beyond his own: %s", n, n-1<<20, p.Detail)
+		}
+	}
+}

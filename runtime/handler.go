@@ -639,12 +639,17 @@ func bodyProblem(err error, limit int64) error {
 }
 
 // quotaProblemBlind is the problem of a write refused by a size limit,
-// told to one who may not read the file: which limit, not the size the
-// file or the file system would have had.
+// told to one who may not read all that the limit counts (the file, for
+// an appender without the r right; the whole file system, for anyone):
+// which limit, not the size the file or the file system would have had.
 func quotaProblemBlind(err error) error {
 	var qe *vfs.QuotaError
 	if errors.As(err, &qe) && qe.Total {
-		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "size limit exceeded: the file system would hold more than its limit of %d bytes: nothing was stored", qe.Limit)
+		why := "remove files or ask for a larger total_mib"
+		if qe.Retired > 0 {
+			why = "some of what it holds are old versions still being read by downloads in progress: retry when they finish, remove files or ask for a larger total_mib"
+		}
+		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "size limit exceeded: the file system would hold more than its limit of %d bytes; %s: nothing was stored", qe.Limit, why)
 	}
 	limit := int64(0)
 	if qe != nil {
@@ -655,7 +660,12 @@ func quotaProblemBlind(err error) error {
 
 // fsProblem maps a file system error to a problem.
 func fsProblem(err error, who, gp string) error {
+	var qe *vfs.QuotaError
 	switch {
+	case errors.As(err, &qe) && qe.Total:
+		// What the file system holds is everyone's: its size, told to a
+		// writer, would give the length of others' uploads.
+		return quotaProblemBlind(err)
 	case errors.Is(err, vfs.ErrQuota):
 		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "%v: nothing was stored", err)
 	case errors.Is(err, vfs.ErrPermission):

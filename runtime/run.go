@@ -375,7 +375,8 @@ func (r *Runtime) newOverlay(what string, caps capability.Set) (*vfs.Overlay, er
 	ov, err := r.fs.Overlay(caps)
 	if err != nil {
 		if errors.Is(err, vfs.ErrQuota) {
-			return nil, newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "%s cannot run: %v: nothing ran", what, err)
+			// Not the bytes the file system would hold: they are everyone's.
+			return nil, newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "%s cannot run: copying the files it may see would take the file system past its limit of %d bytes: nothing ran", what, r.pol.Limits.Total())
 		}
 		return nil, fmt.Errorf("copying the files of %s: %w", what, err)
 	}
