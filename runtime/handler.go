@@ -568,9 +568,12 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 	if err != nil {
 		return fsProblem(err, rq.pr.Name, gp)
 	}
+	// Closed now, not by the collector: until then the version stays
+	// charged against total_mib once replaced.
+	defer s.Close()
 	// Every write makes a new version with a fresh salt, which only the
 	// writer gets here (and readers with each read).
-	o, err := r.commitNew(gp, s)
+	o, err := r.commitNew(gp, s, true)
 	if err != nil {
 		return err
 	}
@@ -695,7 +698,7 @@ func (r *Runtime) handleRead(rq *request) error {
 			s.Close()
 		}
 	}()
-	o, err := r.commitCurrent(gp, s)
+	o, err := r.commitCurrent(gp, s, true)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", gp, err)
 	}

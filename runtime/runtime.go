@@ -216,7 +216,7 @@ func New(cfg Config) (*Runtime, error) {
 		releases: map[string]*releases{},
 		receipts: map[string]*receipt.Receipt{},
 		shutdown: make(chan struct{}),
-		vers:     versions{m: map[string]version{}},
+		vers:     versions{m: map[string]version{}, next: map[string]version{}},
 	}
 	r.audit.OnFold = r.forgetReceipts
 	if cfg.AuditBytes < 0 {
