@@ -13,6 +13,7 @@ import (
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/examples/shamir"
 	sss "github.com/truce-project/truce/examples/shamir/shamir"
+	"github.com/truce-project/truce/policy"
 )
 
 // putShares splits secret afresh and writes the shares as their owners,
@@ -273,5 +274,43 @@ func TestAttackWriteSnapshotsHeldUntilGC(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("rewrite %d of a 2 MiB file under total_mib=5: status %d: %s (the file system holds %d bytes of buffers)", i+1, r.status, r.body, w.rt.fs.Used())
 		}
+	}
+}
+
+// TestAttackReleaseOutlivesRewrite: /output/ is held until alice releases
+// it. She releases the combined secret of one run; the data owners split
+// the same secret afresh and rita combines again. Before the fix the
+// release was bound to the content's hash, so it still counted for the
+// second run's output and rita's read of it succeeded, while a different
+// secret would have been held: bob, who may read nothing of it, saw in
+// the audit log (a read "ok", not "held") that the new result equalled
+// the released one. Now a release is bound to the version it names: every
+// run's output is held until released again.
+func TestAttackReleaseOutlivesRewrite(t *testing.T) {
+	w := newWorld(t, worldOptions{holds: []policy.Hold{{Path: "/output/", ReleaseBy: []string{"alice"}}}})
+	w.start()
+	w.client("paula", true).put(pShamir, shamir.Wasm, http.StatusCreated)
+	alice, rita := w.client("alice", true), w.client("rita", true)
+	secret := []byte("yes")
+	w.putShares(secret, http.StatusCreated)
+	rita.run(pShamir, http.StatusOK)
+	rita.refused(http.MethodGet, api.PathFiles+"output/shamir.dat", nil, http.StatusForbidden, api.ProblemHeld)
+	alice.must(http.MethodPost, api.PathRelease+"output/shamir.dat", nil, http.StatusOK)
+	if got := rita.get("/output/shamir.dat"); !bytes.Equal(got, secret) {
+		t.Fatalf("released %q", got)
+	}
+	w.putShares(secret, http.StatusOK)
+	rita.run(pShamir, http.StatusOK)
+	r, err := rita.do(http.MethodGet, api.PathFiles+"output/shamir.dat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.status != http.StatusForbidden || r.problem == nil || r.problem.Name() != api.ProblemHeld {
+		t.Errorf("the second run's output, never released, is answered %d: the log tells bob it equals the released one", r.status)
+	}
+	// Released again, it is read.
+	alice.must(http.MethodPost, api.PathRelease+"output/shamir.dat", nil, http.StatusOK)
+	if got := rita.get("/output/shamir.dat"); !bytes.Equal(got, secret) {
+		t.Fatalf("released %q", got)
 	}
 }

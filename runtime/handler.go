@@ -704,7 +704,7 @@ func (r *Runtime) handleRead(rq *request) error {
 	}
 	// A read refused by a hold logs no commitment: the log says only
 	// that it was refused.
-	if pending := r.pendingReleases(gp, o.sum); len(pending) > 0 {
+	if pending := r.pendingReleases(gp, o.commit); len(pending) > 0 {
 		return newProblem(http.StatusForbidden, api.ProblemHeld, "%s is held until %s release it: nothing was read; each of them runs truce release %s", gp, strings.Join(pending, ", "), gp)
 	}
 	rq.hashes = []string{o.commit}
