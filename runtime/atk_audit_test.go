@@ -314,3 +314,45 @@ func TestAttackReleaseOutlivesRewrite(t *testing.T) {
 		t.Fatalf("released %q", got)
 	}
 }
+
+// TestAttackOtherRunForgetsVersions: two runs end at nearly the same
+// time. The first has hashed a new file of its overlay (its receipt names
+// it) but not yet committed it; the second, ending, drops the versions of
+// files that do not exist, and the new file did not exist yet outside the
+// first run's overlay. After the first run's commit, readers got a fresh
+// commitment of the file, not the one its receipt names. Now a version is
+// forgotten only when no run in progress holds the file either.
+func TestAttackOtherRunForgetsVersions(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	w.start()
+	rt := w.rt
+	const gp = "/output/new.dat"
+	caps := capability.Set{"/output/": capability.Read | capability.Write}
+	if err := rt.admin.MkdirAll("/output"); err != nil {
+		t.Fatal(err)
+	}
+	ov, err := rt.fs.Overlay(caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ov.Discard()
+	before := stamps(ov.FS(), caps, capability.Write)
+	if _, err := ov.FS().Unchecked().WriteFile(gp, strings.NewReader("made by the run")); err != nil {
+		t.Fatal(err)
+	}
+	outs := rt.filesSince(ov.FS(), caps, capability.Write, before)
+	if len(outs) != 1 {
+		t.Fatalf("outputs %+v", outs)
+	}
+	rt.forgetVersions() // the other run's end
+	if err := ov.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	o, err := rt.openFile(gp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.commit != outs[0].Commitment {
+		t.Errorf("after the commit a read is answered commitment %s, the receipt names %s", o.commit, outs[0].Commitment)
+	}
+}

@@ -136,10 +136,9 @@ func (r *Runtime) commitFresh(admin *vfs.View, gp string) (opened, error) {
 // forgetVersions drops the versions of files that no longer exist, so
 // that the table never outgrows the file system.
 func (r *Runtime) forgetVersions() {
-	live := map[string]bool{}
-	for _, info := range r.fs.Files() {
-		live[info.Path] = true
-	}
+	// A run in progress may have named a file its overlay holds (in a
+	// receipt to be), not yet in the file system.
+	live := r.fs.Live()
 	r.vers.mu.Lock()
 	for _, m := range []map[string]version{r.vers.m, r.vers.next} {
 		for p := range m {

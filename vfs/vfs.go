@@ -399,6 +399,30 @@ func (f *FS) Files() []Info {
 	return out
 }
 
+// Live returns the paths of the files of the file system and of every
+// overlay of it in progress (what runs have written and not yet
+// committed, or will discard).
+func (f *FS) Live() map[string]bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := map[string]bool{}
+	var walk func(d *node, p string)
+	walk = func(d *node, p string) {
+		for name, e := range d.entries {
+			if cp := p + "/" + name; e.n.dir {
+				walk(e.n, cp)
+			} else {
+				out[cp] = true
+			}
+		}
+	}
+	walk(f.root, "")
+	for o := range f.overlays {
+		walk(o.fs.root, "")
+	}
+	return out
+}
+
 // Used returns the bytes held for file contents: every buffer alive, by
 // capacity, including the copies runs in progress made and earlier
 // versions that open snapshots still read. The total limit also counts a
