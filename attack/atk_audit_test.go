@@ -13,6 +13,55 @@ import (
 // code: it may read it, not write it.
 const pExitCode = "/program/exitcode.wasm"
 
+// exitCodeWorld is the suite's world with every output held until alice
+// releases it, and pExitCode, uploaded, a program with only a read right
+// on the held copy.
+func exitCodeWorld(t *testing.T) *world {
+	t.Helper()
+	sum := sha256.Sum256(hostile(t))
+	w := startWorld(t, worldOptions{name: "exitcode", tweak: func(doc map[string]any) {
+		doc["holds"] = []any{map[string]any{"path": "/output/", "release_by": []string{"alice"}}}
+		doc["programs"] = append(doc["programs"].([]any), map[string]any{"path": pExitCode, "sha256": hex.EncodeToString(sum[:]),
+			"capabilities": map[string]string{"/output/copy.dat": "r"}})
+	}})
+	w.uploadPrograms(t)
+	if _, err := w.dial(t, "oscar").Put(context.Background(), pExitCode, bytes.NewReader(hostile(t))); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// TestAttackReceiptOfReadOnlyProgram: a principal may read the receipts
+// of a program if it may read every file the program may write; for a
+// program that may write nothing, that held for everyone, so mallory, who
+// may read nothing and run nothing, got the receipts of dave's runs of
+// pExitCode, a program reading the held copy: its exit code, outcome and
+// times, all the program's choice (TestAttackHeldFileViaExitCode: the
+// held result itself). Now a program without outputs gives its receipts
+// only to those who may run it.
+func TestAttackReceiptOfReadOnlyProgram(t *testing.T) {
+	w := exitCodeWorld(t)
+	ctx := context.Background()
+	w.put(t, "alice", "/input/alice.dat", []byte("yes, the held result"))
+	dave := w.dial(t, "dave")
+	if _, err := dave.Run(ctx, pCopy); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := dave.Run(ctx, pExitCode); res == nil {
+		t.Fatal(err)
+	}
+	rcs, err := w.dial(t, "mallory").Receipts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range rcs {
+		t.Errorf("mallory, who may read and run nothing, reads the receipt of %s (exit code %d, outcome %s)", rc.Program, rc.ExitCode, rc.Outcome)
+	}
+	if rcs, err := dave.Receipts(ctx); err != nil || len(rcs) != 2 {
+		t.Errorf("dave, who ran both, reads %d receipts (%v)", len(rcs), err)
+	}
+}
+
 // TestAttackHeldFileViaExitCode: the program's stdout and stderr are
 // withheld from whoever runs a program that may read a held path
 // (TestHeldFileViaStdout), but not its exit code, in the run's result and
@@ -29,17 +78,8 @@ func TestAttackHeldFileViaExitCode(t *testing.T) {
 	if os.Getenv("TRUCE_ATTACK_OPEN") == "" {
 		t.Skip("issue 17: a program that may read a held path returns its exit code to whoever runs it, not yet fixed (TRUCE_ATTACK_OPEN=1 runs it)")
 	}
-	sum := sha256.Sum256(hostile(t))
-	w := startWorld(t, worldOptions{name: "exitcode", tweak: func(doc map[string]any) {
-		doc["holds"] = []any{map[string]any{"path": "/output/", "release_by": []string{"alice"}}}
-		doc["programs"] = append(doc["programs"].([]any), map[string]any{"path": pExitCode, "sha256": hex.EncodeToString(sum[:]),
-			"capabilities": map[string]string{"/output/copy.dat": "r"}})
-	}})
-	w.uploadPrograms(t)
+	w := exitCodeWorld(t)
 	ctx := context.Background()
-	if _, err := w.dial(t, "oscar").Put(ctx, pExitCode, bytes.NewReader(hostile(t))); err != nil {
-		t.Fatal(err)
-	}
 	const secret = "yes, the held result"
 	w.put(t, "alice", "/input/alice.dat", []byte(secret))
 	dave := w.dial(t, "dave")
