@@ -2,11 +2,15 @@ package runtime
 
 import (
 	"bytes"
+	"io"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/audit"
@@ -354,5 +358,66 @@ func TestAttackOtherRunForgetsVersions(t *testing.T) {
 	}
 	if o.commit != outs[0].Commitment {
 		t.Errorf("after the commit a read is answered commitment %s, the receipt names %s", o.commit, outs[0].Commitment)
+	}
+}
+
+// TestAttackProgramUploadsUncharged: paula, who may write programs,
+// sends eight uploads of 8 MiB (the per-file limit) to a program path at
+// once, and keeps each open before its last byte. A program's upload was
+// read whole into memory (to check its pin) before the file system saw
+// it, charged to nothing: with total_mib=8 the runtime held 64 MiB and
+// more of her bytes, and with the default limits up to 64 requests of
+// file_mib each. Now a program's bytes are reserved against total_mib as
+// they arrive, like any upload's, and the uploads past it are refused.
+func TestAttackProgramUploadsUncharged(t *testing.T) {
+	const mib, uploads = 1 << 20, 8
+	w := newWorld(t, worldOptions{fileMiB: 8, totalMiB: 8})
+	w.start()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	paula := w.client("paula", false)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	statuses := make(chan int, uploads)
+	for range uploads {
+		pr, pw := io.Pipe()
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodPut, "https://enclave"+api.PathFiles+"program/shamir.wasm", pr)
+			resp, err := paula.hc.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				statuses <- resp.StatusCode
+			}
+		})
+		wg.Go(func() {
+			defer pw.Close()
+			chunk := bytes.Repeat([]byte("p"), 64<<10)
+			for sent := 0; sent+len(chunk) < 8*mib; sent += len(chunk) {
+				if _, err := pw.Write(chunk); err != nil {
+					return
+				}
+			}
+			<-stop
+		})
+	}
+	time.Sleep(3 * time.Second)
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	grew := int64(ms.HeapInuse) - int64(base)
+	close(stop)
+	wg.Wait()
+	close(statuses)
+	refused := 0
+	for s := range statuses {
+		if s == http.StatusRequestEntityTooLarge {
+			refused++
+		}
+	}
+	t.Logf("heap grew by %d MiB under %d open 8 MiB program uploads (total_mib=8); %d refused by a size limit", grew/mib, uploads, refused)
+	if grew > 24*mib {
+		t.Errorf("the runtime holds %d MiB of paula's unfinished program uploads under total_mib=8", grew/mib)
 	}
 }

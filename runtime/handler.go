@@ -524,22 +524,19 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		if appendMode {
 			return newProblem(http.StatusConflict, api.ProblemConflict, "%s is a program pinned by the policy: write it whole with PUT", gp)
 		}
-		// Programs are checked whole before anything is stored.
-		b, rerr := io.ReadAll(body)
-		if perr := ended(); perr != nil {
-			return perr
-		}
-		if rerr != nil {
-			return bodyProblem(rerr, limit)
-		}
-		sum := sha256.Sum256(b)
-		got := hex.EncodeToString(sum[:])
-		// The pinned hash is public; the hash of other bytes is logged
-		// nowhere.
-		if !strings.EqualFold(got, prog.SHA256) {
-			return newProblem(http.StatusConflict, api.ProblemHashMismatch, "the bytes sent for %s have SHA-256 %s, the policy pins %s: upload the program the policy names", gp, got, strings.ToLower(prog.SHA256))
-		}
-		n, err = view.WriteFile(gp, bytes.NewReader(b))
+		// Programs are checked whole before anything is stored, in the
+		// file system's buffer, reserved against its limits as the bytes
+		// arrive (not in one of the handler's, which nothing counts).
+		n, err = view.WriteFileChecked(gp, body, func(b []byte) error {
+			sum := sha256.Sum256(b)
+			got := hex.EncodeToString(sum[:])
+			// The pinned hash is public; the hash of other bytes is
+			// logged nowhere.
+			if !strings.EqualFold(got, prog.SHA256) {
+				return newProblem(http.StatusConflict, api.ProblemHashMismatch, "the bytes sent for %s have SHA-256 %s, the policy pins %s: upload the program the policy names", gp, got, strings.ToLower(prog.SHA256))
+			}
+			return nil
+		})
 	} else if appendMode {
 		n, err = view.AppendFile(gp, body)
 	} else {
@@ -549,6 +546,10 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		return perr
 	}
 	if err != nil {
+		var pm *problem
+		if errors.As(err, &pm) {
+			return pm
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return bodyProblem(err, limit)

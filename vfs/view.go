@@ -652,6 +652,16 @@ func (e *LinkError) Unwrap() error { return e.Err }
 // the old in one step: on any error, including r failing midway, the file
 // is left as it was. It returns the bytes written.
 func (v *View) WriteFile(p string, r io.Reader) (int64, error) {
+	return v.WriteFileChecked(p, r, nil)
+}
+
+// WriteFileChecked writes p as WriteFile does, but once all the bytes
+// have arrived (reserved against the limits as they came) and before
+// anything is stored, calls check, if not nil, with them: if it fails,
+// nothing is stored and its error is returned (wrapped). It lets a caller
+// refuse content it must see whole, a program not matching its pin, say,
+// without buffering it anywhere the limits do not count.
+func (v *View) WriteFileChecked(p string, r io.Reader, check func([]byte) error) (int64, error) {
 	cp, err := Clean(p)
 	if err == nil && (cp == "/" || strings.HasSuffix(p, "/")) {
 		err = ErrIsDir
@@ -668,6 +678,12 @@ func (v *View) WriteFile(p string, r io.Reader) (int64, error) {
 	}
 	f := v.fs
 	defer f.release(int64(len(data))) // runs after the unlock below
+	if check != nil {
+		if err := check(data); err != nil {
+			clear(data)
+			return 0, pathErr("write", p, err)
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	err = v.replaceLocked(cp, data)
