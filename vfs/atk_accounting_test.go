@@ -3,8 +3,10 @@ package vfs
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/truce-project/truce/capability"
 )
@@ -265,3 +267,67 @@ func TestAttackRenameGrowsPastTotal(t *testing.T) {
 		t.Errorf("a rename to a shorter name: %v", err)
 	}
 }
+
+// TestAttackGuestIgnoresUploadsInFlight: a principal's upload in flight
+// reserves its bytes against the total limit as they arrive (they are in
+// memory, in its buffer), but a guest's writes were checked against what
+// the files hold only, not the reservations: with an upload of half the
+// limit stalled before its end, a guest filled the whole limit, and the
+// enclave held the limit and a half of bytes. Now the guest's writes count
+// the reservations too, and the upload, when it lands, no longer counts
+// its own twice.
+func TestAttackGuestIgnoresUploadsInFlight(t *testing.T) {
+	const total = 1 << 20
+	f := New(Limits{FileBytes: total, TotalBytes: total}, nil)
+	v := f.View(capability.Set{"/": capability.All})
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.WriteFile("/upload", pr)
+		done <- err
+	}()
+	if _, err := pw.Write(make([]byte, total/2)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f.mu.RLock()
+		r := f.reserved
+		f.mu.RUnlock()
+		if r >= total/2 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The guest grows a file to what the files leave free.
+	h, err := v.OpenFile("/guest", FlagCreate|FlagWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	f.mu.RLock()
+	room := total - f.used - f.meta
+	f.mu.RUnlock()
+	h.Truncate(room - 4096)
+	f.mu.RLock()
+	held := f.used + f.meta + f.reserved
+	f.mu.RUnlock()
+	if held > total {
+		t.Errorf("files and uploads in flight hold %d bytes, past the total limit of %d", held, total)
+	}
+	pw.Close()
+	<-done
+	checkHeld(t, f, []*Handle{h})
+	// Once the guest's file is gone, an upload of the whole room lands.
+	h.Truncate(0)
+	f.mu.RLock()
+	room = total - f.used - f.meta - entryCost("upload", false)
+	f.mu.RUnlock()
+	if _, err := v.WriteFile("/upload", io.LimitReader(zeros{}, room)); err != nil {
+		t.Errorf("an upload that fits exactly: %v", err)
+	}
+	checkHeld(t, f, []*Handle{h})
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -162,10 +162,12 @@ func (f *FS) checkEntry(name string, dir bool) error {
 	return f.fits(entryCost(name, dir))
 }
 
-// fits reports whether extra more bytes fit the total limit.
+// fits reports whether extra more bytes fit the total limit, with what
+// the files hold and what uploads in flight have reserved (their bytes
+// are in memory too, in their buffers).
 func (c *core) fits(extra int64) error {
-	if c.lim.TotalBytes > 0 && extra > 0 && c.used+c.meta+extra > c.lim.TotalBytes {
-		return &QuotaError{Total: true, Limit: c.lim.TotalBytes, Want: c.used + c.meta + extra, Retired: c.retired}
+	if held := c.used + c.meta + c.reserved; c.lim.TotalBytes > 0 && extra > 0 && held+extra > c.lim.TotalBytes {
+		return &QuotaError{Total: true, Limit: c.lim.TotalBytes, Want: held + extra, Retired: c.retired}
 	}
 	return nil
 }
@@ -543,7 +545,7 @@ func (f *FS) growCap(c, size int64) int64 {
 		nc = min(nc, max(f.lim.FileBytes, size))
 	}
 	if f.lim.TotalBytes > 0 {
-		room := f.lim.TotalBytes - f.used - f.meta + c
+		room := f.lim.TotalBytes - f.used - f.meta - f.reserved + c
 		nc = min(nc, max(room, size))
 	}
 	return nc

@@ -677,15 +677,17 @@ func (v *View) WriteFileChecked(p string, r io.Reader, check func([]byte) error)
 		return 0, pathErr("write", p, err)
 	}
 	f := v.fs
-	defer f.release(int64(len(data))) // runs after the unlock below
 	if check != nil {
 		if err := check(data); err != nil {
+			f.release(int64(len(data)))
 			clear(data)
 			return 0, pathErr("write", p, err)
 		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// The reservation becomes the file's charge, or goes: not both at once.
+	f.reserved -= int64(len(data))
 	err = v.replaceLocked(cp, data)
 	if err != nil {
 		clear(data)
@@ -761,10 +763,11 @@ func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 		return 0, pathErr("append", p, err)
 	}
 	f := v.fs
-	defer f.release(int64(len(data))) // runs after the unlock below
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer clear(data)
+	// The reservation becomes the file's charge, or goes: not both at once.
+	f.reserved -= int64(len(data))
 	err = func() error {
 		l, err := f.walk(cp, v.seeFn())
 		if errors.Is(err, ErrNotExist) {
