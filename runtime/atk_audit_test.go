@@ -421,3 +421,54 @@ func TestAttackProgramUploadsUncharged(t *testing.T) {
 		t.Errorf("the runtime holds %d MiB of paula's unfinished program uploads under total_mib=8", grew/mib)
 	}
 }
+
+// TestAttackSuccessorBodiesUncharged: a proposal for a successor policy
+// may be 13 MiB, and its body was read whole before anything else, for
+// every request: bob, who has no say in the lifecycle, kept eight such
+// bodies arriving at once, and the runtime held them all, beyond anything
+// total_mib counts (with 64 requests per principal, about 1.6 GiB from
+// each principal). Now one principal has one proposal arriving at a time;
+// the others are refused at once.
+func TestAttackSuccessorBodiesUncharged(t *testing.T) {
+	const mib, bodies = 1 << 20, 8
+	w := newWorld(t, worldOptions{})
+	w.start()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	bob := w.client("bob", false)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range bodies {
+		pr, pw := io.Pipe()
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodPost, "https://enclave"+api.PathPolicySuccessor, pr)
+			if resp, err := bob.hc.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			pr.CloseWithError(io.ErrClosedPipe) // stops the writer of a refused body
+		})
+		wg.Go(func() {
+			defer pw.Close()
+			chunk := bytes.Repeat([]byte(" "), 64<<10)
+			for sent := 0; sent < 12*mib; sent += len(chunk) {
+				if _, err := pw.Write(chunk); err != nil {
+					return
+				}
+			}
+			<-stop
+		})
+	}
+	time.Sleep(3 * time.Second)
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	grew := int64(ms.HeapInuse) - int64(base)
+	close(stop)
+	wg.Wait()
+	t.Logf("heap grew by %d MiB under %d open 12 MiB successor proposals", grew/mib, bodies)
+	if grew > 48*mib {
+		t.Errorf("the runtime holds %d MiB of bob's unfinished successor proposals", grew/mib)
+	}
+}

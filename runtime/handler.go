@@ -178,7 +178,18 @@ func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		// Other bodies are small; they are read whole before any lock,
 		// so a client sending one slowly holds nothing.
 		limit := int64(maxSmallBody)
-		if p == api.PathPolicySuccessor {
+		if p == api.PathPolicySuccessor && req.TLS != nil && len(req.TLS.PeerCertificates) > 0 {
+			// A proposal may be large and is read whole, beyond what
+			// total_mib counts: one at a time per principal.
+			k := keyOf(req.TLS.PeerCertificates[0].Raw)
+			if !r.proposing.take(k, 1) {
+				w.Header().Set("Retry-After", "1")
+				writeProblem(aw, req, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded,
+					"this principal is already sending a successor proposal: one at a time"))
+				r.sendKept(dw)
+				return
+			}
+			defer r.proposing.put(k)
 			limit = succession.MaxProposal
 		}
 		b, rerr := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))

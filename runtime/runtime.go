@@ -136,9 +136,10 @@ type Runtime struct {
 	runsBy   map[string]int // tokens of runs held by principal name (mu)
 	stopOnce sync.Once
 
-	srvLim   ServerLimits // with defaults filled in
-	conns    counter      // open connections by principal
-	inflight counter      // requests in progress by principal
+	srvLim    ServerLimits // with defaults filled in
+	conns     counter      // open connections by principal
+	inflight  counter      // requests in progress by principal
+	proposing counter      // successor proposals being read, by principal
 }
 
 // certState is the enclave's current certificate and what it was made from.
