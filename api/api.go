@@ -84,7 +84,8 @@ const MaxOutput = 1 << 20
 // FileResult answers a write or an append, and describes a read. SHA256
 // is the plain hash of the content, for its writer or reader only (left
 // empty, with Salt, in the answer to an append by a principal who may not
-// read the file: it holds others' appends too);
+// read the file: it holds others' appends too, and Size is then the
+// bytes this append added, not the size of the whole);
 // Commitment is how the audit log and receipts name this version of the
 // file, and Salt (hex) opens it (audit.Open): keep it to check later that
 // a receipt names these bytes.

@@ -17,9 +17,9 @@ const PipelinePrefix = "pipeline:"
 // only those who may learn that content anyway may read it: a principal
 // with the x right on every program the run ran (it could run them and get
 // such a receipt itself), or with the r right on every file those programs
-// may write (it may read every output). The hashes of the inputs are in the
-// audit log every principal reads. Unknown principals and programs get
-// nothing.
+// may write (it may read every output; programs that may write nothing
+// have no such readers). The commitments of the inputs are in the audit
+// log every principal reads. Unknown principals and programs get nothing.
 func (p *Policy) MayReadReceipt(name, program string) bool {
 	if !p.parsed || p.Principal(name) == nil {
 		return false
@@ -37,7 +37,7 @@ func (p *Policy) MayReadReceipt(name, program string) bool {
 	if len(steps) == 0 {
 		return false
 	}
-	runs, reads := true, true
+	runs, reads, outputs := true, true, false
 	for _, s := range steps {
 		prog := p.Program(s)
 		if prog == nil {
@@ -45,12 +45,20 @@ func (p *Policy) MayReadReceipt(name, program string) bool {
 		}
 		runs = runs && p.PrincipalAllows(name, s, capability.Execute)
 		for _, g := range prog.Capabilities.Paths() {
-			if prog.Capabilities[g].Has(capability.Write) && !p.readsAllOf(name, g) {
+			if !prog.Capabilities[g].Has(capability.Write) {
+				continue
+			}
+			outputs = true
+			if !p.readsAllOf(name, g) {
 				reads = false
 			}
 		}
 	}
-	return runs || reads
+	// Reading every output says nothing when there is none: the receipt
+	// of a run that writes nothing still carries what its programs chose
+	// (their exit code, outcome and times), from inputs the principal may
+	// not read.
+	return runs || reads && outputs
 }
 
 // readsAllOf reports whether the principal has r on everything the grant

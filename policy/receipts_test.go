@@ -10,6 +10,8 @@ func TestMayReadReceipt(t *testing.T) {
 	p := validPolicy(t)
 	f := fixtures(t)
 	p.Programs = append(p.Programs, Program{Path: "/program/b.wasm", SHA256: prog2Hash, Capabilities: capability.Set{"/output/b": capability.Write}})
+	p.Programs = append(p.Programs, Program{Path: "/program/ro.wasm", SHA256: prog2Hash, Capabilities: capability.Set{"/input/": capability.Read}})
+	p.Principals[0].Capabilities["/program/ro.wasm"] = capability.Execute
 	p.Pipelines = []Pipeline{{Name: "both", Steps: []string{"/program/shamir.wasm", "/program/b.wasm"}}, {Name: "b", Steps: []string{"/program/b.wasm"}}}
 	// carol reads /output/b only; alice holds x on b.wasm only.
 	p.Principals = append(p.Principals, Principal{Name: "carol", Cert: f.carolPEM, Capabilities: capability.Set{"/output/b": capability.Read, "/input/carol": capability.Write}})
@@ -33,6 +35,8 @@ func TestMayReadReceipt(t *testing.T) {
 		{"bob", "/program/none.wasm", false},
 		{"bob", "pipeline:none", false},
 		{"bob", "pipeline:", false},
+		{"bob", "/program/ro.wasm", false},  // writes nothing: only its runners
+		{"alice", "/program/ro.wasm", true}, // x on it
 	} {
 		if got := pol.MayReadReceipt(c.who, c.program); got != c.want {
 			t.Errorf("MayReadReceipt(%q, %q) = %v, want %v", c.who, c.program, got, c.want)

@@ -215,7 +215,7 @@ Example:
 			if fi.SHA256 != "" {
 				fmt.Fprintf(e.stdout, "%s %s: %d bytes, sha256 %s\n", map[bool]string{false: "wrote", true: "appended to"}[appendMode], fi.Path, fi.Size, fi.SHA256)
 			} else {
-				fmt.Fprintf(e.stdout, "appended to %s: %d bytes now (you may not read it: no hash of the whole is shown)\n", fi.Path, fi.Size)
+				fmt.Fprintf(e.stdout, "appended %d bytes to %s (you may not read it: neither its size nor a hash of the whole is shown)\n", fi.Size, fi.Path)
 			}
 			if fi.Salt != "" {
 				// The file's version is named by commitment in the audit

@@ -178,7 +178,18 @@ func (r *Runtime) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		// Other bodies are small; they are read whole before any lock,
 		// so a client sending one slowly holds nothing.
 		limit := int64(maxSmallBody)
-		if p == api.PathPolicySuccessor {
+		if p == api.PathPolicySuccessor && req.TLS != nil && len(req.TLS.PeerCertificates) > 0 {
+			// A proposal may be large and is read whole, beyond what
+			// total_mib counts: one at a time per principal.
+			k := keyOf(req.TLS.PeerCertificates[0].Raw)
+			if !r.proposing.take(k, 1) {
+				w.Header().Set("Retry-After", "1")
+				writeProblem(aw, req, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded,
+					"this principal is already sending a successor proposal: one at a time"))
+				r.sendKept(dw)
+				return
+			}
+			defer r.proposing.put(k)
 			limit = succession.MaxProposal
 		}
 		b, rerr := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
@@ -524,22 +535,19 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		if appendMode {
 			return newProblem(http.StatusConflict, api.ProblemConflict, "%s is a program pinned by the policy: write it whole with PUT", gp)
 		}
-		// Programs are checked whole before anything is stored.
-		b, rerr := io.ReadAll(body)
-		if perr := ended(); perr != nil {
-			return perr
-		}
-		if rerr != nil {
-			return bodyProblem(rerr, limit)
-		}
-		sum := sha256.Sum256(b)
-		got := hex.EncodeToString(sum[:])
-		// The pinned hash is public; the hash of other bytes is logged
-		// nowhere.
-		if !strings.EqualFold(got, prog.SHA256) {
-			return newProblem(http.StatusConflict, api.ProblemHashMismatch, "the bytes sent for %s have SHA-256 %s, the policy pins %s: upload the program the policy names", gp, got, strings.ToLower(prog.SHA256))
-		}
-		n, err = view.WriteFile(gp, bytes.NewReader(b))
+		// Programs are checked whole before anything is stored, in the
+		// file system's buffer, reserved against its limits as the bytes
+		// arrive (not in one of the handler's, which nothing counts).
+		n, err = view.WriteFileChecked(gp, body, func(b []byte) error {
+			sum := sha256.Sum256(b)
+			got := hex.EncodeToString(sum[:])
+			// The pinned hash is public; the hash of other bytes is
+			// logged nowhere.
+			if !strings.EqualFold(got, prog.SHA256) {
+				return newProblem(http.StatusConflict, api.ProblemHashMismatch, "the bytes sent for %s have SHA-256 %s, the policy pins %s: upload the program the policy names", gp, got, strings.ToLower(prog.SHA256))
+			}
+			return nil
+		})
 	} else if appendMode {
 		n, err = view.AppendFile(gp, body)
 	} else {
@@ -549,6 +557,10 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		return perr
 	}
 	if err != nil {
+		var pm *problem
+		if errors.As(err, &pm) {
+			return pm
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return bodyProblem(err, limit)
@@ -557,16 +569,23 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 			// The client sent a broken body (bad chunking, cut short).
 			return bodyProblem(body.err, limit)
 		}
+		if appendMode && errors.Is(err, vfs.ErrQuota) && !r.pol.PrincipalAllows(rq.pr.Name, gp, capability.Read) {
+			// The size the file would have had, in the error, is the
+			// size of others' appends to one who may not read them.
+			return quotaProblemBlind(err)
+		}
 		return fsProblem(err, rq.pr.Name, gp)
 	}
-	_ = n
 	s, err := r.admin.Open(gp)
 	if err != nil {
 		return fsProblem(err, rq.pr.Name, gp)
 	}
+	// Closed now, not by the collector: until then the version stays
+	// charged against total_mib once replaced.
+	defer s.Close()
 	// Every write makes a new version with a fresh salt, which only the
 	// writer gets here (and readers with each read).
-	o, err := r.commitNew(gp, s)
+	o, err := r.commitNew(gp, s, true)
 	if err != nil {
 		return err
 	}
@@ -584,7 +603,11 @@ func (r *Runtime) handleWrite(rq *request, appendMode bool) error {
 		// The file holds others' appends too: the hash and the salt of
 		// the whole would let an appender who may not read it test
 		// guesses of them.
-		fr.SHA256, fr.Salt = "", ""
+		// Nor is its size told: it would give the length of the
+		// others' appends (the difference between two answers, the
+		// length of what was appended between them). The answer names
+		// the bytes this append added.
+		fr.SHA256, fr.Salt, fr.Size = "", "", n
 	}
 	writeJSON(rq.w, status, fr)
 	return nil
@@ -630,9 +653,34 @@ func bodyProblem(err error, limit int64) error {
 	return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "reading the request body: %v", err)
 }
 
+// quotaProblemBlind is the problem of a write refused by a size limit,
+// told to one who may not read all that the limit counts (the file, for
+// an appender without the r right; the whole file system, for anyone):
+// which limit, not the size the file or the file system would have had.
+func quotaProblemBlind(err error) error {
+	var qe *vfs.QuotaError
+	if errors.As(err, &qe) && qe.Total {
+		why := "remove files or ask for a larger total_mib"
+		if qe.Retired > 0 {
+			why = "some of what it holds are old versions still being read by downloads in progress: retry when they finish, remove files or ask for a larger total_mib"
+		}
+		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "size limit exceeded: the file system would hold more than its limit of %d bytes; %s: nothing was stored", qe.Limit, why)
+	}
+	limit := int64(0)
+	if qe != nil {
+		limit = qe.Limit
+	}
+	return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "size limit exceeded: the file would be more than the limit of %d bytes per file: nothing was stored", limit)
+}
+
 // fsProblem maps a file system error to a problem.
 func fsProblem(err error, who, gp string) error {
+	var qe *vfs.QuotaError
 	switch {
+	case errors.As(err, &qe) && qe.Total:
+		// What the file system holds is everyone's: its size, told to a
+		// writer, would give the length of others' uploads.
+		return quotaProblemBlind(err)
 	case errors.Is(err, vfs.ErrQuota):
 		return newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "%v: nothing was stored", err)
 	case errors.Is(err, vfs.ErrPermission):
@@ -662,13 +710,13 @@ func (r *Runtime) handleRead(rq *request) error {
 			s.Close()
 		}
 	}()
-	o, err := r.commitCurrent(gp, s)
+	o, err := r.commitCurrent(gp, s, true)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", gp, err)
 	}
 	// A read refused by a hold logs no commitment: the log says only
 	// that it was refused.
-	if pending := r.pendingReleases(gp, o.sum); len(pending) > 0 {
+	if pending := r.pendingReleases(gp, o.commit); len(pending) > 0 {
 		return newProblem(http.StatusForbidden, api.ProblemHeld, "%s is held until %s release it: nothing was read; each of them runs truce release %s", gp, strings.Join(pending, ", "), gp)
 	}
 	rq.hashes = []string{o.commit}

@@ -25,9 +25,10 @@ import (
 // budgetKey names one budget: a principal's grant path.
 type budgetKey struct{ principal, path string }
 
-// releases records who released one content (by hash) of a held file.
+// releases records who released one version (by commitment) of a held
+// file.
 type releases struct {
-	sha256 string
+	commit string
 	by     map[string]bool
 }
 
@@ -113,9 +114,9 @@ func refusal(err error) *problem {
 	return newProblem(http.StatusForbidden, api.ProblemSuccessorRefused, "%v: the enclave's policy and files are as they were", err)
 }
 
-// pendingReleases returns who has yet to release the content sum of the
+// pendingReleases returns who has yet to release the version commit of the
 // file gp, sorted; none when gp is not held or everyone released it.
-func (r *Runtime) pendingReleases(gp, sum string) []string {
+func (r *Runtime) pendingReleases(gp, commit string) []string {
 	holders := r.pol.HoldersOf(gp)
 	if len(holders) == 0 {
 		return nil
@@ -125,7 +126,7 @@ func (r *Runtime) pendingReleases(gp, sum string) []string {
 	rel := r.releases[gp]
 	var pending []string
 	for _, n := range holders {
-		if rel == nil || rel.sha256 != sum || !rel.by[n] {
+		if rel == nil || rel.commit != commit || !rel.by[n] {
 			pending = append(pending, n)
 		}
 	}
@@ -136,8 +137,11 @@ func (r *Runtime) pendingReleases(gp, sum string) []string {
 const maxReleaseBody = 4096
 
 // handleRelease records that the principal releases the current content
-// of a held file. Releases are bound to the content's hash: a release of
-// other content (a later run rewrote the file) does not count.
+// of a held file. Releases are bound to the version (its commitment): a
+// release of another version does not count, even of the same bytes (a
+// later run wrote the same result), or whether a read is held would tell
+// everyone reading the audit log that the new result is the released
+// one.
 func (r *Runtime) handleRelease(rq *request) error {
 	gp := rq.path
 	holders := r.pol.HoldersOf(gp)
@@ -170,15 +174,14 @@ func (r *Runtime) handleRelease(rq *request) error {
 	if err != nil {
 		return fsProblem(err, rq.pr.Name, gp)
 	}
-	sum := o.sum
 	if body.Commitment != "" && !strings.EqualFold(body.Commitment, o.commit) {
 		return newProblem(http.StatusConflict, api.ProblemConflict, "%s now holds the version with commitment %s, not the %s you release: check the latest receipt and release again", gp, o.commit, strings.ToLower(body.Commitment))
 	}
 	rq.hashes = []string{o.commit}
 	r.mu.Lock()
 	rel := r.releases[gp]
-	if rel == nil || rel.sha256 != sum {
-		rel = &releases{sha256: sum, by: map[string]bool{}}
+	if rel == nil || rel.commit != o.commit {
+		rel = &releases{commit: o.commit, by: map[string]bool{}}
 		r.releases[gp] = rel
 	}
 	rel.by[rq.pr.Name] = true

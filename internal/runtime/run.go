@@ -314,13 +314,52 @@ func (r *Runtime) filesWith(caps capability.Set, want capability.Rights) []recei
 // file system or a run's overlay) the capability set gives want on,
 // sorted by path.
 func (r *Runtime) filesIn(fsys *vfs.FS, caps capability.Set, want capability.Rights) []receipt.FileHash {
+	return r.filesSince(fsys, caps, want, nil)
+}
+
+// stamps returns what tells, after a run, whether it rewrote a file of
+// fsys the capability set gives want on: each file's times, inode and
+// size, by path.
+func stamps(fsys *vfs.FS, caps capability.Set, want capability.Rights) map[string]vfs.Info {
+	out := map[string]vfs.Info{}
+	for _, info := range fsys.Files() {
+		if caps.Rights(info.Path).Has(want) {
+			out[info.Path] = info
+		}
+	}
+	return out
+}
+
+// rewritten reports whether a file is no longer the one stamped before:
+// created, or its content or metadata changed (a write of the very bytes
+// that were there still sets its times).
+func rewritten(before map[string]vfs.Info, now vfs.Info) bool {
+	b, ok := before[now.Path]
+	return !ok || b.Inode != now.Inode || b.Size != now.Size ||
+		!b.ModTime.Equal(now.ModTime) || !b.ChangeTime.Equal(now.ChangeTime)
+}
+
+// filesSince returns the commitments as filesIn does, but when before is
+// not nil (the stamps taken before a run), every file the run rewrote is
+// a new version under a fresh salt, even if it holds the bytes that were
+// there: as for a principal's write, the commitment of a run's output
+// must not repeat when a later run writes the same result, or whoever
+// sees the commitments (the audit log, receipts) would learn that the
+// result did not change, from inputs that did.
+func (r *Runtime) filesSince(fsys *vfs.FS, caps capability.Set, want capability.Rights, before map[string]vfs.Info) []receipt.FileHash {
 	out := []receipt.FileHash{}
 	admin := fsys.Unchecked()
 	for _, info := range fsys.Files() {
 		if !caps.Rights(info.Path).Has(want) {
 			continue
 		}
-		o, err := r.openIn(admin, info.Path)
+		var o opened
+		var err error
+		if before != nil && rewritten(before, info) {
+			o, err = r.commitFresh(admin, info.Path)
+		} else {
+			o, err = r.openIn(admin, info.Path)
+		}
 		if err != nil {
 			continue // removed since listed
 		}
@@ -336,7 +375,8 @@ func (r *Runtime) newOverlay(what string, caps capability.Set) (*vfs.Overlay, er
 	ov, err := r.fs.Overlay(caps)
 	if err != nil {
 		if errors.Is(err, vfs.ErrQuota) {
-			return nil, newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "%s cannot run: %v: nothing ran", what, err)
+			// Not the bytes the file system would hold: they are everyone's.
+			return nil, newProblem(http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded, "%s cannot run: copying the files it may see would take the file system past its limit of %d bytes: nothing ran", what, r.pol.Limits.Total())
 		}
 		return nil, fmt.Errorf("copying the files of %s: %w", what, err)
 	}
@@ -405,6 +445,7 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged 
 	if err != nil {
 		return nil, newProblem(http.StatusForbidden, api.ProblemBudgetExhausted, "%s cannot run: %v: nothing ran", prog.Path, err)
 	}
+	before := stamps(fsys, prog.Capabilities, capability.Write)
 	stdout := &cappedBuffer{limit: api.MaxOutput}
 	stderr := &cappedBuffer{limit: api.MaxOutput}
 	lim := r.pol.Limits
@@ -442,7 +483,7 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged 
 		r.log.Info("run", "program", prog.Path, "outcome", out.Outcome, "exit_code", out.ExitCode,
 			"cache_hit", res.CacheHit, "compile", res.Compile, "exec", res.Exec)
 	}
-	outputs := r.filesIn(fsys, prog.Capabilities, capability.Write)
+	outputs := r.filesSince(fsys, prog.Capabilities, capability.Write, before)
 	if own {
 		if err := commit(prog.Path, ov); err != nil {
 			return nil, err

@@ -136,9 +136,10 @@ type Runtime struct {
 	runsBy   map[string]int // tokens of runs held by principal name (mu)
 	stopOnce sync.Once
 
-	srvLim   ServerLimits // with defaults filled in
-	conns    counter      // open connections by principal
-	inflight counter      // requests in progress by principal
+	srvLim    ServerLimits // with defaults filled in
+	conns     counter      // open connections by principal
+	inflight  counter      // requests in progress by principal
+	proposing counter      // successor proposals being read, by principal
 }
 
 // certState is the enclave's current certificate and what it was made from.
@@ -216,7 +217,7 @@ func New(cfg Config) (*Runtime, error) {
 		releases: map[string]*releases{},
 		receipts: map[string]*receipt.Receipt{},
 		shutdown: make(chan struct{}),
-		vers:     versions{m: map[string]version{}},
+		vers:     versions{m: map[string]version{}, next: map[string]version{}},
 	}
 	r.audit.OnFold = r.forgetReceipts
 	if cfg.AuditBytes < 0 {

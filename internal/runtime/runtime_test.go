@@ -235,9 +235,10 @@ func TestRefusals(t *testing.T) {
 		if err := json.Unmarshal(r.body, &fr); err != nil {
 			t.Fatal(err)
 		}
-		// bob may append, not read: the answer gives him no hash or salt
-		// of the whole file, which may hold others' appends.
-		if fr.Size != 4 || fr.SHA256 != "" || fr.Salt != "" || fr.Commitment == "" {
+		// bob may append, not read: the answer gives him no hash, salt
+		// or size of the whole file, which may hold others' appends;
+		// its size is the bytes he added.
+		if fr.Size != 2 || fr.SHA256 != "" || fr.Salt != "" || fr.Commitment == "" {
 			t.Fatalf("after appends: %+v", fr)
 		}
 		r = rita.on(t).must(http.MethodHead, api.PathPolicy, nil, http.StatusOK)

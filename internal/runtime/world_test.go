@@ -168,6 +168,7 @@ type world struct {
 type worldOptions struct {
 	expires     time.Time
 	fileMiB     int
+	totalMiB    int
 	execSeconds int
 	memoryMiB   int
 	unix        bool // serve on a Unix socket instead of loopback TCP
@@ -251,7 +252,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 			{"name": "combine-copy", "steps": []string{pShamir, pCopy}},
 			{"name": "combine-fail", "steps": []string{pShamir, pFail, pCopy}},
 		},
-		"limits": map[string]int{"memory_mib": o.memoryMiB, "exec_seconds": o.execSeconds, "file_mib": o.fileMiB, "total_mib": 0},
+		"limits": map[string]int{"memory_mib": o.memoryMiB, "exec_seconds": o.execSeconds, "file_mib": o.fileMiB, "total_mib": o.totalMiB},
 	}
 	if o.holds != nil {
 		doc["holds"] = o.holds

@@ -23,8 +23,10 @@
 //
 // Every byte the file system keeps alive counts against the total limit
 // until its last holder lets go: file contents by capacity, versions that
-// only open snapshots still read, a run's copies, and each directory entry
-// (EntryCost, DirCost). Names must be valid UTF-8 without control
+// only open snapshots still read, a run's copies, each directory entry
+// (EntryCost, DirCost, by its name's length, renames included), and the
+// bytes of uploads still arriving, which every other write counts too.
+// Names must be valid UTF-8 without control
 // characters or direction marks (CheckName).
 //
 // This package must never touch the host's file system, and must never

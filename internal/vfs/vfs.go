@@ -162,10 +162,12 @@ func (f *FS) checkEntry(name string, dir bool) error {
 	return f.fits(entryCost(name, dir))
 }
 
-// fits reports whether extra more bytes fit the total limit.
+// fits reports whether extra more bytes fit the total limit, with what
+// the files hold and what uploads in flight have reserved (their bytes
+// are in memory too, in their buffers).
 func (c *core) fits(extra int64) error {
-	if c.lim.TotalBytes > 0 && extra > 0 && c.used+c.meta+extra > c.lim.TotalBytes {
-		return &QuotaError{Total: true, Limit: c.lim.TotalBytes, Want: c.used + c.meta + extra, Retired: c.retired}
+	if held := c.used + c.meta + c.reserved; c.lim.TotalBytes > 0 && extra > 0 && held+extra > c.lim.TotalBytes {
+		return &QuotaError{Total: true, Limit: c.lim.TotalBytes, Want: held + extra, Retired: c.retired}
 	}
 	return nil
 }
@@ -399,6 +401,30 @@ func (f *FS) Files() []Info {
 	return out
 }
 
+// Live returns the paths of the files of the file system and of every
+// overlay of it in progress (what runs have written and not yet
+// committed, or will discard).
+func (f *FS) Live() map[string]bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := map[string]bool{}
+	var walk func(d *node, p string)
+	walk = func(d *node, p string) {
+		for name, e := range d.entries {
+			if cp := p + "/" + name; e.n.dir {
+				walk(e.n, cp)
+			} else {
+				out[cp] = true
+			}
+		}
+	}
+	walk(f.root, "")
+	for o := range f.overlays {
+		walk(o.fs.root, "")
+	}
+	return out
+}
+
 // Used returns the bytes held for file contents: every buffer alive, by
 // capacity, including the copies runs in progress made and earlier
 // versions that open snapshots still read. The total limit also counts a
@@ -519,7 +545,7 @@ func (f *FS) growCap(c, size int64) int64 {
 		nc = min(nc, max(f.lim.FileBytes, size))
 	}
 	if f.lim.TotalBytes > 0 {
-		room := f.lim.TotalBytes - f.used - f.meta + c
+		room := f.lim.TotalBytes - f.used - f.meta - f.reserved + c
 		nc = min(nc, max(room, size))
 	}
 	return nc

@@ -489,6 +489,17 @@ func (v *View) renameLocked(ob *node, oldp string, nb *node, newp string) error 
 		case nl.n.dir && len(nl.n.entries) > 0:
 			return ErrNotEmpty
 		}
+	}
+	// An entry is charged by its name: a longer name must fit the total
+	// limit, less what the entry replaced gives back.
+	grow := entryCost(nl.name, ol.n.dir) - entryCost(ol.name, ol.n.dir)
+	if nl.n != nil {
+		grow -= entryCost(nl.name, nl.n.dir)
+	}
+	if err := f.fits(grow); err != nil {
+		return err
+	}
+	if nl.n != nil {
 		f.unlink(nl.parent, nl.name)
 	}
 	n := ol.n
@@ -641,6 +652,16 @@ func (e *LinkError) Unwrap() error { return e.Err }
 // the old in one step: on any error, including r failing midway, the file
 // is left as it was. It returns the bytes written.
 func (v *View) WriteFile(p string, r io.Reader) (int64, error) {
+	return v.WriteFileChecked(p, r, nil)
+}
+
+// WriteFileChecked writes p as WriteFile does, but once all the bytes
+// have arrived (reserved against the limits as they came) and before
+// anything is stored, calls check, if not nil, with them: if it fails,
+// nothing is stored and its error is returned (wrapped). It lets a caller
+// refuse content it must see whole, a program not matching its pin, say,
+// without buffering it anywhere the limits do not count.
+func (v *View) WriteFileChecked(p string, r io.Reader, check func([]byte) error) (int64, error) {
 	cp, err := Clean(p)
 	if err == nil && (cp == "/" || strings.HasSuffix(p, "/")) {
 		err = ErrIsDir
@@ -656,9 +677,17 @@ func (v *View) WriteFile(p string, r io.Reader) (int64, error) {
 		return 0, pathErr("write", p, err)
 	}
 	f := v.fs
-	defer f.release(int64(len(data))) // runs after the unlock below
+	if check != nil {
+		if err := check(data); err != nil {
+			f.release(int64(len(data)))
+			clear(data)
+			return 0, pathErr("write", p, err)
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// The reservation becomes the file's charge, or goes: not both at once.
+	f.reserved -= int64(len(data))
 	err = v.replaceLocked(cp, data)
 	if err != nil {
 		clear(data)
@@ -734,10 +763,11 @@ func (v *View) AppendFile(p string, r io.Reader) (int64, error) {
 		return 0, pathErr("append", p, err)
 	}
 	f := v.fs
-	defer f.release(int64(len(data))) // runs after the unlock below
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer clear(data)
+	// The reservation becomes the file's charge, or goes: not both at once.
+	f.reserved -= int64(len(data))
 	err = func() error {
 		l, err := f.walk(cp, v.seeFn())
 		if errors.Is(err, ErrNotExist) {

@@ -9,6 +9,8 @@
 //	pointers  calls WASI functions with pointers outside its memory
 //	escape    tries to reach files outside its capabilities
 //	cat       prints /output/copy.dat to stdout and stderr
+//	exitcode  exits with the first three bytes of /output/copy.dat as its
+//	          exit code
 //
 // It prints "LEAK …" whenever something that must be refused succeeded.
 package main
@@ -88,6 +90,12 @@ func main() {
 		}
 		os.Stdout.Write(b)
 		os.Stderr.Write(b)
+	case "exitcode":
+		b, err := os.ReadFile("/output/copy.dat")
+		if err != nil || len(b) < 3 {
+			os.Exit(1)
+		}
+		os.Exit(int(b[0]) | int(b[1])<<8 | int(b[2])<<16)
 	}
 	fmt.Println("done", name)
 }
