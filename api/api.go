@@ -18,7 +18,7 @@
 //
 // Policy: GET PathPolicy answers the current policy's exact bytes with
 // HeaderPolicyChain; GET PathPolicyChain the chain of policies; POST
-// PathPolicySuccessor a proposal (docs/trust-lifecycle.md). Held files:
+// PathPolicySuccessor a proposal (docs/spec/lifecycle.md). Held files:
 // POST PathRelease+path releases one.
 //
 // This package must never contain behaviour: only names and shapes.

@@ -69,7 +69,7 @@ var (
 )
 
 // Bundle is the content of an audit bundle file. Its JSON field names and
-// order are the file format (docs/trust-lifecycle-bundle.md).
+// order are the file format (docs/spec/bundle.md).
 type Bundle struct {
 	// Format is always Format; Version is Version.
 	Format  string `json:"format"`

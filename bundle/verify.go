@@ -90,7 +90,7 @@ type Run struct {
 
 // Verify checks every part of b against the others and against the
 // policies it carries, offline, and returns what it shows. The steps, in
-// order, are those of docs/trust-lifecycle-bundle.md; the first that fails
+// order, are those of docs/spec/bundle.md; the first that fails
 // ends the check with an error wrapping one of the Err* sentinels.
 func Verify(b *Bundle, o Options) (*Report, error) {
 	if b == nil || b.Format != Format || b.Version != Version {

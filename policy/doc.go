@@ -5,7 +5,7 @@
 // which enclave measurements are trusted and which attestation service
 // vouches for them, and the limits of a run; optionally, data-use budgets,
 // held results, and the rules by which the policy may be succeeded in a
-// running enclave (docs/trust-lifecycle.md).
+// running enclave (docs/spec/lifecycle.md).
 //
 // Parsing is strict: unknown fields, duplicate keys at any depth, values of
 // the wrong type, null, invalid UTF-8 and trailing data are all errors, and

@@ -49,7 +49,7 @@ type Policy struct {
 	Holds []Hold `json:"holds,omitempty"`
 	// Lifecycle says whether and how the policy may be succeeded by
 	// another while the enclave runs; absent, it never changes. See
-	// docs/trust-lifecycle.md.
+	// docs/spec/lifecycle.md.
 	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
 
 	raw       []byte

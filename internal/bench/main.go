@@ -2,7 +2,7 @@
 // baselines measured in the same run, and writes the figures as Markdown
 // tables to docs/benchmarks.md and as SVG plots to docs/img/:
 //
-//	go run ./bench [-quick] [-sections compute,datapath,latency,scale] [-runs N] [-only EXAMPLE,…]
+//	go run ./internal/bench [-quick] [-sections compute,datapath,latency,scale] [-runs N] [-only EXAMPLE,…]
 //
 // The sections:
 //
@@ -203,7 +203,7 @@ func (b *bench) write(sections []*section, args []string, took time.Duration) er
 	var d strings.Builder
 	fmt.Fprintln(&d, "# Benchmarks")
 	fmt.Fprintln(&d)
-	fmt.Fprintf(&d, "Written by `go run ./bench %s` in %s. Do not edit: run it again.\n\n", strings.Join(args, " "), took.Round(time.Second))
+	fmt.Fprintf(&d, "Written by `go run ./internal/bench %s` in %s. Do not edit: run it again.\n\n", strings.Join(args, " "), took.Round(time.Second))
 	fmt.Fprintf(&d, "**Machine.** %s\n\n", machine())
 	fmt.Fprintln(&d, "Every figure is the median of several runs, with the spread (min–max) after it; every ratio is the median of a measurement "+
 		"against the median of its baseline, both measured in this same run (these machines are shared and noisy: compare ratios, not "+

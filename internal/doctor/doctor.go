@@ -235,13 +235,13 @@ func (c *checker) platform(p string) {
 	case "sim":
 		c.add(p, "simulated platform", true, "needs no device; for testing only: no hardware stands behind it", "")
 	case "nitro":
-		c.file(p, "/dev/nsm", "Nitro Security Module, inside an enclave", "run the runtime inside a Nitro enclave (see docs/platforms/nitro.md)")
+		c.file(p, "/dev/nsm", "Nitro Security Module, inside an enclave", "run the runtime inside a Nitro enclave (see docs/guide/platforms/nitro.md)")
 		c.file(p, "/dev/vsock", "vsock, the enclave's only channel to its host", "load the vsock module (modprobe vhost_vsock on the parent, vsock in the enclave) or run on a Nitro-enabled instance")
 		c.file(p, "/dev/nitro_enclaves", "Nitro Enclaves driver, on the parent instance", "on the parent instance, enable enclaves (EnclaveOptions) and install aws-nitro-enclaves-cli")
 	case "snp", "tdx", "cca":
 		c.cvm(p)
 	case "sgx":
-		c.file(p, "/dev/attestation", "Gramine's attestation interface, inside the enclave", "run the runtime under Gramine with remote attestation (sgx.remote_attestation = \"dcap\"); see docs/platforms/sgx.md")
+		c.file(p, "/dev/attestation", "Gramine's attestation interface, inside the enclave", "run the runtime under Gramine with remote attestation (sgx.remote_attestation = \"dcap\"); see docs/guide/platforms/sgx.md")
 		c.file(p, "/dev/sgx_enclave", "SGX driver (Linux 5.11+)", "use an SGX-capable machine with SGX enabled in the firmware and Linux 5.11 or later")
 	case "psa":
 		c.add(p, "PSA attestation", true, "tokens come from the device's TEE client, not a kernel device: nothing to check here", "")

@@ -16,7 +16,7 @@ import (
 // version goes only to its writer (in the write's answer) and to its
 // readers (with each read), so a principal without rights on a file cannot
 // check a guess of its content against the log, however short it is
-// (docs/rationale/audit-bundle.md).
+// (RATIONALE.md).
 
 // version is the current version of one file as the commitments name it.
 type version struct {

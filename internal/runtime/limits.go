@@ -16,7 +16,7 @@ import (
 // server's timeouts, which cut a connection that stops moving bytes, and
 // the bounds on connections and requests per principal. The rule is that
 // no request holds a lock another party needs while it waits on the
-// network or on its client (docs/rationale/runtime.md, "Why can no party
+// network or on its client (RATIONALE.md, "Why can no party
 // freeze the enclave?").
 
 // Defaults of ServerLimits.

@@ -223,7 +223,7 @@ func (r *Runtime) forgetReceipts(folded []audit.Entry) {
 // Whether it may read one is decided by the policy the run was made under
 // (the receipt's policy hash), not the current one: a successor neither
 // opens earlier receipts to principals that could not read them, nor
-// closes them to those who could (docs/trust-lifecycle-bundle.md). The
+// closes them to those who could (docs/spec/bundle.md). The
 // caller holds polMu.
 func (r *Runtime) keptReceipts(entries []audit.Entry, principal string) []receipt.Receipt {
 	out := []receipt.Receipt{}

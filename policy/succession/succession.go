@@ -2,7 +2,7 @@
 // running enclave: it defines the approval message principals sign, reads
 // proposal files, signs approvals, and checks a successor against its base
 // policy and a whole chain of policies against the hash an enclave's
-// certificate binds. docs/trust-lifecycle.md specifies every rule here so
+// certificate binds. docs/spec/lifecycle.md specifies every rule here so
 // that an auditor can check a chain independently.
 //
 // It must never accept a successor that the base policy's quorum did not
