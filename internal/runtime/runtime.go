@@ -1,6 +1,6 @@
 // Package runtime is the part of Truce that runs inside the enclave: it
 // holds the enclave's key, gets it certified through attestation (relayed
-// by the host over the control protocol, package runtime/control), and
+// by the host over the control protocol, package internal/control), and
 // serves the HTTP API of package api over TLS 1.3 that ends inside the
 // enclave. Every request is checked against the policy: clients must
 // present exactly a principal's certificate, every file access is checked
