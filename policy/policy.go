@@ -341,13 +341,26 @@ func (ps *problems) err() error {
 // Hash returns the SHA-256 of policy bytes: the policy hash.
 func Hash(data []byte) [32]byte { return sha256.Sum256(data) }
 
-// Parse parses and validates policy bytes strictly; now is used for the
-// expiry checks (a zero now means the current time). On failure the error
-// is a *ValidationError listing every problem found.
+// Parse parses and validates policy bytes strictly, as of now (a zero now
+// means the current time): Decode and ValidAt in one, every problem of
+// both listed. On failure the error is a *ValidationError listing every
+// problem found.
 func Parse(data []byte, now time.Time) (*Policy, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
+	return parse(data, now)
+}
+
+// Decode parses and validates policy bytes strictly, except for what
+// depends on the time: whether the policy or a certificate it holds has
+// expired (ValidAt checks that). It is for policies judged as of another
+// time than now, such as the one a receipt was made under. On failure the
+// error is a *ValidationError listing every problem found.
+func Decode(data []byte) (*Policy, error) { return parse(data, time.Time{}) }
+
+// parse is Parse as of now, or Decode for a zero now.
+func parse(data []byte, now time.Time) (*Policy, error) {
 	ps := &problems{}
 	tree, prob := parseTree(data)
 	if prob != nil {
@@ -364,6 +377,15 @@ func Parse(data []byte, now time.Time) (*Policy, error) {
 	p.hash = Hash(data)
 	p.parsed = true
 	return p, nil
+}
+
+// ValidAt checks that a decoded policy holds at now: it has not expired,
+// nor has the attestation service's CA or any principal's certificate. The
+// error is a *ValidationError.
+func (p *Policy) ValidAt(now time.Time) error {
+	ps := &problems{}
+	p.validAt(now, ps)
+	return ps.err()
 }
 
 // Bytes returns the exact bytes parsed. The caller must not modify them.

@@ -56,6 +56,15 @@ func truncate(s string) string {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
+// The problems of a policy whose time has passed.
+const (
+	expiredPolicy    = "%s is in the past: make a new policy with a later expiry"
+	expiredCA        = "CA certificate %q expired at %s"
+	expiredPrincipal = "certificate of %q expired at %s: make a new identity and put its certificate here"
+)
+
+// validate checks p; a zero now skips the checks that depend on the time
+// (validAt makes them).
 func (p *Policy) validate(now time.Time, ps *problems) {
 	if p.Version != Version {
 		ps.add("version", "is %d, must be %d", p.Version, Version)
@@ -70,8 +79,8 @@ func (p *Policy) validate(now time.Time, ps *problems) {
 	}
 	if p.Expires.IsZero() {
 		ps.add("expires", "is not set: give an RFC 3339 time such as 2027-01-01T00:00:00Z")
-	} else if !p.Expires.After(now) {
-		ps.add("expires", "%s is in the past: make a new policy with a later expiry", p.Expires.Format(time.RFC3339))
+	} else if !now.IsZero() && !p.Expires.After(now) {
+		ps.add("expires", expiredPolicy, p.Expires.Format(time.RFC3339))
 	}
 	if msg := checkHostPort(p.Host); msg != "" {
 		ps.add("host", "%s", msg)
@@ -253,8 +262,8 @@ func (p *Policy) validateAttestation(now time.Time, ps *problems) {
 			ps.add("attestation.ca_cert", "certificate %q is not a CA (basic constraints CA:TRUE missing): give the attestation service's CA certificate", c.Subject.CommonName)
 		case c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0:
 			ps.add("attestation.ca_cert", "CA certificate %q may not sign certificates (key usage lacks certSign)", c.Subject.CommonName)
-		case !now.Before(c.NotAfter):
-			ps.add("attestation.ca_cert", "CA certificate %q expired at %s", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
+		case !now.IsZero() && !now.Before(c.NotAfter):
+			ps.add("attestation.ca_cert", expiredCA, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
 		default:
 			p.ca = c
 		}
@@ -406,8 +415,8 @@ func (p *Policy) validatePrincipals(now time.Time, ps *problems) {
 		} else {
 			spki, _ := x509.MarshalPKIXPublicKey(c.PublicKey)
 			switch {
-			case !now.Before(c.NotAfter):
-				ps.add(path+".cert", "certificate of %q expired at %s: make a new identity and put its certificate here", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
+			case !now.IsZero() && !now.Before(c.NotAfter):
+				ps.add(path+".cert", expiredPrincipal, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
 			case !clientAuthOK(c):
 				ps.add(path+".cert", "certificate of %q may not be used for TLS client authentication (extended key usage)", c.Subject.CommonName)
 			case c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageDigitalSignature == 0:
@@ -569,5 +578,21 @@ func (p *Policy) validateLimits(ps *problems) {
 	check("total_mib", l.TotalMiB, MaxTotalMiB)
 	if l.FileMiB >= 0 && l.TotalMiB >= 0 && l.File() > l.Total() {
 		ps.add("limits.file_mib", "is %d MiB, more than total_mib (%d MiB): a file cannot be larger than the whole file system", l.File()/mib, l.Total()/mib)
+	}
+}
+
+// validAt adds the problems of a decoded policy at now: the policy, the
+// attestation service's CA or a principal's certificate expired.
+func (p *Policy) validAt(now time.Time, ps *problems) {
+	if !p.Expires.After(now) {
+		ps.add("expires", expiredPolicy, p.Expires.Format(time.RFC3339))
+	}
+	if c := p.ca; c != nil && !now.Before(c.NotAfter) {
+		ps.add("attestation.ca_cert", expiredCA, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
+	}
+	for i := range p.Principals {
+		if c := p.Principals[i].cert; c != nil && !now.Before(c.NotAfter) {
+			ps.add(indexPath("principals", i)+".cert", expiredPrincipal, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
+		}
 	}
 }

@@ -126,12 +126,12 @@ Example:
 			}
 			// A policy that has expired since still verifies the receipts
 			// made while it held: parse it as of the receipt's end.
-			pol, err := policy.Parse(pdata, now)
+			pol, err := policy.Decode(pdata)
+			if err == nil {
+				err = pol.ValidAt(r.Finished)
+			}
 			if err != nil {
-				var perr error
-				if pol, perr = policy.Parse(pdata, r.Finished); perr != nil {
-					return withHint(fmt.Errorf("policy %s: %w", policyFile, err), "give the policy the run was under")
-				}
+				return withHint(fmt.Errorf("policy %s: %w", policyFile, err), "give the policy the run was under")
 			}
 			if err := receipt.Verify(r, pol, now); err != nil {
 				hint := "the receipt was changed, or comes from another enclave or policy: do not trust it"
