@@ -87,6 +87,7 @@ type request struct {
 	// extra is charged to the request's audit entry on top of its own
 	// size: the receipt it names.
 	extra int64
+	err   error // what the route's handler returned (routes.go)
 }
 
 // auditWriter appends the request's audit entry just before the response
@@ -267,146 +268,7 @@ func (r *Runtime) route(rq *request) error {
 		rq.action = "refused"
 		return newProblem(http.StatusForbidden, api.ProblemForbidden, "the policy expired at %s: make a new policy and a new enclave", r.pol.Expires.UTC().Format("2006-01-02T15:04:05Z07:00"))
 	}
-	p := req.URL.Path
-	switch {
-	case strings.HasPrefix(p, api.PathFiles):
-		gp, err := GuestPath(p, api.PathFiles)
-		if err != nil {
-			rq.action = "file"
-			return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "%v", err)
-		}
-		rq.path = gp
-		switch req.Method {
-		case http.MethodPut:
-			rq.action = "write"
-			return r.handleWrite(rq, false)
-		case http.MethodPost:
-			rq.action = "append"
-			return r.handleWrite(rq, true)
-		case http.MethodGet, http.MethodHead:
-			rq.action = "read"
-			return r.handleRead(rq)
-		}
-		rq.action = "file"
-		return methodNotAllowed(rq.w, "GET, HEAD, PUT, POST")
-	case strings.HasPrefix(p, api.PathRun):
-		rq.action = "run"
-		gp, err := GuestPath(p, api.PathRun)
-		if err != nil {
-			return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "%v", err)
-		}
-		rq.path = gp
-		if req.Method != http.MethodPost {
-			return methodNotAllowed(rq.w, "POST")
-		}
-		return r.handleRun(rq)
-	case strings.HasPrefix(p, api.PathPipelines):
-		rq.action = "pipeline"
-		name := strings.TrimPrefix(p, api.PathPipelines)
-		rq.path = name
-		if req.Method != http.MethodPost {
-			return methodNotAllowed(rq.w, "POST")
-		}
-		return r.handlePipeline(rq, name)
-	case p == api.PathPolicy:
-		rq.action = "policy"
-		if req.Method != http.MethodGet && req.Method != http.MethodHead {
-			return methodNotAllowed(rq.w, "GET, HEAD")
-		}
-		b := r.pol.Bytes()
-		rq.w.Header().Set("Content-Type", "application/json")
-		rq.w.Header().Set(api.HeaderSHA256, r.pol.HashHex())
-		rq.w.Header().Set(api.HeaderPolicyChain, strings.Join(r.chainHashes(), ","))
-		rq.w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		rq.hashes = []string{r.pol.HashHex()}
-		if req.Method == http.MethodGet {
-			_, _ = rq.w.Write(b)
-		}
-		return nil
-	case p == api.PathPolicyChain:
-		rq.action = "policy-chain"
-		if req.Method != http.MethodGet {
-			return methodNotAllowed(rq.w, "GET")
-		}
-		rq.hashes = r.chainHashes()
-		writeJSON(rq.w, http.StatusOK, api.PolicyChain{Links: r.chain})
-		return nil
-	case p == api.PathPolicySuccessor:
-		rq.action = "policy-successor"
-		if req.Method != http.MethodPost {
-			return methodNotAllowed(rq.w, "POST")
-		}
-		return r.handleSuccessor(rq)
-	case strings.HasPrefix(p, api.PathRelease):
-		rq.action = "release"
-		gp, err := GuestPath(p, api.PathRelease)
-		if err != nil {
-			return newProblem(http.StatusBadRequest, api.ProblemBadRequest, "%v", err)
-		}
-		rq.path = gp
-		if req.Method != http.MethodPost {
-			return methodNotAllowed(rq.w, "POST")
-		}
-		return r.handleRelease(rq)
-	case p == api.PathAttestation:
-		rq.action = "attestation"
-		if req.Method != http.MethodGet {
-			return methodNotAllowed(rq.w, "GET")
-		}
-		s := r.cert.Load()
-		if s == nil {
-			return newProblem(http.StatusConflict, api.ProblemNotReady, "the enclave has no certificate yet")
-		}
-		writeJSON(rq.w, http.StatusOK, api.Attestation{Platform: s.platform, Evidence: s.evidence, Chain: s.chain, Nonce: s.nonce})
-		return nil
-	case p == api.PathAudit:
-		rq.action = "audit"
-		if req.Method != http.MethodGet {
-			return methodNotAllowed(rq.w, "GET")
-		}
-		// This request's own entry is appended as the response starts; it
-		// shows in the next read. The checkpoint covers the entries held
-		// up to the last sent.
-		after, limit, err := auditQuery(req)
-		if err != nil {
-			return err
-		}
-		key, err := r.signer()
-		if err != nil {
-			return newProblem(http.StatusConflict, api.ProblemNotReady, "the enclave is stopping")
-		}
-		cp, entries, err := r.audit.Page(r.pol.HashHex(), after, limit, key)
-		if err != nil {
-			return err
-		}
-		writeJSON(rq.w, http.StatusOK, api.AuditLog{Entries: entries, Head: cp.Head, Checkpoint: cp})
-		return nil
-	case p == api.PathReceipts:
-		rq.action = "receipts"
-		if req.Method != http.MethodGet {
-			return methodNotAllowed(rq.w, "GET")
-		}
-		entries, _ := r.audit.Entries()
-		writeJSON(rq.w, http.StatusOK, api.Receipts{Receipts: r.keptReceipts(entries, pr.Name)})
-		return nil
-	case p == api.PathShutdown:
-		rq.action = "shutdown"
-		if req.Method != http.MethodPost {
-			return methodNotAllowed(rq.w, "POST")
-		}
-		if !MayShutdown(pr) {
-			return newProblem(http.StatusForbidden, api.ProblemForbidden, "%s may not shut the enclave down: only principals with an x (run) right may", pr.Name)
-		}
-		writeJSON(rq.w, http.StatusAccepted, struct {
-			Status string `json:"status"`
-		}{"shutting down"})
-		if f, ok := rq.w.(http.Flusher); ok {
-			f.Flush()
-		}
-		r.requestShutdown()
-		return nil
-	}
-	return newProblem(http.StatusNotFound, api.ProblemNotFound, "no API at %q: see the paths under /v1/", p)
+	return r.dispatch(rq)
 }
 
 // auditQuery reads the paging parameters of GET /v1/audit: after (-1 when

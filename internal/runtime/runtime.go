@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,6 +128,7 @@ type Runtime struct {
 	mu       sync.Mutex
 	pending  *pendingAttestation
 	progQs   map[string]*progQueue
+	mux      *http.ServeMux              // the API's routes (routes.go)
 	claims   claims                      // paths held still by runs and writes in progress
 	receipts map[string]*receipt.Receipt // by hex receipt.Digest, as the audit log names them
 	stopped  bool
@@ -232,6 +234,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	r.srvLim = srvLim
 	r.key.Store(key)
+	r.mux = r.newMux()
 	return r, nil
 }
 
