@@ -157,7 +157,7 @@ func TestAttackQueuedRuns(t *testing.T) {
 	w := newWorld(t, worldOptions{execSeconds: 1, caps: map[string]capability.Set{"bob": {pLoop: capability.Execute}}})
 	w.start()
 	w.client("paula", true).put(pLoop, w.misWasm, http.StatusCreated)
-	q := w.rt.programQueue(pLoop)
+	q := w.rt.progQs.of(pLoop)
 
 	var (
 		mu    sync.Mutex

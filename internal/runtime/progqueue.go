@@ -2,8 +2,75 @@ package runtime
 
 import (
 	"context"
+	"net/http"
 	"sync"
+
+	"github.com/truce-project/truce/api"
 )
+
+// runQueues holds the queue of each program, made on first use.
+type runQueues struct {
+	mu sync.Mutex
+	m  map[string]*progQueue
+}
+
+// of returns the queue serialising runs of the program at path.
+func (qs *runQueues) of(path string) *progQueue {
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	q := qs.m[path]
+	if q == nil {
+		if qs.m == nil {
+			qs.m = map[string]*progQueue{}
+		}
+		q = new(progQueue)
+		qs.m[path] = q
+	}
+	return q
+}
+
+// runSlots bounds the runs and pipelines in progress at once (Config's
+// MaxRuns). A nil *runSlots bounds nothing.
+type runSlots struct {
+	mu    sync.Mutex
+	slots chan struct{}  // a token per run in progress
+	by    map[string]int // tokens held by principal name
+}
+
+func newRunSlots(n int) *runSlots {
+	return &runSlots{slots: make(chan struct{}, n), by: map[string]int{}}
+}
+
+// take takes a token for principal who, or refuses when every slot is
+// taken. A principal that already holds a token may not take the last
+// free one: one principal cannot take every slot from the others. The
+// caller calls the returned function when its run ends.
+func (s *runSlots) take(who string) (func(), error) {
+	if s == nil {
+		return func() {}, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if held := s.by[who]; held > 0 && cap(s.slots)-len(s.slots) <= 1 {
+		return nil, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded,
+			"this enclave runs at most %d programs or pipelines at once; %s has %d in progress and the last free place is kept for the other parties: retry when one of yours ends", cap(s.slots), who, held)
+	}
+	select {
+	case s.slots <- struct{}{}:
+		s.by[who]++
+		return func() {
+			s.mu.Lock()
+			if s.by[who]--; s.by[who] <= 0 {
+				delete(s.by, who)
+			}
+			s.mu.Unlock()
+			<-s.slots
+		}, nil
+	default:
+		return nil, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded,
+			"this enclave runs at most %d programs or pipelines at once and that many are in progress: retry when one ends", cap(s.slots))
+	}
+}
 
 // progQueue serialises the runs of one program. Waiting runs are served
 // by principal in turn, not in arrival order: a principal that queues

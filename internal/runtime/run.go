@@ -24,18 +24,6 @@ import (
 	"github.com/truce-project/truce/receipt"
 )
 
-// programQueue returns the queue serialising runs of one program.
-func (r *Runtime) programQueue(path string) *progQueue {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	q := r.progQs[path]
-	if q == nil {
-		q = new(progQueue)
-		r.progQs[path] = q
-	}
-	return q
-}
-
 // takePrograms takes the queues of the programs at paths for rq, in
 // sorted order, and returns the function that lets go of them. A run that
 // must wait lets go of runGate meanwhile, so that a change of policy waits
@@ -54,7 +42,7 @@ func (r *Runtime) takePrograms(rq *request, paths []string) (func(), error) {
 	pol, waited := r.pol, false
 	var err error
 	for _, p := range paths {
-		q := r.programQueue(p)
+		q := r.progQs.of(p)
 		if q.tryAcquire() {
 			taken = append(taken, q)
 			continue
@@ -84,37 +72,6 @@ func (r *Runtime) takePrograms(rq *request, paths []string) (func(), error) {
 	return release, nil
 }
 
-// startRun takes a run token for principal who, or refuses when MaxRuns
-// are in progress. A principal that already holds a token may not take
-// the last free one: one principal cannot take every slot from the
-// others. The caller calls the returned function when its run ends.
-func (r *Runtime) startRun(who string) (func(), error) {
-	if r.runs == nil {
-		return func() {}, nil
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if held := r.runsBy[who]; held > 0 && cap(r.runs)-len(r.runs) <= 1 {
-		return nil, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded,
-			"this enclave runs at most %d programs or pipelines at once; %s has %d in progress and the last free place is kept for the other parties: retry when one of yours ends", cap(r.runs), who, held)
-	}
-	select {
-	case r.runs <- struct{}{}:
-		r.runsBy[who]++
-		return func() {
-			r.mu.Lock()
-			if r.runsBy[who]--; r.runsBy[who] <= 0 {
-				delete(r.runsBy, who)
-			}
-			r.mu.Unlock()
-			<-r.runs
-		}, nil
-	default:
-		return nil, newProblem(http.StatusTooManyRequests, api.ProblemLimitExceeded,
-			"this enclave runs at most %d programs or pipelines at once and that many are in progress: retry when one ends", cap(r.runs))
-	}
-}
-
 func (r *Runtime) handleRun(rq *request) error {
 	gp := rq.path
 	prog := r.pol.Program(gp)
@@ -124,7 +81,7 @@ func (r *Runtime) handleRun(rq *request) error {
 	if prog == nil {
 		return newProblem(http.StatusNotFound, api.ProblemNotFound, "the policy lists no program at %s", gp)
 	}
-	done, err := r.startRun(rq.pr.Name)
+	done, err := r.runs.take(rq.pr.Name)
 	if err != nil {
 		rq.w.Header().Set("Retry-After", "1")
 		return err
@@ -543,7 +500,7 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 	if len(progs) == 0 {
 		return newProblem(http.StatusConflict, api.ProblemConflict, "pipeline %q has no steps", name)
 	}
-	done, err := r.startRun(rq.pr.Name)
+	done, err := r.runs.take(rq.pr.Name)
 	if err != nil {
 		rq.w.Header().Set("Retry-After", "1")
 		return err

@@ -127,15 +127,13 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	pending  *pendingAttestation
-	progQs   map[string]*progQueue
+	progQs   runQueues                   // runs of each program take turns (progqueue.go)
 	mux      *http.ServeMux              // the API's routes (routes.go)
 	claims   claims                      // paths held still by runs and writes in progress
 	receipts map[string]*receipt.Receipt // by hex receipt.Digest, as the audit log names them
 	stopped  bool
 	shutdown chan struct{} // closed when a principal asks for shutdown
-	// runs holds a token per run or pipeline in progress (nil: unbounded).
-	runs     chan struct{}
-	runsBy   map[string]int // tokens of runs held by principal name (mu)
+	runs     *runSlots     // runs and pipelines in progress (nil: unbounded)
 	stopOnce sync.Once
 
 	srvLim    ServerLimits // with defaults filled in
@@ -212,7 +210,6 @@ func New(cfg Config) (*Runtime, error) {
 		pub: &key.PublicKey, spki: spki, fs: fs,
 		admin:    fs.View(capability.Set{"/": capability.All}),
 		audit:    &audit.Log{Now: now, Budget: cfg.AuditBytes},
-		progQs:   map[string]*progQueue{},
 		chain:    []api.PolicyLink{{SHA256: cfg.Policy.HashHex(), Policy: cfg.Policy.Bytes(), Approvals: []api.PolicyApproval{}}},
 		pols:     map[string]*policy.Policy{cfg.Policy.HashHex(): cfg.Policy},
 		uses:     map[budgetKey]int{},
@@ -229,8 +226,7 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("runtime: MaxRuns is %d: give a positive bound, or 0 for none", cfg.MaxRuns)
 	}
 	if cfg.MaxRuns > 0 {
-		r.runs = make(chan struct{}, cfg.MaxRuns)
-		r.runsBy = map[string]int{}
+		r.runs = newRunSlots(cfg.MaxRuns)
 	}
 	r.srvLim = srvLim
 	r.key.Store(key)
