@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -134,6 +135,20 @@ func TestFoldHeldWriter(t *testing.T) {
 	mustBeFolded(t, w, p.Result, &p.Result.Receipt, false, p.Detail)
 	if !strings.Contains(p.Detail, "withheld") {
 		t.Errorf("the detail %q does not say how the run ended is withheld", p.Detail)
+	}
+	// Signed by the enclave, a folded receipt carrying the program's
+	// exit code does not verify.
+	key, err := w.rt.signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := p.Result.Receipt
+	rc.ExitCode, rc.Outcome = 3, engine.Exited.String()
+	if err := receipt.Sign(&rc, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := receipt.Verify(&rc, w.pol, time.Now()); !errors.Is(err, receipt.ErrFolded) {
+		t.Fatalf("a folded receipt with exit code 3 verifies: %v", err)
 	}
 }
 
