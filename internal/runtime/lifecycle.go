@@ -19,7 +19,7 @@ import (
 )
 
 // This file holds what changes over an enclave's life: successor
-// policies, data-use budgets and held results. docs/trust-lifecycle.md
+// policies, data-use budgets and held results. docs/spec/lifecycle.md
 // specifies it.
 
 // budgetKey names one budget: a principal's grant path.

@@ -9,12 +9,14 @@
 // the enclave key. Every request lands in a hash-chained audit log. A
 // policy with a quorum may be replaced by an approved successor while the
 // runtime serves; data-use budgets and held results are enforced here too
-// (lifecycle.go, docs/trust-lifecycle.md).
+// (lifecycle.go, docs/spec/lifecycle.md).
 //
 // This package must never write the enclave key, file contents or the
 // audit log anywhere outside enclave memory, never trust the host (every
-// control message is checked), and never let a failing program stop the
-// runtime from serving.
+// control message is checked), never let a failing program stop the
+// runtime from serving, and never tell anyone more of how a run that may
+// read an unreleased held file or write a held path ended than whether it
+// succeeded (foldsResult).
 package runtime
 
 import (
