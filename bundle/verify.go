@@ -332,7 +332,7 @@ func checkReceipts(b *Bundle, pols []*policy.Policy, gov []int, leaf *x509.Certi
 		if rc.ProgramHash != e.Hashes[0] || rc.Program != programOf(e) {
 			return nil, fmt.Errorf("%w: receipt %d is for %s (%s), its audit entry %d for %s (%s)", ErrReceipt, i, rc.Program, rc.ProgramHash, e.Seq, programOf(e), e.Hashes[0])
 		}
-		if ok := rc.Outcome == "exited" && rc.ExitCode == 0; ok != (e.Outcome == "ok") {
+		if ok := rc.Outcome == receipt.OutcomeExited && rc.ExitCode == 0; ok != (e.Outcome == "ok") {
 			return nil, fmt.Errorf("%w: receipt %d says %s with exit code %d, its audit entry %d says %s", ErrReceipt, i, rc.Outcome, rc.ExitCode, e.Seq, e.Outcome)
 		}
 		if rc.Finished.After(e.Time) {

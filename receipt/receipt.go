@@ -72,8 +72,43 @@ type Receipt struct {
 	PolicyChain []string `json:"policy_chain,omitempty"`
 	// Budgets are the data-use budgets the run fell under, with their
 	// counts after it.
-	Budgets   []BudgetUse `json:"budgets,omitempty"`
-	Signature []byte      `json:"signature,omitempty"`
+	Budgets []BudgetUse `json:"budgets,omitempty"`
+	// Folded says ExitCode and Outcome tell only success or failure:
+	// exit code 0 and outcome OutcomeExited, or exit code 1 and outcome
+	// OutcomeFailed. The enclave folds the result of a run that may read
+	// a held file not yet released, or write a held path, since all else
+	// of its ending is the program's choice and could carry the held
+	// data. Receipts made before the field existed leave it out, as does
+	// every receipt that is not folded, so their bytes and digest are
+	// unchanged.
+	Folded    bool   `json:"folded,omitempty"`
+	Signature []byte `json:"signature,omitempty"`
+}
+
+// The outcomes a folded receipt may carry.
+const (
+	// OutcomeExited is the outcome of a run whose program ended by itself
+	// with exit code 0, folded or not.
+	OutcomeExited = "exited"
+	// OutcomeFailed is the outcome of a folded run that did not succeed,
+	// whatever the way it ended; its exit code is 1.
+	OutcomeFailed = "failed"
+)
+
+// ErrFolded is returned (wrapped) when a receipt says it is folded but
+// carries more than success or failure.
+var ErrFolded = errors.New("folded receipt carries more than success or failure")
+
+// checkFolded checks a folded receipt carries only success (exit code 0,
+// OutcomeExited) or failure (exit code 1, OutcomeFailed).
+func checkFolded(r *Receipt) error {
+	if !r.Folded {
+		return nil
+	}
+	if r.ExitCode == 0 && r.Outcome == OutcomeExited || r.ExitCode == 1 && r.Outcome == OutcomeFailed {
+		return nil
+	}
+	return fmt.Errorf("%w: exit code %d, outcome %q", ErrFolded, r.ExitCode, r.Outcome)
 }
 
 // BudgetUse is the count of one data-use budget after a run: the runs the

@@ -66,6 +66,7 @@ func TestSignVerify(t *testing.T) {
 		want   error
 	}{
 		{"exit code", func(r *Receipt) { r.ExitCode = 1 }, ErrSignature},
+		{"folded", func(r *Receipt) { r.Folded = true }, ErrSignature},
 		{"output hash", func(r *Receipt) { r.Outputs[0].Commitment = "23" }, ErrSignature},
 		{"input dropped", func(r *Receipt) { r.Inputs = nil }, ErrSignature},
 		{"time", func(r *Receipt) { r.Finished = r.Finished.Add(time.Second) }, ErrSignature},
@@ -118,6 +119,87 @@ func FuzzVerifySignature(f *testing.F) {
 			t.Fatalf("a receipt not signed by the enclave verified: %s", b)
 		}
 	})
+}
+
+// TestOldReceiptVerifies: a receipt written before the folded field
+// existed (testdata/signed.json) still verifies, and encodes without the
+// field, so its digest is the one signed.
+func TestOldReceiptVerifies(t *testing.T) {
+	b, err := os.ReadFile("testdata/signed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(`"folded"`)) {
+		t.Fatal("testdata/signed.json has a folded field: it must stay a receipt of the format before it")
+	}
+	var r Receipt
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifySignature(&r); err != nil {
+		t.Fatalf("a receipt without the folded field no longer verifies: %v", err)
+	}
+	if err := checkFolded(&r); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := json.Marshal(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(enc, []byte(`"folded"`)) {
+		t.Fatalf("an unfolded receipt encodes a folded field: %s", enc)
+	}
+}
+
+// TestCheckFolded: a folded receipt carries only success (0, exited) or
+// failure (1, failed); an unfolded one anything.
+func TestCheckFolded(t *testing.T) {
+	for _, tc := range []struct {
+		folded  bool
+		code    uint32
+		outcome string
+		ok      bool
+	}{
+		{true, 0, OutcomeExited, true},
+		{true, 1, OutcomeFailed, true},
+		{true, 1, OutcomeExited, false},
+		{true, 0, OutcomeFailed, false},
+		{true, 0x736579, OutcomeExited, false},
+		{true, 1, "trapped", false},
+		{true, 1, "timed out", false},
+		{true, 0, "", false},
+		{false, 0x736579, OutcomeExited, true},
+		{false, 1, "trapped", true},
+	} {
+		r := &Receipt{Folded: tc.folded, ExitCode: tc.code, Outcome: tc.outcome}
+		err := checkFolded(r)
+		if tc.ok && err != nil || !tc.ok && !errors.Is(err, ErrFolded) {
+			t.Errorf("checkFolded(folded %v, code %d, outcome %q) = %v, want ok %v", tc.folded, tc.code, tc.outcome, err, tc.ok)
+		}
+	}
+	// A folded receipt signs and verifies like any other, and says so.
+	r := signed(t)
+	r.Folded, r.ExitCode, r.Outcome = true, 1, OutcomeFailed
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "enclave"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Chain = [][]byte{der}
+	if err := Sign(r, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifySignature(r); err != nil {
+		t.Fatal(err)
+	}
+	if enc, _ := json.Marshal(r); !bytes.Contains(enc, []byte(`"folded":true`)) {
+		t.Fatalf("a folded receipt does not say so: %s", enc)
+	}
 }
 
 func TestOpen(t *testing.T) {

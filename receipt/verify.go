@@ -37,7 +37,8 @@ func checkPolicyChain(r *Receipt, pol *policy.Policy) error {
 // time, so a receipt stays verifiable after its short-lived enclave
 // certificate expires; that the receipt names pol's hash; and, for a
 // successor policy, that its policy chain leads from pol's genesis hash
-// (which the certificate binds) to pol (checkPolicyChain). A receipt
+// (which the certificate binds) to pol (checkPolicyChain); and that a
+// folded receipt carries only success or failure (ErrFolded). A receipt
 // finished more than five minutes after now is refused.
 func Verify(r *Receipt, pol *policy.Policy, now time.Time) error {
 	if _, err := VerifySignature(r); err != nil {
@@ -47,6 +48,9 @@ func Verify(r *Receipt, pol *policy.Policy, now time.Time) error {
 		return fmt.Errorf("%w: receipt names %s, the policy's hash is %s", ErrPolicy, r.PolicyHash, pol.HashHex())
 	}
 	if err := checkPolicyChain(r, pol); err != nil {
+		return err
+	}
+	if err := checkFolded(r); err != nil {
 		return err
 	}
 	if r.Finished.After(now.Add(5 * time.Minute)) {

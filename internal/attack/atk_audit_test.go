@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"testing"
 )
 
@@ -65,19 +64,16 @@ func TestAttackReceiptOfReadOnlyProgram(t *testing.T) {
 // TestAttackHeldFileViaExitCode: the program's stdout and stderr are
 // withheld from whoever runs a program that may read a held path
 // (TestHeldFileViaStdout), but not its exit code, in the run's result and
-// in its receipt. dave, who may not read the copy while it is held, runs a
-// pinned program that exits with its first three bytes and reads them in
+// in its receipt. dave, who may not read the copy while it is held, ran a
+// pinned program that exits with its first three bytes and read them in
 // the answer: 24 bits a run, the whole held result in a few runs (a
 // program's Message and its outcome, trap or exit, carry more).
 //
-// Open (issue 17): a fix must withhold from the result, and from the
-// receipt while the hold lasts, all that such a program chooses: report
-// its exit code only as success or failure (0 or 1) and no message, and
-// say so in the receipt (signed, so verifiers know the code was folded).
+// Fixed (issue 17): the result of a run that may read a held file not
+// yet released, or write a held path, is folded: exit code 0 or 1,
+// outcome exited or failed, no message, in the result and in the receipt,
+// which says folded (signed, so verifiers know the code was folded).
 func TestAttackHeldFileViaExitCode(t *testing.T) {
-	if os.Getenv("TRUCE_ATTACK_OPEN") == "" {
-		t.Skip("issue 17: a program that may read a held path returns its exit code to whoever runs it, not yet fixed (TRUCE_ATTACK_OPEN=1 runs it)")
-	}
 	w := exitCodeWorld(t)
 	ctx := context.Background()
 	const secret = "yes, the held result"
@@ -94,5 +90,23 @@ func TestAttackHeldFileViaExitCode(t *testing.T) {
 	got := string([]byte{byte(code), byte(code >> 8), byte(code >> 16)})
 	if got == secret[:3] {
 		t.Errorf("dave reads %q of the held result in the exit code of the run (result %d, receipt %d)", got, res.ExitCode, res.Receipt.ExitCode)
+	}
+	if res.ExitCode > 1 || res.Receipt.ExitCode > 1 || res.Message != "" {
+		t.Errorf("dave reads more than success or failure: exit code %d (receipt %d), message %q", res.ExitCode, res.Receipt.ExitCode, res.Message)
+	}
+	if o := res.Receipt.Outcome; o != "exited" && o != "failed" || res.Outcome != o {
+		t.Errorf("dave reads the outcome %q (receipt %q), not only exited or failed", res.Outcome, o)
+	}
+	if !res.Receipt.Folded {
+		t.Error("the receipt does not say its exit code and outcome were folded")
+	}
+	rcs, err := dave.Receipts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range rcs {
+		if rc.ExitCode > 1 || !rc.Folded {
+			t.Errorf("the kept receipt of %s: exit code %d, folded %v", rc.Program, rc.ExitCode, rc.Folded)
+		}
 	}
 }

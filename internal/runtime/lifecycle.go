@@ -216,6 +216,47 @@ func (r *Runtime) touchesHeld(caps capability.Set) bool {
 	return false
 }
 
+// foldsResult reports whether the result of a run of a program with caps,
+// whose overlay holds inputs (each file it may read, by commitment), must
+// be folded to success or failure: whether it may write a path some hold
+// covers (what it writes there is a new version no one released), or read
+// a held file whose version is not released by every holder (the version
+// an earlier step of the same pipeline wrote never is). Its exit code,
+// outcome and message are the program's choice, and could carry that
+// file to whoever runs it or reads its receipts, before the release.
+func (r *Runtime) foldsResult(caps capability.Set, inputs []receipt.FileHash) bool {
+	for g, rights := range caps {
+		if !rights.Has(capability.Write) {
+			continue
+		}
+		for _, h := range r.pol.Holds {
+			if policy.Overlaps(g, h.Path) {
+				return true
+			}
+		}
+	}
+	for _, in := range inputs {
+		if len(r.pendingReleases(in.Path, in.Commitment)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// fold makes a run's result say only whether it succeeded: exit code 0
+// and outcome exited, or exit code 1 and outcome failed, and no message.
+// Every way of failing is one: which limit a run hit (its time, its
+// memory, its output) or where it trapped is the program's choice as
+// much as its exit code.
+func fold(out *api.RunResult) {
+	if out.Outcome == receipt.OutcomeExited && out.ExitCode == 0 {
+		out.Outcome = receipt.OutcomeExited
+	} else {
+		out.Outcome, out.ExitCode = receipt.OutcomeFailed, 1
+	}
+	out.Message = ""
+}
+
 // errBudget marks a run refused by a budget.
 var errBudget = errors.New("budget exhausted")
 

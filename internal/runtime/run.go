@@ -92,7 +92,7 @@ func (r *Runtime) handleRun(rq *request) error {
 		return err
 	}
 	defer release()
-	res, err := r.runProgram(rq.req.Context(), prog, map[budgetKey]bool{}, nil)
+	res, err := r.runProgram(rq.req.Context(), prog, map[budgetKey]bool{}, nil, false)
 	if err != nil {
 		return err
 	}
@@ -110,6 +110,9 @@ func succeeded(res *api.RunResult) bool {
 }
 
 func failureDetail(res *api.RunResult) string {
+	if res.Receipt.Folded {
+		return fmt.Sprintf("%s failed; how it ended is withheld, as it may read or write a held path not yet released (its receipt says folded)", res.Program)
+	}
 	d := fmt.Sprintf("%s ended %s", res.Program, res.Outcome)
 	if res.Outcome == engine.Exited.String() {
 		d = fmt.Sprintf("%s exited with code %d", res.Program, res.ExitCode)
@@ -364,7 +367,13 @@ func commit(what string, ov *vfs.Overlay) error {
 // as a process would). For a single run ov is nil and runProgram makes
 // and commits the overlay itself; a pipeline passes its own, which every
 // step shares and the pipeline commits at its end.
-func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged map[budgetKey]bool, ov *vfs.Overlay) (*api.RunResult, error) {
+//
+// The result of a run that may read a held file not yet released, or
+// write a held path, is folded (foldsResult, fold): it tells only success
+// or failure, and its receipt says so. after says an earlier step of the
+// same pipeline was folded: this step's result is then folded too, and
+// its stdout and stderr withheld, as it may read what that step wrote.
+func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged map[budgetKey]bool, ov *vfs.Overlay, after bool) (*api.RunResult, error) {
 	cs := r.cert.Load()
 	if cs == nil {
 		return nil, newProblem(http.StatusConflict, api.ProblemNotReady, "the enclave has no certificate yet")
@@ -402,6 +411,7 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged 
 	if err != nil {
 		return nil, newProblem(http.StatusForbidden, api.ProblemBudgetExhausted, "%s cannot run: %v: nothing ran", prog.Path, err)
 	}
+	folded := after || r.foldsResult(prog.Capabilities, inputs)
 	before := stamps(fsys, prog.Capabilities, capability.Write)
 	stdout := &cappedBuffer{limit: api.MaxOutput}
 	stderr := &cappedBuffer{limit: api.MaxOutput}
@@ -425,19 +435,27 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged 
 	})
 	finished := r.now().UTC()
 	out := &api.RunResult{Program: prog.Path, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
-	if r.touchesHeld(prog.Capabilities) {
+	if folded || r.touchesHeld(prog.Capabilities) {
 		out.Stdout, out.Stderr = nil, nil
 	}
 	if runErr != nil {
+		// An engine error comes before the program runs: it carries
+		// nothing the program read.
 		out.Outcome = "error"
 		out.ExitCode = 1
 		out.Message = runErr.Error()
-		r.log.Warn("run failed", "program", prog.Path, "error", runErr)
+		if folded {
+			fold(out)
+		}
+		r.log.Warn("run failed", "program", prog.Path, "error", runErr, "folded", folded)
 	} else {
 		out.Outcome = res.Outcome.String()
 		out.ExitCode = res.ExitCode
 		out.Message = res.Message
-		r.log.Info("run", "program", prog.Path, "outcome", out.Outcome, "exit_code", out.ExitCode,
+		if folded {
+			fold(out) // and so in the enclave's log, which the host reads
+		}
+		r.log.Info("run", "program", prog.Path, "outcome", out.Outcome, "exit_code", out.ExitCode, "folded", folded,
 			"cache_hit", res.CacheHit, "compile", res.Compile, "exec", res.Exec)
 	}
 	outputs := r.filesSince(fsys, prog.Capabilities, capability.Write, before)
@@ -460,6 +478,7 @@ func (r *Runtime) runProgram(ctx context.Context, prog *policy.Program, charged 
 		Chain:       cs.chain,
 		PolicyChain: r.receiptChain(),
 		Budgets:     budgets,
+		Folded:      folded,
 	}
 	r.forgetVersions()
 	key, err := r.signer()
@@ -561,16 +580,25 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 	result := &api.PipelineResult{Pipeline: name, Steps: []api.RunResult{}}
 	var failed *problem
 	charged := map[budgetKey]bool{}
+	folded := false // a step so far was folded, and so every later one
 	for _, prog := range progs {
-		res, err := r.runProgram(rq.req.Context(), prog, charged, ov)
+		res, err := r.runProgram(rq.req.Context(), prog, charged, ov, folded)
 		if err != nil {
 			p, ok := err.(*problem)
 			if !ok {
 				return err
 			}
+			if folded {
+				// Why the step cannot start (an input missing, a
+				// budget's count) follows from what the folded steps
+				// wrote: told, it would carry what they read.
+				p = &problem{status: http.StatusUnprocessableEntity, name: api.ProblemProgramFailed,
+					detail: fmt.Sprintf("pipeline %q stopped before step %d; why is withheld, as an earlier step may read or write a held path not yet released (its receipt says folded)", name, len(result.Steps)+1)}
+			}
 			failed = p
 			break
 		}
+		folded = folded || res.Receipt.Folded
 		result.Steps = append(result.Steps, *res)
 		if !succeeded(res) {
 			failed = &problem{status: http.StatusUnprocessableEntity, name: api.ProblemProgramFailed,
@@ -602,9 +630,13 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 		Chain:       cs.chain,
 		PolicyChain: r.receiptChain(),
 		Budgets:     lastUses(result.Steps),
+		Folded:      folded,
 	}
 	if failed != nil && len(result.Steps) < len(progs) && failed.result == nil {
 		rc.Outcome = failed.name
+		if folded {
+			rc.Outcome, rc.ExitCode = receipt.OutcomeFailed, 1
+		}
 	}
 	key, err := r.signer()
 	if err != nil {
@@ -616,7 +648,7 @@ func (r *Runtime) handlePipeline(rq *request, name string) error {
 	result.Receipt = rc
 	rq.hashes = []string{rc.ProgramHash, r.keepReceipt(rq, &rc)}
 	if failed != nil {
-		if failed.name != api.ProblemProgramFailed {
+		if failed.name != api.ProblemProgramFailed && !folded {
 			failed.detail = fmt.Sprintf("pipeline %q stopped before step %d: %s", name, len(result.Steps)+1, failed.detail)
 		}
 		failed.pipeline = result

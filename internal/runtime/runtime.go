@@ -13,8 +13,10 @@
 //
 // This package must never write the enclave key, file contents or the
 // audit log anywhere outside enclave memory, never trust the host (every
-// control message is checked), and never let a failing program stop the
-// runtime from serving.
+// control message is checked), never let a failing program stop the
+// runtime from serving, and never tell anyone more of how a run that may
+// read an unreleased held file or write a held path ended than whether it
+// succeeded (foldsResult).
 package runtime
 
 import (
