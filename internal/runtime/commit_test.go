@@ -150,9 +150,7 @@ func TestAuditBoundAndPaged(t *testing.T) {
 		rita.must(http.MethodGet, api.PathPolicy, nil, http.StatusOK)
 	}
 	st := w.rt.audit.Stats()
-	w.rt.mu.Lock()
-	kept := len(w.rt.receipts)
-	w.rt.mu.Unlock()
+	kept := w.rt.receipts.count()
 	t.Logf("audit log after %d entries: %d held from entry %d, %d bytes of a %d budget, %d receipts kept", st.Total, st.Total-st.From, st.From, st.Bytes, st.Budget, kept)
 	if st.Bytes > budget || st.From == 0 {
 		t.Fatalf("the log holds %d bytes from entry %d under a budget of %d", st.Bytes, st.From, budget)

@@ -135,13 +135,8 @@ func (r *Runtime) keepReceipt(rq *request, rc *receipt.Receipt) string {
 		return ""
 	}
 	digest := hex.EncodeToString(d[:])
-	c := *rc
 	rq.extra = receiptCost(rc)
-	r.mu.Lock()
-	if r.receipts != nil {
-		r.receipts[digest] = &c
-	}
-	r.mu.Unlock()
+	r.receipts.keep(digest, rc)
 	return digest
 }
 
@@ -169,13 +164,13 @@ func receiptCost(rc *receipt.Receipt) int64 {
 // forgetReceipts drops the receipts that folded audit entries name: the
 // audit log's OnFold.
 func (r *Runtime) forgetReceipts(folded []audit.Entry) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	var digests []string
 	for i := range folded {
-		if e := &folded[i]; (e.Action == "run" || e.Action == "pipeline") && len(e.Hashes) == 2 && r.receipts != nil {
-			delete(r.receipts, e.Hashes[1])
+		if e := &folded[i]; (e.Action == "run" || e.Action == "pipeline") && len(e.Hashes) == 2 {
+			digests = append(digests, e.Hashes[1])
 		}
 	}
+	r.receipts.forget(digests)
 }
 
 // keptReceipts returns the receipts that the entries name (runs and
@@ -187,18 +182,16 @@ func (r *Runtime) forgetReceipts(folded []audit.Entry) {
 // caller holds polMu.
 func (r *Runtime) keptReceipts(entries []audit.Entry, principal string) []receipt.Receipt {
 	out := []receipt.Receipt{}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, e := range entries {
 		if (e.Action != "run" && e.Action != "pipeline") || len(e.Hashes) != 2 {
 			continue
 		}
-		rc := r.receipts[e.Hashes[1]]
-		if rc == nil {
+		rc, ok := r.receipts.get(e.Hashes[1])
+		if !ok {
 			continue
 		}
 		if pol := r.pols[rc.PolicyHash]; pol != nil && pol.MayReadReceipt(principal, rc.Program) {
-			out = append(out, *rc)
+			out = append(out, rc)
 		}
 	}
 	return out
@@ -716,4 +709,54 @@ func (c *cappedBuffer) Bytes() []byte {
 		return nil
 	}
 	return bytes.Clone(c.buf.Bytes())
+}
+
+// receiptBook holds the receipts the runtime signed, by hex
+// receipt.Digest, as the audit log names them, until their entries are
+// folded away or the runtime is wiped.
+type receiptBook struct {
+	mu    sync.Mutex
+	m     map[string]receipt.Receipt
+	wiped bool
+}
+
+func (b *receiptBook) keep(digest string, rc *receipt.Receipt) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.wiped {
+		return
+	}
+	if b.m == nil {
+		b.m = map[string]receipt.Receipt{}
+	}
+	b.m[digest] = *rc
+}
+
+func (b *receiptBook) get(digest string) (receipt.Receipt, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	rc, ok := b.m[digest]
+	return rc, ok
+}
+
+func (b *receiptBook) forget(digests []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, d := range digests {
+		delete(b.m, d)
+	}
+}
+
+// count returns how many receipts are kept.
+func (b *receiptBook) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.m)
+}
+
+// wipe forgets every receipt and keeps no more.
+func (b *receiptBook) wipe() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.m, b.wiped = nil, true
 }

@@ -43,7 +43,6 @@ import (
 	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/internal/vfs"
 	"github.com/truce-project/truce/policy"
-	"github.com/truce-project/truce/receipt"
 )
 
 // Errors callers branch on.
@@ -129,10 +128,10 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	pending  *pendingAttestation
-	progQs   runQueues                   // runs of each program take turns (progqueue.go)
-	mux      *http.ServeMux              // the API's routes (routes.go)
-	claims   claims                      // paths held still by runs and writes in progress
-	receipts map[string]*receipt.Receipt // by hex receipt.Digest, as the audit log names them
+	progQs   runQueues      // runs of each program take turns (progqueue.go)
+	mux      *http.ServeMux // the API's routes (routes.go)
+	claims   claims         // paths held still by runs and writes in progress
+	receipts receiptBook    // the receipts the audit log names (run.go)
 	stopped  bool
 	shutdown chan struct{} // closed when a principal asks for shutdown
 	runs     *runSlots     // runs and pipelines in progress (nil: unbounded)
@@ -216,7 +215,6 @@ func New(cfg Config) (*Runtime, error) {
 		pols:     map[string]*policy.Policy{cfg.Policy.HashHex(): cfg.Policy},
 		uses:     map[budgetKey]int{},
 		releases: map[string]*releases{},
-		receipts: map[string]*receipt.Receipt{},
 		shutdown: make(chan struct{}),
 		vers:     versions{m: map[string]version{}, next: map[string]version{}},
 	}
@@ -435,8 +433,8 @@ func (r *Runtime) Wipe() {
 	r.mu.Lock()
 	r.stopped = true
 	r.pending = nil
-	r.receipts = nil
 	r.mu.Unlock()
+	r.receipts.wipe()
 	r.cert.Store(nil)
 	r.key.Store(nil)
 	// Under the write lock, so that a read still being sent (send takes
