@@ -41,16 +41,6 @@ import (
 	"github.com/truce-project/truce/receipt"
 )
 
-// ServerNameSuffix ends every server name a client sends (TLS SNI).
-const ServerNameSuffix = ".truce"
-
-// ServerName is the TLS server name (SNI) a client sends to reach the
-// enclave of a policy through a host serving several: the first 16 hex
-// digits of the policy hash followed by ServerNameSuffix. Hosts route on it.
-func ServerName(policyHash [32]byte) string {
-	return hex.EncodeToString(policyHash[:8]) + ServerNameSuffix
-}
-
 // Options tune Dial. The zero value dials the policy's host now.
 type Options struct {
 	// Addr is the host:port to dial; empty means the policy's Host.
@@ -304,7 +294,7 @@ func resolve(pol *policy.Policy, opts []Option) Options {
 		o.Now = time.Now
 	}
 	if o.ServerName == "" {
-		o.ServerName = ServerName(pol.GenesisHash())
+		o.ServerName = pol.ServerName()
 	}
 	if o.Timeout == 0 {
 		o.Timeout = time.Minute

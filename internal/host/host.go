@@ -22,7 +22,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -184,7 +183,7 @@ func New(cfg Config) (*Host, error) {
 		if err := fitLimits(&e); err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
-		name := client.ServerName(e.Policy.Hash())
+		name := e.Policy.ServerName()
 		if _, dup := h.byName[name]; dup {
 			return nil, fmt.Errorf("host: policy %s given twice", e.Policy.HashHex())
 		}
