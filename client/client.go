@@ -463,7 +463,7 @@ func decodeProblem(req *http.Request, resp *http.Response) error {
 	var p api.Problem
 	if err := json.Unmarshal(body, &p); err == nil && p.Type != "" {
 		pe.Type, pe.Title, pe.Detail, pe.Result = p.Type, p.Title, p.Detail, p.Result
-		pe.Name = p.Name()
+		pe.Name = api.Problems.Name(p.Type)
 	} else {
 		pe.Title = http.StatusText(resp.StatusCode)
 		pe.Detail = strings.TrimSpace(string(bytes.ToValidUTF8(body[:min(len(body), 512)], nil)))
@@ -472,8 +472,13 @@ func decodeProblem(req *http.Request, resp *http.Response) error {
 	return pe
 }
 
+// nameForStatus names the problem type of an answer that is no problem
+// document (from something between the client and the enclave, or a
+// failure before the runtime answered), by its status.
 func nameForStatus(code int) string {
 	switch code {
+	case http.StatusInternalServerError:
+		return api.ProblemInternal
 	case http.StatusForbidden:
 		return api.ProblemForbidden
 	case http.StatusNotFound:

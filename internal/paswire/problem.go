@@ -70,7 +70,7 @@ type problemKind struct {
 // kinds is the service's one problem table: name → status, title and
 // sentinel.
 var kinds = map[string]problemKind{
-	ProblemBadRequest:           {api.ProblemType{Status: http.StatusBadRequest, Also: []int{http.StatusNotFound}, Title: "Malformed request"}, ErrRequest},
+	ProblemBadRequest:           {api.ProblemType{Status: http.StatusBadRequest, Also: []int{http.StatusNotFound, http.StatusMethodNotAllowed}, Title: "Malformed request"}, ErrRequest},
 	ProblemBadNonce:             {api.ProblemType{Status: http.StatusForbidden, Title: "Nonce unknown, already used or expired"}, ErrNonce},
 	ProblemBadCSR:               {api.ProblemType{Status: http.StatusBadRequest, Title: "Certificate signing request refused"}, ErrCSR},
 	ProblemBadPolicy:            {api.ProblemType{Status: http.StatusUnprocessableEntity, Title: "Policy refused"}, ErrPolicy},
