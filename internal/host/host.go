@@ -7,7 +7,10 @@
 // The host must never terminate, decrypt or alter the TLS between a client
 // and an enclave, never hold a key that could read it, and never restart an
 // enclave silently: a runtime that dies is logged, marked down and, by
-// default, ends the host with an error.
+// default, ends the host with an error. It must never import the runtime,
+// the SDK client or the attestation service's store (internal/pas): it
+// speaks to the service through internal/paswire and takes server names
+// from package policy (internal/layering checks it).
 package host
 
 import (
