@@ -21,10 +21,20 @@
 // PathPolicySuccessor a proposal (docs/spec/lifecycle.md). Held files:
 // POST PathRelease+path releases one.
 //
-// This package must never contain behaviour: only names and shapes.
+// Problems: every refusal is an RFC 9457 Problem whose type is one of the
+// Problems scheme (ProblemBase + name); ProblemScheme is the helper the
+// attestation service's wire package shares.
+//
+// This package must never contain behaviour: only names and shapes (and
+// the lookup of problem names in their scheme).
 package api
 
 import (
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/receipt"
 )
@@ -146,10 +156,11 @@ func (p *Problem) Error() string {
 	return p.Title
 }
 
-// ProblemBase prefixes every problem type.
+// ProblemBase prefixes every problem type of the runtime's API.
 const ProblemBase = "https://truce.invalid/problems/"
 
-// Problem type names (Problem.Type is ProblemBase + name).
+// Problem type names (Problem.Type is ProblemBase + name). Problems holds
+// the status and title of each.
 const (
 	ProblemForbidden       = "forbidden"
 	ProblemNotFound        = "not-found"
@@ -168,16 +179,92 @@ const (
 	// ProblemSuccessorRefused: a proposed successor policy was refused;
 	// the enclave's policy and files are as they were.
 	ProblemSuccessorRefused = "successor-refused"
+	// ProblemInternal: the runtime failed on the request (a bug or a
+	// failure of the enclave, not a refusal by the policy); the request's
+	// effects are undone as for any refusal.
+	ProblemInternal = "internal"
 )
+
+// Problems is the runtime API's problem scheme: the status and title of
+// each problem type.
+var Problems = NewProblemScheme(ProblemBase, map[string]ProblemType{
+	ProblemUnauthenticated:  {Status: http.StatusUnauthorized, Title: "Unauthenticated"},
+	ProblemForbidden:        {Status: http.StatusForbidden, Title: "Forbidden by the policy"},
+	ProblemBudgetExhausted:  {Status: http.StatusForbidden, Title: "Data-use budget exhausted"},
+	ProblemHeld:             {Status: http.StatusForbidden, Title: "Held until released"},
+	ProblemSuccessorRefused: {Status: http.StatusForbidden, Title: "Successor policy refused"},
+	ProblemNotFound:         {Status: http.StatusNotFound, Title: "Not found"},
+	ProblemHashMismatch:     {Status: http.StatusConflict, Title: "Program hash does not match the policy"},
+	ProblemConflict:         {Status: http.StatusConflict, Title: "Conflict"},
+	ProblemNotReady:         {Status: http.StatusConflict, Also: []int{http.StatusServiceUnavailable}, Title: "Not ready"},
+	ProblemLimitExceeded:    {Status: http.StatusRequestEntityTooLarge, Also: []int{http.StatusTooManyRequests}, Title: "Limit exceeded"},
+	ProblemProgramFailed:    {Status: http.StatusUnprocessableEntity, Title: "Program failed"},
+	ProblemBadRequest:       {Status: http.StatusBadRequest, Also: []int{http.StatusMethodNotAllowed}, Title: "Bad request"},
+	ProblemInternal:         {Status: http.StatusInternalServerError, Title: "Runtime failure"},
+})
 
 // Name returns the problem's type without ProblemBase, or "" for a type
 // outside this API.
-func (p *Problem) Name() string {
-	if len(p.Type) > len(ProblemBase) && p.Type[:len(ProblemBase)] == ProblemBase {
-		return p.Type[len(ProblemBase):]
+func (p *Problem) Name() string { return Problems.Name(p.Type) }
+
+// ProblemType is one problem type of an API: the HTTP status its problems
+// answer with and their title.
+type ProblemType struct {
+	// Status is the HTTP status a problem of the type answers with.
+	Status int
+	// Also lists the other statuses it may answer with, where HTTP has a
+	// more precise code for one case (such as 429 for a rate, 413 for a
+	// size).
+	Also []int
+	// Title is the title of every problem of the type.
+	Title string
+}
+
+// Allows reports whether a problem of the type may answer with status.
+func (t ProblemType) Allows(status int) bool {
+	return status == t.Status || slices.Contains(t.Also, status)
+}
+
+// ProblemScheme is the problem types of one HTTP API (RFC 9457): a
+// problem's type URI is the scheme's base followed by the type's name,
+// and the name gives the status and title. The runtime's API has
+// Problems; the attestation service's has its own, with another base,
+// since the two APIs share names (bad-request, unauthenticated, internal)
+// that callers branch on differently.
+type ProblemScheme struct {
+	base  string
+	types map[string]ProblemType
+}
+
+// NewProblemScheme returns the scheme of base and types (copied).
+func NewProblemScheme(base string, types map[string]ProblemType) ProblemScheme {
+	return ProblemScheme{base: base, types: maps.Clone(types)}
+}
+
+// Base returns the prefix of every type URI of the scheme.
+func (s ProblemScheme) Base() string { return s.base }
+
+// URI returns the type URI of the problem type name.
+func (s ProblemScheme) URI(name string) string { return s.base + name }
+
+// Name returns uri without the scheme's base, or "" for a URI outside the
+// scheme. The name may still be one the scheme does not list (a newer
+// server's): Type says.
+func (s ProblemScheme) Name(uri string) string {
+	if name, ok := strings.CutPrefix(uri, s.base); ok {
+		return name
 	}
 	return ""
 }
+
+// Type returns the problem type name, and whether the scheme lists it.
+func (s ProblemScheme) Type(name string) (ProblemType, bool) {
+	t, ok := s.types[name]
+	return t, ok
+}
+
+// Names returns the names of the scheme's problem types, sorted.
+func (s ProblemScheme) Names() []string { return slices.Sorted(maps.Keys(s.types)) }
 
 // AuditLog answers GET PathAudit: a page of entries and the hex hash of
 // the last entry its checkpoint covers, with the enclave's signed

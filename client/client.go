@@ -41,16 +41,6 @@ import (
 	"github.com/truce-project/truce/receipt"
 )
 
-// ServerNameSuffix ends every server name a client sends (TLS SNI).
-const ServerNameSuffix = ".truce"
-
-// ServerName is the TLS server name (SNI) a client sends to reach the
-// enclave of a policy through a host serving several: the first 16 hex
-// digits of the policy hash followed by ServerNameSuffix. Hosts route on it.
-func ServerName(policyHash [32]byte) string {
-	return hex.EncodeToString(policyHash[:8]) + ServerNameSuffix
-}
-
 // Options tune Dial. The zero value dials the policy's host now.
 type Options struct {
 	// Addr is the host:port to dial; empty means the policy's Host.
@@ -304,7 +294,7 @@ func resolve(pol *policy.Policy, opts []Option) Options {
 		o.Now = time.Now
 	}
 	if o.ServerName == "" {
-		o.ServerName = ServerName(pol.GenesisHash())
+		o.ServerName = pol.ServerName()
 	}
 	if o.Timeout == 0 {
 		o.Timeout = time.Minute
@@ -473,7 +463,7 @@ func decodeProblem(req *http.Request, resp *http.Response) error {
 	var p api.Problem
 	if err := json.Unmarshal(body, &p); err == nil && p.Type != "" {
 		pe.Type, pe.Title, pe.Detail, pe.Result = p.Type, p.Title, p.Detail, p.Result
-		pe.Name = p.Name()
+		pe.Name = api.Problems.Name(p.Type)
 	} else {
 		pe.Title = http.StatusText(resp.StatusCode)
 		pe.Detail = strings.TrimSpace(string(bytes.ToValidUTF8(body[:min(len(body), 512)], nil)))
@@ -482,8 +472,13 @@ func decodeProblem(req *http.Request, resp *http.Response) error {
 	return pe
 }
 
+// nameForStatus names the problem type of an answer that is no problem
+// document (from something between the client and the enclave, or a
+// failure before the runtime answered), by its status.
 func nameForStatus(code int) string {
 	switch code {
+	case http.StatusInternalServerError:
+		return api.ProblemInternal
 	case http.StatusForbidden:
 		return api.ProblemForbidden
 	case http.StatusNotFound:

@@ -277,14 +277,6 @@ func TestRefusals(t *testing.T) {
 	})
 }
 
-func TestServerName(t *testing.T) {
-	var h [32]byte
-	h[0] = 0xab
-	if got := client.ServerName(h); got != "ab00000000000000.truce" {
-		t.Fatal(got)
-	}
-}
-
 func TestVerifyEvidence(t *testing.T) {
 	w, fe, st := setup(t, nil)
 	ctx := context.Background()

@@ -35,6 +35,9 @@ var (
 	ErrHeld = errors.New("held until released")
 	// ErrSuccessorRefused: the enclave refused a proposed successor policy.
 	ErrSuccessorRefused = errors.New("successor policy refused")
+	// ErrInternal: the enclave's runtime failed on the request (not a
+	// refusal by the policy); the request changed nothing.
+	ErrInternal = errors.New("the enclave's runtime failed")
 
 	// ErrPolicyMismatch: the enclave runs a policy other than the caller's.
 	ErrPolicyMismatch = errors.New("enclave runs another policy")
@@ -47,6 +50,7 @@ var (
 	ErrIntegrity = errors.New("content hash mismatch in transfer")
 )
 
+// sentinels gives the sentinel of each problem type of api.Problems.
 var sentinels = map[string]error{
 	api.ProblemForbidden:        ErrForbidden,
 	api.ProblemNotFound:         ErrNotFound,
@@ -60,11 +64,13 @@ var sentinels = map[string]error{
 	api.ProblemBudgetExhausted:  ErrBudgetExhausted,
 	api.ProblemHeld:             ErrHeld,
 	api.ProblemSuccessorRefused: ErrSuccessorRefused,
+	api.ProblemInternal:         ErrInternal,
 }
 
 // ProblemError is an error answer of the enclave (RFC 9457 problem).
 type ProblemError struct {
-	// Type is the problem's type URI; Name is it without api.ProblemBase.
+	// Type is the problem's type URI; Name is it without the base of
+	// api.Problems ("" for a type outside the runtime's API).
 	Type, Name string
 	// Status is the HTTP status.
 	Status int
@@ -122,6 +128,8 @@ func Hint(err error) string {
 		return "the data's owner allowed it to feed only so many runs, or only until a time: nothing ran; ask the owner for a successor policy with a new budget"
 	case errors.Is(err, ErrHeld):
 		return "the result waits for the principals named above to release it (truce release PATH): read it again once they have"
+	case errors.Is(err, ErrInternal):
+		return "the enclave's runtime failed on this request and nothing changed: try again, and if it fails again ask the host's operator for the runtime's log"
 	case errors.Is(err, ErrSuccessorRefused):
 		return "nothing changed in the enclave: gather the approvals the current policy's quorum needs (truce policy sign) on a proposal against the current policy (truce policy propose)"
 	}

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/truce-project/truce/api"
 )
 
 // FuzzDecodeProblem feeds arbitrary error bodies from an enclave (or a host
@@ -27,4 +31,33 @@ func FuzzDecodeProblem(f *testing.F) {
 		_ = pe.Error()
 		_ = Hint(err)
 	})
+}
+
+// TestSentinelsCoverProblems: every problem type of the runtime's API
+// (api.Problems) decodes to an error matching its own sentinel, with a
+// hint, and the runtime's internal failure is not a conflict.
+func TestSentinelsCoverProblems(t *testing.T) {
+	for _, name := range api.Problems.Names() {
+		s, ok := sentinels[name]
+		if !ok {
+			t.Errorf("problem type %q has no sentinel", name)
+			continue
+		}
+		typ, _ := api.Problems.Type(name)
+		body := `{"type":"` + api.Problems.URI(name) + `","title":"` + typ.Title + `","status":` + strconv.Itoa(typ.Status) + `}`
+		req, _ := http.NewRequest("GET", "https://x.truce/v1/files/a", nil)
+		resp := &http.Response{StatusCode: typ.Status, Body: io.NopCloser(strings.NewReader(body))}
+		err := decodeProblem(req, resp)
+		if !errors.Is(err, s) {
+			t.Errorf("problem type %q decodes to %v, which is not %v", name, err, s)
+		}
+		if Hint(err) == "" && name != api.ProblemBadRequest && name != api.ProblemConflict {
+			t.Errorf("problem type %q has no hint", name)
+		}
+	}
+	req, _ := http.NewRequest("GET", "https://x.truce/v1/files/a", nil)
+	resp := &http.Response{StatusCode: 500, Body: io.NopCloser(strings.NewReader(`{"type":"https://truce.invalid/problems/internal","status":500}`))}
+	if err := decodeProblem(req, resp); !errors.Is(err, ErrInternal) || errors.Is(err, ErrConflict) {
+		t.Fatalf("the runtime's failure decodes to %v", err)
+	}
 }

@@ -408,6 +408,22 @@ func (p *Policy) GenesisHash() [32]byte {
 	return p.hash
 }
 
+// ServerNameSuffix ends the TLS server name of every enclave (see
+// Policy.ServerName).
+const ServerNameSuffix = ".truce"
+
+// ServerName returns the TLS server name (SNI) of the enclave serving p's
+// chain: the first 16 hex digits of GenesisHash followed by
+// ServerNameSuffix. Clients send it and hosts route on it, so that a host
+// serving several enclaves on one port reaches the right one. A successor
+// policy has the name of its chain's first policy: the enclave enforcing
+// it is the one that started with that policy, and clients of every
+// policy of the chain reach it by the same name.
+func (p *Policy) ServerName() string {
+	g := p.GenesisHash()
+	return hex.EncodeToString(g[:8]) + ServerNameSuffix
+}
+
 // Sequence is p's place in its chain: 0 for a first policy.
 func (p *Policy) Sequence() int {
 	if lc := p.Lifecycle; lc != nil && lc.Predecessor != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,4 +278,35 @@ func TestEncodeReadable(t *testing.T) {
 		t.Fatalf("not readable:\n%s", b)
 	}
 	mustParse(t, b)
+}
+
+// TestServerName: the server name is the first 16 hex digits of the
+// genesis hash with ServerNameSuffix, and a successor's is its chain's
+// first policy's, so clients of either reach the same enclave.
+func TestServerName(t *testing.T) {
+	genesis := mustParse(t, encode(t, validPolicy(t)))
+	g := genesis.Hash()
+	want := hex.EncodeToString(g[:8]) + ".truce"
+	if got := genesis.ServerName(); got != want || len(got) != 16+len(ServerNameSuffix) {
+		t.Fatalf("ServerName = %q, want %q", got, want)
+	}
+	next := validPolicy(t)
+	next.Lifecycle = &Lifecycle{Predecessor: &Predecessor{Genesis: genesis.HashHex(), Policy: genesis.HashHex(), Sequence: 1}}
+	succ := mustParse(t, encode(t, next))
+	if succ.Hash() == genesis.Hash() {
+		t.Fatal("the successor has the genesis policy's hash")
+	}
+	if succ.ServerName() != genesis.ServerName() {
+		t.Fatalf("successor's server name %q, genesis's %q: clients of the chain would reach different enclaves", succ.ServerName(), genesis.ServerName())
+	}
+	ab := validPolicy(t)
+	ab.Lifecycle = &Lifecycle{Predecessor: &Predecessor{Genesis: "ab" + strings.Repeat("0", 62), Policy: hexOf(32, 2), Sequence: 2}}
+	if got := mustParse(t, encode(t, ab)).ServerName(); got != "ab00000000000000.truce" {
+		t.Fatalf("ServerName of a successor of genesis ab00… = %q", got)
+	}
+	other := validPolicy(t)
+	other.Name = "another chain"
+	if o := mustParse(t, encode(t, other)); o.ServerName() == genesis.ServerName() {
+		t.Fatalf("two chains share the server name %q", o.ServerName())
+	}
 }

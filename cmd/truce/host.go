@@ -16,6 +16,7 @@ import (
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/host"
 	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/paswire"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -152,7 +153,7 @@ Example:
 				cred = c
 			}
 			h, err := host.New(host.Config{
-				Enclaves: enclaves, PAS: host.FromPAS(&pas.Client{URL: pasURL, CA: ca, Credential: cred}),
+				Enclaves: enclaves, PAS: host.FromPAS(&paswire.Client{URL: pasURL, CA: ca, Credential: cred}),
 				Logger: logger, RuntimeLog: e.stderr, KeepServing: keepServing,
 			})
 			if errors.Is(err, host.ErrLimits) {
@@ -191,13 +192,13 @@ Example:
 			if err != nil {
 				hint := "read the runtime's log above; start the host again once the cause is fixed"
 				switch {
-				case errors.Is(err, pas.ErrUnreachable):
+				case errors.Is(err, paswire.ErrUnreachable):
 					hint = "check that the attestation service runs at " + pasURL + " (truce pas serve)"
-				case errors.Is(err, pas.ErrUnauthenticated):
+				case errors.Is(err, paswire.ErrUnauthenticated):
 					hint = "the attestation service does not know this host's credential: check --pas-credential, or have its operator run \"truce pas host add\" and restart the service"
-				case errors.Is(err, pas.ErrRateLimited), errors.Is(err, pas.ErrBusy):
+				case errors.Is(err, paswire.ErrRateLimited), errors.Is(err, paswire.ErrBusy):
 					hint = "the attestation service is refusing nonces to this host: authenticate it with --pas-credential (truce pas host add on the service), or start it again later"
-				case errors.Is(err, pas.ErrSecondInstance):
+				case errors.Is(err, paswire.ErrSecondInstance):
 					hint = "the policy allows one enclave instance (attestation.single_instance) and the attestation service certified another one already: an enclave that stopped cannot be started again under this policy; agree on a new policy"
 				}
 				return withHint(err, "%s", hint)

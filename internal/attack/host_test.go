@@ -294,14 +294,14 @@ func TestOlderOrOtherPolicy(t *testing.T) {
 	cur := newWorld(t, ps, worldOptions{name: "attack"})
 	older := newWorld(t, ps, worldOptions{name: "attack", extra: map[string]map[string]string{"mallory": {"/input/alice.dat": "w"}}})
 	older.serve(t)
-	for _, name := range []string{client.ServerName(older.pol.Hash()), client.ServerName(cur.pol.Hash())} {
+	for _, name := range []string{older.pol.ServerName(), cur.pol.ServerName()} {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		_, err := client.Dial(ctx, cur.pol, cur.ids["alice"], client.WithOptions(client.Options{Addr: older.addr, ServerName: name}))
 		cancel()
 		if err == nil {
 			t.Fatalf("alice's client accepted the enclave of another policy (server name %s)", name)
 		}
-		if name == client.ServerName(older.pol.Hash()) && !errors.Is(err, attest.ErrPolicyMismatch) {
+		if name == older.pol.ServerName() && !errors.Is(err, attest.ErrPolicyMismatch) {
 			t.Fatalf("routed to the older policy's enclave: %v, want ErrPolicyMismatch", err)
 		}
 		t.Logf("server name %s: %v", name, err)

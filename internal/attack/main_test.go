@@ -450,7 +450,7 @@ func (w *world) tlsConfig(n string) *tls.Config {
 	id := w.ids[n]
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS13,
-		ServerName:         client.ServerName(w.pol.Hash()),
+		ServerName:         w.pol.ServerName(),
 		Certificates:       []tls.Certificate{{Certificate: [][]byte{id.Cert.Raw}, PrivateKey: id.Key, Leaf: id.Cert}},
 		InsecureSkipVerify: true, // replaced by VerifyConnection
 		NextProtos:         []string{"http/1.1"},
@@ -484,7 +484,7 @@ func (w *world) httpClient(n string) *http.Client {
 }
 
 // base is the URL prefix of the enclave's API.
-func (w *world) base() string { return "https://" + client.ServerName(w.pol.Hash()) }
+func (w *world) base() string { return "https://" + w.pol.ServerName() }
 
 // readAll reads a response body, bounded.
 func readAll(r io.Reader) string {

@@ -32,6 +32,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/paswire"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -108,7 +109,7 @@ func pasHTTP(t *testing.T, ps *pasServer, src string) *http.Client {
 
 // askNonce posts once to /v1/nonce and returns the status, the
 // Retry-After header and the problem, if any.
-func askNonce(hc *http.Client, url string) (int, string, *pas.ProblemError, error) {
+func askNonce(hc *http.Client, url string) (int, string, *paswire.ProblemError, error) {
 	resp, err := hc.Post(url+"/v1/nonce", "application/json", nil)
 	if err != nil {
 		return 0, "", nil, err
@@ -118,7 +119,7 @@ func askNonce(hc *http.Client, url string) (int, string, *pas.ProblemError, erro
 	if resp.StatusCode == http.StatusOK {
 		return resp.StatusCode, "", nil, nil
 	}
-	var p pas.ProblemError
+	var p paswire.ProblemError
 	if resp.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal([]byte(body), &p) != nil {
 		return resp.StatusCode, resp.Header.Get("Retry-After"), nil, fmt.Errorf("HTTP %d without a problem document: %q", resp.StatusCode, body)
 	}
@@ -127,7 +128,7 @@ func askNonce(hc *http.Client, url string) (int, string, *pas.ProblemError, erro
 
 // attestRound is one whole attestation as a host makes it (nonce,
 // evidence of the simulated device, certificate), timed.
-func attestRound(ctx context.Context, c *pas.Client, prov attest.Provider, pol *policy.Policy) (time.Duration, error) {
+func attestRound(ctx context.Context, c *paswire.Client, prov attest.Provider, pol *policy.Policy) (time.Duration, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return 0, err
@@ -137,7 +138,7 @@ func attestRound(ctx context.Context, c *pas.Client, prov attest.Provider, pol *
 	if err != nil {
 		return 0, fmt.Errorf("nonce: %w", err)
 	}
-	req, err := pas.NewRequest(ctx, prov, key, pol.Bytes(), nonce, nil)
+	req, err := paswire.NewRequest(ctx, prov, key, pol.Bytes(), nonce, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -185,7 +186,7 @@ func TestAttackNonceFlood(t *testing.T) {
 					bad.Store(err.Error())
 				case code == http.StatusOK:
 					served.Add(1)
-				case code != http.StatusTooManyRequests || p.Kind() != pas.ProblemRateLimited || retry == "" || !strings.Contains(p.Detail, "--pas-credential"):
+				case code != http.StatusTooManyRequests || p.Kind() != paswire.ProblemRateLimited || retry == "" || !strings.Contains(p.Detail, "--pas-credential"):
 					bad.Store(fmt.Sprintf("refusal: HTTP %d, Retry-After %q, %v; want 429 rate-limited with Retry-After and what to do", code, retry, p))
 				default:
 					refused.Add(1)
@@ -209,11 +210,11 @@ func TestAttackNonceFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	prov := sim.NewProvider(dev, measurement)
-	ca, err := pas.ParseChainPEM(ps.caPEM)
+	ca, err := paswire.ParseChainPEM(ps.caPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := &pas.Client{URL: ps.url, CA: ca[0], Credential: cred}
+	host := &paswire.Client{URL: ps.url, CA: ca[0], Credential: cred}
 	ctx := context.Background()
 	const rounds = 15
 	var quiet, flooded []time.Duration
@@ -545,11 +546,11 @@ func TestAttackHostHoldsAttestTurns(t *testing.T) {
 		t.Fatal(err)
 	}
 	prov := sim.NewProvider(dev, measurement)
-	ca, err := pas.ParseChainPEM(ps.caPEM)
+	ca, err := paswire.ParseChainPEM(ps.caPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host1 := &pas.Client{URL: ps.url, CA: ca[0], Credential: cred1}
+	host1 := &paswire.Client{URL: ps.url, CA: ca[0], Credential: cred1}
 	ctx := context.Background()
 	// Once the slow requests hold what host-1 may hold (the first tries
 	// may come before they do), host-1 is refused.
@@ -562,8 +563,8 @@ func TestAttackHostHoldsAttestTurns(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	var p *pas.ProblemError
-	if !errors.Is(refusal, pas.ErrRateLimited) || !errors.As(refusal, &p) || p.RetryAfter <= 0 || !strings.Contains(p.Detail, "host-1") {
+	var p *paswire.ProblemError
+	if !errors.Is(refusal, paswire.ErrRateLimited) || !errors.As(refusal, &p) || p.RetryAfter <= 0 || !strings.Contains(p.Detail, "host-1") {
 		t.Errorf("host-1 refused with %v: want rate limited, naming the host, with a Retry-After", refusal)
 	}
 	// host-2's enclave attests, and serves, meanwhile.

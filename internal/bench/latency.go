@@ -23,6 +23,7 @@ import (
 	shamirsplit "github.com/truce-project/truce/examples/shamir/shamir"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/paswire"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -253,7 +254,7 @@ func (b *bench) attestRoundTrips(ctx context.Context, sys *system, pol *policy.P
 		return nil, nil, err
 	}
 	prov := sim.NewProvider(dev, sys.measurement)
-	ca, err := pas.ParseChainPEM(sys.caPEM)
+	ca, err := paswire.ParseChainPEM(sys.caPEM)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -261,7 +262,7 @@ func (b *bench) attestRoundTrips(ctx context.Context, sys *system, pol *policy.P
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &pas.Client{URL: sys.pasURL, CA: ca[0], Credential: cred}
+	c := &paswire.Client{URL: sys.pasURL, CA: ca[0], Credential: cred}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca[0])
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}}}
@@ -276,7 +277,7 @@ func (b *bench) attestRoundTrips(ctx context.Context, sys *system, pol *policy.P
 			if err != nil {
 				return err
 			}
-			req, err := pas.NewRequest(ctx, prov, key, pol.Bytes(), nonce, nil)
+			req, err := paswire.NewRequest(ctx, prov, key, pol.Bytes(), nonce, nil)
 			if err != nil {
 				return err
 			}

@@ -132,14 +132,14 @@ func TestPolicyDirWithLimits(t *testing.T) {
 	for _, s := range m.stories {
 		dave := prepare(t, s)
 		if err := smallJob(ctx, s, dave); err != nil {
-			t.Fatalf("job in %s: %v", client.ServerName(s.pol.Hash()), err)
+			t.Fatalf("job in %s: %v", s.pol.ServerName(), err)
 		}
 		dave.Close()
 	}
 	metrics := scrape(t, m.metrics)
 	mem := enclaveMemory(t, m.metrics)
 	for _, s := range m.stories {
-		name := client.ServerName(s.pol.Hash())
+		name := s.pol.ServerName()
 		if mem[name] <= 0 {
 			t.Errorf("no memory reported for %s", name)
 		}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/internal/control"
-	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/paswire"
 )
 
 // enclave drives one runtime through the control protocol.
@@ -221,13 +221,13 @@ func (e *enclave) run(ctx context.Context, onReady func()) (err error) {
 		if err == nil {
 			break
 		}
-		throttled := (errors.Is(err, pas.ErrRateLimited) || errors.Is(err, pas.ErrBusy)) && time.Now().Before(throttledUntil)
+		throttled := (errors.Is(err, paswire.ErrRateLimited) || errors.Is(err, paswire.ErrBusy)) && time.Now().Before(throttledUntil)
 		if throttled {
 			attempt--
 		}
 		// A second instance of a single-instance policy stays refused:
 		// retrying would only repeat the refusal.
-		if errors.Is(err, errStopped) || errors.Is(err, ErrRuntimeDied) || errors.Is(err, pas.ErrSecondInstance) ||
+		if errors.Is(err, errStopped) || errors.Is(err, ErrRuntimeDied) || errors.Is(err, paswire.ErrSecondInstance) ||
 			ctx.Err() != nil || attempt >= e.h.cfg.AttestRetries {
 			return e.end(ctx, fmt.Errorf("enclave %s: attestation: %w", e.name, err))
 		}

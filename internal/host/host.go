@@ -7,7 +7,10 @@
 // The host must never terminate, decrypt or alter the TLS between a client
 // and an enclave, never hold a key that could read it, and never restart an
 // enclave silently: a runtime that dies is logged, marked down and, by
-// default, ends the host with an error.
+// default, ends the host with an error. It must never import the runtime,
+// the SDK client or the attestation service's store (internal/pas): it
+// speaks to the service through internal/paswire and takes server names
+// from package policy (internal/layering checks it).
 package host
 
 import (
@@ -22,7 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -184,7 +186,7 @@ func New(cfg Config) (*Host, error) {
 		if err := fitLimits(&e); err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
-		name := client.ServerName(e.Policy.Hash())
+		name := e.Policy.ServerName()
 		if _, dup := h.byName[name]; dup {
 			return nil, fmt.Errorf("host: policy %s given twice", e.Policy.HashHex())
 		}

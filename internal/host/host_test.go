@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -162,8 +163,8 @@ func TestRelayAndShutdown(t *testing.T) {
 	r.h.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
 	for _, want := range []string{
-		`truce_host_connections_total{enclave="` + client.ServerName(r.w.Policy.Hash()) + `",outcome="relayed"}`,
-		`truce_host_attestations_total{enclave="` + client.ServerName(r.w.Policy.Hash()) + `",outcome="ok"} 1`,
+		`truce_host_connections_total{enclave="` + r.w.Policy.ServerName() + `",outcome="relayed"}`,
+		`truce_host_attestations_total{enclave="` + r.w.Policy.ServerName() + `",outcome="ok"} 1`,
 		`state="ready"} 1`,
 	} {
 		if !strings.Contains(body, want) {
@@ -336,7 +337,7 @@ func TestSNIRouting(t *testing.T) {
 	}
 	rec := httptest.NewRecorder()
 	h.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	n1, n2 := client.ServerName(w1.Policy.Hash()), client.ServerName(w2.Policy.Hash())
+	n1, n2 := w1.Policy.ServerName(), w2.Policy.ServerName()
 	for _, want := range []string{
 		`truce_host_connections_total{enclave="` + n1 + `",outcome="relayed"} 1`,
 		`truce_host_connections_total{enclave="` + n2 + `",outcome="relayed"} 1`,
@@ -348,6 +349,30 @@ func TestSNIRouting(t *testing.T) {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	// A successor of w1's policy names w1's chain: its clients send w1's
+	// server name and reach the enclave that started with w1's policy.
+	succ := successorOf(t, w1.Policy)
+	if succ.ServerName() != n1 {
+		t.Fatalf("successor's server name %s, genesis's %s", succ.ServerName(), n1)
+	}
+	id := w1.IDs["alice"]
+	var chain []*x509.Certificate
+	sc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{
+		MinVersion: tls.VersionTLS13, ServerName: succ.ServerName(), NextProtos: []string{"http/1.1"},
+		Certificates:       []tls.Certificate{{Certificate: [][]byte{id.Cert.Raw}, PrivateKey: id.Key, Leaf: id.Cert}},
+		InsecureSkipVerify: true, // the chain is checked below
+		VerifyConnection:   func(cs tls.ConnectionState) error { chain = cs.PeerCertificates; return nil },
+	})
+	if err != nil {
+		t.Fatalf("a successor's client was not routed: %v", err)
+	}
+	sc.Close()
+	if _, err := attest.CheckEnclave(chain, succ, time.Now()); err != nil {
+		t.Fatalf("a successor's client reached an enclave of another chain: %v", err)
+	}
+	if _, err := attest.CheckEnclave(chain, w2.Policy, time.Now()); err == nil {
+		t.Fatal("the enclave a successor of w1's policy reached is w2's")
 	}
 	// Without SNI, with two enclaves, the host refuses.
 	c, err := net.Dial("tcp", ln.Addr().String())
@@ -397,4 +422,24 @@ func TestKeepServing(t *testing.T) {
 	if err := r.wait(t, 10*time.Second); !errors.Is(err, host.ErrRuntimeDied) {
 		t.Fatalf("error %v", err)
 	}
+}
+
+// successorOf returns a first successor of p (lifecycle.predecessor set,
+// the rest as p).
+func successorOf(t *testing.T, p *policy.Policy) *policy.Policy {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(p.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	m["lifecycle"] = map[string]any{"predecessor": map[string]any{"genesis": p.HashHex(), "policy": p.HashHex(), "sequence": 1}}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := policy.Parse(b, time.Now())
+	if err != nil {
+		t.Fatalf("successor of %s: %v", p.HashHex(), err)
+	}
+	return s
 }

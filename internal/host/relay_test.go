@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/client"
 )
 
 // TestRefusalBeforeBodyReachesClient: the enclave answers a request (here
@@ -43,7 +42,7 @@ func TestRefusalBeforeBodyReachesClient(t *testing.T) {
 	id := r.w.IDs["alice"]
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS13,
-		ServerName:         client.ServerName(r.w.Policy.Hash()),
+		ServerName:         r.w.Policy.ServerName(),
 		Certificates:       []tls.Certificate{{Certificate: [][]byte{id.Cert.Raw}, PrivateKey: id.Key, Leaf: id.Cert}},
 		InsecureSkipVerify: true, // replaced by VerifyConnection
 		VerifyConnection: func(cs tls.ConnectionState) error {

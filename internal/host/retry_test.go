@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/paswire"
 )
 
 func TestRetryDelay(t *testing.T) {
@@ -15,9 +15,9 @@ func TestRetryDelay(t *testing.T) {
 		want time.Duration
 	}{
 		{errors.New("unreachable"), time.Second},
-		{fmt.Errorf("refused: %w", &pas.ProblemError{Type: pas.ProblemTypePrefix + pas.ProblemRateLimited, RetryAfter: 4 * time.Second}), 4 * time.Second},
-		{&pas.ProblemError{Type: pas.ProblemTypePrefix + pas.ProblemBusy, RetryAfter: time.Hour}, maxRetryDelay},
-		{&pas.ProblemError{Type: pas.ProblemTypePrefix + pas.ProblemBusy}, time.Second},
+		{fmt.Errorf("refused: %w", &paswire.ProblemError{Type: paswire.ProblemBase + paswire.ProblemRateLimited, RetryAfter: 4 * time.Second}), 4 * time.Second},
+		{&paswire.ProblemError{Type: paswire.ProblemBase + paswire.ProblemBusy, RetryAfter: time.Hour}, maxRetryDelay},
+		{&paswire.ProblemError{Type: paswire.ProblemBase + paswire.ProblemBusy}, time.Second},
 	} {
 		if got := retryDelay(tc.err); got != tc.want {
 			t.Errorf("retryDelay(%v) = %v, want %v", tc.err, got, tc.want)

@@ -18,13 +18,15 @@
 // Anyone who reaches the service may ask for nonces, so they are bounded:
 // per anonymous address, for all anonymous callers together, and by a
 // share of the outstanding nonces kept for hosts that authenticate with a
-// credential (AddHost, Client.Credential), each of which has a rate of its
+// credential (AddHost, paswire.Client.Credential), each of which has a rate of its
 // own. A policy with attestation.single_instance gets one enclave instance
 // (one enclave key, renewals included) certified, checked inside the
 // log's append transaction (Store.AppendSingle); Instances lists the
 // instances the log holds for a policy.
 //
-// Client is the HTTP client of the service's API; errors the service
-// returns come back as *ProblemError values that wrap this package's and
-// package attest's sentinel errors.
+// The service's wire (request and answer types, problem types and their
+// sentinel errors, the HTTP client hosts use) is package
+// internal/paswire, so that hosts link none of this package's store; this
+// package answers with paswire's problems and must never define problem
+// types or sentinels of its own that callers on the wire branch on.
 package pas

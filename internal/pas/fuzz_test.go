@@ -8,8 +8,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
+	"github.com/truce-project/truce/internal/paswire"
 )
 
 // FuzzAttestHandler throws arbitrary bodies at POST /v1/attest: the
@@ -22,7 +22,7 @@ func FuzzAttestHandler(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	req, err := pas.NewRequest(context.Background(), srv.Provider(meas), newKey(f), polBytes, n, nil)
+	req, err := paswire.NewRequest(context.Background(), srv.Provider(meas), newKey(f), polBytes, n, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func FuzzAttestHandler(f *testing.F) {
 		if rec.Code == http.StatusOK {
 			t.Fatalf("issued a certificate for a fuzzed request")
 		}
-		var p pas.ProblemError
+		var p paswire.ProblemError
 		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.Type == "" || p.Status != rec.Code {
 			t.Fatalf("answer is not problem JSON: %q", rec.Body.String())
 		}
@@ -62,7 +62,7 @@ func FuzzParseChainPEM(f *testing.F) {
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		chain, err := pas.ParseChainPEM(b)
+		chain, err := paswire.ParseChainPEM(b)
 		if err == nil && len(chain) == 0 {
 			t.Fatal("no error and no certificate")
 		}

@@ -22,10 +22,11 @@ import (
 
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
+	"github.com/truce-project/truce/internal/paswire"
 )
 
 // startWithHost starts a service whose directory has one host credential.
-func startWithHost(t testing.TB, cfg pas.Config) (*pastest.Server, *pas.Client) {
+func startWithHost(t testing.TB, cfg pas.Config) (*pastest.Server, *paswire.Client) {
 	t.Helper()
 	srv, hosts := startWithHosts(t, cfg, 1)
 	return srv, hosts[0]
@@ -33,7 +34,7 @@ func startWithHost(t testing.TB, cfg pas.Config) (*pastest.Server, *pas.Client) 
 
 // startWithHosts starts a service whose directory has n host
 // credentials, of hosts host-1 to host-n.
-func startWithHosts(t testing.TB, cfg pas.Config, n int) (*pastest.Server, []*pas.Client) {
+func startWithHosts(t testing.TB, cfg pas.Config, n int) (*pastest.Server, []*paswire.Client) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "pas")
 	if err := pas.Init(dir, nil); err != nil {
@@ -59,9 +60,9 @@ func startWithHosts(t testing.TB, cfg pas.Config, n int) (*pastest.Server, []*pa
 		t.Fatalf("hosts file (err %v) must hold the credential's hash, never the credential", err)
 	}
 	srv := pastest.Start(t, pastest.Options{Dir: dir, Config: cfg})
-	var clients []*pas.Client
+	var clients []*paswire.Client
 	for _, c := range creds {
-		clients = append(clients, &pas.Client{URL: srv.URL, CA: srv.CA(), Credential: c})
+		clients = append(clients, &paswire.Client{URL: srv.URL, CA: srv.CA(), Credential: c})
 	}
 	return srv, clients
 }
@@ -81,9 +82,9 @@ func TestNonceLimits(t *testing.T) {
 		// retry is the Retry-After the refusal must give, at least.
 		retry time.Duration
 	}{
-		{"per address", pas.Config{AnonymousRate: 0.5, AnonymousBurst: 4}, 4, pas.ErrRateLimited, 2 * time.Second},
-		{"all anonymous callers", pas.Config{AnonymousRate: 1e6, AnonymousBurst: 1e6, AnonymousTotalRate: 1}, 2, pas.ErrBusy, time.Second},
-		{"outstanding nonces", pas.Config{MaxNonces: 10, ReservedNonces: 6}, 4, pas.ErrBusy, 5 * time.Second},
+		{"per address", pas.Config{AnonymousRate: 0.5, AnonymousBurst: 4}, 4, paswire.ErrRateLimited, 2 * time.Second},
+		{"all anonymous callers", pas.Config{AnonymousRate: 1e6, AnonymousBurst: 1e6, AnonymousTotalRate: 1}, 2, paswire.ErrBusy, time.Second},
+		{"outstanding nonces", pas.Config{MaxNonces: 10, ReservedNonces: 6}, 4, paswire.ErrBusy, 5 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,7 +98,7 @@ func TestNonceLimits(t *testing.T) {
 				}
 			}
 			_, err := anon.Nonce(ctx)
-			var p *pas.ProblemError
+			var p *paswire.ProblemError
 			if !errors.Is(err, tc.want) || !errors.As(err, &p) {
 				t.Fatalf("anonymous nonce %d: %v, want %v", tc.anon+1, err, tc.want)
 			}
@@ -129,7 +130,7 @@ func TestHostRateLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := host.Nonce(context.Background()); !errors.Is(err, pas.ErrRateLimited) {
+	if _, err := host.Nonce(context.Background()); !errors.Is(err, paswire.ErrRateLimited) {
 		t.Fatalf("4th nonce: %v, want ErrRateLimited", err)
 	}
 	clk.advance(time.Second)
@@ -141,10 +142,10 @@ func TestHostRateLimit(t *testing.T) {
 func TestBadCredential(t *testing.T) {
 	srv, host := startWithHost(t, pas.Config{})
 	for _, cred := range []string{host.Credential + "x", pas.CredentialPrefix, "Basic abc"} {
-		c := &pas.Client{URL: srv.URL, CA: srv.CA(), Credential: cred}
+		c := &paswire.Client{URL: srv.URL, CA: srv.CA(), Credential: cred}
 		_, err := c.Nonce(context.Background())
-		var p *pas.ProblemError
-		if !errors.Is(err, pas.ErrUnauthenticated) || !errors.As(err, &p) || p.Status != http.StatusUnauthorized {
+		var p *paswire.ProblemError
+		if !errors.Is(err, paswire.ErrUnauthenticated) || !errors.As(err, &p) || p.Status != http.StatusUnauthorized {
 			t.Fatalf("credential %q: %v, want 401 ErrUnauthenticated", cred, err)
 		}
 		if !strings.Contains(p.Detail, "truce pas host add") {
@@ -179,7 +180,7 @@ func attestKey(srv *pastest.Server, key *ecdsa.PrivateKey, polBytes []byte) erro
 	if err != nil {
 		return err
 	}
-	req, err := pas.NewRequest(ctx, srv.Provider(meas), key, polBytes, nonce, nil)
+	req, err := paswire.NewRequest(ctx, srv.Provider(meas), key, polBytes, nonce, nil)
 	if err != nil {
 		return err
 	}
@@ -201,14 +202,14 @@ func TestSingleInstance(t *testing.T) {
 		pol  []byte
 		want error
 	}{
-		{k1, single, nil}, {k1, single, nil}, {k2, single, pas.ErrSecondInstance}, {k1, single, nil},
+		{k1, single, nil}, {k1, single, nil}, {k2, single, paswire.ErrSecondInstance}, {k1, single, nil},
 		{k2, plain, nil}, {k1, plain, nil}, {k2, plain, nil},
 	} {
 		err := attestKey(srv, c.key, c.pol)
 		if !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
 			t.Fatalf("attestation %d: %v, want %v", i+1, err, c.want)
 		}
-		var p *pas.ProblemError
+		var p *paswire.ProblemError
 		if c.want != nil && (!errors.As(err, &p) || p.Status != http.StatusConflict || !strings.Contains(p.Detail, "sha256:")) {
 			t.Fatalf("refusal %v: want 409 naming the first instance's key", err)
 		}
@@ -256,7 +257,7 @@ func TestSingleInstanceRace(t *testing.T) {
 		switch {
 		case err == nil:
 			won++
-		case !errors.Is(err, pas.ErrSecondInstance):
+		case !errors.Is(err, paswire.ErrSecondInstance):
 			t.Fatal(err)
 		}
 	}
@@ -284,7 +285,7 @@ func TestAttestTurns(t *testing.T) {
 	// may come before it does), anonymous attestations are busy.
 	for try := 0; ; try++ {
 		err := attestKey(srv, newKey(t), srv.PolicyBytes(t, meas))
-		if errors.Is(err, pas.ErrBusy) {
+		if errors.Is(err, paswire.ErrBusy) {
 			break
 		}
 		if err != nil || try == 20 {
@@ -297,7 +298,7 @@ func TestAttestTurns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := pas.NewRequest(ctx, srv.Provider(meas), newKey(t), srv.PolicyBytes(t, meas), nonce, nil)
+	req, err := paswire.NewRequest(ctx, srv.Provider(meas), newKey(t), srv.PolicyBytes(t, meas), nonce, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,12 +346,12 @@ func TestAttackHostHoldsAllTurns(t *testing.T) {
 		fmt.Fprintf(slow, "POST /v1/attest HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{\"platform\":", u.Host, hosts[0].Credential)
 	}
 	ctx := context.Background()
-	attest := func(c *pas.Client) error {
+	attest := func(c *paswire.Client) error {
 		nonce, err := c.Nonce(ctx)
 		if err != nil {
 			return err
 		}
-		req, err := pas.NewRequest(ctx, srv.Provider(meas), newKey(t), srv.PolicyBytes(t, meas), nonce, nil)
+		req, err := paswire.NewRequest(ctx, srv.Provider(meas), newKey(t), srv.PolicyBytes(t, meas), nonce, nil)
 		if err != nil {
 			return err
 		}
@@ -368,8 +369,8 @@ func TestAttackHostHoldsAllTurns(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	var p *pas.ProblemError
-	if !errors.Is(refusal, pas.ErrRateLimited) || !errors.As(refusal, &p) || p.RetryAfter <= 0 ||
+	var p *paswire.ProblemError
+	if !errors.Is(refusal, paswire.ErrRateLimited) || !errors.As(refusal, &p) || p.RetryAfter <= 0 ||
 		!strings.Contains(p.Detail, "host-1") || !strings.Contains(p.Detail, "at once") {
 		t.Errorf("host-1 refused with %v: want a rate-limited problem naming the host and its turns, with a Retry-After", refusal)
 	}

@@ -29,14 +29,8 @@ const CredentialPrefix = "truce-host-"
 // maxHostsFile bounds the hosts file read.
 const maxHostsFile = 4 << 20
 
-// Errors of host credentials.
-var (
-	// ErrUnauthenticated: the credential presented is not one of the
-	// service's hosts.
-	ErrUnauthenticated = errors.New("host credential not accepted")
-	// ErrHostExists: AddHost was given a name already in use.
-	ErrHostExists = errors.New("host name already in use")
-)
+// ErrHostExists: AddHost was given a name already in use.
+var ErrHostExists = errors.New("host name already in use")
 
 // HostRecord is one host of the hosts file.
 type HostRecord struct {

@@ -6,15 +6,10 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"github.com/truce-project/truce/internal/paswire"
 	"time"
 )
-
-// ErrSecondInstance: the policy allows one enclave instance
-// (attestation.single_instance), and the service certified another
-// enclave key for it already.
-var ErrSecondInstance = errors.New("policy allows one enclave instance, and another is certified")
 
 // KeyFingerprint is the SHA-256 of an enclave key's DER
 // SubjectPublicKeyInfo: what names one enclave instance, since an enclave
@@ -110,5 +105,5 @@ func InstancesIn(ctx context.Context, dir, database string, policy *[32]byte) ([
 // secondInstanceError says which instance holds the policy's one place.
 func secondInstanceError(first Instance, want [32]byte) error {
 	return fmt.Errorf("%w: this policy (attestation.single_instance) allows one enclave, and the service certified enclave key sha256:%s first at %s (log entry %d); it refuses key sha256:%s. A restarted enclave is a new instance: agree on a new policy to start afresh",
-		ErrSecondInstance, first.KeyHex(), first.First.UTC().Format(time.RFC3339), first.FirstSeq, hex.EncodeToString(want[:]))
+		paswire.ErrSecondInstance, first.KeyHex(), first.First.UTC().Format(time.RFC3339), first.FirstSeq, hex.EncodeToString(want[:]))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/truce-project/truce/attest/attesttest"
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/paswire"
 )
 
 // childEnv names the service directory when the test binary runs as a
@@ -101,7 +102,7 @@ func TestKillMidLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caCert, err := pas.ParseChainPEM(ca)
+	caCert, err := paswire.ParseChainPEM(ca)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestKillMidLoad(t *testing.T) {
 	}
 	polBytes := attesttest.PolicyBytes(t, attesttest.PolicyOptions{CACertPEM: ca, Service: url,
 		Runtimes: []attesttest.Runtime{{Platform: "sim", Measurement: meas}}})
-	client := &pas.Client{URL: url, CA: caCert[0]}
+	client := &paswire.Client{URL: url, CA: caCert[0]}
 	prov := sim.NewProvider(dev, meas)
 
 	const workers, killAfter = 16, 120
@@ -129,7 +130,7 @@ func TestKillMidLoad(t *testing.T) {
 				if err != nil {
 					return
 				}
-				req, err := pas.NewRequest(ctx, prov, newKey(t), polBytes, n, nil)
+				req, err := paswire.NewRequest(ctx, prov, newKey(t), polBytes, n, nil)
 				if err != nil {
 					return
 				}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/paswire"
 )
 
 // FuzzNonceAuthorization throws arbitrary Authorization headers and
@@ -39,8 +40,8 @@ func FuzzNonceAuthorization(f *testing.F) {
 		isHost := strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(cred) == host.Credential
 		switch {
 		case rec.Code == http.StatusOK:
-			var n pas.NonceResponse
-			if err := json.Unmarshal(rec.Body.Bytes(), &n); err != nil || len(n.Nonce) != pas.NonceSize {
+			var n paswire.NonceResponse
+			if err := json.Unmarshal(rec.Body.Bytes(), &n); err != nil || len(n.Nonce) != paswire.NonceSize {
 				t.Fatalf("200 without a nonce: %q", rec.Body)
 			}
 			if auth != "" && !isHost {
@@ -59,7 +60,7 @@ func FuzzNonceAuthorization(f *testing.F) {
 			}
 		}
 		if rec.Code != http.StatusOK {
-			var p pas.ProblemError
+			var p paswire.ProblemError
 			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.Type == "" || p.Status != rec.Code || p.Detail == "" {
 				t.Fatalf("answer is not problem JSON: %q", rec.Body.String())
 			}

@@ -22,6 +22,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
+	"github.com/truce-project/truce/internal/paswire"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -124,22 +125,22 @@ func TestRefusals(t *testing.T) {
 		return n
 	}
 	// good builds a valid request; each case then spoils one thing.
-	good := func(prov attest.Provider) (pas.AttestRequest, *ecdsa.PrivateKey) {
+	good := func(prov attest.Provider) (paswire.AttestRequest, *ecdsa.PrivateKey) {
 		k := newKey(t)
-		req, err := pas.NewRequest(ctx, prov, k, polBytes, nonce(), nil)
+		req, err := paswire.NewRequest(ctx, prov, k, polBytes, nonce(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return req, k
 	}
-	rebind := func(req *pas.AttestRequest, spki []byte, polHash [32]byte, n []byte, dev *sim.Device, m []byte) {
+	rebind := func(req *paswire.AttestRequest, spki []byte, polHash [32]byte, n []byte, dev *sim.Device, m []byte) {
 		ev, err := sim.NewProvider(dev, m).Evidence(ctx, attest.ReportData(spki, polHash, n))
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.Evidence = ev
 	}
-	spkiOf := func(req pas.AttestRequest) []byte {
+	spkiOf := func(req paswire.AttestRequest) []byte {
 		csr, err := x509.ParseCertificateRequest(req.CSR)
 		if err != nil {
 			t.Fatal(err)
@@ -148,52 +149,52 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		client *pas.Client
-		spoil  func(*pas.AttestRequest)
+		client *paswire.Client
+		spoil  func(*paswire.AttestRequest)
 		want   error
 		detail string
 	}{
-		{name: "reused nonce", spoil: func(r *pas.AttestRequest) {
+		{name: "reused nonce", spoil: func(r *paswire.AttestRequest) {
 			if _, err := c.Attest(ctx, *r); err != nil {
 				t.Fatalf("first use refused: %v", err)
 			}
-		}, want: pas.ErrNonce, detail: "used already"},
-		{name: "expired nonce", spoil: func(r *pas.AttestRequest) { clk.advance(pas.DefaultNonceLifetime + time.Second) }, want: pas.ErrNonce, detail: "expired"},
-		{name: "unknown nonce", spoil: func(r *pas.AttestRequest) {
+		}, want: paswire.ErrNonce, detail: "used already"},
+		{name: "expired nonce", spoil: func(r *paswire.AttestRequest) { clk.advance(pas.DefaultNonceLifetime + time.Second) }, want: paswire.ErrNonce, detail: "expired"},
+		{name: "unknown nonce", spoil: func(r *paswire.AttestRequest) {
 			r.Nonce = bytes.Repeat([]byte{1}, 32)
 			rebind(r, spkiOf(*r), policy.Hash(polBytes), r.Nonce, srv.Device, meas)
-		}, want: pas.ErrNonce},
-		{name: "short nonce", spoil: func(r *pas.AttestRequest) { r.Nonce = r.Nonce[:16] }, want: pas.ErrNonce},
-		{name: "bound to another key", spoil: func(r *pas.AttestRequest) {
+		}, want: paswire.ErrNonce},
+		{name: "short nonce", spoil: func(r *paswire.AttestRequest) { r.Nonce = r.Nonce[:16] }, want: paswire.ErrNonce},
+		{name: "bound to another key", spoil: func(r *paswire.AttestRequest) {
 			other, _ := x509.MarshalPKIXPublicKey(&newKey(t).PublicKey)
 			rebind(r, other, policy.Hash(polBytes), r.Nonce, srv.Device, meas)
 		}, want: attest.ErrBinding},
-		{name: "bound to another policy", spoil: func(r *pas.AttestRequest) {
+		{name: "bound to another policy", spoil: func(r *paswire.AttestRequest) {
 			rebind(r, spkiOf(*r), policy.Hash(otherPol), r.Nonce, srv.Device, meas)
 		}, want: attest.ErrBinding},
-		{name: "sent with another policy", spoil: func(r *pas.AttestRequest) { r.Policy = otherPol }, want: attest.ErrBinding},
-		{name: "bound to another nonce", spoil: func(r *pas.AttestRequest) {
+		{name: "sent with another policy", spoil: func(r *paswire.AttestRequest) { r.Policy = otherPol }, want: attest.ErrBinding},
+		{name: "bound to another nonce", spoil: func(r *paswire.AttestRequest) {
 			rebind(r, spkiOf(*r), policy.Hash(polBytes), nonce(), srv.Device, meas)
 		}, want: attest.ErrBinding},
-		{name: "signed by another device", spoil: func(r *pas.AttestRequest) {
+		{name: "signed by another device", spoil: func(r *paswire.AttestRequest) {
 			rebind(r, spkiOf(*r), policy.Hash(polBytes), r.Nonce, otherDev, meas)
 		}, want: attest.ErrBadEvidence, detail: "another device"},
-		{name: "truncated evidence", spoil: func(r *pas.AttestRequest) { r.Evidence = r.Evidence[:len(r.Evidence)-3] }, want: attest.ErrBadEvidence},
-		{name: "bit-flipped evidence", spoil: func(r *pas.AttestRequest) { r.Evidence[len(r.Evidence)/2] ^= 4 }, want: attest.ErrBadEvidence},
-		{name: "no evidence", spoil: func(r *pas.AttestRequest) { r.Evidence = nil }, want: attest.ErrBadEvidence},
-		{name: "untrusted measurement", spoil: func(r *pas.AttestRequest) {
+		{name: "truncated evidence", spoil: func(r *paswire.AttestRequest) { r.Evidence = r.Evidence[:len(r.Evidence)-3] }, want: attest.ErrBadEvidence},
+		{name: "bit-flipped evidence", spoil: func(r *paswire.AttestRequest) { r.Evidence[len(r.Evidence)/2] ^= 4 }, want: attest.ErrBadEvidence},
+		{name: "no evidence", spoil: func(r *paswire.AttestRequest) { r.Evidence = nil }, want: attest.ErrBadEvidence},
+		{name: "untrusted measurement", spoil: func(r *paswire.AttestRequest) {
 			rebind(r, spkiOf(*r), policy.Hash(polBytes), r.Nonce, srv.Device, bytes.Repeat([]byte{1}, 32))
 		}, want: attest.ErrUntrustedMeasurement},
-		{name: "unknown platform", spoil: func(r *pas.AttestRequest) { r.Platform = "nitro" }, want: attest.ErrUnsupportedPlatform},
-		{name: "made-up platform", spoil: func(r *pas.AttestRequest) { r.Platform = "x" }, want: attest.ErrUnsupportedPlatform},
+		{name: "unknown platform", spoil: func(r *paswire.AttestRequest) { r.Platform = "nitro" }, want: attest.ErrUnsupportedPlatform},
+		{name: "made-up platform", spoil: func(r *paswire.AttestRequest) { r.Platform = "x" }, want: attest.ErrUnsupportedPlatform},
 		{name: "sim without --allow-sim", client: noSim.Client(), want: attest.ErrUnsupportedPlatform, detail: "--allow-sim"},
-		{name: "garbage CSR", spoil: func(r *pas.AttestRequest) { r.CSR = []byte("csr") }, want: pas.ErrCSR},
-		{name: "badly signed CSR", spoil: func(r *pas.AttestRequest) { r.CSR[len(r.CSR)-5] ^= 1 }, want: pas.ErrCSR},
-		{name: "policy of another service", spoil: func(r *pas.AttestRequest) {
+		{name: "garbage CSR", spoil: func(r *paswire.AttestRequest) { r.CSR = []byte("csr") }, want: paswire.ErrCSR},
+		{name: "badly signed CSR", spoil: func(r *paswire.AttestRequest) { r.CSR[len(r.CSR)-5] ^= 1 }, want: paswire.ErrCSR},
+		{name: "policy of another service", spoil: func(r *paswire.AttestRequest) {
 			r.Policy = attesttest.PolicyBytes(t, attesttest.PolicyOptions{CACertPEM: attesttest.NewCA(t).PEM(),
 				Runtimes: []attesttest.Runtime{{Platform: "sim", Measurement: meas}}})
-		}, want: pas.ErrPolicy, detail: "another attestation service"},
-		{name: "garbage policy", spoil: func(r *pas.AttestRequest) { r.Policy = []byte("{}") }, want: pas.ErrPolicy},
+		}, want: paswire.ErrPolicy, detail: "another attestation service"},
+		{name: "garbage policy", spoil: func(r *paswire.AttestRequest) { r.Policy = []byte("{}") }, want: paswire.ErrPolicy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cl := c
@@ -203,7 +204,7 @@ func TestRefusals(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				req, err := pas.NewRequest(ctx, srv.Provider(meas), newKey(t), noSim.PolicyBytes(t, meas), n, nil)
+				req, err := paswire.NewRequest(ctx, srv.Provider(meas), newKey(t), noSim.PolicyBytes(t, meas), n, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -229,8 +230,8 @@ func check(t *testing.T, err, want error, detail string) {
 	if !errors.Is(err, want) {
 		t.Fatalf("got %v, want %v", err, want)
 	}
-	var p *pas.ProblemError
-	if !errors.As(err, &p) || !strings.HasPrefix(p.Type, pas.ProblemTypePrefix) || p.Status < 400 {
+	var p *paswire.ProblemError
+	if !errors.As(err, &p) || !strings.HasPrefix(p.Type, paswire.ProblemBase) || p.Status < 400 {
 		t.Fatalf("error %v is not a problem answer", err)
 	}
 	if detail != "" && !strings.Contains(err.Error(), detail) {
@@ -277,7 +278,7 @@ func TestNonceLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.Nonce(context.Background()); !errors.Is(err, pas.ErrBusy) {
+	if _, err := c.Nonce(context.Background()); !errors.Is(err, paswire.ErrBusy) {
 		t.Fatalf("got %v, want ErrBusy", err)
 	}
 }
@@ -327,7 +328,7 @@ func TestRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := pas.NewRequest(context.Background(), srv.Provider(meas), newKey(t), polBytes, n, nil)
+	req, err := paswire.NewRequest(context.Background(), srv.Provider(meas), newKey(t), polBytes, n, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
+	"github.com/truce-project/truce/internal/paswire"
 )
 
 // TestPostgres runs replicas of the service on one real PostgreSQL
@@ -99,8 +100,8 @@ func testReplicas(t *testing.T, database string) {
 				from, to := rs[(w+i)%2], rs[(w+i+1)%2]
 				n, err := from.Client().Nonce(ctx)
 				if err == nil {
-					var req pas.AttestRequest
-					req, err = pas.NewRequest(ctx, prov, newKey(t), polBytes, n, nil)
+					var req paswire.AttestRequest
+					req, err = paswire.NewRequest(ctx, prov, newKey(t), polBytes, n, nil)
 					if err == nil {
 						var chain []*x509.Certificate
 						chain, err = to.Client().Attest(ctx, req)
@@ -171,7 +172,7 @@ func testReplicaNonces(t *testing.T, database string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, err := pas.NewRequest(ctx, prov, newKey(t), polBytes, n, nil)
+		req, err := paswire.NewRequest(ctx, prov, newKey(t), polBytes, n, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +184,7 @@ func testReplicaNonces(t *testing.T, database string) {
 				switch {
 				case err == nil:
 					wins.Add(1)
-				case !errors.Is(err, pas.ErrNonce):
+				case !errors.Is(err, paswire.ErrNonce):
 					t.Errorf("replay refused with %v, want ErrNonce", err)
 				}
 			})
@@ -200,7 +201,7 @@ func testReplicaNonces(t *testing.T, database string) {
 		}
 	}
 	for _, r := range rs {
-		if _, err := r.Client().Nonce(ctx); !errors.Is(err, pas.ErrBusy) {
+		if _, err := r.Client().Nonce(ctx); !errors.Is(err, paswire.ErrBusy) {
 			t.Fatalf("nonce past the shared bound: %v, want ErrBusy", err)
 		}
 	}
@@ -268,7 +269,7 @@ func testReplicaKill(t *testing.T, database string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := pas.ParseChainPEM(caPEM)
+	ca, err := paswire.ParseChainPEM(caPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func testReplicaKill(t *testing.T, database string) {
 	prov := sim.NewProvider(dev, meas)
 	polBytes := attesttest.PolicyBytes(t, attesttest.PolicyOptions{CACertPEM: caPEM, Service: urlA,
 		Runtimes: []attesttest.Runtime{{Platform: "sim", Measurement: meas}}})
-	clients := []*pas.Client{{URL: urlA, CA: ca[0]}, {URL: urlB, CA: ca[0]}}
+	clients := []*paswire.Client{{URL: urlA, CA: ca[0]}, {URL: urlB, CA: ca[0]}}
 
 	const workers, killAfter, total = 8, 40, 120
 	var (
@@ -302,7 +303,7 @@ func testReplicaKill(t *testing.T, database string) {
 				if err != nil {
 					continue // the killed replica: go to the other
 				}
-				req, err := pas.NewRequest(ctx, prov, newKey(t), polBytes, n, nil)
+				req, err := paswire.NewRequest(ctx, prov, newKey(t), polBytes, n, nil)
 				if err != nil {
 					t.Error(err)
 					return

@@ -29,6 +29,7 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/internal/paswire"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -41,8 +42,6 @@ const (
 	DefaultAttestsAtOnce = 8
 	// MaxHeldRefusals bounds the refusals held back (Config.RefusalDelay).
 	MaxHeldRefusals = 1024
-	// NonceSize is the length of every nonce in bytes.
-	NonceSize = 32
 	// MaxRequestBytes bounds an attestation request: a policy of at most
 	// policy.MaxSize in base64, plus evidence and CSR.
 	MaxRequestBytes = policy.MaxSize*4/3 + 1<<20
@@ -343,12 +342,12 @@ func minTime(a, b time.Time) time.Time {
 //
 //	POST /v1/nonce   → {"nonce": base64, "expires": RFC 3339}; hosts send
 //	                   "Authorization: Bearer CREDENTIAL" (see AddHost)
-//	POST /v1/attest  ← AttestRequest as JSON → certificate chain PEM (leaf first)
+//	POST /v1/attest  ← paswire.AttestRequest as JSON → certificate chain PEM (leaf first)
 //	GET  /v1/ca      → the CA certificate PEM
 //	GET  /v1/collateral → the cached vendor collateral's freshness (JSON)
 //	GET  /healthz    → "ok" while the store answers (503 otherwise)
 //
-// Errors are RFC 9457 problem JSON (see ProblemError).
+// Errors are RFC 9457 problem JSON (see paswire.ProblemError).
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/nonce", s.handleNonce)
@@ -361,7 +360,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.store.Ping(r.Context()); err != nil {
 			s.cfg.Logger.Error("health check: store", "err", err)
-			p := newProblem(ProblemInternal, "the issuance log's database does not answer")
+			p := paswire.NewProblem(paswire.ProblemInternal, "the issuance log's database does not answer")
 			p.Status = http.StatusServiceUnavailable
 			writeProblem(w, p)
 			return
@@ -371,7 +370,7 @@ func (s *Service) Handler() http.Handler {
 	})
 	allow := map[string]string{"/v1/nonce": "POST", "/v1/attest": "POST", "/v1/ca": "GET, HEAD", "/v1/collateral": "GET, HEAD", "/healthz": "GET, HEAD"}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		p := &ProblemError{Type: ProblemTypePrefix + ProblemBadRequest, Title: "No such endpoint", Status: http.StatusNotFound,
+		p := &paswire.ProblemError{Type: paswire.ProblemBase + paswire.ProblemBadRequest, Title: "No such endpoint", Status: http.StatusNotFound,
 			Detail: r.Method + " " + r.URL.Path + ": use POST /v1/nonce, POST /v1/attest, GET /v1/ca or GET /healthz"}
 		if a, ok := allow[r.URL.Path]; ok {
 			w.Header().Set("Allow", a)
@@ -391,7 +390,7 @@ func (s *Service) handleCollateral(w http.ResponseWriter, r *http.Request) {
 		st, err := s.cfg.Collateral.Status(r.Context())
 		if err != nil {
 			s.cfg.Logger.Error("collateral status", "err", err)
-			writeProblem(w, newProblem(ProblemInternal, "the collateral cache could not be read"))
+			writeProblem(w, paswire.NewProblem(paswire.ProblemInternal, "the collateral cache could not be read"))
 			return
 		}
 		status = append(status, st...)
@@ -399,12 +398,6 @@ func (s *Service) handleCollateral(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(status)
-}
-
-// NonceResponse is the answer to POST /v1/nonce.
-type NonceResponse struct {
-	Nonce   []byte    `json:"nonce"`
-	Expires time.Time `json:"expires"`
 }
 
 // NewNonce makes and remembers a fresh single-use nonce.
@@ -417,9 +410,9 @@ func (s *Service) newNonce(ctx context.Context) ([]byte, time.Time, error) {
 }
 
 // putNonce makes and remembers a nonce if fewer than limit are
-// outstanding (ErrBusy otherwise).
+// outstanding (paswire.ErrBusy otherwise).
 func (s *Service) putNonce(ctx context.Context, now time.Time, limit int) ([]byte, time.Time, error) {
-	var n [NonceSize]byte
+	var n [paswire.NonceSize]byte
 	if _, err := io.ReadFull(s.cfg.Rand, n[:]); err != nil {
 		return nil, time.Time{}, fmt.Errorf("generating a nonce: %w", err)
 	}
@@ -436,11 +429,11 @@ var errNonceStore = errors.New("nonce store failed")
 
 // consumeNonce removes nonce and reports whether it was known and unexpired.
 func (s *Service) consumeNonce(ctx context.Context, nonce []byte) error {
-	if len(nonce) != NonceSize {
-		return fmt.Errorf("nonce is %d bytes, want %d: get one from POST /v1/nonce", len(nonce), NonceSize)
+	if len(nonce) != paswire.NonceSize {
+		return fmt.Errorf("nonce is %d bytes, want %d: get one from POST /v1/nonce", len(nonce), paswire.NonceSize)
 	}
 	now := s.cfg.Now()
-	exp, ok, err := s.store.TakeNonce(context.WithoutCancel(ctx), [NonceSize]byte(nonce))
+	exp, ok, err := s.store.TakeNonce(context.WithoutCancel(ctx), [paswire.NonceSize]byte(nonce))
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %w", errNonceStore, err)
@@ -461,39 +454,39 @@ type caller struct {
 // authenticate reads the request's credential, if any. A credential that
 // is not a host's is refused: a misconfigured host hears of it at once
 // rather than being served as anonymous.
-func (s *Service) authenticate(r *http.Request) (caller, *ProblemError) {
+func (s *Service) authenticate(r *http.Request) (caller, *paswire.ProblemError) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return caller{addr: clientKey(r.RemoteAddr)}, nil
 	}
 	scheme, cred, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return caller{}, newProblem(ProblemUnauthenticated, "the Authorization header must be \"Bearer CREDENTIAL\": give the host the credential \"truce pas host add\" made (truce host serve --pas-credential FILE), or send no Authorization header to be served as an anonymous caller")
+		return caller{}, paswire.NewProblem(paswire.ProblemUnauthenticated, "the Authorization header must be \"Bearer CREDENTIAL\": give the host the credential \"truce pas host add\" made (truce host serve --pas-credential FILE), or send no Authorization header to be served as an anonymous caller")
 	}
 	name, ok := s.hosts.lookup(strings.TrimSpace(cred))
 	if !ok {
-		return caller{}, newProblem(ProblemUnauthenticated, "the credential is not one of this service's hosts: check the file given to --pas-credential, or make one with \"truce pas host add NAME\" (and restart the service so that it reads it)")
+		return caller{}, paswire.NewProblem(paswire.ProblemUnauthenticated, "the credential is not one of this service's hosts: check the file given to --pas-credential, or make one with \"truce pas host add NAME\" (and restart the service so that it reads it)")
 	}
 	return caller{host: name}, nil
 }
 
 // admit takes a nonce's worth of c's limits, or says why not.
-func (s *Service) admit(c caller, now time.Time) *ProblemError {
+func (s *Service) admit(c caller, now time.Time) *paswire.ProblemError {
 	if c.host != "" {
 		if ok, wait := s.host.allow(c.host, now); !ok {
-			p := newProblem(ProblemRateLimited, fmt.Sprintf("host %q asked for more than %g nonces a second (%d at once): retry after the delay in Retry-After; a host needs one nonce per attestation", c.host, s.cfg.HostRate, s.cfg.HostBurst))
+			p := paswire.NewProblem(paswire.ProblemRateLimited, fmt.Sprintf("host %q asked for more than %g nonces a second (%d at once): retry after the delay in Retry-After; a host needs one nonce per attestation", c.host, s.cfg.HostRate, s.cfg.HostBurst))
 			p.RetryAfter = wait
 			return p
 		}
 		return nil
 	}
 	if ok, wait := s.anon.allow(c.addr, now); !ok {
-		p := newProblem(ProblemRateLimited, fmt.Sprintf("anonymous callers get at most %g nonces a second from one address (%d at once), and %s asked for more: retry after the delay in Retry-After, or authenticate the host with a credential (truce pas host add NAME on the service; truce host serve --pas-credential FILE)", s.cfg.AnonymousRate, s.cfg.AnonymousBurst, c.addr))
+		p := paswire.NewProblem(paswire.ProblemRateLimited, fmt.Sprintf("anonymous callers get at most %g nonces a second from one address (%d at once), and %s asked for more: retry after the delay in Retry-After, or authenticate the host with a credential (truce pas host add NAME on the service; truce host serve --pas-credential FILE)", s.cfg.AnonymousRate, s.cfg.AnonymousBurst, c.addr))
 		p.RetryAfter = wait
 		return p
 	}
 	if ok, wait := s.anonAll.allow("", now); !ok {
-		p := newProblem(ProblemBusy, fmt.Sprintf("anonymous callers together get at most %g nonces a second, and that many were handed out: retry after the delay in Retry-After, or authenticate the host with a credential (truce pas host add NAME on the service; truce host serve --pas-credential FILE), which keeps its own share", max(s.cfg.AnonymousTotalRate, 0)))
+		p := paswire.NewProblem(paswire.ProblemBusy, fmt.Sprintf("anonymous callers together get at most %g nonces a second, and that many were handed out: retry after the delay in Retry-After, or authenticate the host with a credential (truce pas host add NAME on the service; truce host serve --pas-credential FILE), which keeps its own share", max(s.cfg.AnonymousTotalRate, 0)))
 		p.RetryAfter = max(wait, time.Second)
 		return p
 	}
@@ -539,12 +532,12 @@ func (s *Service) handleNonce(w http.ResponseWriter, r *http.Request) {
 		limit -= s.cfg.ReservedNonces
 	}
 	n, exp, err := s.putNonce(r.Context(), now, limit)
-	if errors.Is(err, ErrBusy) {
+	if errors.Is(err, paswire.ErrBusy) {
 		detail := fmt.Sprintf("%d nonces are outstanding, the most this service holds: retry after the delay in Retry-After (nonces expire %v after they are made)", s.cfg.MaxNonces, s.cfg.NonceLifetime)
 		if c.host == "" {
 			detail = fmt.Sprintf("anonymous callers hold %d outstanding nonces, the most they may (%d more are kept for authenticated hosts): retry after the delay in Retry-After, or authenticate the host with a credential (truce pas host add NAME; truce host serve --pas-credential FILE)", limit, s.cfg.ReservedNonces)
 		}
-		p := newProblem(ProblemBusy, detail)
+		p := paswire.NewProblem(paswire.ProblemBusy, detail)
 		p.RetryAfter = 5 * time.Second
 		if c.host == "" {
 			s.hold(r.Context(), p.RetryAfter)
@@ -553,27 +546,12 @@ func (s *Service) handleNonce(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		s.cfg.Logger.Error("nonce", "err", err)
-		writeProblem(w, newProblem(ProblemInternal, "could not make a nonce"))
+		writeProblem(w, paswire.NewProblem(paswire.ProblemInternal, "could not make a nonce"))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(NonceResponse{Nonce: n, Expires: exp.UTC()})
-}
-
-// AttestRequest is the body of POST /v1/attest. Byte fields are base64
-// (standard, padded) in JSON.
-type AttestRequest struct {
-	// Platform names the evidence's platform, such as "sim".
-	Platform string `json:"platform"`
-	// Evidence is the platform's evidence over the report data.
-	Evidence []byte `json:"evidence"`
-	// CSR is the DER certificate signing request for the enclave's TLS key.
-	CSR []byte `json:"csr"`
-	// Nonce is the nonce from POST /v1/nonce.
-	Nonce []byte `json:"nonce"`
-	// Policy is the exact bytes of the policy the enclave runs.
-	Policy []byte `json:"policy"`
+	json.NewEncoder(w).Encode(paswire.NonceResponse{Nonce: n, Expires: exp.UTC()})
 }
 
 // attestTurn is how long a request waits for its turn to be read.
@@ -591,7 +569,7 @@ func (s *Service) handleAttest(w http.ResponseWriter, r *http.Request) {
 		// waiting requests count too, so a host cannot queue up more.
 		if !s.takeHostTurn(c.host) {
 			n := HostTurns(s.cfg.AttestsAtOnce)
-			p := newProblem(ProblemRateLimited, fmt.Sprintf("host %q has %d attestation requests being read or checked, the most one host may have at once (of the %d hosts share): wait for them to finish, or close them, and retry after the delay in Retry-After", c.host, n, s.cfg.AttestsAtOnce))
+			p := paswire.NewProblem(paswire.ProblemRateLimited, fmt.Sprintf("host %q has %d attestation requests being read or checked, the most one host may have at once (of the %d hosts share): wait for them to finish, or close them, and retry after the delay in Retry-After", c.host, n, s.cfg.AttestsAtOnce))
 			p.RetryAfter = time.Second
 			s.refuse(w, r, p)
 			return
@@ -605,7 +583,7 @@ func (s *Service) handleAttest(w http.ResponseWriter, r *http.Request) {
 		t.Stop()
 		defer func() { <-slots }()
 	case <-t.C:
-		p := newProblem(ProblemBusy, fmt.Sprintf("%d attestation requests are being checked, the most at once: retry after the delay in Retry-After", s.cfg.AttestsAtOnce))
+		p := paswire.NewProblem(paswire.ProblemBusy, fmt.Sprintf("%d attestation requests are being checked, the most at once: retry after the delay in Retry-After", s.cfg.AttestsAtOnce))
 		if c.host == "" {
 			p.Detail += ", or authenticate the host with a credential (truce pas host add NAME; truce host serve --pas-credential FILE), which has turns of its own"
 		}
@@ -617,11 +595,11 @@ func (s *Service) handleAttest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
-	var req AttestRequest
+	var req paswire.AttestRequest
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		s.refuse(w, r, newProblem(ProblemBadRequest, "the body must be one JSON object with platform, evidence, csr, nonce and policy: "+err.Error()))
+		s.refuse(w, r, paswire.NewProblem(paswire.ProblemBadRequest, "the body must be one JSON object with platform, evidence, csr, nonce and policy: "+err.Error()))
 		return
 	}
 	chain, p := s.Attest(r.Context(), req)
@@ -636,7 +614,7 @@ func (s *Service) handleAttest(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Service) refuse(w http.ResponseWriter, r *http.Request, p *ProblemError) {
+func (s *Service) refuse(w http.ResponseWriter, r *http.Request, p *paswire.ProblemError) {
 	s.cfg.Logger.Warn("attestation refused", "remote", r.RemoteAddr, "problem", p.Kind(), "detail", p.Detail)
 	writeProblem(w, p)
 }
@@ -644,30 +622,30 @@ func (s *Service) refuse(w http.ResponseWriter, r *http.Request, p *ProblemError
 // Attest runs every check on req and, if all pass, issues and logs the
 // certificate and returns the chain (leaf, CA). The nonce is consumed
 // whatever the outcome.
-func (s *Service) Attest(ctx context.Context, req AttestRequest) ([]*x509.Certificate, *ProblemError) {
+func (s *Service) Attest(ctx context.Context, req paswire.AttestRequest) ([]*x509.Certificate, *paswire.ProblemError) {
 	if err := s.consumeNonce(ctx, req.Nonce); errors.Is(err, errNonceStore) {
 		s.cfg.Logger.Error("nonce store", "err", err)
-		return nil, newProblem(ProblemInternal, "the nonce could not be checked: get a fresh one and retry")
+		return nil, paswire.NewProblem(paswire.ProblemInternal, "the nonce could not be checked: get a fresh one and retry")
 	} else if err != nil {
-		return nil, newProblem(ProblemBadNonce, err.Error())
+		return nil, paswire.NewProblem(paswire.ProblemBadNonce, err.Error())
 	}
 	csr, err := x509.ParseCertificateRequest(req.CSR)
 	if err != nil {
-		return nil, newProblem(ProblemBadCSR, "csr is not a DER certificate signing request: "+err.Error())
+		return nil, paswire.NewProblem(paswire.ProblemBadCSR, "csr is not a DER certificate signing request: "+err.Error())
 	}
 	if err := csr.CheckSignature(); err != nil {
-		return nil, newProblem(ProblemBadCSR, "the CSR's signature does not verify: "+err.Error())
+		return nil, paswire.NewProblem(paswire.ProblemBadCSR, "the CSR's signature does not verify: "+err.Error())
 	}
 	if err := tlsKey(csr.PublicKey); err != nil {
-		return nil, newProblem(ProblemBadCSR, err.Error())
+		return nil, paswire.NewProblem(paswire.ProblemBadCSR, err.Error())
 	}
 	now := s.cfg.Now()
 	pol, err := policy.Parse(req.Policy, now)
 	if err != nil {
-		return nil, newProblem(ProblemBadPolicy, err.Error())
+		return nil, paswire.NewProblem(paswire.ProblemBadPolicy, err.Error())
 	}
 	if !pol.CACertificate().Equal(s.ca) {
-		return nil, newProblem(ProblemBadPolicy, "the policy pins another attestation service's CA (attestation.ca_cert): send it to that service, or pin this one's ca.crt")
+		return nil, paswire.NewProblem(paswire.ProblemBadPolicy, "the policy pins another attestation service's CA (attestation.ca_cert): send it to that service, or pin this one's ca.crt")
 	}
 	v, ok := s.vs[req.Platform]
 	if !ok {
@@ -675,7 +653,7 @@ func (s *Service) Attest(ctx context.Context, req AttestRequest) ([]*x509.Certif
 		if req.Platform == attest.SimPlatform {
 			detail += ": start it with --allow-sim to accept the simulated platform"
 		}
-		return nil, newProblem(ProblemUnsupportedPlatform, detail)
+		return nil, paswire.NewProblem(paswire.ProblemUnsupportedPlatform, detail)
 	}
 	claims, err := v.Verify(req.Evidence, attest.VerifyOptions{Now: now})
 	if err != nil {
@@ -699,13 +677,13 @@ func (s *Service) Attest(ctx context.Context, req AttestRequest) ([]*x509.Certif
 	id := attest.Identity{Platform: claims.Platform, Measurement: claims.Measurement, PolicyHash: pol.Hash(),
 		Simulated: claims.Simulated || claims.Platform == attest.SimPlatform, TCB: claims.TCB}
 	leaf, err := s.issue(ctx, now, csr, pol, id)
-	if errors.Is(err, ErrSecondInstance) {
+	if errors.Is(err, paswire.ErrSecondInstance) {
 		s.cfg.Logger.Warn("second enclave instance refused", "policy", pol.HashHex(), "err", err)
-		return nil, newProblem(ProblemSecondInstance, err.Error())
+		return nil, paswire.NewProblem(paswire.ProblemSecondInstance, err.Error())
 	}
 	if err != nil {
 		s.cfg.Logger.Error("issuance failed", "err", err)
-		return nil, newProblem(ProblemInternal, "the certificate could not be issued and logged; nothing was issued: retry")
+		return nil, paswire.NewProblem(paswire.ProblemInternal, "the certificate could not be issued and logged; nothing was issued: retry")
 	}
 	return []*x509.Certificate{leaf, s.ca}, nil
 }

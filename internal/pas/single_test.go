@@ -15,6 +15,7 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/paswire"
 )
 
 // logCert makes a certificate, as the service would issue it, for key
@@ -111,16 +112,16 @@ func testSingleInstanceAcrossStores(t *testing.T, database string) {
 		single bool
 		want   error
 	}{
-		{a, k1, true, nil}, {b, k1, true, nil}, {a, k1, true, nil}, {b, k2, true, pas.ErrSecondInstance},
+		{a, k1, true, nil}, {b, k1, true, nil}, {a, k1, true, nil}, {b, k2, true, paswire.ErrSecondInstance},
 		{b, k2, false, nil}, // written without the check
-		{a, k1, true, pas.ErrSecondInstance}, {b, k1, true, pas.ErrSecondInstance},
-		{a, k2, true, pas.ErrSecondInstance},
+		{a, k1, true, paswire.ErrSecondInstance}, {b, k1, true, paswire.ErrSecondInstance},
+		{a, k2, true, paswire.ErrSecondInstance},
 	} {
 		err := appendKey(step.s, step.key, step.single)
 		if !errors.Is(err, step.want) || (err == nil) != (step.want == nil) {
 			t.Fatalf("step %d: %v, want %v", i+1, err, step.want)
 		}
-		if err != nil && !errors.Is(err, pas.ErrSecondInstance) {
+		if err != nil && !errors.Is(err, paswire.ErrSecondInstance) {
 			t.Fatal(err)
 		}
 	}
@@ -144,7 +145,7 @@ func testSingleInstanceAcrossStores(t *testing.T, database string) {
 			switch {
 			case err == nil:
 				won <- i
-			case !errors.Is(err, pas.ErrSecondInstance):
+			case !errors.Is(err, paswire.ErrSecondInstance):
 				t.Error(err)
 			}
 		})
@@ -162,7 +163,7 @@ func testSingleInstanceAcrossStores(t *testing.T, database string) {
 		for i, k := range keys {
 			serial, der := logCert(t, k, raced, 200+int64(10*j+i))
 			_, err := st.AppendSingle(ctx, time.Now(), serial, raced, der)
-			if (i == winners[0]) != (err == nil) || err != nil && !errors.Is(err, pas.ErrSecondInstance) {
+			if (i == winners[0]) != (err == nil) || err != nil && !errors.Is(err, paswire.ErrSecondInstance) {
 				t.Fatalf("store %d renewing racer %d (winner %d): %v", j, i, winners[0], err)
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
 
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/internal/paswire"
 )
 
 // Store keeps what a service must not lose and what its replicas share:
@@ -35,7 +36,7 @@ type Store interface {
 	// AppendSingle is Append for a policy that allows one enclave
 	// instance: in the same transaction, under the same lock, it first
 	// checks that every entry for id's policy certifies the key certDER
-	// certifies, and refuses with an error wrapping ErrSecondInstance
+	// certifies, and refuses with an error wrapping paswire.ErrSecondInstance
 	// otherwise, appending nothing. Two enclaves racing to be first
 	// cannot both win. A store remembers what it checked of each policy,
 	// so each append reads only the policy's entries appended since (by
@@ -49,13 +50,13 @@ type Store interface {
 	Entries(fn func(Entry) error) error
 	// Verify checks the whole log (see VerifyLogIn) and returns its length.
 	Verify(ca *x509.Certificate) (int, error)
-	// PutNonce remembers nonce as unused until expires; it returns ErrBusy
+	// PutNonce remembers nonce as unused until expires; it returns paswire.ErrBusy
 	// when max unexpired nonces are outstanding at now.
-	PutNonce(ctx context.Context, nonce [NonceSize]byte, expires, now time.Time, max int) error
+	PutNonce(ctx context.Context, nonce [paswire.NonceSize]byte, expires, now time.Time, max int) error
 	// TakeNonce forgets nonce and returns when it expires; ok is false if
 	// the store did not hold it (never issued, or taken already — by any
 	// replica).
-	TakeNonce(ctx context.Context, nonce [NonceSize]byte) (expires time.Time, ok bool, err error)
+	TakeNonce(ctx context.Context, nonce [paswire.NonceSize]byte) (expires time.Time, ok bool, err error)
 	// GetCollateral returns the cached vendor document for url and when
 	// it was fetched; ok is false if none is cached.
 	GetCollateral(ctx context.Context, url string) (body []byte, fetched time.Time, ok bool, err error)
@@ -229,7 +230,7 @@ func openSQL(ctx context.Context, dir, database string, readOnly bool) (*sqlStor
 	}
 	s := &sqlStore{db: db, d: d}
 	if d.name == sqliteDialect.name {
-		s.nonces = &memNonces{m: map[[NonceSize]byte]time.Time{}}
+		s.nonces = &memNonces{m: map[[paswire.NonceSize]byte]time.Time{}}
 	}
 	if !readOnly {
 		if err := s.createTables(ctx); err != nil {
@@ -333,7 +334,7 @@ func (s *sqlStore) AppendSingle(ctx context.Context, t time.Time, serial string,
 	defer s.mu.Unlock()
 	ctx = context.WithoutCancel(ctx)
 	e, err := s.append(ctx, t, serial, id, certDER, true)
-	if errors.Is(err, ErrSecondInstance) {
+	if errors.Is(err, paswire.ErrSecondInstance) {
 		return Entry{}, err
 	}
 	if err != nil {
@@ -567,7 +568,7 @@ func (s *sqlStore) verify(ctx context.Context, ca *x509.Certificate) (int, [32]b
 	return int(n), prev, err
 }
 
-func (s *sqlStore) PutNonce(ctx context.Context, nonce [NonceSize]byte, expires, now time.Time, max int) error {
+func (s *sqlStore) PutNonce(ctx context.Context, nonce [paswire.NonceSize]byte, expires, now time.Time, max int) error {
 	if s.nonces != nil {
 		return s.nonces.put(nonce, expires, now, max)
 	}
@@ -592,7 +593,7 @@ func (s *sqlStore) PutNonce(ctx context.Context, nonce [NonceSize]byte, expires,
 		case n == 1:
 			return nil
 		case try > 0:
-			return ErrBusy
+			return paswire.ErrBusy
 		}
 		if err := s.sweepNonces(ctx, now); err != nil {
 			return err
@@ -607,7 +608,7 @@ func (s *sqlStore) sweepNonces(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-func (s *sqlStore) TakeNonce(ctx context.Context, nonce [NonceSize]byte) (time.Time, bool, error) {
+func (s *sqlStore) TakeNonce(ctx context.Context, nonce [paswire.NonceSize]byte) (time.Time, bool, error) {
 	if s.nonces != nil {
 		exp, ok := s.nonces.take(nonce)
 		return exp, ok, nil
@@ -670,10 +671,10 @@ func (s *sqlStore) CollateralTimes(ctx context.Context, fn func(string, time.Tim
 // memNonces keeps nonces in memory, for a service that is one process.
 type memNonces struct {
 	mu sync.Mutex
-	m  map[[NonceSize]byte]time.Time // nonce → expiry
+	m  map[[paswire.NonceSize]byte]time.Time // nonce → expiry
 }
 
-func (m *memNonces) put(n [NonceSize]byte, exp, now time.Time, max int) error {
+func (m *memNonces) put(n [paswire.NonceSize]byte, exp, now time.Time, max int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.m) >= max {
@@ -683,14 +684,14 @@ func (m *memNonces) put(n [NonceSize]byte, exp, now time.Time, max int) error {
 			}
 		}
 		if len(m.m) >= max {
-			return ErrBusy
+			return paswire.ErrBusy
 		}
 	}
 	m.m[n] = exp
 	return nil
 }
 
-func (m *memNonces) take(n [NonceSize]byte) (time.Time, bool) {
+func (m *memNonces) take(n [paswire.NonceSize]byte) (time.Time, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	exp, ok := m.m[n]

@@ -18,6 +18,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
+	"github.com/truce-project/truce/internal/paswire"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -76,11 +77,11 @@ func TestAttestMinimumTCBAndRevocation(t *testing.T) {
 		claim       string
 	}{
 		{name: "at minimum", measurement: good, tcb: at},
-		{name: "bootloader below", measurement: good, tcb: below("bootloader"), sentinel: attest.ErrTCBTooLow, kind: pas.ProblemTCB, claim: "snp tcb bootloader"},
-		{name: "snp below", measurement: good, tcb: below("snp"), sentinel: attest.ErrTCBTooLow, kind: pas.ProblemTCB, claim: "snp tcb snp"},
-		{name: "microcode below", measurement: good, tcb: below("microcode"), sentinel: attest.ErrTCBTooLow, kind: pas.ProblemTCB, claim: "snp tcb microcode"},
-		{name: "revoked", measurement: old, tcb: at, sentinel: attest.ErrRevoked, kind: pas.ProblemRevoked, claim: "snp measurement"},
-		{name: "wrong measurement", measurement: bytes.Repeat([]byte{0xee}, 48), tcb: at, sentinel: attest.ErrUntrustedMeasurement, kind: pas.ProblemUntrustedMeasurement, claim: "snp measurement"},
+		{name: "bootloader below", measurement: good, tcb: below("bootloader"), sentinel: attest.ErrTCBTooLow, kind: paswire.ProblemTCB, claim: "snp tcb bootloader"},
+		{name: "snp below", measurement: good, tcb: below("snp"), sentinel: attest.ErrTCBTooLow, kind: paswire.ProblemTCB, claim: "snp tcb snp"},
+		{name: "microcode below", measurement: good, tcb: below("microcode"), sentinel: attest.ErrTCBTooLow, kind: paswire.ProblemTCB, claim: "snp tcb microcode"},
+		{name: "revoked", measurement: old, tcb: at, sentinel: attest.ErrRevoked, kind: paswire.ProblemRevoked, claim: "snp measurement"},
+		{name: "wrong measurement", measurement: bytes.Repeat([]byte{0xee}, 48), tcb: at, sentinel: attest.ErrUntrustedMeasurement, kind: paswire.ProblemUntrustedMeasurement, claim: "snp measurement"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake.measurement, fake.tcb = tc.measurement, tc.tcb
@@ -96,7 +97,7 @@ func TestAttestMinimumTCBAndRevocation(t *testing.T) {
 				}
 				return
 			}
-			var pe *pas.ProblemError
+			var pe *paswire.ProblemError
 			var v *attest.Verdict
 			if !errors.As(err, &pe) || pe.Kind() != tc.kind || !errors.Is(err, tc.sentinel) || !errors.As(err, &v) {
 				t.Fatalf("got %v, want a %s problem carrying a verdict", err, tc.kind)
@@ -127,8 +128,8 @@ func TestProblemVerdictFromNetwork(t *testing.T) {
 				w.Write([]byte(tc.body))
 			}))
 			defer hs.Close()
-			c := &pas.Client{URL: hs.URL, HTTP: hs.Client()}
-			_, err := c.Attest(context.Background(), pas.AttestRequest{})
+			c := &paswire.Client{URL: hs.URL, HTTP: hs.Client()}
+			_, err := c.Attest(context.Background(), paswire.AttestRequest{})
 			var v *attest.Verdict
 			if got := errors.As(err, &v); got != tc.asVerdict || !errors.Is(err, attest.ErrTCBTooLow) {
 				t.Fatalf("%v: verdict found %v, want %v", err, got, tc.asVerdict)

@@ -20,7 +20,9 @@ import (
 	"github.com/truce-project/truce/policy/succession"
 )
 
-// problem is a refusal or failure on its way to becoming an api.Problem.
+// problem is a refusal or failure on its way to becoming an api.Problem:
+// its type's title is api.Problems', and its status one the type allows
+// (TestProblemStatuses).
 type problem struct {
 	status   int
 	name     string // api.Problem* name
@@ -35,24 +37,10 @@ func newProblem(status int, name, format string, a ...any) *problem {
 	return &problem{status: status, name: name, detail: fmt.Sprintf(format, a...)}
 }
 
-var titles = map[string]string{
-	api.ProblemForbidden:        "Forbidden by the policy",
-	api.ProblemNotFound:         "Not found",
-	api.ProblemHashMismatch:     "Program hash does not match the policy",
-	api.ProblemLimitExceeded:    "Limit exceeded",
-	api.ProblemProgramFailed:    "Program failed",
-	api.ProblemNotReady:         "Not ready",
-	api.ProblemBadRequest:       "Bad request",
-	api.ProblemConflict:         "Conflict",
-	api.ProblemUnauthenticated:  "Unauthenticated",
-	api.ProblemBudgetExhausted:  "Data-use budget exhausted",
-	api.ProblemHeld:             "Held until released",
-	api.ProblemSuccessorRefused: "Successor policy refused",
-}
-
 func writeProblem(w http.ResponseWriter, req *http.Request, p *problem) {
+	t, _ := api.Problems.Type(p.name)
 	body := api.Problem{
-		Type: api.ProblemBase + p.name, Title: titles[p.name], Status: p.status,
+		Type: api.Problems.URI(p.name), Title: t.Title, Status: p.status,
 		Detail: p.detail, Instance: req.URL.Path, Result: p.result, Pipeline: p.pipeline,
 	}
 	w.Header().Set("Content-Type", api.ContentTypeProblem)
@@ -238,7 +226,7 @@ func (r *Runtime) routeLogged(rq *request, aw *auditWriter) *problem {
 	if err != nil {
 		if !errors.As(err, &p) {
 			r.log.Error("request failed", "path", rq.req.URL.Path, "error", err)
-			p = newProblem(http.StatusInternalServerError, api.ProblemConflict, "the runtime failed: %v", err)
+			p = newProblem(http.StatusInternalServerError, api.ProblemInternal, "the runtime failed: %v", err)
 			rq.outcome = "error"
 		} else {
 			rq.outcome = p.name

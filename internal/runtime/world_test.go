@@ -33,8 +33,8 @@ import (
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/control"
 	"github.com/truce-project/truce/internal/engine"
-	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
+	"github.com/truce-project/truce/internal/paswire"
 	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/policy"
 )
@@ -384,7 +384,7 @@ func (w *world) attest() control.Message {
 	if ev.Type != control.TypeEvidence || ev.Platform != "sim" {
 		w.t.Fatalf("evidence = %+v", ev)
 	}
-	certs, err := pc.Attest(ctx, pas.AttestRequest{Platform: ev.Platform, Evidence: ev.Evidence, CSR: ev.CSR, Nonce: nonce, Policy: w.pol.Bytes()})
+	certs, err := pc.Attest(ctx, paswire.AttestRequest{Platform: ev.Platform, Evidence: ev.Evidence, CSR: ev.CSR, Nonce: nonce, Policy: w.pol.Bytes()})
 	if err != nil {
 		w.t.Fatalf("attestation service: %v", err)
 	}

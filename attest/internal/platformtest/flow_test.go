@@ -22,6 +22,7 @@ import (
 	"github.com/truce-project/truce/attest/sgx/sgxtest"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
+	"github.com/truce-project/truce/internal/paswire"
 	truntime "github.com/truce-project/truce/internal/runtime"
 	"github.com/truce-project/truce/policy"
 )
@@ -151,7 +152,7 @@ func TestWholeFlowPerPlatform(t *testing.T) {
 				if evidence != nil {
 					ev = evidence
 				}
-				chain, err := srv.Client().Attest(ctx, pas.AttestRequest{Platform: p.name, Evidence: ev, CSR: csr, Nonce: nonce, Policy: polBytes})
+				chain, err := srv.Client().Attest(ctx, paswire.AttestRequest{Platform: p.name, Evidence: ev, CSR: csr, Nonce: nonce, Policy: polBytes})
 				if err != nil {
 					return nil, err
 				}
@@ -198,7 +199,7 @@ func TestWholeFlowPerPlatform(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = srv.Client().Attest(ctx, pas.AttestRequest{Platform: p.name, Evidence: ev, CSR: csr, Nonce: nonce, Policy: otherPol})
+			_, err = srv.Client().Attest(ctx, paswire.AttestRequest{Platform: p.name, Evidence: ev, CSR: csr, Nonce: nonce, Policy: otherPol})
 			if !errors.Is(err, attest.ErrUntrustedMeasurement) {
 				t.Fatalf("untrusted measurement: %v", err)
 			}

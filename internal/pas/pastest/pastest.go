@@ -20,6 +20,7 @@ import (
 	"github.com/truce-project/truce/attest/attesttest"
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/paswire"
 )
 
 // Server is a running test service.
@@ -35,7 +36,7 @@ type Server struct {
 	// HTTP is the underlying test server.
 	HTTP *httptest.Server
 
-	client *pas.Client
+	client *paswire.Client
 }
 
 // Options tune Start; the zero value accepts sim with default lifetimes.
@@ -101,7 +102,7 @@ func Start(t testing.TB, o Options) *Server {
 		hs.Close()
 		s.Close()
 	})
-	return &Server{URL: hs.URL, Dir: dir, Service: s, Device: dev, HTTP: hs, client: &pas.Client{URL: hs.URL, CA: s.CACert()}}
+	return &Server{URL: hs.URL, Dir: dir, Service: s, Device: dev, HTTP: hs, client: &paswire.Client{URL: hs.URL, CA: s.CACert()}}
 }
 
 // CA returns the service's CA certificate.
@@ -114,7 +115,7 @@ func (s *Server) CAPEM() []byte {
 
 // Client returns a client that trusts the service's CA (the same one on
 // every call, so connections are reused).
-func (s *Server) Client() *pas.Client { return s.client }
+func (s *Server) Client() *paswire.Client { return s.client }
 
 // Provider returns a provider of the service's simulated device reporting
 // measurement.
@@ -145,7 +146,7 @@ func (s *Server) Attest(ctx context.Context, prov attest.Provider, policyBytes [
 	if err != nil {
 		return nil, nil, err
 	}
-	req, err := pas.NewRequest(ctx, prov, key, policyBytes, nonce, nil)
+	req, err := paswire.NewRequest(ctx, prov, key, policyBytes, nonce, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,4 +1,4 @@
-package pas
+package paswire
 
 import (
 	"context"
