@@ -233,4 +233,3 @@ func TestBuildAndAttestationService(t *testing.T) {
 		t.Errorf("second service %+v", s2)
 	}
 }
-
