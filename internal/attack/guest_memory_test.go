@@ -20,6 +20,7 @@ import (
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/deployment/deploymenttest"
 	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/policy"
 )
@@ -157,7 +158,7 @@ var gmPrograms = map[string]func(t testing.TB) []byte{
 func gmWorld(t *testing.T) *world {
 	t.Helper()
 	ps := startPAS(t)
-	w := &world{dir: t.TempDir(), ids: map[string]*identity.Identity{}, ps: ps, addr: freeAddr(t)}
+	w := &world{dir: t.TempDir(), ids: map[string]*identity.Identity{}, ps: ps, addr: deploymenttest.FreeAddr(t)}
 	caps := map[string]map[string]string{
 		"alice": {"/input/alice.dat": "w"},
 		"oscar": {"/program/": "w"},
@@ -182,7 +183,7 @@ func gmWorld(t *testing.T) *world {
 	doc := map[string]any{
 		"version": 1, "name": "guest-memory", "expires": time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339),
 		"host": w.addr,
-		"attestation": map[string]any{"service": ps.url, "ca_cert": string(ps.caPEM),
+		"attestation": map[string]any{"service": ps.URL, "ca_cert": string(ps.CACert),
 			"runtimes": []any{map[string]string{"platform": "sim", "measurement": hex.EncodeToString(measurement)}}},
 		"principals": principals,
 		"programs":   progs,
@@ -227,7 +228,7 @@ func procStatus(pid int, field string) int64 {
 // runtimePid is the pid of the world's runtime: the host's child.
 func (w *world) runtimePid(t testing.TB) int {
 	t.Helper()
-	kids := children(w.host.cmd.Process.Pid)
+	kids := w.host.Children()
 	if len(kids) != 1 {
 		t.Fatalf("the host has %d children, want its one runtime", len(kids))
 	}
@@ -291,8 +292,8 @@ func TestGuestMemoryAttacks(t *testing.T) {
 	for _, c := range cases {
 		t.Run(filepath.Base(c.prog), func(t *testing.T) {
 			res, err := dave.Run(ctx, c.prog)
-			if w.host.exited() {
-				t.Fatalf("the host exited: %s", w.host.log.String())
+			if w.host.Exited() {
+				t.Fatalf("the host exited: %s", w.host.Output())
 			}
 			c.check(t, res, err)
 			if got := w.runtimePid(t); got != pid {

@@ -343,7 +343,7 @@ func (s *slowReader) Read(p []byte) (int, error) {
 func TestRuntimeKilledMidUpload(t *testing.T) {
 	w := startWorld(t, worldOptions{})
 	w.put(t, "alice", "/input/alice.dat", []byte("version one"))
-	kids := children(w.host.cmd.Process.Pid)
+	kids := w.host.Children()
 	if len(kids) != 1 {
 		t.Fatalf("host has %d children, want its runtime", len(kids))
 	}
@@ -358,12 +358,12 @@ func TestRuntimeKilledMidUpload(t *testing.T) {
 	}
 	t.Logf("upload: %v", err)
 	select {
-	case <-w.host.done:
+	case <-w.host.Done():
 	case <-time.After(20 * time.Second):
 		t.Fatal("the host went on after its runtime died")
 	}
-	if code := w.host.cmd.ProcessState.ExitCode(); code == 0 {
-		t.Fatalf("host exited 0 after its runtime died:\n%s", w.host.log.String())
+	if code := w.host.ExitCode(); code == 0 {
+		t.Fatalf("host exited 0 after its runtime died:\n%s", w.host.Output())
 	}
 	// Restarted by its operator: a new, empty enclave of the same policy.
 	w.serve(t)
@@ -396,6 +396,6 @@ func TestDroppedMidUpload(t *testing.T) {
 	}
 	w.unchanged(t, before)
 	if os.Getenv("TRUCE_DEBUG") != "" {
-		t.Log(w.host.log.String())
+		t.Log(w.host.Output())
 	}
 }

@@ -1,7 +1,6 @@
 package attack
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -14,20 +13,17 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
-	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/deployment"
+	"github.com/truce-project/truce/internal/deployment/deploymenttest"
 	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/policy"
 )
@@ -35,6 +31,7 @@ import (
 // bin is the truce executable built for the suite; measurement is its
 // SHA-256, what a sim policy pins.
 var (
+	truceBin    *deployment.Binary
 	bin         string
 	measurement []byte
 )
@@ -42,25 +39,15 @@ var (
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "truce-attack-bin-")
+	root, err := deployment.ModuleRoot()
+	if err == nil {
+		truceBin, err = deployment.Build(context.Background(), root)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	bin = filepath.Join(dir, "truce")
-	_, file, _, _ := runtime.Caller(0)
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/truce")
-	cmd.Dir = filepath.Dir(filepath.Dir(filepath.Dir(file)))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building truce:", err)
-		return 1
-	}
-	if measurement, err = sim.MeasureFile(bin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	bin, measurement = truceBin.Path, truceBin.Measurement
 	return m.Run()
 }
 
@@ -72,143 +59,10 @@ func long(t *testing.T) {
 	}
 }
 
-// proc is a running truce child process.
-type proc struct {
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startProc(t testing.TB, onLine func(string), args ...string) *proc {
+// startPAS starts an attestation service in a new directory, for t.
+func startPAS(t testing.TB) *deployment.AttestationService {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	p := &proc{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.log
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			fmt.Fprintln(p.log, sc.Text())
-			if onLine != nil {
-				onLine(sc.Text())
-			}
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("log of truce %s:\n%s", strings.Join(args[:2], " "), p.log.String())
-		}
-	})
-	return p
-}
-
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// children lists the process ids whose parent is pid, from /proc.
-func children(pid int) []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …; comm may hold spaces, so cut at the last ')'.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// pasServer is a running "truce pas serve".
-type pasServer struct {
-	dir, url, deviceKey string
-	caPEM               []byte
-	p                   *proc
-}
-
-func startPAS(t testing.TB) *pasServer {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "pas")
-	if err := pas.Init(dir, nil); err != nil {
-		t.Fatal(err)
-	}
-	addrFile := filepath.Join(t.TempDir(), "pas.addr")
-	p := startProc(t, nil, "pas", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--allow-sim", "--addr-file", addrFile)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := os.ReadFile(addrFile)
-		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			ca, err := os.ReadFile(filepath.Join(dir, pas.CACertFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return &pasServer{dir: dir, url: "https://" + strings.TrimSpace(string(b)), deviceKey: filepath.Join(dir, pas.DeviceKeyFile), caPEM: ca, p: p}
-		}
-		if time.Now().After(deadline) || p.exited() {
-			t.Fatalf("pas serve did not start:\n%s", p.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return deploymenttest.StartAttestationService(t, truceBin, deployment.AttestationServiceOptions{})
 }
 
 // Programs of the suite's policy: all the hostile guest under other names.
@@ -250,8 +104,8 @@ type world struct {
 	ids     map[string]*identity.Identity
 	pol     *policy.Policy
 	polFile string
-	ps      *pasServer
-	host    *proc
+	ps      *deployment.AttestationService
+	host    *deployment.Process
 	addr    string
 }
 
@@ -266,12 +120,12 @@ type worldOptions struct {
 }
 
 // newWorld writes a policy for ps; the host address is picked free.
-func newWorld(t testing.TB, ps *pasServer, o worldOptions) *world {
+func newWorld(t testing.TB, ps *deployment.AttestationService, o worldOptions) *world {
 	t.Helper()
 	if o.name == "" {
 		o.name = "attack"
 	}
-	w := &world{dir: t.TempDir(), ids: map[string]*identity.Identity{}, ps: ps, addr: freeAddr(t)}
+	w := &world{dir: t.TempDir(), ids: map[string]*identity.Identity{}, ps: ps, addr: deploymenttest.FreeAddr(t)}
 	caps := map[string]map[string]string{
 		"alice":   {"/input/alice.dat": "w", "/input/log.dat": "a"},
 		"bob":     {"/input/bob.dat": "w"},
@@ -313,7 +167,7 @@ func newWorld(t testing.TB, ps *pasServer, o worldOptions) *world {
 	doc := map[string]any{
 		"version": 1, "name": o.name, "expires": time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339),
 		"host": w.addr,
-		"attestation": map[string]any{"service": ps.url, "ca_cert": string(ps.caPEM),
+		"attestation": map[string]any{"service": ps.URL, "ca_cert": string(ps.CACert),
 			"runtimes": []any{map[string]string{"platform": "sim", "measurement": hex.EncodeToString(measurement)}}},
 		"principals": principals,
 		"programs":   progs,
@@ -336,38 +190,12 @@ func newWorld(t testing.TB, ps *pasServer, o worldOptions) *world {
 	return w
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // serve starts "truce host serve" for the world and waits until its
 // enclave is ready.
 func (w *world) serve(t testing.TB, extra ...string) {
 	t.Helper()
-	args := append([]string{"host", "serve", "--platform", "sim", "--sim-device-key", w.ps.deviceKey,
-		"--listen", w.addr, "--policy", w.polFile}, extra...)
-	ready := make(chan struct{}, 1)
-	w.host = startProc(t, func(line string) {
-		if strings.HasPrefix(line, "ready ") {
-			select {
-			case ready <- struct{}{}:
-			default:
-			}
-		}
-	}, args...)
-	select {
-	case <-ready:
-	case <-w.host.done:
-		t.Fatalf("host serve exited:\n%s", w.host.log.String())
-	case <-time.After(90 * time.Second):
-		t.Fatalf("host serve not ready:\n%s", w.host.log.String())
-	}
+	w.host = deploymenttest.StartHost(t, truceBin, w.ps, deployment.HostOptions{Listen: w.addr, Policies: []string{w.polFile},
+		Flags: extra, Ready: 90 * time.Second}).Process
 }
 
 // startWorld starts a PAS, a policy and a host serving it.

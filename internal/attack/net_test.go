@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/truce-project/truce/internal/deployment"
 )
 
 // TestMalformedHTTP: a principal sends requests no client would. Each
@@ -122,8 +124,8 @@ func (w *world) works(t testing.TB, what string) time.Duration {
 // connections after its ClientHello timeout (10 s).
 func TestSlowAndManyConnections(t *testing.T) {
 	w := startWorld(t, worldOptions{})
-	hostPid := w.host.cmd.Process.Pid
-	rtPid := children(hostPid)[0]
+	hostPid := w.host.Pid()
+	rtPid := deployment.Children(hostPid)[0]
 	rss0h, rss0r := rss(hostPid), rss(rtPid)
 	const silent, halfHello, halfRequest, idle = 2000, 200, 200, 300
 	var conns []net.Conn

@@ -31,6 +31,8 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/client"
+	"github.com/truce-project/truce/internal/deployment"
+	"github.com/truce-project/truce/internal/deployment/deploymenttest"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/paswire"
 	"github.com/truce-project/truce/policy"
@@ -61,26 +63,9 @@ func hostCredential(t *testing.T, dir, name string) string {
 
 // startPASArgs is startPAS on an existing directory dir (pas.Init'ed),
 // with extra flags for pas serve.
-func startPASArgs(t *testing.T, dir string, extra ...string) *pasServer {
+func startPASArgs(t *testing.T, dir string, extra ...string) *deployment.AttestationService {
 	t.Helper()
-	addrFile := filepath.Join(t.TempDir(), "pas.addr")
-	args := append([]string{"pas", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--allow-sim", "--addr-file", addrFile}, extra...)
-	p := startProc(t, nil, args...)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := os.ReadFile(addrFile)
-		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			ca, err := os.ReadFile(filepath.Join(dir, pas.CACertFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return &pasServer{dir: dir, url: "https://" + strings.TrimSpace(string(b)), deviceKey: filepath.Join(dir, pas.DeviceKeyFile), caPEM: ca, p: p}
-		}
-		if time.Now().After(deadline) || p.exited() {
-			t.Fatalf("pas serve did not start:\n%s", p.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return deploymenttest.StartAttestationService(t, truceBin, deployment.AttestationServiceOptions{Dir: dir, Flags: extra})
 }
 
 func newPASDir(t *testing.T) string {
@@ -94,10 +79,10 @@ func newPASDir(t *testing.T) string {
 
 // pasHTTP is an HTTP client of ps whose connections come from source
 // address src (any 127.0.0.0/8 address is loopback on Linux).
-func pasHTTP(t *testing.T, ps *pasServer, src string) *http.Client {
+func pasHTTP(t *testing.T, ps *deployment.AttestationService, src string) *http.Client {
 	t.Helper()
 	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(ps.caPEM) {
+	if !roots.AppendCertsFromPEM(ps.CACert) {
 		t.Fatal("no CA certificate")
 	}
 	d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
@@ -180,7 +165,7 @@ func TestAttackNonceFlood(t *testing.T) {
 	for range 50 {
 		wg1.Go(func() {
 			for range 4 {
-				code, retry, p, err := askNonce(hc, ps.url)
+				code, retry, p, err := askNonce(hc, ps.URL)
 				switch {
 				case err != nil:
 					bad.Store(err.Error())
@@ -205,16 +190,16 @@ func TestAttackNonceFlood(t *testing.T) {
 	}
 
 	// Quiet service: the authenticated host's attestation latency.
-	dev, err := sim.LoadDevice(ps.deviceKey)
+	dev, err := sim.LoadDevice(ps.DeviceKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	prov := sim.NewProvider(dev, measurement)
-	ca, err := paswire.ParseChainPEM(ps.caPEM)
+	ca, err := paswire.ParseChainPEM(ps.CACert)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := &paswire.Client{URL: ps.url, CA: ca[0], Credential: cred}
+	host := &paswire.Client{URL: ps.URL, CA: ca[0], Credential: cred}
 	ctx := context.Background()
 	const rounds = 15
 	var quiet, flooded []time.Duration
@@ -242,7 +227,7 @@ func TestAttackNonceFlood(t *testing.T) {
 					return
 				default:
 				}
-				code, _, _, err := askNonce(fc, ps.url)
+				code, _, _, err := askNonce(fc, ps.URL)
 				switch {
 				case err != nil:
 					floodErr.Add(1)
@@ -305,7 +290,7 @@ func (w *world) writeIdentity(t *testing.T, n string) (certFile, keyFile string)
 // a new key, for the same policy.
 func (w *world) restart(t *testing.T, extra ...string) {
 	t.Helper()
-	w.host.stop()
+	w.host.Stop()
 	w.serve(t, extra...)
 }
 
@@ -360,7 +345,7 @@ func TestAttackRestartedEnclaveNoticed(t *testing.T) {
 		t.Fatalf("truce attest a second time after the restart: %v, want no warning\n%s", err, errOut)
 	}
 	// The attestation service's log shows both instances.
-	out, errOut, err = truce(t, nil, "pas", "log", "--dir", w.ps.dir, "--policy", w.pol.HashHex()[:16])
+	out, errOut, err = truce(t, nil, "pas", "log", "--dir", w.ps.Dir, "--policy", w.pol.HashHex()[:16])
 	if err != nil || strings.Count(out, "enclave-key=sha256:") != 2 || !strings.Contains(out, "2 enclave instances") {
 		t.Fatalf("truce pas log --policy: %v, want two instances\n%s%s", err, out, errOut)
 	}
@@ -399,26 +384,26 @@ func TestAttackSingleInstance(t *testing.T) {
 	w.singleInstance(t)
 	w.serve(t)
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(w.host.log.String(), "certificate renewed") {
+	for !strings.Contains(w.host.Output(), "certificate renewed") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no renewal within 30 s:\n%s", w.host.log.String())
+			t.Fatalf("no renewal within 30 s:\n%s", w.host.Output())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	w.host.stop()
-	second := startProc(t, nil, "host", "serve", "--platform", "sim", "--sim-device-key", ps.deviceKey,
+	w.host.Stop()
+	second := deploymenttest.Start(t, truceBin, deployment.Options{}, "host", "serve", "--platform", "sim", "--sim-device-key", ps.DeviceKey,
 		"--listen", w.addr, "--policy", w.polFile)
 	select {
-	case <-second.done:
+	case <-second.Done():
 	case <-time.After(60 * time.Second):
-		t.Fatalf("the second enclave of a single-instance policy was not refused:\n%s", second.log.String())
+		t.Fatalf("the second enclave of a single-instance policy was not refused:\n%s", second.Output())
 	}
-	log := second.log.String()
-	if second.cmd.ProcessState.ExitCode() == 0 || strings.Contains(log, "ready ") || !strings.Contains(log, "second-instance") ||
+	log := second.Output()
+	if second.ExitCode() == 0 || strings.Contains(log, "ready ") || !strings.Contains(log, "second-instance") ||
 		!strings.Contains(log, "single_instance") {
-		t.Fatalf("second enclave: exit %d, want a refusal naming single_instance:\n%s", second.cmd.ProcessState.ExitCode(), log)
+		t.Fatalf("second enclave: exit %d, want a refusal naming single_instance:\n%s", second.ExitCode(), log)
 	}
-	out, errOut, err := truce(t, nil, "pas", "log", "--dir", ps.dir, "--policy", w.pol.HashHex())
+	out, errOut, err := truce(t, nil, "pas", "log", "--dir", ps.Dir, "--policy", w.pol.HashHex())
 	if err != nil || strings.Count(out, "enclave-key=") != 1 || strings.Contains(out, "certificates=1 ") {
 		t.Fatalf("truce pas log --policy: %v, want one instance with its renewals\n%s%s", err, out, errOut)
 	}
@@ -436,7 +421,7 @@ func (w *world) cloneWorld(t *testing.T, name string) *world {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	o := &world{dir: t.TempDir(), ids: w.ids, ps: w.ps, addr: freeAddr(t)}
+	o := &world{dir: t.TempDir(), ids: w.ids, ps: w.ps, addr: deploymenttest.FreeAddr(t)}
 	doc["name"], doc["host"] = name, o.addr
 	if b, err = json.MarshalIndent(doc, "", "  "); err != nil {
 		t.Fatal(err)
@@ -530,8 +515,8 @@ func TestAttackHostHoldsAttestTurns(t *testing.T) {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ps.caPEM)
-	addr := strings.TrimPrefix(ps.url, "https://")
+	roots.AppendCertsFromPEM(ps.CACert)
+	addr := strings.TrimPrefix(ps.URL, "https://")
 	const turns = pas.DefaultAttestsAtOnce
 	for range turns {
 		slow, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}})
@@ -541,16 +526,16 @@ func TestAttackHostHoldsAttestTurns(t *testing.T) {
 		defer slow.Close()
 		fmt.Fprintf(slow, "POST /v1/attest HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{\"platform\":", addr, cred1)
 	}
-	dev, err := sim.LoadDevice(ps.deviceKey)
+	dev, err := sim.LoadDevice(ps.DeviceKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	prov := sim.NewProvider(dev, measurement)
-	ca, err := paswire.ParseChainPEM(ps.caPEM)
+	ca, err := paswire.ParseChainPEM(ps.CACert)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host1 := &paswire.Client{URL: ps.url, CA: ca[0], Credential: cred1}
+	host1 := &paswire.Client{URL: ps.URL, CA: ca[0], Credential: cred1}
 	ctx := context.Background()
 	// Once the slow requests hold what host-1 may hold (the first tries
 	// may come before they do), host-1 is refused.
@@ -572,7 +557,7 @@ func TestAttackHostHoldsAttestTurns(t *testing.T) {
 	if _, err := w.dial(t, "alice").Policy(ctx); err != nil {
 		t.Fatalf("host-2's enclave, started while host-1 holds its turns, does not serve: %v", err)
 	}
-	if log := w.host.log.String(); strings.Contains(log, "attestation service busy") {
+	if log := w.host.Output(); strings.Contains(log, "attestation service busy") {
 		t.Fatalf("host-2's enclave was refused as busy while host-1 held its turns:\n%s", log)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/deployment/deploymenttest"
 	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/policy"
 )
@@ -52,7 +53,7 @@ type vfsLimits struct{ memoryMiB, fileMiB, totalMiB, execSeconds int }
 func startVFSWorld(t *testing.T, lim vfsLimits) *world {
 	t.Helper()
 	ps := startPAS(t)
-	w := &world{dir: t.TempDir(), ids: map[string]*identity.Identity{}, ps: ps, addr: freeAddr(t)}
+	w := &world{dir: t.TempDir(), ids: map[string]*identity.Identity{}, ps: ps, addr: deploymenttest.FreeAddr(t)}
 	caps := map[string]map[string]string{
 		"alice":   {"/input/alice.dat": "w"},
 		"oscar":   {"/program/": "w"},
@@ -80,7 +81,7 @@ func startVFSWorld(t *testing.T, lim vfsLimits) *world {
 	doc := map[string]any{
 		"version": 1, "name": "attack-vfs", "expires": time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339),
 		"host": w.addr,
-		"attestation": map[string]any{"service": ps.url, "ca_cert": string(ps.caPEM),
+		"attestation": map[string]any{"service": ps.URL, "ca_cert": string(ps.CACert),
 			"runtimes": []any{map[string]string{"platform": "sim", "measurement": hex.EncodeToString(measurement)}}},
 		"principals": principals,
 		"programs":   progs,
@@ -111,7 +112,7 @@ func startVFSWorld(t *testing.T, lim vfsLimits) *world {
 // runtimePID is the process id of the world's runtime (the host's child).
 func (w *world) runtimePID(t testing.TB) int {
 	t.Helper()
-	for _, pid := range children(w.host.cmd.Process.Pid) {
+	for _, pid := range w.host.Children() {
 		b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 		if bytes.Contains(b, []byte("runtime")) {
 			return pid

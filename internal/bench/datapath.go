@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/client"
+	"github.com/truce-project/truce/internal/deployment"
 	"github.com/truce-project/truce/internal/trucetest"
 )
 
@@ -149,7 +150,7 @@ func (b *bench) dataPath(ctx context.Context) (*section, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
+	addr, err := deployment.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +162,7 @@ func (b *bench) dataPath(ctx context.Context) (*section, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer host.stop()
+	defer host.Stop()
 	s, err := client.Dial(ctx, pol, ids[0], client.WithAddr(addr))
 	if err != nil {
 		return nil, err

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/truce-project/truce/examples/shamir"
 	shamirsplit "github.com/truce-project/truce/examples/shamir/shamir"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/deployment"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/paswire"
 	"github.com/truce-project/truce/policy"
@@ -125,7 +125,7 @@ func (b *bench) latency(ctx context.Context) (*section, error) {
 	var starts, cold []time.Duration
 	for i := range coldRuns {
 		b.logf("latency: cold job %d", i+1)
-		addr, err := freeAddr()
+		addr, err := deployment.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +140,7 @@ func (b *bench) latency(ctx context.Context) (*section, error) {
 		}
 		err = job.run(ctx, pol, addr, true)
 		took := time.Since(t0)
-		host.stop()
+		host.Stop()
 		if err != nil {
 			return nil, fmt.Errorf("cold job: %w", err)
 		}
@@ -148,7 +148,7 @@ func (b *bench) latency(ctx context.Context) (*section, error) {
 	}
 
 	// Warm: one enclave, the program in place and compiled.
-	addr, err := freeAddr()
+	addr, err := deployment.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func (b *bench) latency(ctx context.Context) (*section, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer host.stop()
+	defer host.Stop()
 	if err := job.run(ctx, pol, addr, true); err != nil {
 		return nil, fmt.Errorf("first warm job: %w", err)
 	}
@@ -249,12 +249,12 @@ func (b *bench) latency(ctx context.Context) (*section, error) {
 // policy and nonce, the service's checks, issuance and its logged record.
 // The baseline is one GET /healthz over the same connection pool.
 func (b *bench) attestRoundTrips(ctx context.Context, sys *system, pol *policy.Policy, n int) (rounds, pings []time.Duration, err error) {
-	dev, err := sim.LoadDevice(filepath.Join(sys.pasDir, pas.DeviceKeyFile))
+	dev, err := sim.LoadDevice(sys.pas.DeviceKey)
 	if err != nil {
 		return nil, nil, err
 	}
-	prov := sim.NewProvider(dev, sys.measurement)
-	ca, err := paswire.ParseChainPEM(sys.caPEM)
+	prov := sim.NewProvider(dev, sys.bin.Measurement)
+	ca, err := paswire.ParseChainPEM(sys.pas.CACert)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -262,7 +262,7 @@ func (b *bench) attestRoundTrips(ctx context.Context, sys *system, pol *policy.P
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &paswire.Client{URL: sys.pasURL, CA: ca[0], Credential: cred}
+	c := &paswire.Client{URL: sys.pas.URL, CA: ca[0], Credential: cred}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca[0])
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}}}
@@ -289,7 +289,7 @@ func (b *bench) attestRoundTrips(ctx context.Context, sys *system, pol *policy.P
 		}
 		rounds = append(rounds, d)
 		if d, err = timed(func() error {
-			resp, err := hc.Get(sys.pasURL + "/healthz")
+			resp, err := hc.Get(sys.pas.URL + "/healthz")
 			if err != nil {
 				return err
 			}

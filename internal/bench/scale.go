@@ -18,6 +18,7 @@ import (
 	"github.com/truce-project/truce/examples/bench/kit"
 	sortnumbers "github.com/truce-project/truce/examples/sort-numbers"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/deployment"
 	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/policy"
 )
@@ -151,7 +152,7 @@ func (b *bench) scaleClients(ctx context.Context) (*section, error) {
 	for i, id := range ids {
 		parties[i] = party{id, map[string]string{fmt.Sprintf("/data/c%d/", i): "rw"}}
 	}
-	addr, err := freeAddr()
+	addr, err := deployment.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +164,7 @@ func (b *bench) scaleClients(ctx context.Context) (*section, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer host.stop()
+	defer host.Stop()
 	sessions := make([]*client.Session, most)
 	defer func() {
 		for _, s := range sessions {
@@ -191,7 +192,7 @@ func (b *bench) scaleClients(ctx context.Context) (*section, error) {
 		var perSecond []float64
 		var lats []time.Duration
 		var errs int64
-		peak := newPeak(host.cmd.Process.Pid)
+		peak := newPeak(host.Pid())
 		for range b.runs {
 			rate, l, e := load(ctx, sessions[:n], window)
 			perSecond, lats, errs = append(perSecond, rate), append(lats, l...), errs+e

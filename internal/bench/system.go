@@ -1,23 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/truce-project/truce/examples/bench/kit"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/deployment"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/policy"
 )
@@ -26,174 +21,63 @@ import (
 // repository, one attestation service ("truce pas serve --allow-sim") and
 // the hosts started on it, each a "truce host serve" running its runtime
 // as a child process, exactly as the demo and the end-to-end tests run
-// them.
+// them (package deployment).
 type system struct {
-	dir         string // working directory, removed by close
-	bin         string
-	measurement []byte
-	pasDir      string
-	pasURL      string
-	caPEM       []byte
+	dir string // working directory, holding the processes' logs; the caller removes it
+	bin *deployment.Binary
+	pas *deployment.AttestationService
 	// credFile is the hosts' credential for the attestation service
 	// (truce pas host add), so that rate limits for anonymous callers
 	// do not distort the figures.
 	credFile string
 
-	mu    sync.Mutex
-	procs []*proc
+	procs deployment.Group
 }
 
-// proc is a running truce child process.
-type proc struct {
-	cmd   *exec.Cmd
-	ready chan string // the address of "ready ADDR", once
-	done  chan struct{}
-	log   string // file holding its stdout and stderr
-}
+// grace is how long a bench process has to stop after the interrupt.
+const grace = 5 * time.Second
 
-// startSystem builds truce from the repository at root into dir and
-// starts the attestation service.
+// startSystem builds truce from the repository at root (see
+// deployment.Build) and starts the attestation service in dir.
 func startSystem(ctx context.Context, root, dir string) (*system, error) {
-	s := &system{dir: dir, bin: filepath.Join(dir, "truce")}
-	build := exec.CommandContext(ctx, kit.GoTool(), "build", "-trimpath", "-o", s.bin, "./cmd/truce")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building truce: %w\n%s", err, out)
-	}
-	var err error
-	if s.measurement, err = sim.MeasureFile(s.bin); err != nil {
+	bin, err := deployment.Build(ctx, root)
+	if err != nil {
 		return nil, err
 	}
-	s.pasDir = filepath.Join(dir, "pas")
-	if err := pas.Init(s.pasDir, nil); err != nil {
+	s := &system{dir: dir, bin: bin}
+	pasDir := filepath.Join(dir, "pas")
+	if err := pas.Init(pasDir, nil); err != nil {
 		return nil, fmt.Errorf("initialising the attestation service: %w", err)
 	}
-	if s.caPEM, err = os.ReadFile(filepath.Join(s.pasDir, pas.CACertFile)); err != nil {
-		return nil, err
-	}
 	s.credFile = filepath.Join(dir, "bench.credential")
-	if out, err := exec.Command(s.bin, "pas", "host", "add", "--dir", s.pasDir, "-o", s.credFile, "bench").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, bin.Path, "pas", "host", "add", "--dir", pasDir, "-o", s.credFile, "bench").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("making the hosts' credential: %w\n%s", err, out)
 	}
-	addrFile := filepath.Join(dir, "pas.addr")
-	p, err := s.start("pas", "pas", "serve", "--dir", s.pasDir, "--listen", "127.0.0.1:0", "--allow-sim", "--addr-file", addrFile,
-		"--host-rate", "1000")
+	s.pas, err = bin.StartAttestationService(ctx, deployment.AttestationServiceOptions{Dir: pasDir, Flags: []string{"--host-rate", "1000"},
+		Process: deployment.Options{LogFile: filepath.Join(dir, "pas.log"), Grace: grace}, Ready: time.Minute})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the attestation service: %w", err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if b, err := os.ReadFile(addrFile); err == nil && strings.HasSuffix(string(b), "\n") {
-			s.pasURL = "https://" + strings.TrimSpace(string(b))
-			return s, nil
-		}
-		select {
-		case <-p.done:
-			s.close()
-			return nil, fmt.Errorf("the attestation service exited; see %s", p.log)
-		case <-ctx.Done():
-			s.close()
-			return nil, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.close()
-			return nil, fmt.Errorf("the attestation service did not start within a minute; see %s", p.log)
-		}
-	}
-}
-
-// start runs "truce ARGS…", its output logged to DIR/NAME.log.
-func (s *system) start(name string, args ...string) (*proc, error) {
-	logName := filepath.Join(s.dir, name+".log")
-	logf, err := os.OpenFile(logName, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(s.bin, args...)
-	cmd.Stderr = logf
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		logf.Close()
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("starting truce %s: %w", strings.Join(args, " "), err)
-	}
-	p := &proc{cmd: cmd, ready: make(chan string, 1), done: make(chan struct{}), log: logName}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			fmt.Fprintln(logf, sc.Text())
-			if a, ok := strings.CutPrefix(sc.Text(), "ready "); ok {
-				select {
-				case p.ready <- a:
-				default:
-				}
-			}
-		}
-	}()
-	go func() { cmd.Wait(); logf.Close(); close(p.done) }()
-	s.mu.Lock()
-	s.procs = append(s.procs, p)
-	s.mu.Unlock()
-	return p, nil
-}
-
-// stop interrupts p and kills it if it has not exited within 5 seconds.
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
+	s.procs.Add(s.pas.Process)
+	return s, nil
 }
 
 // close stops every process, newest first, and removes nothing: the
 // caller owns dir.
-func (s *system) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := len(s.procs) - 1; i >= 0; i-- {
-		s.procs[i].stop()
-	}
-	s.procs = nil
-}
+func (s *system) close() { s.procs.Stop() }
 
-// startHost starts "truce host serve" on addr for the policy files and
-// returns it once every enclave is attested, with the time from launch to
-// ready.
-func (s *system) startHost(ctx context.Context, name, addr string, policyFiles ...string) (*proc, time.Duration, error) {
-	args := []string{"host", "serve", "--platform", "sim", "--listen", addr, "--log-level", "warn",
-		"--sim-device-key", filepath.Join(s.pasDir, pas.DeviceKeyFile), "--pas-credential", s.credFile}
-	for _, f := range policyFiles {
-		args = append(args, "--policy", f)
-	}
-	t0 := time.Now()
-	p, err := s.start(name, args...)
+// startHost starts "truce host serve" on addr for the policy files, its
+// output logged to DIR/NAME.log, and returns it once every enclave is
+// attested, with the time from launch to ready.
+func (s *system) startHost(ctx context.Context, name, addr string, policyFiles ...string) (*deployment.Process, time.Duration, error) {
+	h, err := s.bin.StartHost(ctx, s.pas, deployment.HostOptions{Listen: addr, Policies: policyFiles,
+		Flags:   []string{"--log-level", "warn", "--pas-credential", s.credFile},
+		Process: deployment.Options{LogFile: filepath.Join(s.dir, name+".log"), Grace: grace}, Ready: 2 * time.Minute})
 	if err != nil {
 		return nil, 0, err
 	}
-	select {
-	case <-p.ready:
-		return p, time.Since(t0), nil
-	case <-p.done:
-		return nil, 0, fmt.Errorf("the host exited before it was ready; see %s", p.log)
-	case <-ctx.Done():
-		p.stop()
-		return nil, 0, ctx.Err()
-	case <-time.After(2 * time.Minute):
-		p.stop()
-		return nil, 0, fmt.Errorf("the host was not ready within 2 minutes; see %s", p.log)
-	}
+	s.procs.Add(h.Process)
+	return h.Process, h.Ready, nil
 }
 
 // party is a principal of a bench policy.
@@ -225,8 +109,8 @@ func (s *system) writePolicy(name, addr string, parties []party, progs []program
 		"version": 1, "name": name,
 		"expires": time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339),
 		"host":    addr,
-		"attestation": map[string]any{"service": s.pasURL, "ca_cert": string(s.caPEM),
-			"runtimes": []any{map[string]string{"platform": "sim", "measurement": hex.EncodeToString(s.measurement)}}},
+		"attestation": map[string]any{"service": s.pas.URL, "ca_cert": string(s.pas.CACert),
+			"runtimes": []any{map[string]string{"platform": "sim", "measurement": hex.EncodeToString(s.bin.Measurement)}}},
 		"principals": principals,
 		"programs":   programs,
 		// Room for the largest data-path file, 1 GiB.
@@ -255,16 +139,6 @@ func identities(prefix string, n int) ([]*identity.Identity, error) {
 		out[i] = id
 	}
 	return out, nil
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 var errNoRepo = errors.New("no go.mod above the working directory: run bench from the repository")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/examples/shamir"
+	"github.com/truce-project/truce/internal/deployment/deploymenttest"
 	"github.com/truce-project/truce/internal/trucetest"
 )
 
@@ -137,14 +138,14 @@ func BenchmarkSmallJob(b *testing.B) {
 		ps := startPAS(b)
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			addr := freeAddr(b)
+			addr := deploymenttest.FreeAddr(b)
 			s := newStory(b, ps, storyOptions{hostAddr: addr})
 			b.StartTimer()
 			h := startHost(b, ps, addr, []string{s.polFile})
 			r := &running{ps: ps, s: s, h: h}
 			job(b, r, true)
 			b.StopTimer()
-			h.p.stop()
+			h.Stop()
 			b.StartTimer()
 		}
 	})

@@ -180,7 +180,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	// Its own check of the enclave's evidence binds the genesis policy
 	// too, as the evidence does.
-	devicePub, err := sim.LoadPublic(filepath.Join(r.ps.dir, "device.pub"))
+	devicePub, err := sim.LoadPublic(filepath.Join(r.ps.Dir, "device.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestLifecycle(t *testing.T) {
 	// the approved chain and verifies offline against either policy, each
 	// run under the policy it was made under; an altered byte is refused.
 	bundleFile := filepath.Join(s.dir, "bundle.json")
-	devPub := filepath.Join(r.ps.dir, "device.pub")
+	devPub := filepath.Join(r.ps.Dir, "device.pub")
 	if out, errOut, code := truce(t, s.env("dave"), nil, "export", "-o", bundleFile, "--device-pub", devPub); code != 0 ||
 		!strings.Contains(errOut, "policy "+next.HashHex()+" (chain of 2)") || !strings.Contains(errOut, "evidence checked") {
 		t.Fatalf("export after the change (%d): %s %s", code, out, errOut)

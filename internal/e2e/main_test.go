@@ -9,33 +9,29 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/examples/shamir"
 	"github.com/truce-project/truce/identity"
-	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/deployment"
+	"github.com/truce-project/truce/internal/deployment/deploymenttest"
 	"github.com/truce-project/truce/policy"
 )
 
 // bin is the truce executable built for the tests; measurement is its
 // SHA-256, what a sim policy pins.
 var (
+	truceBin    *deployment.Binary
 	bin         string
 	measurement []byte
 )
@@ -45,115 +41,16 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "truce-e2e-bin-")
+	root, err := deployment.ModuleRoot()
+	if err == nil {
+		truceBin, err = deployment.Build(context.Background(), root)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	bin = filepath.Join(dir, "truce")
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(filepath.Dir(file)))
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/truce")
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building truce:", err)
-		return 1
-	}
-	measurement, err = sim.MeasureFile(bin)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	bin, measurement = truceBin.Path, truceBin.Measurement
 	return m.Run()
-}
-
-// proc is a running truce child process.
-type proc struct {
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startProc starts "truce ARGS…"; onLine sees each stdout line. The
-// process is interrupted at the end of the test, and its log shown if the
-// test failed.
-func startProc(t testing.TB, onLine func(string), args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	p := &proc{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.log
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			fmt.Fprintln(p.log, sc.Text())
-			if onLine != nil {
-				onLine(sc.Text())
-			}
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("log of truce %s:\n%s", args[0]+" "+args[1], p.log.String())
-		}
-	})
-	return p
-}
-
-// stop interrupts the process and waits for it, killing it after 10 s.
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(t testing.TB, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		t.Fatalf("truce did not exit within %v", d)
-		return -1
-	}
 }
 
 // truce runs a CLI command to completion with extra environment.
@@ -180,41 +77,15 @@ func truce(t testing.TB, env []string, stdin []byte, args ...string) (stdout, st
 	return o.String(), e.String(), code
 }
 
-// pasServer is a running "truce pas serve".
-type pasServer struct {
-	dir, url  string
-	caPEM     []byte
-	deviceKey string
-	p         *proc
-}
-
-func startPAS(t testing.TB, extra ...string) *pasServer {
+// startPAS initialises an attestation service with "truce pas init" and
+// starts "truce pas serve" on it with the extra flags, for t.
+func startPAS(t testing.TB, extra ...string) *deployment.AttestationService {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "pas")
 	if out, errOut, code := truce(t, nil, nil, "pas", "init", "--dir", dir); code != 0 {
 		t.Fatalf("pas init: %s %s", out, errOut)
 	}
-	addrFile := filepath.Join(t.TempDir(), "pas.addr")
-	args := append([]string{"pas", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--allow-sim", "--addr-file", addrFile}, extra...)
-	p := startProc(t, nil, args...)
-	deadline := time.Now().Add(30 * time.Second)
-	var addr string
-	for {
-		b, err := os.ReadFile(addrFile)
-		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			addr = strings.TrimSpace(string(b))
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pas serve did not start:\n%s", p.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	ca, err := os.ReadFile(filepath.Join(dir, pas.CACertFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pasServer{dir: dir, url: "https://" + addr, caPEM: ca, deviceKey: filepath.Join(dir, pas.DeviceKeyFile), p: p}
+	return deploymenttest.StartAttestationService(t, truceBin, deployment.AttestationServiceOptions{Dir: dir, Flags: extra})
 }
 
 // party is a principal with its identity files.
@@ -246,7 +117,7 @@ type storyOptions struct {
 
 var shareNames = []string{"alice", "bob", "carol"}
 
-func newStory(t testing.TB, ps *pasServer, o storyOptions) *story {
+func newStory(t testing.TB, ps *deployment.AttestationService, o storyOptions) *story {
 	t.Helper()
 	dir := t.TempDir()
 	if o.measurement == nil {
@@ -287,7 +158,7 @@ func newStory(t testing.TB, ps *pasServer, o storyOptions) *story {
 	sum := sha256.Sum256(shamir.Wasm)
 	doc := map[string]any{
 		"version": 1, "name": "e2e-shamir", "expires": o.expires.Format(time.RFC3339), "host": o.hostAddr,
-		"attestation": map[string]any{"service": ps.url, "ca_cert": string(ps.caPEM),
+		"attestation": map[string]any{"service": ps.URL, "ca_cert": string(ps.CACert),
 			"runtimes": []any{map[string]string{"platform": "sim", "measurement": hex.EncodeToString(o.measurement)}}},
 		"principals": principals,
 		"programs": []any{map[string]any{"path": shamir.Path, "sha256": hex.EncodeToString(sum[:]),
@@ -319,14 +190,8 @@ func (s *story) env(n string) []string {
 	return []string{"TRUCE_POLICY=" + s.polFile, "TRUCE_IDENTITY=" + p.certFile, "TRUCE_KEY=" + p.key}
 }
 
-// hostServer is a running "truce host serve".
-type hostServer struct {
-	addr string
-	p    *proc
-}
-
 // startHost serves the policies; it waits until every enclave is ready.
-func startHost(t testing.TB, ps *pasServer, listen string, polFiles []string, extra ...string) *hostServer {
+func startHost(t testing.TB, ps *deployment.AttestationService, listen string, polFiles []string, extra ...string) *deployment.Host {
 	t.Helper()
 	h, err := tryHost(t, ps, listen, polFiles, extra...)
 	if err != nil {
@@ -335,31 +200,10 @@ func startHost(t testing.TB, ps *pasServer, listen string, polFiles []string, ex
 	return h
 }
 
-// errPortTaken says the free port picked for a policy was taken meanwhile.
-var errPortTaken = errors.New("host port taken")
-
-func tryHost(t testing.TB, ps *pasServer, listen string, polFiles []string, extra ...string) (*hostServer, error) {
+// tryHost is startHost returning the error (deployment.ErrPortTaken if
+// the free port picked for a policy was taken meanwhile).
+func tryHost(t testing.TB, ps *deployment.AttestationService, listen string, polFiles []string, extra ...string) (*deployment.Host, error) {
 	t.Helper()
-	args := []string{"host", "serve", "--platform", "sim", "--sim-device-key", ps.deviceKey, "--listen", listen}
-	for _, f := range polFiles {
-		args = append(args, "--policy", f)
-	}
-	args = append(args, extra...)
-	ready := make(chan string, 1)
-	p := startProc(t, func(line string) {
-		if a, ok := strings.CutPrefix(line, "ready "); ok {
-			ready <- a
-		}
-	}, args...)
-	select {
-	case a := <-ready:
-		return &hostServer{addr: a, p: p}, nil
-	case <-p.done:
-		if strings.Contains(p.log.String(), "address already in use") {
-			return nil, errPortTaken
-		}
-		return nil, fmt.Errorf("host serve exited:\n%s", p.log.String())
-	case <-time.After(3 * time.Minute): // many enclaves on a busy machine
-		return nil, fmt.Errorf("host serve not ready:\n%s", p.log.String())
-	}
+	return deploymenttest.TryHost(t, truceBin, ps, deployment.HostOptions{Listen: listen, Policies: polFiles, Flags: extra,
+		Ready: 3 * time.Minute}) // many enclaves on a busy machine
 }

@@ -18,21 +18,23 @@ import (
 
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/examples/shamir"
+	"github.com/truce-project/truce/internal/deployment"
+	"github.com/truce-project/truce/internal/deployment/deploymenttest"
 	"github.com/truce-project/truce/internal/host"
 )
 
 // manyEnclaves is a host serving n stories from a directory of policies.
 type manyEnclaves struct {
-	ps      *pasServer
+	ps      *deployment.AttestationService
 	stories []*story
-	h       *hostServer
+	h       *deployment.Host
 	metrics string // http://ADDR/metrics
 }
 
 func startMany(t testing.TB, n int, extra ...string) *manyEnclaves {
 	t.Helper()
 	ps := startPAS(t)
-	addr := freeAddr(t)
+	addr := deploymenttest.FreeAddr(t)
 	dir := t.TempDir()
 	m := &manyEnclaves{ps: ps}
 	for i := range n {
@@ -46,7 +48,7 @@ func startMany(t testing.TB, n int, extra ...string) *manyEnclaves {
 		}
 		m.stories = append(m.stories, s)
 	}
-	maddr := freeAddr(t)
+	maddr := deploymenttest.FreeAddr(t)
 	m.metrics = "http://" + maddr + "/metrics"
 	m.h = startHost(t, ps, addr, nil, append([]string{"--policy-dir", dir, "--metrics", maddr, "--log-level", "warn"}, extra...)...)
 	return m
@@ -217,7 +219,7 @@ func BenchmarkHostEnclaves(b *testing.B) {
 			if len(mem) != n {
 				b.Fatalf("memory reported for %d enclaves, want %d", len(mem), n)
 			}
-			hostRSS, _ := host.ProcessRSS(m.h.p.cmd.Process.Pid)
+			hostRSS, _ := host.ProcessRSS(m.h.Process.Pid())
 			b.ReportMetric(total/float64(n)/(1<<20), "mem-MiB/enclave")
 			b.ReportMetric(float64(hostRSS)/(1<<20), "host-MiB")
 			b.ReportMetric(pct(0.50), "p50-ms")

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,24 +24,16 @@ import (
 	"github.com/truce-project/truce/examples/shamir"
 	shamirlib "github.com/truce-project/truce/examples/shamir/shamir"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/deployment"
+	"github.com/truce-project/truce/internal/deployment/deploymenttest"
 	"github.com/truce-project/truce/receipt"
 )
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // running is a PAS, a story and a host serving it.
 type running struct {
-	ps *pasServer
+	ps *deployment.AttestationService
 	s  *story
-	h  *hostServer
+	h  *deployment.Host
 }
 
 // startStory starts a PAS and a host serving a new story. The policy pins
@@ -54,11 +45,11 @@ func startStory(t testing.TB, o storyOptions) *running {
 	for attempt := 0; ; attempt++ {
 		oo := o
 		if oo.hostAddr == "" {
-			oo.hostAddr = freeAddr(t)
+			oo.hostAddr = deploymenttest.FreeAddr(t)
 		}
 		s := newStory(t, ps, oo)
 		h, err := tryHost(t, ps, oo.hostAddr, []string{s.polFile})
-		if errors.Is(err, errPortTaken) && o.hostAddr == "" && attempt < 3 {
+		if errors.Is(err, deployment.ErrPortTaken) && o.hostAddr == "" && attempt < 3 {
 			continue
 		}
 		if err != nil {
@@ -133,7 +124,7 @@ func TestStory(t *testing.T) {
 	}
 	hc.CloseIdleConnections()
 
-	out, errOut, code = truce(t, s.env("alice"), nil, "attest", "--evidence", "--device-pub", filepath.Join(r.ps.dir, "device.pub"))
+	out, errOut, code = truce(t, s.env("alice"), nil, "attest", "--evidence", "--device-pub", filepath.Join(r.ps.Dir, "device.pub"))
 	if code != 0 || !strings.Contains(out, "evidence verified directly") {
 		t.Fatalf("attest --evidence (%d): %s %s", code, out, errOut)
 	}
@@ -209,7 +200,7 @@ func TestStory(t *testing.T) {
 	// and names his run and pipeline with their receipts. alice's export
 	// withholds the receipts she may not read, and still checks.
 	bundleFile := filepath.Join(s.dir, "bundle.json")
-	devPub := filepath.Join(r.ps.dir, "device.pub")
+	devPub := filepath.Join(r.ps.Dir, "device.pub")
 	if out, errOut, code := truce(t, s.env("dave"), nil, "export", "-o", bundleFile, "--device-pub", devPub); code != 0 || !strings.Contains(errOut, "evidence checked") {
 		t.Fatalf("export (%d): %s %s", code, out, errOut)
 	}
@@ -239,7 +230,7 @@ func TestStory(t *testing.T) {
 	if out, errOut, code := truce(t, s.env("dave"), nil, "shutdown"); code != 0 {
 		t.Fatalf("shutdown: %s %s", out, errOut)
 	}
-	if code := r.h.p.wait(t, 30*time.Second); code != 0 {
+	if code := deploymenttest.Wait(t, r.h.Process, 30*time.Second); code != 0 {
 		t.Fatalf("host exited %d after shutdown", code)
 	}
 }
@@ -448,7 +439,7 @@ func TestParallelSessions(t *testing.T) {
 // expired and the client refuses it; the host renews meanwhile.
 func TestCertificateExpiryAndRenewal(t *testing.T) {
 	ps := startPAS(t, "--cert-lifetime", "3s")
-	addr := freeAddr(t)
+	addr := deploymenttest.FreeAddr(t)
 	s := newStory(t, ps, storyOptions{hostAddr: addr})
 	h := startHost(t, ps, addr, []string{s.polFile}, "--metrics", "127.0.0.1:0", "--log-level", "debug")
 	ctx := context.Background()
@@ -459,9 +450,9 @@ func TestCertificateExpiryAndRenewal(t *testing.T) {
 	// Wait for two renewals; a fresh dial then sees a valid certificate.
 	deadline := time.Now().Add(30 * time.Second)
 	// The host's lines, not the runtime's (both log renewals).
-	for strings.Count(h.p.log.String(), `msg="certificate renewed" enclave=`) < 2 {
+	for strings.Count(h.Process.Output(), `msg="certificate renewed" enclave=`) < 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("no renewals:\n%s", h.p.log.String())
+			t.Fatalf("no renewals:\n%s", h.Process.Output())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -476,8 +467,8 @@ func TestCertificateExpiryAndRenewal(t *testing.T) {
 // past its expiry.
 func TestExpiredPolicyRefusedByCLI(t *testing.T) {
 	ps := startPAS(t)
-	s := newStory(t, ps, storyOptions{hostAddr: freeAddr(t), expires: time.Now().Add(-time.Hour).UTC().Truncate(time.Second)})
-	_, errOut, code := truce(t, nil, nil, "host", "serve", "--policy", s.polFile, "--sim-device-key", ps.deviceKey)
+	s := newStory(t, ps, storyOptions{hostAddr: deploymenttest.FreeAddr(t), expires: time.Now().Add(-time.Hour).UTC().Truncate(time.Second)})
+	_, errOut, code := truce(t, nil, nil, "host", "serve", "--policy", s.polFile, "--sim-device-key", ps.DeviceKey)
 	if code == 0 || !strings.Contains(errOut, "expire") {
 		t.Fatalf("host served an expired policy (%d): %s", code, errOut)
 	}
@@ -492,7 +483,7 @@ func TestExpiredPolicyRefusedByCLI(t *testing.T) {
 // connection naming no enclave is refused.
 func TestTwoEnclavesOnePort(t *testing.T) {
 	ps := startPAS(t)
-	addr := freeAddr(t)
+	addr := deploymenttest.FreeAddr(t)
 	a := newStory(t, ps, storyOptions{hostAddr: addr})
 	b := newStory(t, ps, storyOptions{hostAddr: addr})
 	h := startHost(t, ps, addr, []string{a.polFile, b.polFile})
@@ -521,11 +512,11 @@ func TestTwoEnclavesOnePort(t *testing.T) {
 	}
 	// Ctrl-C stops the host cleanly: both runtimes wipe their state and
 	// the host exits 0.
-	h.p.stop()
-	if code := h.p.cmd.ProcessState.ExitCode(); code != 0 {
+	h.Stop()
+	if code := h.Process.ExitCode(); code != 0 {
 		t.Fatalf("host exited %d on interrupt", code)
 	}
-	if n := strings.Count(h.p.log.String(), "state wiped"); n != 2 {
-		t.Fatalf("%d runtimes wiped their state, want 2:\n%s", n, h.p.log.String())
+	if n := strings.Count(h.Process.Output(), "state wiped"); n != 2 {
+		t.Fatalf("%d runtimes wiped their state, want 2:\n%s", n, h.Process.Output())
 	}
 }

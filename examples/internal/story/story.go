@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,6 +19,7 @@ import (
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/deployment"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
 )
@@ -71,7 +71,7 @@ type Story struct {
 	pol     *policy.Policy
 	polFile string
 	addr    string
-	host    *proc
+	host    *deployment.Process
 	ids     map[string]*identity.Identity
 	files   map[string][2]string
 
@@ -115,21 +115,21 @@ func Start(t testing.TB, spec Spec) *Story {
 	}
 	s.polFile = filepath.Join(s.dir, "policy.json")
 	for attempt := 0; ; attempt++ {
-		addr, err := freeAddr()
+		addr, err := deployment.FreeAddr()
 		if err != nil {
 			t.Fatalf("story: %v", err)
 		}
 		if err := s.writePolicy(spec, w, ps, addr); err != nil {
 			t.Fatalf("story: %v", err)
 		}
-		h, err := s.startHost(w, ps)
-		if errors.Is(err, errPortTaken) && attempt < 5 {
+		h, err := w.bin.StartHost(context.Background(), ps, deployment.HostOptions{Policies: []string{s.polFile}})
+		if errors.Is(err, deployment.ErrPortTaken) && attempt < 5 {
 			continue
 		}
 		if err != nil {
 			t.Fatalf("story: %v", err)
 		}
-		s.host, s.addr = h, addr
+		s.host, s.addr = h.Process, addr
 		break
 	}
 	t.Cleanup(func() { s.stop(t) })
@@ -138,7 +138,7 @@ func Start(t testing.TB, spec Spec) *Story {
 
 // writePolicy encodes, parses and writes the policy of spec for a host at
 // addr.
-func (s *Story) writePolicy(spec Spec, w *world, ps *pasServer, addr string) error {
+func (s *Story) writePolicy(spec Spec, w *world, ps *deployment.AttestationService, addr string) error {
 	name := spec.Name
 	if name == "" {
 		name = "example"
@@ -149,9 +149,9 @@ func (s *Story) writePolicy(spec Spec, w *world, ps *pasServer, addr string) err
 		Expires: time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second),
 		Host:    addr,
 		Attestation: policy.Attestation{
-			Service:  ps.url,
-			CACert:   string(ps.caPEM),
-			Runtimes: []policy.Runtime{{Platform: "sim", Measurement: hex.EncodeToString(w.measurement)}},
+			Service:  ps.URL,
+			CACert:   string(ps.CACert),
+			Runtimes: []policy.Runtime{{Platform: "sim", Measurement: hex.EncodeToString(w.bin.Measurement)}},
 		},
 		Principals: []policy.Principal{},
 		Programs:   []policy.Program{},
@@ -203,46 +203,6 @@ func capSet(m map[string]string) (capability.Set, error) {
 	return set, nil
 }
 
-// errPortTaken says the free port picked for the host was taken meanwhile.
-var errPortTaken = errors.New("host port taken")
-
-func (s *Story) startHost(w *world, ps *pasServer) (*proc, error) {
-	ready := make(chan string, 1)
-	p, err := startProc(w.bin, func(line string) {
-		if a, ok := strings.CutPrefix(line, "ready "); ok {
-			select {
-			case ready <- a:
-			default:
-			}
-		}
-	}, "host", "serve", "--platform", "sim", "--sim-device-key", ps.deviceKey, "--policy", s.polFile)
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case <-ready:
-		return p, nil
-	case <-p.done:
-		if strings.Contains(p.log.String(), "address already in use") {
-			return nil, errPortTaken
-		}
-		return nil, fmt.Errorf("truce host serve exited:\n%s", p.log.String())
-	case <-time.After(90 * time.Second):
-		p.stop()
-		return nil, fmt.Errorf("truce host serve was not ready within 90s:\n%s", p.log.String())
-	}
-}
-
-// freeAddr returns a loopback address with a port free right now.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("finding a free loopback port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // stop shuts the enclave down (through the API if some principal may),
 // closes the sessions and makes sure the host has exited.
 func (s *Story) stop(t testing.TB) {
@@ -268,12 +228,20 @@ func (s *Story) stop(t testing.TB) {
 	}
 	s.sessions = map[string]*client.Session{}
 	s.mu.Unlock()
-	if !done || !s.host.exited(30*time.Second) {
-		s.host.stop()
+	if !done || !exited(s.host, 30*time.Second) {
+		s.host.Stop()
 	}
 	if t.Failed() {
-		t.Logf("log of truce host serve (%s):\n%s", s.polFile, s.host.log.String())
+		t.Logf("log of truce host serve (%s):\n%s", s.polFile, s.host.Output())
 	}
+}
+
+// exited reports whether p has ended, waiting up to d.
+func exited(p *deployment.Process, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_, err := p.Wait(ctx)
+	return err == nil
 }
 
 // Policy returns the example's parsed policy.
@@ -441,10 +409,10 @@ func (s *Story) Shutdown(t testing.TB, name string) {
 	s.mu.Lock()
 	s.shutDown = true
 	s.mu.Unlock()
-	if !s.host.exited(30 * time.Second) {
+	if !exited(s.host, 30*time.Second) {
 		t.Fatal("the host did not exit within 30s of the shutdown")
 	}
-	if code := s.host.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := s.host.ExitCode(); code != 0 {
 		t.Fatalf("truce host serve exited with code %d after the shutdown", code)
 	}
 }
