@@ -18,9 +18,6 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"sort"
-	"sync"
 	"time"
 )
 
@@ -121,7 +118,8 @@ type Claims struct {
 
 // Errors callers branch on. Wrapped errors say more.
 var (
-	// ErrUnsupportedPlatform: no verifier is known for the platform.
+	// ErrUnsupportedPlatform: no verifier is known for the platform, or
+	// evidence is of another platform than its verifier's.
 	ErrUnsupportedPlatform = errors.New("unsupported attestation platform")
 	// ErrBadEvidence: evidence is malformed or its signature does not verify.
 	ErrBadEvidence = errors.New("evidence does not verify")
@@ -138,44 +136,3 @@ var (
 	// ErrNoIdentity: the certificate carries no (or a malformed) enclave identity extension.
 	ErrNoIdentity = errors.New("certificate carries no enclave identity")
 )
-
-var (
-	regMu     sync.RWMutex
-	verifiers = map[string]Verifier{}
-)
-
-// Register makes v the verifier for its platform in the process-wide
-// registry, replacing any earlier one.
-func Register(v Verifier) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	verifiers[v.Platform()] = v
-}
-
-// Lookup returns the registered verifier for platform, or an error wrapping
-// ErrUnsupportedPlatform.
-func Lookup(platform string) (Verifier, error) {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	v, ok := verifiers[platform]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q (known: %v)", ErrUnsupportedPlatform, platform, platformsLocked())
-	}
-	return v, nil
-}
-
-// Platforms lists the platforms with a registered verifier, sorted.
-func Platforms() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	return platformsLocked()
-}
-
-func platformsLocked() []string {
-	out := make([]string, 0, len(verifiers))
-	for p := range verifiers {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -313,12 +313,6 @@ func TestProviderSoftwareIAK(t *testing.T) {
 	}
 }
 
-func TestRegistered(t *testing.T) {
-	if v, err := attest.Lookup("psa"); err != nil || v.Platform() != "psa" {
-		t.Fatal(v, err)
-	}
-}
-
 func FuzzVerify(f *testing.F) {
 	f.Add(read(f, "tfm-p2-sign1.cbor"))
 	f.Add(read(f, "tfm-p1-sign1.cbor"))

@@ -91,8 +91,6 @@ type Verifier struct {
 
 var _ attest.Verifier = Verifier{}
 
-func init() { attest.Register(Verifier{}) }
-
 // Platform returns "sgx".
 func (Verifier) Platform() string { return Platform }
 

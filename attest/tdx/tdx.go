@@ -97,8 +97,6 @@ type Verifier struct {
 // NewVerifier returns a Verifier that trusts the built-in Intel root.
 func NewVerifier() *Verifier { return &Verifier{} }
 
-func init() { attest.Register(NewVerifier()) }
-
 // Platform returns "tdx".
 func (*Verifier) Platform() string { return Platform }
 

@@ -8,13 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/attest/verifiers"
 	platforms "github.com/truce-project/truce/platform"
 )
 
@@ -146,7 +146,7 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 		v = sim.NewVerifier(pub)
 	default:
 		var err error
-		if v, err = attest.Lookup(platform); err != nil {
+		if v, err = verifiers.All(verifiers.Options{}).Get(platform); err != nil {
 			return withHint(err, "this build verifies only: %s", strings.Join(verifiablePlatforms(), ", "))
 		}
 	}
@@ -209,11 +209,7 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 
 // verifiablePlatforms lists the platforms "evidence verify" knows.
 func verifiablePlatforms() []string {
-	ps := attest.Platforms()
-	if !slices.Contains(ps, attest.SimPlatform) {
-		ps = append([]string{attest.SimPlatform}, ps...)
-	}
-	return ps
+	return verifiers.Names()
 }
 
 // readEvidence reads raw evidence, or hex or base64 text of it.

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -111,9 +112,11 @@ type Config struct {
 	// most MaxHeldRefusals are held at once, the others are answered at
 	// once. Zero means DefaultRefusalDelay; negative means none.
 	RefusalDelay time.Duration
-	// Verifiers adds or overrides verifiers by platform, on top of those
-	// registered with attest.Register. A "sim" verifier here is used only
-	// with AllowSim.
+	// Verifiers are the verifiers of the platforms whose evidence the
+	// service accepts, by platform (verifiers.All returns every
+	// platform's); nil accepts none. A "sim" verifier here is used only
+	// with AllowSim; without one, AllowSim checks sim evidence with the
+	// simulated device's key in Dir.
 	Verifiers map[string]attest.Verifier
 	// Logger receives one line per issuance or refusal; nil discards.
 	Logger *slog.Logger
@@ -245,14 +248,9 @@ func Open(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	vs := map[string]attest.Verifier{}
-	for _, p := range attest.Platforms() {
-		if v, err := attest.Lookup(p); err == nil {
-			vs[p] = v
-		}
-	}
-	for p, v := range cfg.Verifiers {
-		vs[p] = v
+	vs := maps.Clone(cfg.Verifiers)
+	if vs == nil {
+		vs = map[string]attest.Verifier{}
 	}
 	if cfg.AllowSim {
 		if _, ok := cfg.Verifiers[attest.SimPlatform]; !ok {
