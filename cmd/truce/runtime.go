@@ -11,7 +11,7 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
-	"github.com/truce-project/truce/attest/tsm"
+	"github.com/truce-project/truce/internal/provider/tsm"
 	"github.com/truce-project/truce/internal/control"
 	"github.com/truce-project/truce/internal/engine"
 	trt "github.com/truce-project/truce/internal/runtime"
