@@ -11,9 +11,9 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
-	"github.com/truce-project/truce/internal/provider/tsm"
 	"github.com/truce-project/truce/internal/control"
 	"github.com/truce-project/truce/internal/engine"
+	"github.com/truce-project/truce/internal/provider/tsm"
 	trt "github.com/truce-project/truce/internal/runtime"
 	"github.com/truce-project/truce/policy"
 )
