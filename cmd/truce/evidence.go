@@ -15,6 +15,7 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/attest/verifiers"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	platforms "github.com/truce-project/truce/platform"
 )
 
@@ -258,11 +259,11 @@ func runEvidenceNew(e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil || len(rdb) != 64 {
 		return usagef("--report-data must be 64 bytes in hex (128 digits)")
 	}
-	dev, err := sim.LoadDevice(keyFile)
+	dev, err := simprovider.LoadDevice(keyFile)
 	if err != nil {
 		return withHint(err, "give the device.key that truce pas init wrote")
 	}
-	ev, err := sim.NewProvider(dev, m).Evidence(context.Background(), [64]byte(rdb))
+	ev, err := simprovider.NewProvider(dev, m).Evidence(context.Background(), [64]byte(rdb))
 	if err != nil {
 		return err
 	}

@@ -17,12 +17,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/examples/shamir"
 	shamirsplit "github.com/truce-project/truce/examples/shamir/shamir"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/pas"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -248,11 +248,11 @@ func (b *bench) latency(ctx context.Context) (*section, error) {
 // policy and nonce, the service's checks, issuance and its logged record.
 // The baseline is one GET /healthz over the same connection pool.
 func (b *bench) attestRoundTrips(ctx context.Context, sys *system, pol *policy.Policy, n int) (rounds, pings []time.Duration, err error) {
-	dev, err := sim.LoadDevice(filepath.Join(sys.pasDir, pas.DeviceKeyFile))
+	dev, err := simprovider.LoadDevice(filepath.Join(sys.pasDir, pas.DeviceKeyFile))
 	if err != nil {
 		return nil, nil, err
 	}
-	prov := sim.NewProvider(dev, sys.measurement)
+	prov := simprovider.NewProvider(dev, sys.measurement)
 	ca, err := pas.ParseChainPEM(sys.caPEM)
 	if err != nil {
 		return nil, nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/attest/snp"
 	"github.com/truce-project/truce/attest/tdx"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 )
 
 func readB(b *testing.B, path string) []byte {
@@ -25,11 +26,11 @@ func readB(b *testing.B, path string) []byte {
 // evidence, against the simulated platform's verifier (one ECDSA P-256
 // COSE_Sign1 check) as the baseline of the same run.
 func BenchmarkVerify(b *testing.B) {
-	dev, err := sim.NewDevice(nil)
+	dev, err := simprovider.NewDevice(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	simTok, err := sim.NewProvider(dev, make([]byte, 32)).Evidence(context.Background(), [64]byte{1})
+	simTok, err := simprovider.NewProvider(dev, make([]byte, 32)).Evidence(context.Background(), [64]byte{1})
 	if err != nil {
 		b.Fatal(err)
 	}
