@@ -184,7 +184,7 @@ func (v *Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (c *attest
 	if err != nil {
 		return nil, err
 	}
-	st, fresh, err := col.check(quote, pck, exts, now)
+	st, fresh, err := check(col, quote, pck, exts, now)
 	if err != nil {
 		return nil, err
 	}
