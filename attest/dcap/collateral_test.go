@@ -46,7 +46,10 @@ func TestParseCollateralStrict(t *testing.T) {
 		name string
 		b    []byte
 	}{
-		{"camelCase field", edit(tdx, func(m map[string]any) { m["pckCrlIssuerChain"] = m["pck_crl_issuer_chain"]; delete(m, "pck_crl_issuer_chain") })},
+		{"camelCase field", edit(tdx, func(m map[string]any) {
+			m["pckCrlIssuerChain"] = m["pck_crl_issuer_chain"]
+			delete(m, "pck_crl_issuer_chain")
+		})},
 		{"unknown field", edit(sgx, func(m map[string]any) { m["comment"] = "x" })},
 		{"tcb_info inline", edit(tdx, func(m map[string]any) {
 			var v any
