@@ -3,13 +3,17 @@
 // return what it attests) interfaces, the report-data binding of an enclave
 // key to a policy and a nonce, the X.509 extension that carries an enclave's
 // identity, the client-side check of an enclave certificate chain against
-// a policy, the policy's rules on runtimes (revoked measurements, pinned
+// a policy, the one check of evidence against a policy (ExplainEvidence)
+// that the attestation service, clients and bundles share, the policy's
+// rules on runtimes (revoked measurements, pinned
 // measurements, minimum TCB) that the attestation service, the runtime and
 // clients share, and the Verdict every refusal is.
 //
 // It must never accept evidence or a certificate it has not checked, never
 // treat simulated evidence as hardware-backed, and never decide on a
-// verdict received from elsewhere: verdicts only explain.
+// verdict received from elsewhere: verdicts only explain. It holds no
+// provider and no registry: providers live in internal/provider, and each
+// platform package builds its verifier (attest/verifiers all of them).
 package attest
 
 import (
