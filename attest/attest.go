@@ -3,13 +3,17 @@
 // return what it attests) interfaces, the report-data binding of an enclave
 // key to a policy and a nonce, the X.509 extension that carries an enclave's
 // identity, the client-side check of an enclave certificate chain against
-// a policy, the policy's rules on runtimes (revoked measurements, pinned
+// a policy, the one check of evidence against a policy (ExplainEvidence)
+// that the attestation service, clients and bundles share, the policy's
+// rules on runtimes (revoked measurements, pinned
 // measurements, minimum TCB) that the attestation service, the runtime and
 // clients share, and the Verdict every refusal is.
 //
 // It must never accept evidence or a certificate it has not checked, never
 // treat simulated evidence as hardware-backed, and never decide on a
-// verdict received from elsewhere: verdicts only explain.
+// verdict received from elsewhere: verdicts only explain. It holds no
+// provider and no registry: providers live in internal/provider, and each
+// platform package builds its verifier (attest/verifiers all of them).
 package attest
 
 import (
@@ -18,9 +22,6 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"sort"
-	"sync"
 	"time"
 )
 
@@ -121,7 +122,8 @@ type Claims struct {
 
 // Errors callers branch on. Wrapped errors say more.
 var (
-	// ErrUnsupportedPlatform: no verifier is known for the platform.
+	// ErrUnsupportedPlatform: no verifier is known for the platform, or
+	// evidence is of another platform than its verifier's.
 	ErrUnsupportedPlatform = errors.New("unsupported attestation platform")
 	// ErrBadEvidence: evidence is malformed or its signature does not verify.
 	ErrBadEvidence = errors.New("evidence does not verify")
@@ -138,44 +140,3 @@ var (
 	// ErrNoIdentity: the certificate carries no (or a malformed) enclave identity extension.
 	ErrNoIdentity = errors.New("certificate carries no enclave identity")
 )
-
-var (
-	regMu     sync.RWMutex
-	verifiers = map[string]Verifier{}
-)
-
-// Register makes v the verifier for its platform in the process-wide
-// registry, replacing any earlier one.
-func Register(v Verifier) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	verifiers[v.Platform()] = v
-}
-
-// Lookup returns the registered verifier for platform, or an error wrapping
-// ErrUnsupportedPlatform.
-func Lookup(platform string) (Verifier, error) {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	v, ok := verifiers[platform]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q (known: %v)", ErrUnsupportedPlatform, platform, platformsLocked())
-	}
-	return v, nil
-}
-
-// Platforms lists the platforms with a registered verifier, sorted.
-func Platforms() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	return platformsLocked()
-}
-
-func platformsLocked() []string {
-	out := make([]string, 0, len(verifiers))
-	for p := range verifiers {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}

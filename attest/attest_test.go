@@ -293,28 +293,3 @@ func TestCheckEnclave(t *testing.T) {
 func one(c *x509.Certificate) func() []*x509.Certificate {
 	return func() []*x509.Certificate { return []*x509.Certificate{c} }
 }
-
-type fakeVerifier struct{ p string }
-
-func (f fakeVerifier) Platform() string { return f.p }
-func (f fakeVerifier) Verify([]byte, attest.VerifyOptions) (*attest.Claims, error) {
-	return nil, attest.ErrBadEvidence
-}
-
-func TestRegistry(t *testing.T) {
-	if _, err := attest.Lookup("no-such-platform"); !errors.Is(err, attest.ErrUnsupportedPlatform) {
-		t.Fatalf("got %v, want ErrUnsupportedPlatform", err)
-	}
-	attest.Register(fakeVerifier{"test-platform"})
-	v, err := attest.Lookup("test-platform")
-	if err != nil || v.Platform() != "test-platform" {
-		t.Fatalf("Lookup = %v, %v", v, err)
-	}
-	found := false
-	for _, p := range attest.Platforms() {
-		found = found || p == "test-platform"
-	}
-	if !found {
-		t.Fatal("Platforms does not list the registered verifier")
-	}
-}

@@ -20,6 +20,7 @@ import (
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/bundle"
 	"github.com/truce-project/truce/bundle/bundletest"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	"github.com/truce-project/truce/policy/succession"
 	"github.com/truce-project/truce/receipt"
 )
@@ -195,7 +196,7 @@ func TestTamper(t *testing.T) {
 // key.
 func TestWrongDeviceKey(t *testing.T) {
 	f := bundletest.New(t, "bob")
-	dev, _ := sim.NewDevice(nil)
+	dev, _ := simprovider.NewDevice(nil)
 	if _, err := bundle.Verify(f.Bundle, bundle.Options{Verifier: sim.NewVerifier(dev.Public())}); !errors.Is(err, bundle.ErrEnclave) {
 		t.Fatalf("got %v", err)
 	}

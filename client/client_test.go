@@ -20,6 +20,7 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/client"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	"github.com/truce-project/truce/internal/trucetest"
 )
 
@@ -286,14 +287,14 @@ func TestVerifyEvidence(t *testing.T) {
 	}
 	defer s.Close()
 	_, chain := s.Enclave()
-	dev, err := sim.NewDevice(rand.Reader)
+	dev, err := simprovider.NewDevice(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	nonce := []byte("0123456789abcdef0123456789abcdef")
 	evidence := func(m []byte, n []byte) []byte {
 		rd := attest.ReportData(chain[0].RawSubjectPublicKeyInfo, w.Policy.Hash(), n)
-		ev, err := sim.NewProvider(dev, m).Evidence(ctx, rd)
+		ev, err := simprovider.NewProvider(dev, m).Evidence(ctx, rd)
 		if err != nil {
 			t.Fatal(err)
 		}

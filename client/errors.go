@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/attest"
 )
 
 // Errors callers branch on. A *ProblemError from the enclave matches the
@@ -40,7 +41,10 @@ var (
 	ErrInternal = errors.New("the enclave's runtime failed")
 
 	// ErrPolicyMismatch: the enclave runs a policy other than the caller's.
-	ErrPolicyMismatch = errors.New("enclave runs another policy")
+	// It is attest.ErrPolicyMismatch, so that errors.Is matches either
+	// name whether the refusal came from the certificate check or from
+	// the policy chain.
+	ErrPolicyMismatch = attest.ErrPolicyMismatch
 	// ErrPolicyExpired: the caller's policy has expired.
 	ErrPolicyExpired = errors.New("policy expired")
 	// ErrUnreachable: the host could not be reached.

@@ -3,10 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
-	"encoding/hex"
 	"fmt"
-	"time"
 
 	"github.com/truce-project/truce/attest"
 )
@@ -60,52 +57,14 @@ func (s *Session) ExplainEvidence(ctx context.Context, v attest.Verifier) ([]att
 			Expected: "the certificate this connection verified", Actual: "another certificate",
 			Hint: "the enclave renewed its certificate meanwhile: try again"})
 		return steps, nil, nil
-	case a.Platform != v.Platform():
-		step(fetched, "", &attest.Verdict{Rule: attest.RulePlatform, Claim: "evidence platform", Expected: v.Platform(), Actual: a.Platform,
-			Hint: "check the evidence with the verifier of the enclave's platform"})
+	case a.Platform != enc.Platform:
+		step(fetched, "", &attest.Verdict{Rule: attest.RulePlatform, Claim: "evidence platform", Expected: enc.Platform + " (the certificate's)", Actual: a.Platform,
+			Hint: "the enclave reports evidence of another platform than its certificate names: do not use this enclave"})
 		return steps, nil, nil
 	}
 	step(fetched, fmt.Sprintf("%s evidence, %d bytes, nonce %x, for the certificate this connection verified", a.Platform, len(a.Evidence), a.Nonce), nil)
-	claims, err := v.Verify(a.Evidence, attest.VerifyOptions{Now: now})
-	if err != nil {
-		step("signature and vendor chain", "", &attest.Verdict{Rule: attest.RuleEvidence, Claim: a.Platform + " evidence",
-			Expected: "a signature and vendor chain valid at " + now.UTC().Format(time.RFC3339), Actual: err.Error(),
-			Hint: "the enclave's own evidence does not verify: report it to the host's operator; do not use this enclave"})
-		return steps, nil, nil
-	}
-	detail := fmt.Sprintf("verified at %s", now.UTC().Format(time.RFC3339))
-	for _, f := range claims.Collateral {
-		detail += "; " + f.At(now)
-	}
-	step("signature and vendor chain", detail, nil)
-	leaf, err := x509.ParseCertificate(a.Chain[0])
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", attest.ErrBadChain, err)
-	}
-	if want := attest.ReportData(leaf.RawSubjectPublicKeyInfo, s.pol.GenesisHash(), a.Nonce); claims.ReportData != want {
-		step("report data binds key, policy and nonce", "", &attest.Verdict{Rule: attest.RuleBinding, Claim: "report data", Expected: hex.EncodeToString(want[:]),
-			Actual: hex.EncodeToString(claims.ReportData[:]), Collateral: claims.Collateral,
-			Hint: fmt.Sprintf("the evidence does not bind the enclave's key, this policy and nonce %x: do not use this enclave", a.Nonce)})
-		return steps, nil, nil
-	}
-	step("report data binds key, policy and nonce", "SHA-512(truce-attest-v1 ‖ SHA-256(enclave key) ‖ policy hash ‖ nonce)", nil)
-	if !bytes.Equal(claims.Measurement, enc.Measurement) {
-		step("measurement as in the certificate", "", &attest.Verdict{Rule: attest.RuleMeasurement, Claim: claims.Platform + " measurement",
-			Expected: hex.EncodeToString(enc.Measurement) + " (the certificate's)", Actual: hex.EncodeToString(claims.Measurement), Collateral: claims.Collateral,
-			Hint: "the evidence and the certificate name different runtimes: do not use this enclave"})
-		return steps, nil, nil
-	}
-	step("measurement as in the certificate", hex.EncodeToString(claims.Measurement), nil)
-	for _, st := range attest.CheckRuntime(s.pol, attest.RuntimeOf(claims), now) {
-		if !step(st.Name, st.Detail, st.Verdict) {
-			return steps, nil, nil
-		}
-	}
-	if claims.Simulated != enc.Simulated {
-		step("simulation as in the certificate", "", &attest.Verdict{Rule: attest.RuleSimulated, Claim: "simulated", Expected: fmt.Sprint(enc.Simulated) + " (the certificate's)",
-			Actual: fmt.Sprint(claims.Simulated), Hint: "the evidence and the certificate disagree on simulation: do not use this enclave"})
-		return steps, nil, nil
-	}
-	step("simulation as in the certificate", fmt.Sprintf("simulated: %t", claims.Simulated), nil)
+	more, claims := attest.ExplainEvidence(v, s.pol, attest.EvidenceCheck{Platform: enc.Platform, Evidence: a.Evidence,
+		Key: chain[0].RawSubjectPublicKeyInfo, PolicyHash: s.pol.GenesisHash(), Nonce: a.Nonce, Enclave: enc}, now)
+	steps = append(steps, more...)
 	return steps, claims, nil
 }

@@ -58,8 +58,6 @@ type Verifier struct {
 // NewVerifier returns a Verifier.
 func NewVerifier() *Verifier { return &Verifier{} }
 
-func init() { attest.Register(NewVerifier()) }
-
 // Platform returns "cca".
 func (*Verifier) Platform() string { return Platform }
 

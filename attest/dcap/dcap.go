@@ -2,13 +2,18 @@
 // TDX quotes (Intel DCAP: the PCK CA's and the root CA's CRLs, the TCB
 // info for a platform's FMSPC and the quoting enclave's identity, each
 // with its issuer chain) from Intel's Provisioning Certification Service,
-// and assembles it into the one-file JSON layout the verifiers in
-// attest/sgx and attest/tdx read.
+// and assembles it into the one-file JSON layout (Collateral) the
+// verifiers in attest/sgx and attest/tdx read.
 //
-// It must never judge what it fetches: the verifiers check every
-// signature, chain, CRL and validity date of fetched collateral exactly as
-// of collateral given in a file. It must never build a URL from input it
+// It must never judge what it fetches: Check verifies every signature,
+// chain, CRL and validity date of fetched collateral exactly as of
+// collateral given in a file. It must never build a URL from input it
 // has not checked to be an FMSPC or a CA name.
+//
+// It also holds the one Collateral type both verifiers read, strictly, and
+// its check (Collateral.Check: issuer chains, signatures, dates, CRLs and
+// revocation); what a TCB level or a quoting enclave's identity means for
+// a quote stays with each verifier.
 package dcap
 
 import (
@@ -148,18 +153,6 @@ func CA(pckIssuer string) (string, error) {
 	return "", fmt.Errorf("%w: PCK issuer %q is neither a platform nor a processor CA", ErrInput, pckIssuer)
 }
 
-// collateral is the collateral JSON Fetch assembles, in the layout both
-// verifiers read (PEM chains, hex DER CRLs, PCS bodies as strings).
-type collateral struct {
-	PCKCRLIssuerChain     string `json:"pck_crl_issuer_chain"`
-	RootCACRL             string `json:"root_ca_crl"`
-	PCKCRL                string `json:"pck_crl"`
-	TCBInfoIssuerChain    string `json:"tcb_info_issuer_chain"`
-	TCBInfo               string `json:"tcb_info"`
-	QEIdentityIssuerChain string `json:"qe_identity_issuer_chain"`
-	QEIdentity            string `json:"qe_identity"`
-}
-
 // Fetch gets the collateral of a tee quote whose PCK certificate names
 // fmspc and was issued by ca ("platform" or "processor", see CA) through
 // get, and returns it as one collateral JSON document.
@@ -187,7 +180,7 @@ func Fetch(get Getter, tee TEE, fmspc, ca string) ([]byte, error) {
 		}
 		return &r, nil
 	}
-	var c collateral
+	var c Collateral
 	r, err := fetch(RootCRLURL, false)
 	if err != nil {
 		return nil, err

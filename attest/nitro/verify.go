@@ -73,8 +73,6 @@ type Verifier struct {
 
 var _ attest.Verifier = Verifier{}
 
-func init() { attest.Register(Verifier{}) }
-
 // Platform returns "nitro".
 func (Verifier) Platform() string { return Platform }
 

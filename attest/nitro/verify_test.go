@@ -381,13 +381,6 @@ func TestReportDataFromNonce(t *testing.T) {
 	}
 }
 
-func TestRegistered(t *testing.T) {
-	v, err := attest.Lookup("nitro")
-	if err != nil || v.Platform() != "nitro" {
-		t.Fatalf("%v %v", v, err)
-	}
-}
-
 func FuzzVerify(f *testing.F) {
 	f.Add(realDoc(f))
 	fake := mustFake(f)

@@ -2,8 +2,9 @@
 // and the PSA-token back-ends Veracruz had): the Verifier of PSA initial
 // attestation tokens (COSE_Sign1 over PSA profile 1 or 2 claims, checked
 // with github.com/veraison/psatoken) against the initial attestation public
-// key the verifier is given, and a Provider that asks a token source for a
-// token over the runtime's report data.
+// key the verifier is given. The Provider that asks a token source for a
+// token over the runtime's report data is internal/provider/psa: this
+// package holds no device code.
 //
 // The report data travels as the token's nonce (auth challenge) of 64
 // bytes. The measurement is that of the software component whose type is

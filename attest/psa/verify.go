@@ -50,8 +50,6 @@ type Verifier struct {
 
 var _ attest.Verifier = Verifier{}
 
-func init() { attest.Register(Verifier{}) }
-
 // Platform returns "psa".
 func (Verifier) Platform() string { return Platform }
 

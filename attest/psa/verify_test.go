@@ -2,7 +2,6 @@ package psa_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -273,49 +272,6 @@ func TestClaimChecks(t *testing.T) {
 				tc.check(t, got)
 			}
 		})
-	}
-}
-
-func TestProviderSoftwareIAK(t *testing.T) {
-	key := tfmKey(t)
-	meas := bytes.Repeat([]byte{0x11}, 32)
-	signer := bytes.Repeat([]byte{0x22}, 32)
-	src := psa.SoftwareIAK{
-		Key: key, ImplementationID: bytes.Repeat([]byte{0x33}, 32),
-		Components: []psa.Component{
-			{Type: "BL", Version: "1.0", Measurement: bytes.Repeat([]byte{0x44}, 32), SignerID: signer},
-			{Type: psa.RuntimeComponent, Version: "0.1", Measurement: meas, SignerID: signer, Description: "SHA256"},
-		},
-	}
-	p := psa.Provider{Source: src}
-	rd := attest.ReportData([]byte("spki"), [32]byte{1}, []byte("n"))
-	tok, err := p.Evidence(context.Background(), rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := psa.Verifier{Key: &key.PublicKey}.Verify(tok, attest.VerifyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.ReportData != rd || !bytes.Equal(c.Measurement, meas) || !bytes.Equal(c.Extra["signer_id"], signer) {
-		t.Fatalf("claims %+v", c)
-	}
-	if p.Platform() != "psa" {
-		t.Fatal(p.Platform())
-	}
-	if _, err := (psa.Provider{}).Evidence(context.Background(), rd); err == nil {
-		t.Fatal("no source accepted")
-	}
-	bad := src
-	bad.Components = nil
-	if _, err := (psa.Provider{Source: bad}).Evidence(context.Background(), rd); err == nil {
-		t.Fatal("token without components made")
-	}
-}
-
-func TestRegistered(t *testing.T) {
-	if v, err := attest.Lookup("psa"); err != nil || v.Platform() != "psa" {
-		t.Fatal(v, err)
 	}
 }
 

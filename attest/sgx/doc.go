@@ -1,7 +1,6 @@
-// Package sgx is Truce's Intel SGX platform: the Provider that runs inside a
-// Gramine enclave and gets a DCAP quote over the runtime's report data
-// through Gramine's /dev/attestation files, and the Verifier of DCAP ECDSA
-// quotes (version 3): the quote signature by the attestation key, the QE
+// Package sgx verifies Intel SGX evidence (which internal/provider/sgx gets
+// from Gramine's /dev/attestation inside an enclave): the Verifier of DCAP
+// ECDSA quotes (version 3) checks the quote signature by the attestation key, the QE
 // report signed by the PCK certificate, the binding of the attestation key
 // into the QE report, the PCK certificate chain to the Intel SGX Root CA
 // (embedded), and, given Intel's collateral, the signed TCB info and QE
@@ -10,6 +9,9 @@
 //
 // The measurement is MRENCLAVE; MRSIGNER is the extra measurement
 // "mrsigner"; the report data is the enclave report's 64 bytes.
+//
+// It holds no device code: a client that verifies SGX evidence links no
+// Gramine file access.
 //
 // It must never return claims for a quote whose signatures or chain do not
 // verify at the verification time, never accept a debug enclave unless

@@ -91,8 +91,6 @@ type Verifier struct {
 
 var _ attest.Verifier = Verifier{}
 
-func init() { attest.Register(Verifier{}) }
-
 // Platform returns "sgx".
 func (Verifier) Platform() string { return Platform }
 
@@ -177,7 +175,7 @@ func VerifyQuote(quote []byte, root *x509.Certificate, collateral *Collateral, n
 	}
 	res := &Result{Quote: q, PCK: ext, TCBStatus: TCBUnknown, QETCBStatus: TCBUnknown}
 	if collateral != nil {
-		if err := collateral.check(res, root, now); err != nil {
+		if err := checkCollateral(collateral, res, root, now); err != nil {
 			return nil, err
 		}
 	}
@@ -203,7 +201,7 @@ func (v Verifier) fetchAndCheck(res *Result, now time.Time) error {
 	if root == nil {
 		root = intelRoot
 	}
-	return col.check(res, root, now)
+	return checkCollateral(col, res, root, now)
 }
 
 // Verify checks a quote as VerifyQuote does with the collateral in

@@ -14,7 +14,7 @@ import (
 )
 
 // signClaims signs an arbitrary claims value with d, as a device would.
-func signClaims(t *testing.T, d *Device, claims any) []byte {
+func signClaims(t *testing.T, d *testDevice, claims any) []byte {
 	t.Helper()
 	payload, err := encMode.Marshal(claims)
 	if err != nil {
@@ -41,7 +41,7 @@ func signClaims(t *testing.T, d *Device, claims any) []byte {
 // the profile does not allow are refused, so the verifier checks more than
 // the signature.
 func TestClaimsChecked(t *testing.T) {
-	d, _ := NewDevice(nil)
+	d := newDevice(t)
 	ueid := UEID(d.Public())
 	signer := sha256.Sum256(ueid)
 	valid := func() claimsSet {
@@ -52,7 +52,7 @@ func TestClaimsChecked(t *testing.T) {
 	if _, err := v.Verify(signClaims(t, d, valid()), attest.VerifyOptions{}); err != nil {
 		t.Fatalf("valid claims refused: %v", err)
 	}
-	other, _ := NewDevice(nil)
+	other := newDevice(t)
 	for _, tc := range []struct {
 		name  string
 		edit  func(*claimsSet)

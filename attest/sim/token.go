@@ -2,13 +2,10 @@ package sim
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
@@ -82,71 +79,29 @@ func init() {
 	}
 }
 
-// ProviderOptions tune a Provider; the zero value works.
-type ProviderOptions struct {
-	Rand io.Reader        // nil: crypto/rand
-	Now  func() time.Time // nil: time.Now
-}
+// ContentType is the COSE content type in a simulated token's protected
+// header.
+const ContentType = "application/eat-cwt; eat_profile=\"" + Profile + "\""
 
-type provider struct {
-	dev  *Device
-	meas []byte
-	opts ProviderOptions
-}
-
-// NewProvider returns the simulated platform's evidence provider: it signs
-// PSA-style tokens with the device key, reporting measurement as the
-// runtime's software component.
-func NewProvider(d *Device, measurement []byte) attest.Provider {
-	return NewProviderWith(d, measurement, ProviderOptions{})
-}
-
-// NewProviderWith is NewProvider with injected randomness and clock.
-func NewProviderWith(d *Device, measurement []byte, o ProviderOptions) attest.Provider {
-	return &provider{dev: d, meas: append([]byte(nil), measurement...), opts: o}
-}
-
-func (p *provider) Platform() string { return attest.SimPlatform }
-
-func (p *provider) Evidence(ctx context.Context, reportData [64]byte) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	now := time.Now
-	if p.opts.Now != nil {
-		now = p.opts.Now
-	}
-	r := p.opts.Rand
-	if r == nil {
-		r = rand.Reader
-	}
-	ueid := UEID(p.dev.Public())
+// TokenClaims returns the claims of a simulated token, CBOR-encoded as the
+// device signs them: reportData as the nonce, the instance id of the
+// device whose public key is devicePub, measurement as the runtime's
+// software component, issued at iat. The device (internal/provider/sim)
+// signs them as a COSE_Sign1 message with ES256, protected header
+// ContentType; this package only reads them.
+func TokenClaims(reportData [64]byte, devicePub *ecdsa.PublicKey, measurement []byte, iat time.Time) ([]byte, error) {
+	ueid := UEID(devicePub)
 	signer := sha256.Sum256(ueid)
 	cs := claimsSet{
-		Nonce: reportData[:], UEID: ueid, Profile: Profile, IAT: now().Unix(),
+		Nonce: reportData[:], UEID: ueid, Profile: Profile, IAT: iat.Unix(),
 		Lifecycle: lifecycleSim, ImplID: implementationID[:],
-		SWComps: []swComponent{{Type: "RT", Value: p.meas, Signer: signer[:], Desc: runtimeSWName}},
+		SWComps: []swComponent{{Type: "RT", Value: measurement, Signer: signer[:], Desc: runtimeSWName}},
 	}
 	payload, err := encMode.Marshal(cs)
 	if err != nil {
 		return nil, fmt.Errorf("encoding simulated token claims: %w", err)
 	}
-	s, err := cose.NewSigner(cose.AlgorithmES256, p.dev.key)
-	if err != nil {
-		return nil, fmt.Errorf("simulated device signer: %w", err)
-	}
-	msg := cose.NewSign1Message()
-	msg.Headers.Protected.SetAlgorithm(cose.AlgorithmES256)
-	msg.Headers.Protected[cose.HeaderLabelContentType] = "application/eat-cwt; eat_profile=\"" + Profile + "\""
-	msg.Payload = payload
-	if err := msg.Sign(r, nil, s); err != nil {
-		return nil, fmt.Errorf("signing simulated token: %w", err)
-	}
-	out, err := msg.MarshalCBOR()
-	if err != nil {
-		return nil, fmt.Errorf("encoding simulated token: %w", err)
-	}
-	return out, nil
+	return payload, nil
 }
 
 type verifier struct {

@@ -2,31 +2,72 @@ package sim
 
 import (
 	"bytes"
-	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/veraison/go-cose"
 
 	"github.com/truce-project/truce/attest"
 )
 
 var meas = bytes.Repeat([]byte{0xab}, 32)
 
-func token(t testing.TB, d *Device, rd [64]byte) []byte {
+// testDevice stands in for the simulated device (internal/provider/sim,
+// which a verifier must not import): a key that signs tokens as the
+// device does.
+type testDevice struct{ key *ecdsa.PrivateKey }
+
+func newDevice(t testing.TB) *testDevice {
 	t.Helper()
-	ev, err := NewProvider(d, meas).Evidence(context.Background(), rd)
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ev
+	return &testDevice{k}
+}
+
+func (d *testDevice) Public() *ecdsa.PublicKey { return &d.key.PublicKey }
+
+// tokenAt is the token the device makes over rd at iat.
+func tokenAt(t testing.TB, d *testDevice, rd [64]byte, iat time.Time) []byte {
+	t.Helper()
+	payload, err := TokenClaims(rd, d.Public(), meas, iat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cose.NewSigner(cose.AlgorithmES256, d.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := cose.NewSign1Message()
+	msg.Headers.Protected.SetAlgorithm(cose.AlgorithmES256)
+	msg.Headers.Protected[cose.HeaderLabelContentType] = ContentType
+	msg.Payload = payload
+	if err := msg.Sign(rand.Reader, nil, s); err != nil {
+		t.Fatal(err)
+	}
+	b, err := msg.MarshalCBOR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func token(t testing.TB, d *testDevice, rd [64]byte) []byte {
+	t.Helper()
+	return tokenAt(t, d, rd, time.Now())
 }
 
 func TestRoundTrip(t *testing.T) {
-	d, err := NewDevice(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDevice(t)
 	rd := attest.ReportData([]byte("spki"), [32]byte{1}, []byte("nonce"))
 	ev := token(t, d, rd)
 	c, err := NewVerifier(d.Public()).Verify(ev, attest.VerifyOptions{})
@@ -39,16 +80,14 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestRefused(t *testing.T) {
-	d, _ := NewDevice(nil)
-	other, _ := NewDevice(nil)
+	d, other := newDevice(t), newDevice(t)
 	rd := attest.ReportData([]byte("spki"), [32]byte{1}, []byte("nonce"))
 	ev := token(t, d, rd)
-	future := NewProviderWith(d, meas, ProviderOptions{Now: func() time.Time { return time.Now().Add(time.Hour) }})
-	fev, _ := future.Evidence(context.Background(), rd)
+	fev := tokenAt(t, d, rd, time.Now().Add(time.Hour))
 	for _, tc := range []struct {
 		name string
 		ev   []byte
-		pub  *Device
+		pub  *testDevice
 	}{
 		{"other device key", ev, other},
 		{"empty", nil, d},
@@ -69,7 +108,7 @@ func TestRefused(t *testing.T) {
 // TestEveryBitFlip flips every bit and truncates at every length of a real
 // token: none may verify with claims.
 func TestEveryBitFlip(t *testing.T) {
-	d, _ := NewDevice(nil)
+	d := newDevice(t)
 	ev := token(t, d, attest.ReportData(nil, [32]byte{}, []byte("n")))
 	v := NewVerifier(d.Public())
 	for i := range ev {
@@ -86,39 +125,10 @@ func TestEveryBitFlip(t *testing.T) {
 	}
 }
 
-func TestKeyFiles(t *testing.T) {
-	dir := t.TempDir()
-	d, _ := NewDevice(nil)
-	kp, pp := filepath.Join(dir, "device.key"), filepath.Join(dir, "device.pub")
-	if err := d.WriteKey(kp); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.WritePublic(pp); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.WriteKey(kp); err == nil {
-		t.Fatal("overwrote the key file")
-	}
-	d2, err := LoadDevice(kp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := LoadPublic(pp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !pub.Equal(d.Public()) || !d2.Public().Equal(d.Public()) {
-		t.Fatal("keys differ after a round trip")
-	}
-	if _, err := LoadDevice(pp); err == nil {
-		t.Fatal("loaded a public key as a device key")
-	}
-}
-
 // FuzzSimVerify: the verifier never panics and never accepts a token the
 // fuzzer made, since it cannot sign with the device key.
 func FuzzSimVerify(f *testing.F) {
-	d, _ := NewDevice(nil)
+	d := newDevice(f)
 	ev := token(f, d, [64]byte{7})
 	f.Add(ev)
 	f.Add(ev[:10])
@@ -138,12 +148,33 @@ func FuzzSimVerify(f *testing.F) {
 }
 
 func BenchmarkSimVerify(b *testing.B) {
-	d, _ := NewDevice(nil)
+	d := newDevice(b)
 	ev := token(b, d, [64]byte{7})
 	v := NewVerifier(d.Public())
 	for b.Loop() {
 		if _, err := v.Verify(ev, attest.VerifyOptions{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestPublicKeyFile: LoadPublic reads what the device's WritePublic
+// writes (a PKIX "PUBLIC KEY"), and refuses anything else.
+func TestPublicKeyFile(t *testing.T) {
+	d := newDevice(t)
+	der, err := x509.MarshalPKIXPublicKey(d.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp := filepath.Join(t.TempDir(), "device.pub")
+	if err := os.WriteFile(pp, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := LoadPublic(pp)
+	if err != nil || !pub.Equal(d.Public()) {
+		t.Fatalf("LoadPublic = %v, %v", pub, err)
+	}
+	if _, err := ParsePublicPEM([]byte("not pem")); err == nil {
+		t.Fatal("parsed garbage as a public key")
 	}
 }

@@ -97,8 +97,6 @@ type Verifier struct {
 // NewVerifier returns a Verifier that trusts the built-in Intel root.
 func NewVerifier() *Verifier { return &Verifier{} }
 
-func init() { attest.Register(NewVerifier()) }
-
 // Platform returns "tdx".
 func (*Verifier) Platform() string { return Platform }
 
@@ -186,7 +184,7 @@ func (v *Verifier) Verify(evidence []byte, opts attest.VerifyOptions) (c *attest
 	if err != nil {
 		return nil, err
 	}
-	st, fresh, err := col.check(quote, pck, exts, now)
+	st, fresh, err := check(col, quote, pck, exts, now)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/bundle"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/policy/succession"
@@ -41,7 +42,7 @@ const (
 // Fixture is a valid bundle and what it was made from.
 type Fixture struct {
 	World  *trucetest.World
-	Device *sim.Device
+	Device *simprovider.Device
 	// Key is the enclave key; Chain its certificate chain (DER, leaf first).
 	Key   *ecdsa.PrivateKey
 	Chain [][]byte
@@ -97,7 +98,7 @@ func build(t testing.TB, exporter string, succeed bool) *Fixture {
 		t.Fatal(err)
 	}
 	w.Policy = pol
-	dev, err := sim.NewDevice(nil)
+	dev, err := simprovider.NewDevice(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func build(t testing.TB, exporter string, succeed bool) *Fixture {
 	nonce := make([]byte, 32)
 	rand.Read(nonce)
 	rd := attest.ReportData(certs[0].RawSubjectPublicKeyInfo, w.Policy.Hash(), nonce)
-	ev, err := sim.NewProvider(dev, w.Measurement).Evidence(context.Background(), rd)
+	ev, err := simprovider.NewProvider(dev, w.Measurement).Evidence(context.Background(), rd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/attest/verifiers"
 	"github.com/truce-project/truce/client"
 )
 
@@ -138,10 +139,10 @@ Example:
 }
 
 // evidenceVerifier returns the verifier for platform: for sim, one with the
-// device public key; otherwise the registered one.
+// device public key; otherwise the one verifiers.All returns.
 func evidenceVerifier(e *env, platform, devicePub string) (attest.Verifier, error) {
 	if platform != attest.SimPlatform {
-		v, err := attest.Lookup(platform)
+		v, err := verifiers.All(verifiers.Options{}).Get(platform)
 		if err != nil {
 			return nil, withHint(err, "this truce cannot check %s evidence itself; drop --evidence to rely on the attestation service", platform)
 		}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/identity"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	"github.com/truce-project/truce/internal/trucetest"
 )
 
@@ -35,7 +35,7 @@ func TestAttestExplain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev, err := sim.NewDevice(rand.Reader)
+	dev, err := simprovider.NewDevice(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestAttestExplain(t *testing.T) {
 			case api.PathAttestation:
 				nonce := []byte("explain-nonce")
 				rd := attest.ReportData(fe.Chain[0].RawSubjectPublicKeyInfo, w.Policy.Hash(), nonce)
-				ev, err := sim.NewProvider(dev, w.Measurement).Evidence(r.Context(), rd)
+				ev, err := simprovider.NewProvider(dev, w.Measurement).Evidence(r.Context(), rd)
 				if err != nil {
 					http.Error(rw, err.Error(), 500)
 					return
@@ -158,7 +158,7 @@ func TestAttestExplain(t *testing.T) {
 	})
 
 	t.Run("evidence from another device", func(t *testing.T) {
-		other, err := sim.NewDevice(rand.Reader)
+		other, err := simprovider.NewDevice(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,13 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/attest/verifiers"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	platforms "github.com/truce-project/truce/platform"
 )
 
@@ -146,7 +147,7 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 		v = sim.NewVerifier(pub)
 	default:
 		var err error
-		if v, err = attest.Lookup(platform); err != nil {
+		if v, err = verifiers.All(verifiers.Options{}).Get(platform); err != nil {
 			return withHint(err, "this build verifies only: %s", strings.Join(verifiablePlatforms(), ", "))
 		}
 	}
@@ -209,11 +210,7 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 
 // verifiablePlatforms lists the platforms "evidence verify" knows.
 func verifiablePlatforms() []string {
-	ps := attest.Platforms()
-	if !slices.Contains(ps, attest.SimPlatform) {
-		ps = append([]string{attest.SimPlatform}, ps...)
-	}
-	return ps
+	return verifiers.Names()
 }
 
 // readEvidence reads raw evidence, or hex or base64 text of it.
@@ -262,11 +259,11 @@ func runEvidenceNew(e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil || len(rdb) != 64 {
 		return usagef("--report-data must be 64 bytes in hex (128 digits)")
 	}
-	dev, err := sim.LoadDevice(keyFile)
+	dev, err := simprovider.LoadDevice(keyFile)
 	if err != nil {
 		return withHint(err, "give the device.key that truce pas init wrote")
 	}
-	ev, err := sim.NewProvider(dev, m).Evidence(context.Background(), [64]byte(rdb))
+	ev, err := simprovider.NewProvider(dev, m).Evidence(context.Background(), [64]byte(rdb))
 	if err != nil {
 		return err
 	}

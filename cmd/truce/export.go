@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/verifiers"
 	"github.com/truce-project/truce/bundle"
 	"github.com/truce-project/truce/identity"
 )
@@ -128,10 +129,10 @@ func writeWhole(file string, data []byte) error {
 
 // bundleVerifier returns the verifier for a bundle's evidence: for sim,
 // one with the device public key from devicePub or
-// $TRUCE_SIM_DEVICE_PUB; otherwise the registered one.
+// $TRUCE_SIM_DEVICE_PUB; otherwise the one verifiers.All returns.
 func bundleVerifier(e *env, platform, devicePub string) (attest.Verifier, error) {
 	if platform != attest.SimPlatform {
-		v, err := attest.Lookup(platform)
+		v, err := verifiers.All(verifiers.Options{}).Get(platform)
 		if err != nil {
 			return nil, withHint(err, "this truce cannot check %s evidence", platform)
 		}

@@ -16,11 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/dcap"
-	"github.com/truce-project/truce/attest/sgx"
 	"github.com/truce-project/truce/attest/snp"
-	"github.com/truce-project/truce/attest/tdx"
+	"github.com/truce-project/truce/attest/verifiers"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/hsm"
 )
@@ -459,16 +457,13 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 		defer key.Close()
 		cfg.CAKey = key
 	}
+	cfg.Verifiers = verifiers.All(verifiers.Options{})
 	if get("fetch-collateral").(bool) {
 		// The service gives the cache its store when it opens.
 		intel := dcap.PCSGetter(nil)
 		fetch := vendorGetter{{kdsPrefix, snp.KDSGetter()}, {dcap.PCSBase + "/", intel}, {dcap.RootCRLURL, intel}}
 		cfg.Collateral = &pas.CollateralCache{Fetch: fetch, Logger: logger}
-		cfg.Verifiers = map[string]attest.Verifier{
-			snp.Platform: &snp.Verifier{Fetch: cfg.Collateral},
-			tdx.Platform: &tdx.Verifier{Fetch: cfg.Collateral},
-			sgx.Platform: sgx.Verifier{Fetch: cfg.Collateral},
-		}
+		cfg.Verifiers = verifiers.All(verifiers.Options{Fetch: cfg.Collateral})
 	}
 	svc, err := pas.Open(cfg)
 	switch {

@@ -3,18 +3,17 @@ package main
 import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/nitro"
+	nitroprovider "github.com/truce-project/truce/internal/provider/nitro"
 )
 
-// The Nitro verifier registers itself with attest.Register, so that
-// `truce evidence verify --platform nitro` and the PAS find it. Inside a
-// Nitro enclave, `truce runtime --platform nitro` gets its attestation
-// documents from the NSM.
+// Inside a Nitro enclave, `truce runtime --platform nitro` gets its
+// attestation documents from the NSM.
 func init() {
 	enclaveProviders[nitro.Platform] = func() (attest.Provider, error) {
-		dev, err := nitro.OpenDevice(nitro.DevicePath)
+		dev, err := nitroprovider.OpenDevice(nitroprovider.DevicePath)
 		if err != nil {
 			return nil, withHint(err, "run the runtime inside a Nitro enclave (see docs/platforms/nitro.md)")
 		}
-		return &nitro.Provider{Device: dev}, nil
+		return &nitroprovider.Provider{Device: dev}, nil
 	}
 }

@@ -11,9 +11,10 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
-	"github.com/truce-project/truce/attest/tsm"
 	"github.com/truce-project/truce/internal/control"
 	"github.com/truce-project/truce/internal/engine"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
+	"github.com/truce-project/truce/internal/provider/tsm"
 	trt "github.com/truce-project/truce/internal/runtime"
 	"github.com/truce-project/truce/policy"
 )
@@ -124,7 +125,7 @@ func runtimeProvider(e *env, platform, simKey string) (attest.Provider, error) {
 			return nil, withHint(errors.New("platform sim needs the simulated device key"),
 				"give --sim-device-key FILE (truce pas init writes one) or set TRUCE_SIM_DEVICE_KEY")
 		}
-		dev, err := sim.LoadDevice(simKey)
+		dev, err := simprovider.LoadDevice(simKey)
 		if err != nil {
 			return nil, withHint(fmt.Errorf("loading the simulated device key: %w", err), "give the key file truce pas init wrote")
 		}
@@ -132,7 +133,7 @@ func runtimeProvider(e *env, platform, simKey string) (attest.Provider, error) {
 		if err != nil {
 			return nil, fmt.Errorf("measuring the runtime executable: %w", err)
 		}
-		return sim.NewProvider(dev, m), nil
+		return simprovider.NewProvider(dev, m), nil
 	}
 	if platform == "snp" || platform == "tdx" || platform == "cca" {
 		p, err := tsm.OpenPlatform(platform, tsm.Config{})

@@ -29,12 +29,12 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/internal/deployment"
 	"github.com/truce-project/truce/internal/deployment/deploymenttest"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/paswire"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -190,11 +190,11 @@ func TestAttackNonceFlood(t *testing.T) {
 	}
 
 	// Quiet service: the authenticated host's attestation latency.
-	dev, err := sim.LoadDevice(ps.DeviceKey)
+	dev, err := simprovider.LoadDevice(ps.DeviceKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prov := sim.NewProvider(dev, measurement)
+	prov := simprovider.NewProvider(dev, measurement)
 	ca, err := paswire.ParseChainPEM(ps.CACert)
 	if err != nil {
 		t.Fatal(err)
@@ -526,11 +526,11 @@ func TestAttackHostHoldsAttestTurns(t *testing.T) {
 		defer slow.Close()
 		fmt.Fprintf(slow, "POST /v1/attest HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{\"platform\":", addr, cred1)
 	}
-	dev, err := sim.LoadDevice(ps.DeviceKey)
+	dev, err := simprovider.LoadDevice(ps.DeviceKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prov := sim.NewProvider(dev, measurement)
+	prov := simprovider.NewProvider(dev, measurement)
 	ca, err := paswire.ParseChainPEM(ps.CACert)
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/examples/shamir"
 	shamirsplit "github.com/truce-project/truce/examples/shamir/shamir"
@@ -24,6 +23,7 @@ import (
 	"github.com/truce-project/truce/internal/deployment"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/paswire"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -249,11 +249,11 @@ func (b *bench) latency(ctx context.Context) (*section, error) {
 // policy and nonce, the service's checks, issuance and its logged record.
 // The baseline is one GET /healthz over the same connection pool.
 func (b *bench) attestRoundTrips(ctx context.Context, sys *system, pol *policy.Policy, n int) (rounds, pings []time.Duration, err error) {
-	dev, err := sim.LoadDevice(sys.pas.DeviceKey)
+	dev, err := simprovider.LoadDevice(sys.pas.DeviceKey)
 	if err != nil {
 		return nil, nil, err
 	}
-	prov := sim.NewProvider(dev, sys.bin.Measurement)
+	prov := simprovider.NewProvider(dev, sys.bin.Measurement)
 	ca, err := paswire.ParseChainPEM(sys.pas.CACert)
 	if err != nil {
 		return nil, nil, err

@@ -34,6 +34,9 @@ var rules = []struct {
 	{sdk,
 		[]string{mod + "internal/runtime", mod + "internal/engine", mod + "internal/vfs", mod + "internal/wasi", mod + "internal/pas"},
 		"the public SDK links nothing of the enclave's runtime or of the attestation service"},
+	{[]string{"./client", "./attest/..."},
+		[]string{mod + "internal/provider/..."},
+		"a client that verifies evidence links no device code: the providers (/dev/nsm, /dev/attestation, configfs-tsm, the sim device key) live in internal/provider"},
 }
 
 // forbids reports whether entry names the package path.

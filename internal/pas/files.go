@@ -18,8 +18,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/identity"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 )
 
 // Files of a service directory.
@@ -106,7 +106,7 @@ func InitWithKey(dir string, rnd io.Reader, now time.Time, caKey crypto.Signer) 
 	if err != nil {
 		return fmt.Errorf("signing the CA certificate: %w", err)
 	}
-	dev, err := sim.NewDevice(rnd)
+	dev, err := simprovider.NewDevice(rnd)
 	if err != nil {
 		return err
 	}

@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/attest/attesttest"
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/paswire"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 )
 
 // childEnv names the service directory when the test binary runs as a
@@ -106,14 +106,14 @@ func TestKillMidLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev, err := sim.LoadDevice(filepath.Join(dir, pas.DeviceKeyFile))
+	dev, err := simprovider.LoadDevice(filepath.Join(dir, pas.DeviceKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	polBytes := attesttest.PolicyBytes(t, attesttest.PolicyOptions{CACertPEM: ca, Service: url,
 		Runtimes: []attesttest.Runtime{{Platform: "sim", Measurement: meas}}})
 	client := &paswire.Client{URL: url, CA: caCert[0]}
-	prov := sim.NewProvider(dev, meas)
+	prov := simprovider.NewProvider(dev, meas)
 
 	const workers, killAfter = 16, 120
 	var (

@@ -19,10 +19,10 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/attesttest"
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
 	"github.com/truce-project/truce/internal/paswire"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -115,7 +115,7 @@ func TestRefusals(t *testing.T) {
 	ctx := context.Background()
 	polBytes := srv.PolicyBytes(t, meas)
 	otherPol := srv.PolicyBytes(t, meas)
-	otherDev, _ := sim.NewDevice(nil)
+	otherDev, _ := simprovider.NewDevice(nil)
 	c := srv.Client()
 	nonce := func() []byte {
 		n, err := c.Nonce(ctx)
@@ -133,8 +133,8 @@ func TestRefusals(t *testing.T) {
 		}
 		return req, k
 	}
-	rebind := func(req *paswire.AttestRequest, spki []byte, polHash [32]byte, n []byte, dev *sim.Device, m []byte) {
-		ev, err := sim.NewProvider(dev, m).Evidence(ctx, attest.ReportData(spki, polHash, n))
+	rebind := func(req *paswire.AttestRequest, spki []byte, polHash [32]byte, n []byte, dev *simprovider.Device, m []byte) {
+		ev, err := simprovider.NewProvider(dev, m).Evidence(ctx, attest.ReportData(spki, polHash, n))
 		if err != nil {
 			t.Fatal(err)
 		}

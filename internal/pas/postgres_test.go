@@ -15,10 +15,10 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/attesttest"
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
 	"github.com/truce-project/truce/internal/paswire"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 )
 
 // TestPostgres runs replicas of the service on one real PostgreSQL
@@ -273,11 +273,11 @@ func testReplicaKill(t *testing.T, database string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev, err := sim.LoadDevice(filepath.Join(dir, pas.DeviceKeyFile))
+	dev, err := simprovider.LoadDevice(filepath.Join(dir, pas.DeviceKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	prov := sim.NewProvider(dev, meas)
+	prov := simprovider.NewProvider(dev, meas)
 	polBytes := attesttest.PolicyBytes(t, attesttest.PolicyOptions{CACertPEM: caPEM, Service: urlA,
 		Runtimes: []attesttest.Runtime{{Platform: "sim", Measurement: meas}}})
 	clients := []*paswire.Client{{URL: urlA, CA: ca[0]}, {URL: urlB, CA: ca[0]}}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -110,9 +111,11 @@ type Config struct {
 	// most MaxHeldRefusals are held at once, the others are answered at
 	// once. Zero means DefaultRefusalDelay; negative means none.
 	RefusalDelay time.Duration
-	// Verifiers adds or overrides verifiers by platform, on top of those
-	// registered with attest.Register. A "sim" verifier here is used only
-	// with AllowSim.
+	// Verifiers are the verifiers of the platforms whose evidence the
+	// service accepts, by platform (verifiers.All returns every
+	// platform's); nil accepts none. A "sim" verifier here is used only
+	// with AllowSim; without one, AllowSim checks sim evidence with the
+	// simulated device's key in Dir.
 	Verifiers map[string]attest.Verifier
 	// Logger receives one line per issuance or refusal; nil discards.
 	Logger *slog.Logger
@@ -244,14 +247,9 @@ func Open(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	vs := map[string]attest.Verifier{}
-	for _, p := range attest.Platforms() {
-		if v, err := attest.Lookup(p); err == nil {
-			vs[p] = v
-		}
-	}
-	for p, v := range cfg.Verifiers {
-		vs[p] = v
+	vs := maps.Clone(cfg.Verifiers)
+	if vs == nil {
+		vs = map[string]attest.Verifier{}
 	}
 	if cfg.AllowSim {
 		if _, ok := cfg.Verifiers[attest.SimPlatform]; !ok {
@@ -619,6 +617,15 @@ func (s *Service) refuse(w http.ResponseWriter, r *http.Request, p *paswire.Prob
 	writeProblem(w, p)
 }
 
+// serviceHints are the hints of the attestation service's refusals of
+// evidence, written for the host's operator, where they differ from those
+// attest.ExplainEvidence writes for a client.
+var serviceHints = map[string]string{
+	attest.RuleEvidence: "the evidence does not verify: check the platform, its firmware and the vendor collateral (truce evidence verify runs the same check offline)",
+	attest.RulePlatform: "the request names another platform than its evidence: the host relays evidence of the platform it runs on",
+	attest.RuleBinding:  "the evidence binds another key, policy or nonce: it was made for another request, or replayed",
+}
+
 // Attest runs every check on req and, if all pass, issues and logs the
 // certificate and returns the chain (leaf, CA). The nonce is consumed
 // whatever the outcome.
@@ -655,23 +662,10 @@ func (s *Service) Attest(ctx context.Context, req paswire.AttestRequest) ([]*x50
 		}
 		return nil, paswire.NewProblem(paswire.ProblemUnsupportedPlatform, detail)
 	}
-	claims, err := v.Verify(req.Evidence, attest.VerifyOptions{Now: now})
-	if err != nil {
-		return nil, verdictProblem(&attest.Verdict{Rule: attest.RuleEvidence, Claim: req.Platform + " evidence",
-			Expected: "a signature and vendor chain valid at " + now.UTC().Format(time.RFC3339), Actual: err.Error(), At: now,
-			Hint: "the evidence does not verify: check the platform, its firmware and the vendor collateral (truce evidence verify runs the same check offline)"})
-	}
-	if claims.Platform != req.Platform {
-		return nil, verdictProblem(&attest.Verdict{Rule: attest.RulePlatform, Claim: "evidence platform", Expected: req.Platform, Actual: claims.Platform, At: now,
-			Hint: "the request names another platform than its evidence: the host relays evidence of the platform it runs on"})
-	}
-	if want := attest.ReportData(csr.RawSubjectPublicKeyInfo, pol.Hash(), req.Nonce); claims.ReportData != want {
-		return nil, verdictProblem(&attest.Verdict{Rule: attest.RuleBinding, Claim: "report data", Expected: hex.EncodeToString(want[:]),
-			Actual: hex.EncodeToString(claims.ReportData[:]), Collateral: claims.Collateral, At: now,
-			Hint: "the evidence binds another key, policy or nonce: it was made for another request, or replayed"})
-	}
+	steps, claims := attest.ExplainEvidence(v, pol, attest.EvidenceCheck{Platform: req.Platform, Evidence: req.Evidence,
+		Key: csr.RawSubjectPublicKeyInfo, PolicyHash: pol.Hash(), Nonce: req.Nonce, Hints: serviceHints}, now)
 	var verdict *attest.Verdict
-	if errors.As(attest.Refusal(attest.CheckRuntime(pol, attest.RuntimeOf(claims), now)), &verdict) {
+	if errors.As(attest.Refusal(steps), &verdict) {
 		return nil, verdictProblem(verdict)
 	}
 	id := attest.Identity{Platform: claims.Platform, Measurement: claims.Measurement, PolicyHash: pol.Hash(),

@@ -14,6 +14,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/bundle"
 	truceclient "github.com/truce-project/truce/client"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	"github.com/truce-project/truce/receipt"
 )
 
@@ -110,7 +111,7 @@ func TestAuditBundle(t *testing.T) {
 		t.Fatalf("after another run: %v", err)
 	}
 	// Without the device key the evidence does not check.
-	other, _ := sim.NewDevice(nil)
+	other, _ := simprovider.NewDevice(nil)
 	if _, err := bundle.Verify(b, bundle.Options{Verifier: sim.NewVerifier(other.Public())}); !errors.Is(err, bundle.ErrEnclave) {
 		t.Fatalf("another device key: %v", err)
 	}

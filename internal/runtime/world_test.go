@@ -35,6 +35,7 @@ import (
 	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/internal/pas/pastest"
 	"github.com/truce-project/truce/internal/paswire"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/policy"
 )
@@ -71,7 +72,7 @@ type testIssuer struct {
 	serial   atomic.Int64
 }
 
-func newIssuer(t testing.TB, dev *sim.Device) *testIssuer {
+func newIssuer(t testing.TB, dev *simprovider.Device) *testIssuer {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -146,7 +147,7 @@ const (
 type world struct {
 	t        testing.TB
 	pas      *pastest.Server
-	dev      *sim.Device
+	dev      *simprovider.Device
 	issuer   *testIssuer // a rogue CA with the same device, for refusals
 	ids      map[string]*identity.Identity
 	pol      *policy.Policy
@@ -292,7 +293,7 @@ func hexSum(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func testProvider(w *world) attest.Provider { return sim.NewProvider(w.dev, testMeasurement) }
+func testProvider(w *world) attest.Provider { return simprovider.NewProvider(w.dev, testMeasurement) }
 
 func (w *world) now() time.Time { return time.Now().Add(time.Duration(w.offset.Load())) }
 

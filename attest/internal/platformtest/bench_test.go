@@ -10,17 +10,18 @@ import (
 	"github.com/truce-project/truce/attest/psa"
 	"github.com/truce-project/truce/attest/sgx"
 	"github.com/truce-project/truce/attest/sim"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 )
 
 // BenchmarkVerify measures each verifier on its recorded real evidence,
 // against the simulated platform's verifier (one ECDSA P-256 check of a
 // COSE_Sign1 token) as the baseline of the same run.
 func BenchmarkVerify(b *testing.B) {
-	dev, err := sim.NewDevice(nil)
+	dev, err := simprovider.NewDevice(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	simTok, err := sim.NewProvider(dev, make([]byte, 32)).Evidence(context.Background(), [64]byte{1})
+	simTok, err := simprovider.NewProvider(dev, make([]byte, 32)).Evidence(context.Background(), [64]byte{1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,6 +23,9 @@ import (
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/pastest"
 	"github.com/truce-project/truce/internal/paswire"
+	nitroprovider "github.com/truce-project/truce/internal/provider/nitro"
+	psaprovider "github.com/truce-project/truce/internal/provider/psa"
+	sgxprovider "github.com/truce-project/truce/internal/provider/sgx"
 	truntime "github.com/truce-project/truce/internal/runtime"
 	"github.com/truce-project/truce/policy"
 )
@@ -76,16 +79,16 @@ func platforms(t *testing.T) []platform {
 	rtMeas[0] = 0x77
 	signer := make([]byte, 32)
 	signer[0] = 0x88
-	src := psa.SoftwareIAK{Key: iak, ImplementationID: make([]byte, 32), Components: []psa.Component{
+	src := psaprovider.SoftwareIAK{Key: iak, ImplementationID: make([]byte, 32), Components: []psa.Component{
 		{Type: "BL", Measurement: make([]byte, 32), SignerID: signer},
 		{Type: psa.RuntimeComponent, Measurement: rtMeas, SignerID: signer},
 	}}
 	return []platform{
-		{"nitro", &nitro.Provider{Device: nsm, PublicKey: []byte("spki")}, nitro.Verifier{Roots: nsm.Roots()}, nsm.PCRs[0],
+		{"nitro", &nitroprovider.Provider{Device: nsm, PublicKey: []byte("spki")}, nitro.Verifier{Roots: nsm.Roots()}, nsm.PCRs[0],
 			map[string][]byte{"pcr1": nsm.PCRs[1], "pcr2": nsm.PCRs[2]}, testdata(t, "nitro/testdata/attestation.cbor")},
-		{"sgx", &sgx.Provider{Files: gramine}, sgx.Verifier{Root: sp.Root.Cert}, mrenclave[:],
+		{"sgx", &sgxprovider.Provider{Files: gramine}, sgx.Verifier{Root: sp.Root.Cert}, mrenclave[:],
 			map[string][]byte{"mrsigner": append([]byte{0x51}, make([]byte, 31)...)}, realQuote},
-		{"psa", psa.Provider{Source: src}, psa.Verifier{Key: &iak.PublicKey}, rtMeas,
+		{"psa", psaprovider.Provider{Source: src}, psa.Verifier{Key: &iak.PublicKey}, rtMeas,
 			map[string][]byte{"signer_id": signer}, testdata(t, "psa/testdata/tfm-p2-sign1.cbor")},
 	}
 }

@@ -18,9 +18,9 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/attesttest"
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/paswire"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 )
 
 // Server is a running test service.
@@ -32,7 +32,7 @@ type Server struct {
 	// Service is the open service.
 	Service *pas.Service
 	// Device is the simulated device the service trusts.
-	Device *sim.Device
+	Device *simprovider.Device
 	// HTTP is the underlying test server.
 	HTTP *httptest.Server
 
@@ -94,7 +94,7 @@ func Start(t testing.TB, o Options) *Server {
 	hs := httptest.NewUnstartedServer(s.Handler())
 	hs.TLS = tc
 	hs.StartTLS()
-	dev, err := sim.LoadDevice(filepath.Join(dir, pas.DeviceKeyFile))
+	dev, err := simprovider.LoadDevice(filepath.Join(dir, pas.DeviceKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func (s *Server) Client() *paswire.Client { return s.client }
 // Provider returns a provider of the service's simulated device reporting
 // measurement.
 func (s *Server) Provider(measurement []byte) attest.Provider {
-	return sim.NewProvider(s.Device, measurement)
+	return simprovider.NewProvider(s.Device, measurement)
 }
 
 // PolicyBytes returns a valid policy pinning the service's CA and URL and

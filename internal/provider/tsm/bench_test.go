@@ -11,6 +11,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/attest/snp"
 	"github.com/truce-project/truce/attest/tdx"
+	simprovider "github.com/truce-project/truce/internal/provider/sim"
 )
 
 func readB(b *testing.B, path string) []byte {
@@ -25,15 +26,15 @@ func readB(b *testing.B, path string) []byte {
 // evidence, against the simulated platform's verifier (one ECDSA P-256
 // COSE_Sign1 check) as the baseline of the same run.
 func BenchmarkVerify(b *testing.B) {
-	dev, err := sim.NewDevice(nil)
+	dev, err := simprovider.NewDevice(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	simTok, err := sim.NewProvider(dev, make([]byte, 32)).Evidence(context.Background(), [64]byte{1})
+	simTok, err := simprovider.NewProvider(dev, make([]byte, 32)).Evidence(context.Background(), [64]byte{1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	q := readB(b, "../tdx/testdata/tdx_prod_quote_SPR_E4.dat")
+	q := readB(b, "../../../attest/tdx/testdata/tdx_prod_quote_SPR_E4.dat")
 	q = q[:len(q)-len("\nextra bytes(only for testing purpose)\n")]
 	for _, bc := range []struct {
 		name string
@@ -42,10 +43,10 @@ func BenchmarkVerify(b *testing.B) {
 		opts attest.VerifyOptions
 	}{
 		{"sim-baseline", sim.NewVerifier(dev.Public()), simTok, attest.VerifyOptions{}},
-		{"snp", snp.NewVerifier(), readB(b, "../snp/testdata/attestation.bin"),
-			attest.VerifyOptions{Key: readB(b, "../snp/testdata/vcek.testcer"), AllowDebug: true, Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}},
+		{"snp", snp.NewVerifier(), readB(b, "../../../attest/snp/testdata/attestation.bin"),
+			attest.VerifyOptions{Key: readB(b, "../../../attest/snp/testdata/vcek.testcer"), AllowDebug: true, Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}},
 		{"tdx", tdx.NewVerifier(), q, attest.VerifyOptions{Now: time.Date(2023, 7, 1, 1, 0, 0, 0, time.UTC)}},
-		{"cca", cca.NewVerifier(), readB(b, "../cca/testdata/cca_token.cbor"), attest.VerifyOptions{Key: readB(b, "../cca/testdata/cca_platform.pub")}},
+		{"cca", cca.NewVerifier(), readB(b, "../../../attest/cca/testdata/cca_token.cbor"), attest.VerifyOptions{Key: readB(b, "../../../attest/cca/testdata/cca_platform.pub")}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {

@@ -92,12 +92,12 @@ func (f *fakeTree) client() configfsi.Client {
 // fake configfs-tsm tree as the kernel's driver of its platform would,
 // comes out of the provider unchanged and verifies.
 func TestConfigfsRealEvidence(t *testing.T) {
-	snpReport := read(t, "../snp/testdata/attestation.bin")
-	vcek := read(t, "../snp/testdata/vcek.testcer")
-	tdxQuote := read(t, "../tdx/testdata/tdx_prod_quote_SPR_E4.dat")
+	snpReport := read(t, "../../../attest/snp/testdata/attestation.bin")
+	vcek := read(t, "../../../attest/snp/testdata/vcek.testcer")
+	tdxQuote := read(t, "../../../attest/tdx/testdata/tdx_prod_quote_SPR_E4.dat")
 	tdxQuote = tdxQuote[:len(tdxQuote)-len("\nextra bytes(only for testing purpose)\n")]
-	ccaToken := read(t, "../cca/testdata/cca_token.cbor")
-	cpak := read(t, "../cca/testdata/cca_platform.pub")
+	ccaToken := read(t, "../../../attest/cca/testdata/cca_token.cbor")
+	cpak := read(t, "../../../attest/cca/testdata/cca_platform.pub")
 	for _, tc := range []struct {
 		provider, platform string
 		evidence           []byte
@@ -263,7 +263,7 @@ func (d *sevDevice) Ioctl(cmd uintptr, req any) (uintptr, error) {
 // fallback (here a fake device answering with the published report) is
 // used.
 func TestSEVGuestFallback(t *testing.T) {
-	report := read(t, "../snp/testdata/attestation.bin")
+	report := read(t, "../../../attest/snp/testdata/attestation.bin")
 	var rd [64]byte
 	copy(rd[:], report[0x50:])
 	dev := &sevDevice{rd: rd, report: report}
@@ -317,7 +317,7 @@ func (d *tdxDevice) Ioctl(cmd uintptr, req any) (uintptr, error) {
 }
 
 func TestTDXGuestFallback(t *testing.T) {
-	q := read(t, "../tdx/testdata/tdx_prod_quote_SPR_E4.dat")
+	q := read(t, "../../../attest/tdx/testdata/tdx_prod_quote_SPR_E4.dat")
 	q = q[:len(q)-len("\nextra bytes(only for testing purpose)\n")]
 	var rd [64]byte
 	copy(rd[:], q[568:])

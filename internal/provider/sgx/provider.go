@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/sgx"
+	"github.com/truce-project/truce/platform"
 )
 
 // AttestationDir is where Gramine exposes its attestation pseudo-files.
@@ -62,7 +64,7 @@ type Provider struct {
 var _ attest.Provider = (*Provider)(nil)
 
 // Platform returns "sgx".
-func (*Provider) Platform() string { return Platform }
+func (*Provider) Platform() string { return platform.SGX }
 
 // Evidence writes reportData to user_report_data and reads back the quote
 // the quoting enclave made over it.
@@ -90,7 +92,7 @@ func (p *Provider) Evidence(ctx context.Context, reportData [64]byte) ([]byte, e
 	if err != nil {
 		return nil, fmt.Errorf("sgx: reading the quote: %w", err)
 	}
-	if _, err := ParseQuote(q); err != nil {
+	if _, err := sgx.ParseQuote(q); err != nil {
 		return nil, fmt.Errorf("sgx: the quoting enclave returned no usable quote: %w", err)
 	}
 	return q, nil

@@ -9,10 +9,27 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/platform"
 )
 
 // DevicePath is where the Nitro Secure Module appears inside an enclave.
 const DevicePath = "/dev/nsm"
+
+// decMode decodes NSM responses with bounds, as attest/nitro decodes
+// documents.
+var decMode = func() cbor.DecMode {
+	m, err := cbor.DecOptions{
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		MaxArrayElements: 1024,
+		MaxMapPairs:      1024,
+		MaxNestedLevels:  8,
+		IndefLength:      cbor.IndefLengthForbidden,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
 
 // Request and response bounds of the NSM driver.
 const (
@@ -46,7 +63,7 @@ type Provider struct {
 var _ attest.Provider = (*Provider)(nil)
 
 // Platform returns "nitro".
-func (*Provider) Platform() string { return Platform }
+func (*Provider) Platform() string { return platform.Nitro }
 
 type attestationRequest struct {
 	UserData  []byte `cbor:"user_data"`

@@ -10,7 +10,9 @@
 //
 // It must never return evidence over other report data than it was asked
 // for, nor evidence from a provider other than the one it reported; it
-// never verifies evidence (attest/snp, attest/tdx and attest/cca do).
+// never verifies evidence (attest/snp, attest/tdx and attest/cca do), and
+// it is never imported by a verifier or a client: the enclave runtime is
+// its only user.
 package tsm
 
 import (

@@ -12,6 +12,8 @@ import (
 	"github.com/veraison/psatoken"
 
 	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/attest/psa"
+	"github.com/truce-project/truce/platform"
 )
 
 // TokenSource returns an initial attestation token over a challenge, as
@@ -32,7 +34,7 @@ type Provider struct {
 var _ attest.Provider = Provider{}
 
 // Platform returns "psa".
-func (Provider) Platform() string { return Platform }
+func (Provider) Platform() string { return platform.PSA }
 
 // Evidence asks the source for a token whose nonce is reportData.
 func (p Provider) Evidence(ctx context.Context, reportData [64]byte) ([]byte, error) {
@@ -68,7 +70,7 @@ type SoftwareIAK struct {
 	ClientID int32
 	// Components are the software components; the runtime's should have
 	// type RuntimeComponent. At least one is required.
-	Components []Component
+	Components []psa.Component
 }
 
 // Token makes and signs a token over challenge (32, 48 or 64 bytes).

@@ -5,14 +5,35 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/attest/nitro"
+	nitroattest "github.com/truce-project/truce/attest/nitro"
 	"github.com/truce-project/truce/attest/nitro/nitrotest"
+	"github.com/truce-project/truce/internal/provider/nitro"
 )
+
+// realDoc is the real attestation document the verifier's tests check.
+func realDoc(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../../attest/nitro/testdata/attestation.cbor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustFake(t testing.TB) *nitrotest.NSM {
+	t.Helper()
+	f, err := nitrotest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
 
 func TestEncodeRequestBytes(t *testing.T) {
 	var rd [64]byte
@@ -54,7 +75,7 @@ func TestProviderWithFakeNSM(t *testing.T) {
 	if len(reqs) != 1 || !bytes.Equal(reqs[0], want) {
 		t.Fatalf("device saw %x, want %x", reqs, want)
 	}
-	c, err := nitro.Verifier{Roots: fake.Roots()}.Verify(doc, attest.VerifyOptions{Now: nitrotest.Epoch})
+	c, err := nitroattest.Verifier{Roots: fake.Roots()}.Verify(doc, attest.VerifyOptions{Now: nitrotest.Epoch})
 	if err != nil {
 		t.Fatal(err)
 	}
