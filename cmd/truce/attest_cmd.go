@@ -4,14 +4,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/client"
+	"github.com/truce-project/truce/internal/atomicfile"
+	"github.com/truce-project/truce/internal/evidence"
 )
 
 func init() {
@@ -119,14 +120,14 @@ Example:
 				fmt.Fprintf(e.stdout, "  evidence:     %s evidence verified directly: measurement %s, bound to this certificate's key, the policy and the nonce\n", claims.Platform, hex.EncodeToString(claims.Measurement))
 			}
 			if pinFile != "" {
-				if err := os.WriteFile(pinFile, []byte(pin+"\n"), 0o644); err != nil {
+				if err := atomicfile.Write(pinFile, []byte(pin+"\n"), 0o644); err != nil {
 					return withHint(fmt.Errorf("writing the pin: %w", err), "choose a writable --pin file")
 				}
 				fmt.Fprintf(e.stdout, "pin of this enclave's key written to %s\n", pinFile)
 			}
 			if caBundle != "" {
 				b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pol.CACertificate().Raw})
-				if err := os.WriteFile(caBundle, b, 0o644); err != nil {
+				if err := atomicfile.Write(caBundle, b, 0o644); err != nil {
 					return withHint(fmt.Errorf("writing the CA bundle: %w", err), "choose a writable --ca-bundle file")
 				}
 				fmt.Fprintf(e.stdout, "CA certificate written to %s; talk to this enclave, and no other, with:\n  curl --cacert %s --pinnedpubkey %s --cert CERT --key KEY https://%s/v1/policy\n", caBundle, caBundle, pin, pol.Host)
@@ -137,25 +138,29 @@ Example:
 	})
 }
 
-// evidenceVerifier returns the verifier for platform: for sim, one with the
-// device public key; otherwise the registered one.
+// evidenceVerifier is the verifier of the enclave's own evidence, for
+// "truce attest --evidence" and "--explain".
 func evidenceVerifier(e *env, platform, devicePub string) (attest.Verifier, error) {
-	if platform != attest.SimPlatform {
-		v, err := attest.Lookup(platform)
-		if err != nil {
-			return nil, withHint(err, "this truce cannot check %s evidence itself; drop --evidence to rely on the attestation service", platform)
-		}
-		return v, nil
-	}
+	return verifier(e, platform, devicePub, usagef("--evidence on sim needs the device public key"),
+		"this truce cannot check "+platform+" evidence itself; drop --evidence to rely on the attestation service")
+}
+
+// verifier returns the verifier of platform's evidence (evidence.Verifier),
+// with the simulated device's public key from devicePub or
+// $TRUCE_SIM_DEVICE_PUB. noKey is the error for sim without a key;
+// unsupported the hint for a platform this build cannot check.
+func verifier(e *env, platform, devicePub string, noKey error, unsupported string) (attest.Verifier, error) {
 	if devicePub == "" {
 		devicePub = e.getenv("TRUCE_SIM_DEVICE_PUB")
 	}
-	if devicePub == "" {
-		return nil, withHint(usagef("--evidence on sim needs the device public key"), "give --device-pub FILE (truce pas init wrote device.pub)")
+	v, err := evidence.Verifier(platform, devicePub)
+	switch {
+	case errors.Is(err, evidence.ErrNoDeviceKey):
+		return nil, withHint(noKey, "give --device-pub FILE (truce pas init wrote device.pub) or set $TRUCE_SIM_DEVICE_PUB")
+	case errors.Is(err, attest.ErrUnsupportedPlatform):
+		return nil, withHint(err, "%s", unsupported)
+	case err != nil:
+		return nil, withHint(err, "give the device.pub that truce pas init wrote")
 	}
-	pub, err := sim.LoadPublic(devicePub)
-	if err != nil {
-		return nil, withHint(fmt.Errorf("--device-pub: %w", err), "give the device.pub that truce pas init wrote")
-	}
-	return sim.NewVerifier(pub), nil
+	return v, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -494,7 +495,7 @@ func saveReceipt(e *env, file string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encoding the receipt: %w", err)
 	}
-	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.Write(file, append(b, '\n'), 0o644); err != nil {
 		return withHint(fmt.Errorf("saving the receipt: %w", err), "choose a writable --receipt file")
 	}
 	fmt.Fprintf(e.stderr, "receipt saved to %s (check it with: truce receipt verify --policy POLICY %s)\n", file, file)

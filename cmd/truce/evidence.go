@@ -2,19 +2,19 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
+	"github.com/truce-project/truce/internal/atomicfile"
+	"github.com/truce-project/truce/internal/evidence"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -48,7 +48,7 @@ shown with the claim, expected and actual values.
 Example:
   truce evidence verify --platform sim --device-pub pas/device.pub token.cbor`,
 		flags: func(fs *flag.FlagSet) {
-			fs.String("platform", "", "platform of the evidence: "+strings.Join(verifiablePlatforms(), ", "))
+			fs.String("platform", "", "platform of the evidence: "+strings.Join(evidence.Platforms(), ", "))
 			fs.String("device-pub", "", "simulated device public key `file` (default $TRUCE_SIM_DEVICE_PUB)")
 			fs.String("collateral", "", "vendor verification collateral JSON `file` (sgx, tdx)")
 			fs.String("key", "", "endorsement key or certificate `file`, DER or PEM (snp VCEK/VLEK, psa key)")
@@ -129,26 +129,10 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 		}
 		want = b
 	}
-	var v attest.Verifier
-	switch platform {
-	case attest.SimPlatform:
-		pubFile := flagString(fs, "device-pub")
-		if pubFile == "" {
-			pubFile = e.getenv("TRUCE_SIM_DEVICE_PUB")
-		}
-		if pubFile == "" {
-			return withHint(usagef("platform sim needs the device public key"), "give --device-pub FILE (truce pas init wrote device.pub) or set TRUCE_SIM_DEVICE_PUB")
-		}
-		pub, err := sim.LoadPublic(pubFile)
-		if err != nil {
-			return withHint(fmt.Errorf("%s: %w", pubFile, err), "give the device.pub that truce pas init wrote")
-		}
-		v = sim.NewVerifier(pub)
-	default:
-		var err error
-		if v, err = attest.Lookup(platform); err != nil {
-			return withHint(err, "this build verifies only: %s", strings.Join(verifiablePlatforms(), ", "))
-		}
+	v, err := verifier(e, platform, flagString(fs, "device-pub"), usagef("platform sim needs the device public key"),
+		"this build verifies only: "+strings.Join(evidence.Platforms(), ", "))
+	if err != nil {
+		return err
 	}
 	ev, err := readEvidence(args[0])
 	if err != nil {
@@ -207,40 +191,13 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// verifiablePlatforms lists the platforms "evidence verify" knows.
-func verifiablePlatforms() []string {
-	ps := attest.Platforms()
-	if !slices.Contains(ps, attest.SimPlatform) {
-		ps = append([]string{attest.SimPlatform}, ps...)
-	}
-	return ps
-}
-
 // readEvidence reads raw evidence, or hex or base64 text of it.
 func readEvidence(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, withHint(fmt.Errorf("reading evidence: %w", err), "give the evidence file")
 	}
-	return decodeEvidenceText(b), nil
-}
-
-// decodeEvidenceText returns the bytes b spells as hex or base64 text, or b
-// itself when it is neither (native binary evidence).
-func decodeEvidenceText(b []byte) []byte {
-	t := strings.Join(strings.Fields(string(b)), "")
-	if t == "" {
-		return b
-	}
-	if d, err := hex.DecodeString(t); err == nil {
-		return d
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if d, err := enc.DecodeString(t); err == nil {
-			return d
-		}
-	}
-	return b
+	return evidence.Decode(b), nil
 }
 
 func runEvidenceNew(e *env, fs *flag.FlagSet, args []string) error {
@@ -270,7 +227,7 @@ func runEvidenceNew(e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(out, ev, 0o644); err != nil {
+	if err := atomicfile.Write(out, ev, 0o644); err != nil {
 		return fmt.Errorf("writing evidence: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "wrote %d bytes of SIMULATED evidence to %s\n", len(ev), out)

@@ -3,13 +3,12 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/bundle"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/atomicfile"
 )
 
 func init() {
@@ -86,7 +85,7 @@ Example:
 				_, err := e.stdout.Write(data)
 				return err
 			}
-			if err := writeWhole(out, data); err != nil {
+			if err := atomicfile.Write(out, data, 0o644); err != nil {
 				return withHint(fmt.Errorf("writing the bundle: %w", err), "choose a writable -o file")
 			}
 			evidence := "checked"
@@ -101,47 +100,9 @@ Example:
 	})
 }
 
-// writeWhole writes data to file through a temporary file renamed over
-// it, so that file is either as it was or holds all of data.
-func writeWhole(file string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
-}
-
-// bundleVerifier returns the verifier for a bundle's evidence: for sim,
-// one with the device public key from devicePub or
-// $TRUCE_SIM_DEVICE_PUB; otherwise the registered one.
+// bundleVerifier is the verifier of a bundle's evidence, for "truce
+// export" and "truce audit verify".
 func bundleVerifier(e *env, platform, devicePub string) (attest.Verifier, error) {
-	if platform != attest.SimPlatform {
-		v, err := attest.Lookup(platform)
-		if err != nil {
-			return nil, withHint(err, "this truce cannot check %s evidence", platform)
-		}
-		return v, nil
-	}
-	if devicePub == "" {
-		devicePub = e.getenv("TRUCE_SIM_DEVICE_PUB")
-	}
-	if devicePub == "" {
-		return nil, withHint(usagef("the bundle's enclave is simulated: checking its evidence needs the simulated device's public key"), "give --device-pub FILE (truce pas init wrote device.pub)")
-	}
-	return evidenceVerifier(e, platform, devicePub)
+	return verifier(e, platform, devicePub, usagef("the bundle's enclave is simulated: checking its evidence needs the simulated device's public key"),
+		"this truce cannot check "+platform+" evidence")
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -134,7 +135,7 @@ func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringLi
 		_, err := e.stdout.Write(enc)
 		return err
 	}
-	if err := writeNewFile(out, enc, 0o644); err != nil {
+	if err := atomicfile.WriteNew(out, enc, 0o644); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return withHint(fmt.Errorf("%s exists: not overwriting it", out), "pick another -o, or remove %s first", out)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -264,7 +265,7 @@ func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) erro
 		_, err := e.stdout.Write(data)
 		return err
 	}
-	if err := writeNewFile(out, data, 0o644); err != nil {
+	if err := atomicfile.WriteNew(out, data, 0o644); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return withHint(fmt.Errorf("%s exists: not overwriting it", out), "pick another -o, or remove %s first", out)
 		}
@@ -332,27 +333,6 @@ func lifecycleFlags(p *policy.Policy, pf *policyFlags, quorum string) error {
 			p.Lifecycle = &policy.Lifecycle{}
 		}
 		p.Lifecycle.Quorum = &policy.Quorum{Threshold: n, Of: strings.Split(names, ",")}
-	}
-	return nil
-}
-
-// writeNewFile creates path with data, refusing an existing file; a
-// failed write leaves no file behind.
-func writeNewFile(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return err
-		}
-		return fmt.Errorf("creating %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

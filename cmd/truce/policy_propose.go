@@ -4,10 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/policy/succession"
 )
@@ -55,26 +55,13 @@ Example:
 			if err != nil {
 				return withHint(err, "make %s name %s as its lifecycle.predecessor and keep what a chain keeps fixed (docs/trust-lifecycle.md)", args[1], args[0])
 			}
-			if err := writeNew(out, succession.Encode(p)); err != nil {
-				return err
+			if err := atomicfile.WriteNew(out, succession.Encode(p), 0o644); err != nil {
+				return withHint(err, "give a new file name with -o")
 			}
 			describeProposal(e.stdout, base, next, p)
 			return nil
 		},
 	})
-}
-
-// writeNew writes data to a file that must not exist yet.
-func writeNew(file string, data []byte) error {
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return withHint(fmt.Errorf("writing %s: %w", file, err), "give a new file name with -o")
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	return f.Close()
 }
 
 // describeProposal tells what a proposal would change and who approved.

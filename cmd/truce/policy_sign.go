@@ -4,11 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/policy/succession"
 )
@@ -60,7 +60,7 @@ Example:
 			if err := succession.Sign(p, base, next, id); err != nil {
 				return withHint(err, "only the principals of the base policy's lifecycle.quorum approve its successor")
 			}
-			if err := replaceFile(args[0], succession.Encode(p)); err != nil {
+			if err := atomicfile.Write(args[0], succession.Encode(p), 0o644); err != nil {
 				return err
 			}
 			describeProposal(e.stdout, base, next, p)
@@ -88,28 +88,4 @@ func loadProposal(file string) (*api.PolicyProposal, *policy.Policy, *policy.Pol
 		return nil, nil, nil, fmt.Errorf("%s: the successor policy: %w", file, err)
 	}
 	return p, base, next, nil
-}
-
-// replaceFile writes data to file through a temporary file in the same
-// directory, so that a failure leaves the old file whole.
-func replaceFile(file string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".truce-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	return nil
 }
