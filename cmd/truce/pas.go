@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,19 +9,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/attest/dcap"
-	"github.com/truce-project/truce/attest/sgx"
-	"github.com/truce-project/truce/attest/snp"
-	"github.com/truce-project/truce/attest/tdx"
+	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/hsm"
+	"github.com/truce-project/truce/internal/pas/server"
 )
 
 func init() {
@@ -322,7 +317,7 @@ Example:
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(out, []byte(cred+"\n"), 0o600); err != nil {
+			if err := atomicfile.WriteNew(out, []byte(cred+"\n"), 0o600); err != nil {
 				return withHint(fmt.Errorf("writing the credential (the host was added to %s): %w", filepath.Join(dir, pas.HostsFile), err),
 					"remove host %q from %s and add it again with a writable -o FILE", args[0], filepath.Join(dir, pas.HostsFile))
 			}
@@ -417,33 +412,21 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	}
 	get := func(n string) any { return fs.Lookup(n).Value.(flag.Getter).Get() }
 	listen := get("listen").(string)
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return usagef("--listen %q is not host:port: %v", listen, err)
-	}
-	hosts := []string{"localhost", "127.0.0.1", "::1"}
-	if host != "" && !net.ParseIP(host).IsUnspecified() {
-		hosts = append(hosts, host)
-	} else if hn, err := os.Hostname(); err == nil {
-		hosts = append(hosts, hn)
-	}
-	for _, h := range strings.Split(get("host").(string), ",") {
-		if h = strings.TrimSpace(h); h != "" {
-			hosts = append(hosts, h)
-		}
 	}
 	database, err := pasDatabase(e, fs)
 	if err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
-	cfg := pas.Config{
+	cfg := server.Config{Config: pas.Config{
 		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger, Database: database,
 		CertLifetime: get("cert-lifetime").(time.Duration), NonceLifetime: get("nonce-lifetime").(time.Duration),
 		MaxNonces: get("max-nonces").(int), AnonymousRate: get("anonymous-rate").(float64), AnonymousBurst: get("anonymous-burst").(int),
 		AnonymousTotalRate: get("anonymous-total-rate").(float64), HostRate: get("host-rate").(float64),
 		RefusalDelay: get("refusal-delay").(time.Duration),
-	}
+	}, Listen: listen, Names: strings.Split(get("host").(string), ","), FetchCollateral: get("fetch-collateral").(bool)}
 	if cfg.RefusalDelay == 0 {
 		cfg.RefusalDelay = -1
 	}
@@ -459,23 +442,14 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 		defer key.Close()
 		cfg.CAKey = key
 	}
-	if get("fetch-collateral").(bool) {
-		// The service gives the cache its store when it opens.
-		intel := dcap.PCSGetter(nil)
-		fetch := vendorGetter{{kdsPrefix, snp.KDSGetter()}, {dcap.PCSBase + "/", intel}, {dcap.RootCRLURL, intel}}
-		cfg.Collateral = &pas.CollateralCache{Fetch: fetch, Logger: logger}
-		cfg.Verifiers = map[string]attest.Verifier{
-			snp.Platform: &snp.Verifier{Fetch: cfg.Collateral},
-			tdx.Platform: &tdx.Verifier{Fetch: cfg.Collateral},
-			sgx.Platform: sgx.Verifier{Fetch: cfg.Collateral},
-		}
-	}
-	svc, err := pas.Open(cfg)
+	srv, err := server.New(cfg)
 	switch {
 	case errors.Is(err, pas.ErrNotInitialised):
 		return withHint(err, "run \"truce pas init --dir %s\" first", dir)
 	case errors.Is(err, pas.ErrLogTampered):
 		return withHint(err, "the issuance log was changed: run \"truce pas log --dir %s\" and restore %s from a backup", dir, logName(dir, database))
+	case errors.Is(err, server.ErrListen):
+		return withHint(err, "pick another --listen address, or stop what uses it")
 	case err != nil && strings.Contains(err.Error(), pas.HostsFile):
 		return withHint(fmt.Errorf("opening the attestation service: %w", err), "fix %s (truce pas host add writes it)", filepath.Join(dir, pas.HostsFile))
 	case err != nil && database != "":
@@ -483,78 +457,23 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	case err != nil:
 		return withHint(fmt.Errorf("opening the attestation service: %w", err), "check the files in %s (truce pas init made them)", dir)
 	}
-	defer svc.Close()
-	tc, err := svc.TLSConfig(dedupe(hosts))
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return withHint(fmt.Errorf("listening on %s: %w", listen, err), "pick another --listen address, or stop what uses it")
-	}
-	addr := ln.Addr().String()
-	url := "https://" + addr
-	fmt.Fprintf(e.stdout, "CA certificate: %s\nURL: %s\n", filepath.Join(dir, pas.CACertFile), url)
-	if get("allow-sim").(bool) {
+	defer srv.Close()
+	fmt.Fprintf(e.stdout, "CA certificate: %s\nURL: https://%s\n", filepath.Join(dir, pas.CACertFile), srv.Addr())
+	if cfg.AllowSim {
 		fmt.Fprintf(e.stdout, "accepting the SIMULATED platform (not hardware-backed)\n")
 	}
 	if hosts, err := pas.LoadHosts(dir); err == nil {
 		fmt.Fprintf(e.stdout, "authenticated hosts: %d (%s)\n", len(hosts), filepath.Join(dir, pas.HostsFile))
 	}
 	if f := get("addr-file").(string); f != "" {
-		if err := os.WriteFile(f, []byte(addr+"\n"), 0o644); err != nil {
-			ln.Close()
+		if err := atomicfile.Write(f, []byte(srv.Addr()+"\n"), 0o644); err != nil {
 			return fmt.Errorf("writing --addr-file: %w", err)
 		}
 	}
-	srv := &http.Server{Handler: svc.Handler(), TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeTLS(ln, "", "") }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("serving: %w", err)
-	case <-e.ctx.Done():
+	if err := srv.Serve(e.ctx); err != nil {
+		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		return fmt.Errorf("stopping: %w", err)
-	}
-	n, head := svc.Log().Head()
+	n, head := srv.Service().Log().Head()
 	fmt.Fprintf(e.stdout, "stopped; log has %d entries, head %s\n", n, hex.EncodeToString(head[:]))
 	return nil
-}
-
-// kdsPrefix starts the URLs of AMD's Key Distribution Service.
-const kdsPrefix = "https://kdsintf.amd.com/"
-
-// vendorGetter hands each URL to the getter of the first prefix it
-// starts with: AMD's KDS answers with the document, Intel's PCS getter
-// keeps the issuer chain its responses carry in a header.
-type vendorGetter []struct {
-	prefix string
-	get    pas.Getter
-}
-
-func (g vendorGetter) Get(url string) ([]byte, error) {
-	for _, v := range g {
-		if strings.HasPrefix(url, v.prefix) {
-			return v.get.Get(url)
-		}
-	}
-	return nil, fmt.Errorf("%s is not a URL of AMD's KDS or Intel's PCS", url)
-}
-
-func dedupe(ss []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range ss {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }
