@@ -96,7 +96,7 @@ func fetchEvidence(e *env, cf *clientFlags, pol *policy.Policy, opts []client.Op
 		var he *hintError
 		msg := verr.Error()
 		if errors.As(verr, &he) {
-			msg += " (" + he.hint + ")"
+			msg += " (" + he.Hint + ")"
 		}
 		return nil, "not checked here: " + msg + "; the attestation service checked it before issuing the certificate", nil
 	}

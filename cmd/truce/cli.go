@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/truce-project/truce/internal/hint"
 )
 
 // Exit codes of every command.
@@ -57,30 +59,15 @@ func register(c *command) {
 }
 
 // usageError is a mistake in how a command was called: exit code 2.
-type usageError struct{ msg string }
+type usageError = hint.UsageError
 
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, a ...any) error {
-	return &usageError{fmt.Sprintf(format, a...)}
-}
+func usagef(format string, a ...any) error { return hint.Usagef(format, a...) }
 
 // hintError carries, besides what went wrong, what the user should do.
-type hintError struct {
-	err  error
-	hint string
-}
-
-func (e *hintError) Error() string { return e.err.Error() }
-func (e *hintError) Unwrap() error { return e.err }
+type hintError = hint.Error
 
 // withHint attaches a hint ("what to do next") to err. A nil err stays nil.
-func withHint(err error, hint string, a ...any) error {
-	if err == nil {
-		return nil
-	}
-	return &hintError{err, fmt.Sprintf(hint, a...)}
-}
+func withHint(err error, format string, a ...any) error { return hint.With(err, format, a...) }
 
 // exitCodeError ends truce with a given exit code and no message, as when
 // "truce run" passes on a program's exit code.
@@ -104,8 +91,8 @@ func run(args []string, e *env) int {
 	}
 	fmt.Fprintf(e.stderr, "truce: %v\n", err)
 	var he *hintError
-	if errors.As(err, &he) && he.hint != "" {
-		fmt.Fprintf(e.stderr, "hint: %s\n", he.hint)
+	if errors.As(err, &he) && he.Hint != "" {
+		fmt.Fprintf(e.stderr, "hint: %s\n", he.Hint)
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
@@ -150,7 +137,7 @@ func dispatch(args []string, e *env) error {
 			printHelp(e.stdout, c)
 			return flag.ErrHelp
 		}
-		return &usageError{err.Error()}
+		return &usageError{Msg: err.Error()}
 	}
 	return c.run(e, fs, fs.Args())
 }

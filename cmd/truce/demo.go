@@ -48,16 +48,7 @@ explore with the other commands afterwards.`,
 			if ctx.Err() != nil && e.ctx.Err() != nil {
 				return withHint(errors.New("interrupted; everything the demo started is stopped"), "run \"truce demo\" again")
 			}
-			return demoError(err)
+			return clientError(err)
 		},
 	})
-}
-
-// demoError attaches what to do to an error of package demo.
-func demoError(err error) error {
-	var de *demo.Error
-	if errors.As(err, &de) {
-		return withHint(err, "%s", de.Hint)
-	}
-	return clientError(err)
 }

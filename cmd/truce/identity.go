@@ -44,7 +44,7 @@ func interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	for len(args) > 0 {
 		pos = append(pos, args[0])
 		if err := fs.Parse(args[1:]); err != nil {
-			return nil, &usageError{err.Error()}
+			return nil, &usageError{Msg: err.Error()}
 		}
 		args = fs.Args()
 	}

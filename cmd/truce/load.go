@@ -75,7 +75,7 @@ started. Example:
 				if e.ctx.Err() != nil {
 					return withHint(errors.New("interrupted; everything truce load started is stopped"), "run it again")
 				}
-				return demoError(err)
+				return clientError(err)
 			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)

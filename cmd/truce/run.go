@@ -104,7 +104,7 @@ Examples:
 				if errors.Is(err, flag.ErrHelp) {
 					return err
 				}
-				return &usageError{err.Error()}
+				return &usageError{Msg: err.Error()}
 			}
 			progArgs := fs.Args()
 			if memMiB <= 0 || memMiB > engine.MaxMemoryBytes>>20 {
@@ -121,7 +121,7 @@ Examples:
 			}
 			kind, err := engine.ParseKind(engineName)
 			if err != nil {
-				return withHint(&usageError{err.Error()}, "use one of: %s", kindList())
+				return withHint(&usageError{Msg: err.Error()}, "use one of: %s", kindList())
 			}
 			for _, kv := range envs {
 				if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
@@ -129,12 +129,12 @@ Examples:
 				}
 			}
 			if err := native.CheckNames(natives); err != nil {
-				return withHint(&usageError{"--native: " + err.Error()}, "give each module once; the runtime has %s", strings.Join(native.Names(), ", "))
+				return withHint(&usageError{Msg: "--native: " + err.Error()}, "give each module once; the runtime has %s", strings.Join(native.Names(), ", "))
 			}
 			mounts, err := hostdir.Parse(dirs)
 			switch {
 			case errors.Is(err, hostdir.ErrBadSpec):
-				return withHint(&usageError{err.Error()}, "give each directory as --dir HOST[:GUEST], such as --dir ./data:/data")
+				return withHint(&usageError{Msg: err.Error()}, "give each directory as --dir HOST[:GUEST], such as --dir ./data:/data")
 			case err != nil:
 				return withHint(err, "give an existing host directory as --dir HOST[:GUEST]")
 			}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/truce-project/truce/internal/hint"
 	"github.com/truce-project/truce/internal/pas"
 )
 
@@ -171,16 +172,6 @@ func (c *children) startPAS(timeout time.Duration) (dir, url string, caPEM []byt
 	return dir, "https://" + addr, caPEM, nil
 }
 
-// Error is an error of Run or Load with what the user should do about it.
-type Error struct {
-	Err error
-	// Hint says what to do next.
-	Hint string
-}
-
-func (e *Error) Error() string { return e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
-
 // workDir is keep, created and required empty when empty is set, or a new
 // temporary directory (prefix) that cleanup removes.
 func workDir(keep, prefix string, empty bool) (dir string, cleanup func(), err error) {
@@ -192,10 +183,10 @@ func workDir(keep, prefix string, empty bool) (dir string, cleanup func(), err e
 		return dir, func() { os.RemoveAll(dir) }, nil
 	}
 	if err := os.MkdirAll(keep, 0o700); err != nil {
-		return "", nil, &Error{fmt.Errorf("--keep: %w", err), "give a directory that can be created"}
+		return "", nil, hint.With(fmt.Errorf("--keep: %w", err), "give a directory that can be created")
 	}
 	if ents, _ := os.ReadDir(keep); empty && len(ents) > 0 {
-		return "", nil, &Error{fmt.Errorf("--keep %s is not empty", keep), "give a new or empty directory"}
+		return "", nil, hint.With(fmt.Errorf("--keep %s is not empty", keep), "give a new or empty directory")
 	}
 	return keep, func() {}, nil
 }

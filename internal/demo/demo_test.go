@@ -11,6 +11,7 @@ import (
 	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/examples/shamir"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/hint"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/policy"
 )
@@ -87,8 +88,8 @@ func TestKeepMustBeEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := Run(t.Context(), Options{Exe: "/nonexistent", Keep: keep})
-	var de *Error
+	var de *hint.Error
 	if !errors.As(err, &de) || de.Hint == "" {
-		t.Fatalf("Run with a non-empty --keep: %v, want an *Error with a hint", err)
+		t.Fatalf("Run with a non-empty --keep: %v, want a *hint.Error", err)
 	}
 }

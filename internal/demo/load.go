@@ -20,6 +20,7 @@ import (
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/atomicfile"
+	"github.com/truce-project/truce/internal/hint"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/policy"
 )
@@ -58,7 +59,7 @@ type LoadOptions struct {
 	// files and logs are kept; otherwise they are in a temporary
 	// directory removed at the end.
 	Keep string
-	// KeepHint names, in Error hints, how a user keeps the files, such
+	// KeepHint names, in the hints of errors, how a user keeps the files, such
 	// as "TRUCE_LOAD_KEEP=DIR"; empty means Keep.
 	KeepHint string
 }
@@ -91,7 +92,7 @@ type Report struct {
 // latency, the median time to dial and verify an enclave, and the peak
 // resident memory of the host and its runtimes (from /proc). Setting up
 // does not count in the figures. Everything it started is stopped when it
-// returns. Errors with advice for the user are *Error.
+// returns. Errors with advice for the user are *hint.Error.
 func Load(ctx context.Context, o LoadOptions) (*Report, error) {
 	if o.Clients == 0 {
 		o.Clients = 1
@@ -165,7 +166,7 @@ func (l *loader) run(keep string) (*Report, error) {
 	}
 	pasDir, pasURL, caPEM, err := d.startPAS(60 * time.Second)
 	if err != nil {
-		return nil, &Error{err, l.seeLog("pas.log")}
+		return nil, hint.With(err, "%s", l.seeLog("pas.log"))
 	}
 	m, err := sim.MeasureFile(d.exe)
 	if err != nil {
@@ -209,7 +210,7 @@ func (l *loader) run(keep string) (*Report, error) {
 	case <-d.ctx.Done():
 		return nil, d.ctx.Err()
 	case <-time.After(2 * time.Minute):
-		return nil, &Error{errors.New("the host was not ready within 2 minutes"), l.seeLog("host.log")}
+		return nil, hint.With(errors.New("the host was not ready within 2 minutes"), "%s", l.seeLog("host.log"))
 	}
 	l.hostPid = cmd.Process.Pid
 	l.stopSampling, l.done = make(chan struct{}), make(chan struct{})

@@ -51,7 +51,7 @@ type Options struct {
 // runtime's measurement; the attestation checks, the uploads of Shamir
 // shares of Secret, a refused read, the run, the result, the receipt and
 // the audit log. Everything it started is stopped when it returns, also
-// when ctx ends first. Errors with advice for the user are *Error.
+// when ctx ends first. Errors with advice for the user are *hint.Error.
 func Run(ctx context.Context, o Options) error {
 	if o.Out == nil {
 		o.Out = io.Discard
