@@ -11,6 +11,7 @@ import (
 
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/atomicfile"
+	"github.com/truce-project/truce/internal/policyspec"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -109,12 +110,12 @@ func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringLi
 		if err != nil {
 			return withHint(fmt.Errorf("--pas-ca: %w", err), "give the CA certificate of the attestation service, such as pas/ca.crt")
 		}
-		p.Attestation.CACert = string(certPEM(ca.Raw))
+		p.Attestation.CACert = string(policyspec.CertPEM(ca.Raw))
 	}
 	if len(*runtimes) > 0 {
 		p.Attestation.Runtimes = nil
 		for _, s := range *runtimes {
-			rt, err := parseRuntimeFlag(s)
+			rt, err := policyspec.Runtime(s)
 			if err != nil {
 				return err
 			}
