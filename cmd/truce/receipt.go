@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -71,25 +69,7 @@ func init() {
 		name:    "receipt verify",
 		args:    "--policy FILE RECEIPT.json",
 		summary: "check a run's receipt: signature, enclave certificate, policy",
-		help: `Checks a receipt the enclave returned for a run or a pipeline: that it is
-signed by the enclave key, that the enclave's certificate chains to the
-attestation service CA the policy pins and names a measurement the policy
-trusts, and that the receipt is for this policy. It then prints what the
-receipt says: program, outcome, and the commitments of inputs and outputs.
-
-Receipts name files by salted commitments, which only a file's writer and
-readers can open: truce put and truce get print the salt of the version
-written or read. --input GUESTPATH=SALT:LOCALFILE checks that the receipt
-names LOCALFILE's bytes as its input GUESTPATH (a data owner checking the
-run read its data); --output the same for an output. Both repeat.
-
-RECEIPT.json may hold the receipt alone, or a whole run result, pipeline
-result or problem (as truce exec --json writes) carrying one; "-" reads
-stdin. Exits 1 if anything does not check.
-
-Example:
-  truce receipt verify --policy policy.json receipt.json
-  truce receipt verify --policy policy.json --input /input/a.csv=5f1c…:a.csv receipt.json`,
+		help:    helpText("receipt verify"),
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&policyFile, "policy", "", "policy `file` the run was under (required)")
 			fs.StringVar(&at, "at", "", "verify as of this RFC 3339 `time` (default now)")
@@ -120,7 +100,7 @@ Example:
 			if err != nil {
 				return err
 			}
-			r, err := decodeReceipt(raw)
+			r, err := receipt.Decode(raw)
 			if err != nil {
 				return withHint(fmt.Errorf("%s: %w", args[0], err), "give the JSON the enclave returned for a run")
 			}
@@ -169,49 +149,6 @@ func readReceiptFile(e *env, name string) ([]byte, error) {
 		return nil, fmt.Errorf("receipt file larger than %d bytes", maxReceiptFile)
 	}
 	return raw, nil
-}
-
-// decodeReceipt finds the receipt in raw: a receipt, or a run result,
-// pipeline result or problem holding one.
-func decodeReceipt(raw []byte) (*receipt.Receipt, error) {
-	var w struct {
-		Receipt *receipt.Receipt `json:"receipt"`
-		Result  *struct {
-			Receipt *receipt.Receipt `json:"receipt"`
-		} `json:"result"`
-		// A pipeline result names its pipeline here (a string); a
-		// problem about a stopped pipeline holds the result (an object).
-		Pipeline json.RawMessage `json:"pipeline"`
-		Version  *int            `json:"version"`
-	}
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, fmt.Errorf("not a receipt: %w", err)
-	}
-	var pipeline struct {
-		Receipt *receipt.Receipt `json:"receipt"`
-	}
-	if len(w.Pipeline) > 0 && w.Pipeline[0] == '{' {
-		if err := json.Unmarshal(w.Pipeline, &pipeline); err != nil {
-			return nil, fmt.Errorf("not a receipt: %w", err)
-		}
-	}
-	switch {
-	case w.Receipt != nil:
-		return w.Receipt, nil
-	case pipeline.Receipt != nil:
-		return pipeline.Receipt, nil
-	case w.Result != nil && w.Result.Receipt != nil:
-		return w.Result.Receipt, nil
-	case w.Version != nil:
-		var r receipt.Receipt
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&r); err != nil {
-			return nil, fmt.Errorf("not a receipt: %w", err)
-		}
-		return &r, nil
-	}
-	return nil, errors.New("no receipt found in the JSON")
 }
 
 func printReceipt(e *env, r *receipt.Receipt, pol *policy.Policy) {
