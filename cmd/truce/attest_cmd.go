@@ -23,49 +23,7 @@ func init() {
 		name:    "attest",
 		args:    "[flags]",
 		summary: "check the enclave and print what was verified",
-		help: `Dials the enclave through its host and checks it as every client command
-does, then prints what was verified: the platform and whether it is
-simulated, the measurement (one the policy pins), the policy hash, and the
-validity of the enclave's certificate, which chains to the attestation
-service CA the policy pins.
-
-With --evidence it also fetches the evidence behind the certificate and
-checks it itself (the same verifier code the attestation service runs): it
-must verify, attest the pinned measurement, and bind the certificate's key,
-the policy hash and the nonce. On sim that needs the device's public key
-(--device-pub pas/device.pub).
-
-With --explain it prints the whole chain of checks, step by step with ✓ or
-✗: the evidence and its verifier (the enclave's own evidence, checked here
-with the same verifier code the attestation service runs; on sim with
---device-pub), the certificate the attestation service issued, and the
-client's checks of that certificate against the policy (chain to the pinned
-CA, policy hash, simulated platform, revoked measurements, pinned
-measurement, minimum TCB). A refused step shows the claim, the value the
-policy expects, the actual value, the rule, the freshness of any vendor
-collateral used, and a hint. If the certificate is refused, nothing is sent
-to the enclave, so its evidence is not fetched.
-
-It also prints the enclave key's SHA-256: it names this enclave instance
-(the enclave makes its key when it starts and keeps it through certificate
-renewals; "truce pas log --policy HASH" lists every instance certified).
-
-With --ca-bundle FILE it writes the attestation service's CA certificate to
-FILE and prints the curl command that talks to this enclave directly:
-  curl --cacert FILE --pinnedpubkey sha256//BASE64 \
-      --cert alice.crt --key alice.key https://HOST:PORT/v1/policy
---cacert alone makes curl trust ANY enclave that attestation service
-certified, for any policy (another policy's enclave on another port of the
-same host has a certificate as good); --pinnedpubkey binds the connection
-to the key of the enclave checked here. curl still checks nothing of the
-policy: not the measurement, nor that the enclave runs this policy, nor
-revocations or TCB floors. Those checks are the ones this command just
-made, for this key: run it again after the enclave restarts (a new key,
-which the pin refuses). --pin FILE writes the sha256//… pin to FILE.
-` + clientFlagsHelp + `
-
-Example:
-  truce attest --policy policy.json --identity alice.crt --key alice.key`,
+		help:    helpText("attest"),
 		flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
 			fs.StringVar(&caBundle, "ca-bundle", "", "write the attestation service CA certificate to `file`, and print the curl command with this enclave's --pinnedpubkey")

@@ -21,43 +21,7 @@ func init() {
 		name:    "audit verify",
 		args:    "[flags] BUNDLE",
 		summary: "check an audit bundle offline and print what was computed, by whom, on what",
-		help: `Checks an audit bundle written by "truce export", offline, with no server:
-
-  - the file is exactly as truce writes bundles and its digest matches;
-    its exporter is a principal of the last policy and signed the digest;
-  - the chain of policies: the first policy, then each successor
-    approved by the quorum of the policy before it (as clients check it);
-  - the enclave's certificate chains to the attestation service CA the
-    first policy pins, names a measurement it trusts and its hash (as of
-    the enclave's signed checkpoint of its audit log);
-  - the evidence verifies with the same verifier code clients run and binds
-    the enclave key, the first policy and the nonce (on sim with
-    --device-pub);
-  - the audit log's hash chain, and the enclave's signature over its size,
-    last hash and the policy then in force, so that no entry was edited,
-    removed or cut off; the changes of policy it records are the chain's;
-  - every receipt is signed by the attested enclave key, names the policy
-    its run was made under and the chain to it, and is named by exactly
-    one run of the audit log, which agrees with it; every run's receipt is
-    in the bundle, or withheld because its exporter may not read it under
-    that policy.
-
-It then prints the chain, the enclave, and each run: who ran which
-program (by hash) under which policy, when, on which inputs and with which
-outputs (by hash), and how it ended. With --policy it also requires the
-chain to hold that file, byte for byte: the policy you agreed to, as a
-client requires it.
-
-The enclave keeps its log within a memory budget, folding the oldest
-entries away; a bundle then shows the log from its first kept entry, which
-chains to the folded ones by the hash the enclave's checkpoint states.
-With --follows EARLIER it also checks EARLIER the same way and that this
-bundle continues it: same enclave, the chain of policies extended, and the
-log picking up no later than where EARLIER's ended, so that the two show
-one log. Exits 1 if anything does not check.
-
-Example:
-  truce audit verify --device-pub pas/device.pub --policy policy.json audit-bundle.json`,
+		help:    helpText("audit verify"),
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file`, for a bundle from sim (default $TRUCE_SIM_DEVICE_PUB)")
 			fs.StringVar(&policyFile, "policy", "", "require the bundle's chain to hold this policy `file`, byte for byte")

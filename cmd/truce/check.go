@@ -18,22 +18,7 @@ func init() {
 		name:    "check",
 		args:    "[--json] PROG.wasm",
 		summary: "check that the runtime can run a WebAssembly program",
-		help: `Validates a WebAssembly module and lists its imports, marking any the
-runtime does not provide: anything outside WASI preview 1
-(wasi_snapshot_preview1) and the runtime's native modules (such as
-truce_crypto), or a name imported with the wrong type. It lists the
-native modules the program needs — each must be granted, in the policy
-(the program's "native_modules") or with "truce run --native MODULE" —
-and says whether the module exports _start (the entry point of a WASI
-command) and memory.
-
-Exit status: 0 when the runtime can run the program; 1 when the module is
-not valid, imports what the runtime does not provide, or has no _start.
-With --json the report is printed as JSON on stdout in every case.
-
-Example:
-  truce check prog.wasm
-  truce check --json prog.wasm | jq .unsupported`,
+		help:    helpText("check"),
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 		},

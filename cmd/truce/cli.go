@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -194,6 +195,28 @@ func printHelp(w io.Writer, c *command) {
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
+}
+
+// helpFiles hold the help texts of the commands, one file a command:
+// help/NAME.txt, NAME the command's words joined by dashes.
+//
+//go:embed help
+var helpFiles embed.FS
+
+// helpFile is the text of help/NAME.txt; a missing file is a mistake in
+// the build, caught by every test that prints help.
+func helpFile(name string) string {
+	b, err := helpFiles.ReadFile("help/" + name + ".txt")
+	if err != nil {
+		panic("truce: no help text: " + err.Error())
+	}
+	return string(b)
+}
+
+// helpText is the help of the command name (such as "policy new"), in
+// which {{client flags}} stands for the help of the client flags.
+func helpText(name string) string {
+	return strings.ReplaceAll(helpFile(strings.ReplaceAll(name, " ", "-")), "{{client flags}}", clientFlagsHelp)
 }
 
 // noArgs is for commands that take no positional arguments.

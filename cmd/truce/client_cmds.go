@@ -30,24 +30,8 @@ type clientFlags struct {
 	refuseNew               bool
 }
 
-const clientFlagsHelp = `
-The policy, certificate and key may also be given as $TRUCE_POLICY,
-$TRUCE_IDENTITY and $TRUCE_KEY. Before sending anything the client checks
-that the enclave's certificate chains to the attestation service CA the
-policy pins, names a measurement the policy trusts, and is for this very
-policy; then it checks the enclave's copy of the policy byte for byte or,
-if the enclave's policy has changed since, that every change from its first
-policy was approved by the quorum of the policy before it and that this
-policy is one of them (docs/trust-lifecycle.md).
-
-The client remembers, per policy, the enclave instance it met (its key's
-SHA-256) in a known-enclaves record, like SSH's known_hosts: --known-enclaves
-FILE, else $TRUCE_KNOWN_ENCLAVES, else $XDG_CONFIG_HOME/truce/known_enclaves
-or ~/.config/truce/known_enclaves ("off" keeps none). Meeting another
-instance than last time means the host started the enclave again, with
-empty files, fresh data-use budgets and a new audit log: the client warns
-and goes on (--refuse-new-enclave: it stops after reading the enclave's
-policy, before sending any data).`
+// clientFlagsHelp ends the help of every command that talks to an enclave.
+var clientFlagsHelp = helpFile("client-flags")
 
 func (c *clientFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.policy, "policy", "", "policy `file` ($TRUCE_POLICY)")
@@ -165,15 +149,8 @@ func uploadCommand(name, verb string, appendMode bool) {
 		name:    name,
 		args:    "[flags] LOCALFILE|- GUESTPATH",
 		summary: verb + " a file in the enclave",
-		help: fmt.Sprintf(`%ss LOCALFILE ("-" for stdin) to GUESTPATH in the enclave's file system,
-streaming it; the policy must grant your identity %q on GUESTPATH. A
-program's bytes must match the hash the policy pins.
-%s
-
-Example:
-  truce %s --policy policy.json --identity alice.crt --key alice.key \
-      share-0.dat /input/shamir-0.dat`, verb, map[bool]string{false: "w", true: "a"}[appendMode], clientFlagsHelp, name),
-		flags: cf.declare,
+		help:    fmt.Sprintf(helpFile("upload"), verb, map[bool]string{false: "w", true: "a"}[appendMode], clientFlagsHelp, name),
+		flags:   cf.declare,
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 2 {
 				return usagef("give LOCALFILE (or -) and GUESTPATH")
@@ -238,15 +215,8 @@ func init() {
 		name:    "get",
 		args:    "[flags] GUESTPATH [LOCALFILE|-]",
 		summary: "read a file from the enclave",
-		help: `Reads GUESTPATH from the enclave into LOCALFILE (default "-", stdout),
-streaming it and checking it against the SHA-256 the enclave sends; a file
-that does not check is not kept. The policy must grant your identity "r".
-` + clientFlagsHelp + `
-
-Example:
-  truce get --policy policy.json --identity dave.crt --key dave.key \
-      /output/shamir.dat secret.txt`,
-		flags: getFlags.declare,
+		help:    helpText("get"),
+		flags:   getFlags.declare,
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return usagef("give GUESTPATH and optionally LOCALFILE")
@@ -299,15 +269,7 @@ Example:
 		name:    "exec",
 		args:    "[flags] GUESTPATH",
 		summary: "run a program in the enclave",
-		help: `Runs the program at GUESTPATH in the enclave (your identity needs "x" on
-it, and the program's inputs must all be uploaded). Prints the program's
-output and outcome; with --receipt saves the signed receipt (check it
-with "truce receipt verify"). Exits 1 if the program failed.
-` + clientFlagsHelp + `
-
-Example:
-  truce exec --policy policy.json --identity dave.crt --key dave.key \
-      --receipt receipt.json /program/shamir.wasm`,
+		help:    helpText("exec"),
 		flags: func(fs *flag.FlagSet) {
 			execFlags.declare(fs)
 			fs.StringVar(&execReceipt, "receipt", "", "save the run's receipt to `file`")
@@ -339,9 +301,7 @@ Example:
 		name:    "pipeline",
 		args:    "[flags] NAME",
 		summary: "run a pipeline of programs in the enclave",
-		help: `Runs the policy's pipeline NAME: its programs one after another. Prints
-each step's outcome; with --receipt saves the pipeline's signed receipt.
-` + clientFlagsHelp,
+		help:    helpText("pipeline"),
 		flags: func(fs *flag.FlagSet) {
 			pipeFlags.declare(fs)
 			fs.StringVar(&pipeReceipt, "receipt", "", "save the pipeline's receipt to `file`")
@@ -379,13 +339,7 @@ each step's outcome; with --receipt saves the pipeline's signed receipt.
 		name:    "audit",
 		args:    "[flags]",
 		summary: "print and check the enclave's audit log",
-		help: `Fetches the enclave's hash-chained audit log (who did what, when, with
-which commitments and outcome), page by page, checks the chain and the
-enclave's signed checkpoint of it, and prints it. Files are named by salted
-commitments that only their writers and readers can open. The enclave
-keeps its log within a memory budget: the oldest entries are folded away,
-and the first entry kept chains to them by the hash the checkpoint states.
-` + clientFlagsHelp,
+		help:    helpText("audit"),
 		flags: func(fs *flag.FlagSet) {
 			auditFlags.declare(fs)
 			fs.BoolVar(&auditJSON, "json", false, "print the log as JSON")
@@ -445,10 +399,8 @@ and the first entry kept chains to them by the hash the checkpoint states.
 		name:    "shutdown",
 		args:    "[flags]",
 		summary: "ask the enclave to wipe its state and stop",
-		help: `Asks the enclave to wipe its files, audit log and key and stop. The policy
-must allow your identity to (see the runtime's rules).
-` + clientFlagsHelp,
-		flags: shutFlags.declare,
+		help:    helpText("shutdown"),
+		flags:   shutFlags.declare,
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err

@@ -18,18 +18,7 @@ func init() {
 		name:    "demo",
 		args:    "[--keep DIR]",
 		summary: "run the whole story locally: attestation, uploads, a run, a receipt",
-		help: `Runs Truce end to end on this machine, on the simulated platform, in a
-temporary directory, narrating each step: identities for three data owners
-(alice, bob, carol), a program owner (oscar) and a result reader (dave); an
-attestation service (truce pas serve, a child process); a policy pinning the
-Shamir program and the runtime's measurement; a host (truce host serve, a
-child process) starting the runtime (truce runtime, its child); then the
-attestation checks, the three uploads of Shamir shares of a secret, the run,
-the result, and the check of the run's signed receipt.
-
-Everything is cleaned up at the end, also on Ctrl-C. With --keep DIR the
-files (identities, policy, attestation service, logs) are kept in DIR to
-explore with the other commands afterwards.`,
+		help:    helpText("demo"),
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&keep, "keep", "", "keep the demo's files in `DIR` (created; must not exist or be empty)")
 			fs.DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long")

@@ -17,30 +17,7 @@ func init() {
 		name:    "doctor",
 		args:    "[--platform P,…] [--policy FILE]",
 		summary: "check that this host can run enclaves of each platform",
-		help: `Checks this host, one line each with ✓ or ✗ and, for a ✗, a hint:
-
-  host     the clock (set, and within the policy's validity and its
-           attestation service CA's, with --policy); with --policy, that
-           the attestation service it names accepts TCP connections
-  sim      nothing needed (testing only)
-  nitro    /dev/nsm (inside an enclave), /dev/vsock, /dev/nitro_enclaves
-           (on the parent instance)
-  snp      configfs-tsm (/sys/kernel/config/tsm/report) or /dev/sev-guest,
-           the kernel's SEV-SNP guest flag, AMD's key distribution service
-  tdx      configfs-tsm or /dev/tdx_guest, the kernel's TDX guest flag,
-           Intel's provisioning certification service
-  sgx      Gramine's /dev/attestation, /dev/sgx_enclave, Intel's service
-  cca      configfs-tsm
-  psa      nothing to check: tokens come from the device's TEE client
-
-It only looks: it produces no evidence and changes nothing. Without
---platform every platform is checked and a summary says which are ready;
-the exit code is 1 if a host check fails. With --platform the exit code is
-1 if any check of those platforms fails.
-
-Examples:
-  truce doctor
-  truce doctor --platform snp --policy policy.json`,
+		help:    helpText("doctor"),
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&platforms, "platform", "", "comma-separated `platforms` to check (default: all of "+strings.Join(policy.Platforms(), ", ")+")")
 			fs.StringVar(&polFile, "policy", "", "also check the clock against this policy `file` and reach its attestation service ($TRUCE_POLICY)")

@@ -23,30 +23,7 @@ func init() {
 		name:    "evidence verify",
 		args:    "--platform P [--device-pub FILE] [--collateral FILE] [--key FILE] [--product NAME] [--nonce HEX] [--at TIME] FILE",
 		summary: "check attestation evidence offline and print its claims",
-		help: `Verifies the evidence in FILE (raw bytes, or base64 text) as the attestation
-service would, without a server, and prints what it claims: platform,
-measurement, report data and the platform's further claims. For debugging
-attestation.
-
-FILE holds the platform's native bytes, or base64 or hex text of them.
---nonce compares the 64 report-data bytes the evidence is bound to (see
-attest.ReportData) with HEX. --at verifies as of an RFC 3339 time.
-Simulated evidence is checked against the device public key, by default
-$TRUCE_SIM_DEVICE_PUB. --collateral gives the vendor's verification
-collateral as one JSON file (SGX, TDX); --key gives endorsement key material
-that is not built in (SEV-SNP: the VCEK or VLEK certificate, also --vcek;
-PSA: the attestation public key); --product names the processor family
-(SEV-SNP: milan, genoa, …). --allow-debug accepts debug enclaves.
-
-It prints what the evidence says, including its TCB components (snp, tdx,
-sgx) and the freshness of the vendor collateral used. With --policy FILE it
-also applies that policy's rules on runtimes, as the attestation service
-does: the measurement is not revoked, is pinned with every extra pin, and
-every TCB component is at least the policy's minimum_tcb; a refused rule is
-shown with the claim, expected and actual values.
-
-Example:
-  truce evidence verify --platform sim --device-pub pas/device.pub token.cbor`,
+		help:    helpText("evidence verify"),
 		flags: func(fs *flag.FlagSet) {
 			fs.String("platform", "", "platform of the evidence: "+strings.Join(evidence.Platforms(), ", "))
 			fs.String("device-pub", "", "simulated device public key `file` (default $TRUCE_SIM_DEVICE_PUB)")
@@ -65,10 +42,7 @@ Example:
 		name:    "evidence new",
 		args:    "--platform sim --device-key FILE --measurement HEX --report-data HEX -o FILE",
 		summary: "make simulated evidence, for debugging",
-		help: `Signs a simulated-platform token with the device key, as the runtime does
-on the simulated platform, reporting the given measurement over the given
-64 report-data bytes. Only the simulated platform can be made this way;
-what it makes is never hardware-backed.`,
+		help:    helpText("evidence new"),
 		flags: func(fs *flag.FlagSet) {
 			fs.String("platform", "sim", "platform: only sim")
 			fs.String("device-key", "", "simulated device key `file` (truce pas init writes one)")

@@ -18,30 +18,7 @@ func init() {
 		name:    "export",
 		args:    "-o BUNDLE [flags]",
 		summary: "write the enclave's audit bundle: policy, attestation, audit log, receipts",
-		help: `Dials the enclave, checks it as every client command does, and writes one
-file, the audit bundle, that anyone can check offline with
-"truce audit verify": the enclave's chain of policies (the first policy
-and every approved successor, their exact bytes and approvals), the
-enclave's certificate chain and attestation evidence, its hash-chained
-audit log with the enclave's signed checkpoint of it, and the receipts of
-its runs. The bundle is signed with your key and names you as its exporter;
-you must be a principal of the enclave's current policy.
-
-You get the receipts you may read under the policy each run was made
-under: those of programs you could run, or whose every output you could
-read. The receipts of other runs are listed as withheld, by the digest
-their audit entry names; the audit log still shows who ran what, when,
-and how it ended. If the policy changes while you export, export again.
-
-Before writing, truce checks the bundle as "truce audit verify" would; the
-evidence too where it can (on sim with --device-pub). The file is written
-whole or not at all; "-o -" writes to stdout.
-` + clientFlagsHelp + `
-
-Example:
-  truce export --policy policy.json --identity dave.crt --key dave.key \
-      -o audit-bundle.json
-  truce audit verify --device-pub pas/device.pub audit-bundle.json`,
+		help:    helpText("export"),
 		flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
 			fs.StringVar(&out, "o", "", "write the bundle to `file` (required; - for stdout)")

@@ -38,42 +38,7 @@ func init() {
 		name:    "host serve",
 		args:    "--policy FILE [--policy FILE…] | --policy-dir DIR [flags]",
 		summary: "start enclaves for policies and relay clients to them",
-		help: `Starts one runtime per policy (on sim, "truce runtime" as a child process
-listening on a unix socket in a private directory), relays its attestation
-to the attestation service, renews its certificate before it expires, and
-relays client connections to it byte for byte. The TLS between clients and
-an enclave ends inside the enclave: the host never holds a key that could
-read it. Several policies share one port; the host routes by the TLS server
-name clients send (the first 16 hex digits of the policy hash + ".truce"),
-and a connection without one goes to the enclave when only one is served.
---policy-dir DIR serves every *.json file in DIR (with any --policy).
-
-Per enclave, --max-runs bounds the program runs in progress at once (one
-more is refused with 429 and Retry-After), and --enclave-memory bounds the
-runtime's writable memory in MiB (RLIMIT_DATA of the runtime process, with
-its Go heap kept under 3/4 of it). The memory must hold the runtime itself
-(256 MiB) plus --max-runs runs of the policy's limits.memory_mib; the host
-refuses to start otherwise, and with --enclave-memory alone derives
---max-runs from it. Metrics (--metrics) carry an "enclave" label: its
-server name.
-
-When every enclave is attested it prints "ready ADDR" on stdout. It ends
-with exit code 0 once principals have shut every enclave down, or on
-Ctrl-C (stopping the runtimes); if a runtime dies it logs it, marks the
-enclave down and exits 1 — it never restarts an enclave silently (with
---keep-serving it goes on serving the other enclaves instead).
-
---pas and --pas-ca default to the first policy's attestation service URL
-and CA; --listen defaults to the first policy's host. --pas-credential FILE
-(or $TRUCE_PAS_CREDENTIAL) authenticates the host to the attestation
-service with the credential "truce pas host add" wrote: the service keeps a
-share of its nonces for authenticated hosts, so that anonymous callers
-flooding it cannot stop this host's attestations and renewals. Without it
-the host is an anonymous caller, limited per address.
-
-Example:
-  truce host serve --policy policy.json --platform sim \
-      --sim-device-key pas/device.key --metrics 127.0.0.1:9090`,
+		help:    helpText("host serve"),
 		flags: func(fs *flag.FlagSet) {
 			fs.Var(&policies, "policy", "policy `file` of an enclave to serve (repeat for several)")
 			fs.StringVar(&platform, "platform", "sim", "enclave `platform`")

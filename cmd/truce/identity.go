@@ -16,18 +16,7 @@ func init() {
 		name:    "identity new",
 		args:    "NAME [--dir DIR] [--valid-for DURATION]",
 		summary: "make a party's key and certificate (NAME.crt, NAME.key)",
-		help: `Makes a fresh P-256 key and a self-signed X.509 certificate with CN=NAME,
-usable as a TLS client certificate. Writes DIR/NAME.crt and DIR/NAME.key (the
-key in PKCS#8 PEM, readable only by you: mode 0600). Existing files are never
-overwritten: if either exists, neither is written.
-
-Give NAME.crt to whoever writes the policy (truce policy new --principal
-NAME=NAME.crt:CAPS); keep NAME.key to yourself. The printed SHA-256
-fingerprint lets the other parties check, over another channel, that the
-certificate in the policy is yours.
-
-Example:
-  truce identity new alice --dir keys --valid-for 2160h`,
+		help:    helpText("identity new"),
 		flags: func(fs *flag.FlagSet) {
 			fs.String("dir", ".", "`directory` to write NAME.crt and NAME.key into")
 			fs.Duration("valid-for", identity.DefaultValidity, "how long the certificate is valid (a Go `duration`, e.g. 2160h)")

@@ -21,23 +21,7 @@ func init() {
 		name:    "load",
 		args:    "[--clients N] [--enclaves M] [--duration D | --requests K] [--size BYTES] [--json]",
 		summary: "measure throughput and latency of N clients against M enclaves on this machine",
-		help: `Starts, on loopback only, an attestation service (truce pas serve), one host
-(truce host serve) serving M enclaves on one port (simulated platform),
-and N clients, each a principal of every policy, spread over the enclaves.
-Each client verifies its enclave, then writes a file of --size bytes and
-reads it back, again and again, until --duration has passed or --requests
-requests were made in all. Every read is checked against what was written.
-
-It reports the requests made, the errors, requests per second, the 50th and
-99th percentile and the longest latency of a request, the median time to
-dial and verify an enclave, and the peak resident memory of the host and
-of its runtimes (from /proc). It exits 1 if any request failed.
-
-It is bounded: at most 512 clients, 16 enclaves, 10 minutes, a million
-requests and 16 MiB bodies; it never dials anything but the processes it
-started. Example:
-
-  truce load --clients 32 --enclaves 4 --duration 30s`,
+		help:    helpText("load"),
 		flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&clients, "clients", 8, "concurrent `N` clients (at most 512)")
 			fs.IntVar(&enclaves, "enclaves", 1, "`M` enclaves on the host (at most 16)")

@@ -28,16 +28,7 @@ func init() {
 		name:    "measure",
 		args:    "--platform PLATFORM [--file EXECUTABLE]",
 		summary: "print the enclave measurement to pin in a policy",
-		help: `Prints, in hex, the measurement a policy pins for the runtime on PLATFORM.
-
-For sim it is the SHA-256 of the truce executable that the host starts as
-the runtime: this one, or the one given with --file. For hardware platforms
-the measurement covers a whole enclave image or virtual machine and comes
-from the platform's own tools; truce says which.
-
-Example:
-  truce measure --platform sim
-  truce policy new … --runtime sim=$(truce measure --platform sim --file /usr/local/bin/truce)`,
+		help:    helpText("measure"),
 		flags: func(fs *flag.FlagSet) {
 			fs.String("platform", "sim", "`platform`: "+strings.Join(policy.Platforms(), ", "))
 			fs.String("file", "", "for sim: the truce `executable` to measure (default: this one)")

@@ -25,23 +25,7 @@ func init() {
 		name:    "pas init",
 		args:    "--dir DIR",
 		summary: "create an attestation service: its CA and the simulated device key",
-		help: `Creates the attestation service directory DIR with:
-  ca.crt      the service's CA certificate: pin it in policies (attestation.ca_cert)
-  ca.key      the CA's private key (mode 0600): keep it secret
-  device.key  the simulated platform's device key (mode 0600): give it to
-              "truce runtime --platform sim --sim-device-key"
-  device.pub  its public key, which "truce pas serve --allow-sim" trusts
-  log.db      the issuance log (SQLite)
-It refuses a directory that already holds a service.
-
-With --ca-pkcs11 MODULE the CA key is made inside a PKCS#11 token (an HSM,
-or SoftHSM) instead of ca.key: --ca-pkcs11-token names the token, and
---ca-pkcs11-key the key's label (which must not be in use); the user PIN
-comes from $TRUCE_PAS_PKCS11_PIN. Give "truce pas serve" the same flags.
-
-Example:
-  truce pas init --dir pas
-  TRUCE_PAS_PKCS11_PIN=… truce pas init --dir pas --ca-pkcs11 /usr/lib/softhsm/libsofthsm2.so --ca-pkcs11-token truce`,
+		help:    helpText("pas init"),
 		flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory` to create")
 			pkcs11Flags(fs)
@@ -76,52 +60,7 @@ Example:
 		name:    "pas serve",
 		args:    "--dir DIR [--listen ADDR] [--allow-sim] [flags]",
 		summary: "run the attestation service over HTTPS until interrupted",
-		help: `Serves the attestation service of DIR (made by "truce pas init") over
-HTTPS at ADDR until SIGINT or SIGTERM. Its TLS certificate comes from its own
-CA, for the listen address and for localhost and 127.0.0.1.
-
-  POST /v1/nonce    a fresh single-use nonce
-  POST /v1/attest   evidence + CSR + nonce + policy → enclave certificate chain
-  GET  /v1/ca       the CA certificate
-  GET  /healthz     "ok"
-
-Evidence of the simulated platform is accepted only with --allow-sim, and
-certificates issued for it say SIMULATED. Every issuance is logged before it
-is returned; see "truce pas log".
-
-Anyone who reaches the service may ask for nonces, so they are limited:
-an anonymous caller gets --anonymous-rate a second from one address (an
-IPv4 address or an IPv6 /64; --anonymous-burst at once), all anonymous
-callers together --anonymous-total-rate a second, and they may hold at most
-half of --max-nonces. The other half is kept for hosts that authenticate
-with a credential ("truce pas host add NAME", then "truce host serve
---pas-credential FILE"), each limited to --host-rate a second: while
-anonymous callers flood the service, its hosts are still served. Refusals
-are problem documents (429 rate-limited, 503 busy) with Retry-After and a
-hint. The service reads DIR/hosts.json when it starts.
-
-The issuance log and the outstanding nonces live in DIR/log.db (SQLite) by
-default: one process serves. With --database postgres://… (or the
-environment variable TRUCE_PAS_DATABASE, which keeps the password out of
-the process list) they live in that PostgreSQL database instead, and
-several replicas given the same DIR (the same CA) and the same database may
-serve at once: appends to the log are serialised across them, each replica
-checks what the others appended before extending the chain, and a nonce is
-accepted once whichever replica handed it out.
-
-With --fetch-collateral, SEV-SNP evidence that comes without its VCEK is
-checked against the VCEK fetched from AMD's Key Distribution Service, and
-TDX and SGX quotes against Intel's collateral for their platform (PCK and
-root CA CRLs, TCB info, QE identity) fetched from Intel's Provisioning
-Certification Service. Fetched documents are cached in the store (shared
-by replicas, kept across restarts, fetched again after a day, a stale copy
-served while the vendor fails), at most 8 fetches at once and one a second
-after that; GET /v1/collateral reports each cached document's age. Fetched
-collateral is checked exactly as collateral given in a file.
-
-Example:
-  truce pas serve --dir pas --listen 127.0.0.1:3010 --allow-sim
-  TRUCE_PAS_DATABASE=postgres://pas@db:5432/pas truce pas serve --dir pas --listen :3010`,
+		help:    helpText("pas serve"),
 		flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory` (made by truce pas init)")
 			fs.String("listen", "127.0.0.1:3010", "`address` to listen on (host:port; port 0 picks a free one)")
@@ -146,25 +85,7 @@ Example:
 		name:    "pas log",
 		args:    "--dir DIR [--verify] [--policy HASH | --instances]",
 		summary: "print and verify the attestation service's issuance log",
-		help: `Prints every certificate the attestation service of DIR issued, oldest
-first, checking as it goes that each entry chains to the one before it and
-was signed by the service's CA. With --verify only the summary is printed.
-It exits with an error at the first entry that does not verify. It only
-reads, so it may run while the service serves.
-
-With --policy HASH (the policy's hash, or at least its first 8 hex digits,
-as "truce policy hash" prints it) it lists instead every enclave instance
-the service certified for that policy: an enclave makes its key when it
-starts and keeps it through renewals, so each key is one start of the
-enclave. For each: the key's SHA-256 (what "truce attest" and curl's
---pinnedpubkey show), the first and last issuance, how many certificates,
-the platform and measurement. More than one instance means the enclave was
-started again, with its files, budgets and audit log afresh. --instances
-lists the instances of every policy.
-
-Keep the printed head hash elsewhere: a later log must contain it. With
---database (or TRUCE_PAS_DATABASE) it reads the PostgreSQL log the replicas
-share; DIR still gives the CA.`,
+		help:    helpText("pas log"),
 		flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory`")
 			fs.Bool("verify", false, "print only the summary")
@@ -278,16 +199,7 @@ func init() {
 		name:    "pas host add",
 		args:    "--dir DIR [-o FILE] NAME",
 		summary: "make a credential for a host of the attestation service",
-		help: `Makes a credential for the host NAME: a bearer token of 256 random bits.
-Its SHA-256 (never the token) is added to DIR/hosts.json; the token is
-written to FILE (mode 0600; default NAME.credential), to give to the host:
-  truce host serve --pas-credential FILE …
-An authenticated host is served from the share of nonces the service keeps
-for hosts, so anonymous callers cannot starve it; it is limited by
---host-rate. Restart "truce pas serve" for it to read the new host.
-
-Example:
-  truce pas host add --dir pas -o host-1.credential host-1`,
+		help:    helpText("pas host add"),
 		flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory`")
 			fs.String("o", "", "`file` to write the credential to (default NAME.credential)")

@@ -13,20 +13,8 @@ func init() {
 		name:    "policy apply",
 		args:    "[flags] PROPOSAL",
 		summary: "send an approved successor policy to the running enclave",
-		help: `Sends PROPOSAL (written by "truce policy propose", approved with "truce
-policy sign") to the enclave. The enclave accepts it only if the proposal's
-base is its current policy and the approvals meet that policy's quorum;
-then the successor rules, files outside its carry_over paths are wiped, and
-the chain of policy hashes grows by one. A refusal changes nothing.
-
---policy is a policy you trust: the enclave's first policy or any later
-one of its chain. The client checks the enclave's whole chain of approvals
-from its first policy to the current one, before and after the change.
-` + clientFlagsHelp + `
-
-Example:
-  truce policy apply --policy shamir.json --identity alice.crt --key alice.key change.json`,
-		flags: cf.declare,
+		help:    helpText("policy apply"),
+		flags:   cf.declare,
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("policy apply takes one PROPOSAL, got %d arguments", len(args))

@@ -18,17 +18,7 @@ func init() {
 		name:    "policy check",
 		args:    "FILE [--json] [--at TIME]",
 		summary: "validate a policy and show who may do what",
-		help: `Validates FILE as the runtime and every client will, then shows for a
-person: the policy hash, when it expires, which enclaves are trusted and
-which attestation service vouches for them, which programs are pinned (by
-SHA-256), and which party may do what on which paths. --json prints the
-same for machines.
-
-An invalid policy exits with status 1 and lists every problem found, one per
-line, each with its JSON path, such as principals[1].capabilities["/input/"].
-
-Example:
-  truce policy check shamir.json`,
+		help:    helpText("policy check"),
 		flags: func(fs *flag.FlagSet) {
 			fs.Bool("json", false, "print JSON for machines")
 			fs.String("at", "", "check as of this RFC 3339 `time` instead of now")

@@ -14,13 +14,7 @@ func init() {
 		name:    "policy hash",
 		args:    "FILE",
 		summary: "print the policy hash: SHA-256 of the file's exact bytes",
-		help: `Prints the policy hash of FILE in hex: the SHA-256 of its exact bytes, as
-enclave certificates and receipts carry it. Every party should compare it
-with the hash the others computed; a single changed byte, even white space,
-is another policy. The file is not validated: use truce policy check.
-
-Example:
-  truce policy hash shamir.json`,
+		help:    helpText("policy hash"),
 		run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("policy hash takes one FILE, got %d arguments", len(args))

@@ -21,27 +21,7 @@ func init() {
 		name:    "policy import-veracruz",
 		args:    "IN -o OUT [flags]",
 		summary: "convert a Veracruz policy file into a Truce policy",
-		help: `Converts the Veracruz policy IN into a Truce policy OUT (never overwritten;
-"-o -" writes to standard output), validates it and prints its hash.
-
-Identities become principals, named after their certificate's common name
-(or id<N>); WASI rights bitmasks become r (fd_read, fd_readdir) and w
-(fd_write, path_create_file and every other way of changing files), or
-Veracruz's "rwx" letters are taken as they are. An identity that may read a
-program's file may run it, as in Veracruz. file_hashes pin the programs;
-every program must have one. Veracruz grants on a path without a trailing /
-cover everything below it, so they become directory grants.
-
-Everything that cannot be carried over exactly is reported as a warning on
-standard error: ciphersuite, execution strategy, debug, standard streams,
-native modules, hashes of data files, conditional pipelines, and the
-runtime hashes, which measure Veracruz's runtime manager and never match a
-Truce runtime: give --runtime to pin Truce's instead (truce measure).
-
-The flags override what the Veracruz file says.
-
-Example:
-  truce policy import-veracruz veracruz.json -o truce.json --runtime sim`,
+		help:    helpText("policy import-veracruz"),
 		flags: func(fs *flag.FlagSet) {
 			fs.String("o", "", "Truce policy `file` to write (- for standard output)")
 			fs.String("name", "", "`name` of the computation (default: IN without its extension)")

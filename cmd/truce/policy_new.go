@@ -26,56 +26,7 @@ func init() {
 		name:    "policy new",
 		args:    "-o FILE [flags]",
 		summary: "write a policy from flags, validated",
-		help: `Writes a policy file from flags, validates it as every party will, and
-prints its hash. FILE is never overwritten; "-o -" writes to standard output.
-
-  --principal NAME=CERTFILE:CAPS      a party, its certificate (truce identity
-                                       new) and what it may do
-  --program GUESTPATH=WASMFILE[:CAPS]  a program, pinned by the SHA-256 of
-                                       WASMFILE, and what it may do when run
-  --runtime PLATFORM[=MEASUREMENT[,PIN=HEX…]]  a trusted enclave build
-  --pipeline NAME=PATH,PATH…            programs run one after another
-  --budget NAME=PATH:once|max_runs=N[,not_after=TIME]  limit the runs the
-                                       data NAME writes under PATH may feed
-  --hold PATH=NAME,NAME…               results under PATH stay unreadable
-                                       until each NAME releases them
-  --quorum K:NAME,NAME…                K of these may approve a successor
-                                       (without it the policy never changes)
-  --successor-of BASE --carry PATH…    a successor of policy file BASE that
-                                       keeps the files under each PATH
-  --minimum-tcb PLATFORM:COMPONENT=N[,COMPONENT=N…]
-                                       the lowest firmware security versions
-                                       accepted (snp, tdx, sgx)
-  --revoke PLATFORM=MEASUREMENT[:REASON]  a runtime build never accepted
-  --single-instance                    the attestation service certifies one
-                                       enclave only: a restarted enclave (with
-                                       fresh budgets and audit log) is refused
-
-CAPS is a comma-separated list of PATH:RIGHTS, such as /input/alice/:w,/output/:r.
-A PATH ending in / covers everything below it. RIGHTS are letters: r read,
-w write (create or replace), a append, x run a program. Programs get r and w
-only; to let a party run a program, grant it x on the program's path.
-
-Without --runtime, and for "--runtime sim" with no measurement, the policy
-trusts this truce executable on the simulated platform (see truce measure).
-Extra pins for other platforms follow the measurement, such as
---runtime nitro=PCR0HEX,pcr1=HEX,pcr2=HEX.
-
-A successor (see docs/trust-lifecycle.md) must keep BASE's attestation
-service, runtimes, host and file limits; it expires with BASE unless
---expires says earlier.
-Evidence, and enclave certificates, whose TCB component is below a
---minimum-tcb value are refused by the attestation service and by every
-client. The components are, for snp: bootloader, tee, snp, microcode (of the
-report's REPORTED_TCB); for tdx: pce_svn, tee_tcb_svn.0…15, cpu_svn.0…15;
-for sgx: isv_svn, pce_svn, cpu_svn.0…15. Nitro, sim, cca and psa have none.
-See docs/trust-lifecycle-attestation.md.
-
-Example:
-  truce policy new -o shamir.json --name shamir --pas-ca pas/ca.crt \
-    --principal alice=alice.crt:/input/alice/:w \
-    --principal bob=bob.crt:/program/shamir.wasm:x,/output/:r \
-    --program /program/shamir.wasm=shamir.wasm:/input/:r,/output/:w`,
+		help:    helpText("policy new"),
 		flags: func(fs *flag.FlagSet) {
 			fs.String("o", "", "policy `file` to write (- for standard output)")
 			fs.String("name", "", "`name` of the computation (default: FILE without its extension)")

@@ -18,21 +18,7 @@ func init() {
 		name:    "policy propose",
 		args:    "-o PROPOSAL BASE NEXT",
 		summary: "propose NEXT as the successor of policy BASE in a running enclave",
-		help: `Writes a proposal file holding the exact bytes of policy BASE (the one the
-enclave runs now) and of NEXT, its successor, with no approvals yet. Pass
-the file to the principals of BASE's lifecycle.quorum: each adds an
-approval with "truce policy sign", then anyone sends it with "truce policy
-apply".
-
-NEXT must say, in lifecycle.predecessor, the hash of BASE ("policy"), the
-hash of the first policy of the chain ("genesis"; BASE's own hash if BASE
-is a first policy) and its place in the chain ("sequence": BASE's plus
-one), and keep BASE's attestation, host and file limits. Only the files
-under NEXT's lifecycle.carry_over paths survive the change; every other
-file is wiped. See docs/trust-lifecycle.md.
-
-Example:
-  truce policy propose -o change.json shamir.json shamir-2.json`,
+		help:    helpText("policy propose"),
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&out, "o", "", "proposal `file` to write")
 		},

@@ -19,19 +19,7 @@ func init() {
 		name:    "policy sign",
 		args:    "--identity CERT --key KEY PROPOSAL",
 		summary: "approve a proposed successor policy, adding your signature to PROPOSAL",
-		help: `Signs, with your identity's key, the approval of the successor in PROPOSAL
-(written by "truce policy propose") and adds it to the file, replacing an
-earlier approval of yours. You must be a principal of the base policy named
-in its lifecycle.quorum. It prints what the change does first: read it, and
-compare both hashes with "truce policy hash" on the files you agreed to.
-
-The signature is ECDSA P-256 over SHA-256 of
-"truce-policy-approval-v1" NUL, the base policy hash, the successor's hash
-(docs/trust-lifecycle.md): it approves exactly this succession and no other.
-The certificate and key may also be given as $TRUCE_IDENTITY and $TRUCE_KEY.
-
-Example:
-  truce policy sign --identity alice.crt --key alice.key change.json`,
+		help:    helpText("policy sign"),
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&cert, "identity", "", "your certificate `file` ($TRUCE_IDENTITY)")
 			fs.StringVar(&key, "key", "", "your private key `file` ($TRUCE_KEY)")

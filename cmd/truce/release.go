@@ -13,17 +13,7 @@ func init() {
 		name:    "release",
 		args:    "[flags] GUESTPATH",
 		summary: "release a held result so that its readers may read it",
-		help: `Releases the held file GUESTPATH: the policy's holds keep a result
-unreadable by everyone until each principal the hold names has released it.
-A release is for the file's current content: if a later run rewrites the
-file, it is held again. With --commitment the release is refused unless
-the file holds exactly the version with that commitment, such as the
-output commitment of the receipt you checked. It prints who has released and who has yet to.
-` + clientFlagsHelp + `
-
-Example:
-  truce release --policy shamir.json --identity alice.crt --key alice.key \
-      --commitment 9f86d08… /output/result.dat`,
+		help:    helpText("release"),
 		flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
 			fs.StringVar(&sum, "commitment", "", "release only the version with this `commitment` (hex, as the receipt names it)")

@@ -38,49 +38,7 @@ func init() {
 		name:    "run",
 		args:    "[flags] PROG.wasm [flags] [-- ARGS...]",
 		summary: "run a WebAssembly program (WASI preview 1) with the runtime's engine",
-		help: `Runs a WASI preview 1 command program with the very engine and in-memory
-file system the runtime uses inside the enclave, so a program can be tried
-before it is pinned in a policy.
-
-Each --dir HOST[:GUEST] copies the host directory HOST into the in-memory
-file system at GUEST (GUEST defaults to HOST, made absolute inside the
-guest) before the run; the program may read and write under GUEST and
-nowhere else. After the run, whatever its outcome, the changes are written
-back to HOST: new and changed files are written, files and directories
-the program removed are removed. Only regular files and directories are
-copied; symbolic links and other special files are skipped (each named
-on stderr) and never followed: every read and write of HOST goes through
-an os.Root of it, and a change whose path meets a symbolic link is not
-written back (truce says which, and exits with 1).
-
-The in-memory file system has a policy's limits: --file-mib per file and
---total-mib in all (1024 and 4096 MiB by default); a write past them
-fails in the program with EFBIG or ENOSPC.
-
-Compiled programs are kept in the user's cache directory (truce/compiled
-under $XDG_CACHE_HOME or ~/.cache), so running the same program again
-does not compile it again; --no-cache compiles afresh and keeps nothing.
-
-Each --native MODULE grants the program a native module of the runtime
-(such as truce_crypto: hashing, authenticated encryption and signatures
-computed natively), as a policy's "native_modules" does for a program in
-the enclave; a program importing a module it was not granted does not
-start. "truce check" lists the modules a program needs.
-
-Standard input, output and error pass through. ARGS, after PROG or after
-"--", are the program's arguments (the program's name comes first, as
-usual). The program sees only the variables given with --env.
-
-Exit status: the program's own exit code. When the engine stops the
-program (a trap, the time or memory limit, too much output, Ctrl-C),
-truce says why on stderr and exits with 1; an invalid program also
-exits with 1 (see "truce check").
-
-Examples:
-  truce run prog.wasm -- --input /data/in.csv
-  truce run --dir ./data:/data --env MODE=fast --mem-mib 512 prog.wasm
-  truce run --engine wazero --timeout 5s prog.wasm
-  truce run --native truce_crypto hash.wasm`,
+		help:    helpText("run"),
 		flags: func(fs *flag.FlagSet) {
 			fs.Var(&dirs, "dir", "copy host directory `HOST[:GUEST]` in before the run and the changes back after it (repeatable)")
 			fs.Var(&envs, "env", "set the program's environment variable `K=V` (repeatable)")

@@ -27,21 +27,7 @@ func init() {
 		name:    "runtime",
 		args:    "--policy FILE --platform sim --listen unix:PATH|tcp:ADDR [flags]",
 		summary: "the runtime inside the enclave (started by truce host serve)",
-		help: `Runs the enclave side of Truce. The host starts it; people rarely do.
-
-It loads the policy (an invalid or expired one is refused), makes a fresh
-P-256 key in memory, and speaks the control protocol with the host on
-stdin/stdout (newline-delimited JSON: hello, attest, evidence, certificate,
-ready, error, stopped). Once the host relays a certificate from the
-attestation service, it serves the HTTP API over TLS 1.3 on --listen,
-accepting only clients whose certificate is a principal's in the policy.
-Logs go to stderr. It exits 0 after a principal shuts it down (or on
-SIGTERM), having wiped its files, audit log and key; it exits 1 if the host
-closes the control channel.
-
-Example (what the host runs):
-  truce runtime --policy p.json --platform sim --listen unix:/tmp/rt.sock \
-      --sim-device-key sim-device.key`,
+		help:    helpText("runtime"),
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&policyFile, "policy", "", "policy `file` to enforce (required)")
 			fs.StringVar(&platform, "platform", "sim", "attestation `platform`; this build provides evidence on: sim, and snp, tdx, cca inside a confidential VM, nitro inside a Nitro enclave, sgx under Gramine")
