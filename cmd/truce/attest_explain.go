@@ -1,19 +1,14 @@
 package main
 
 import (
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/evidence"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -67,13 +62,13 @@ func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
 	if evNote != "" {
 		fmt.Fprintf(w, "   – %s\n", evNote)
 	}
-	printSteps(w, evSteps)
+	evidence.WriteSteps(w, evSteps)
 
 	fmt.Fprintf(w, "\n3. certificate (issued by the attestation service for the enclave key)\n")
-	printCertificate(w, chain)
+	evidence.WriteCertificate(w, chain)
 
 	fmt.Fprintf(w, "\n4. client check (this policy's rules, applied to the certificate)\n")
-	printSteps(w, certSteps)
+	evidence.WriteSteps(w, certSteps)
 
 	if certErr != nil {
 		return clientError(fmt.Errorf("the enclave is not one the policy trusts; nothing was sent: %w", certErr))
@@ -114,59 +109,4 @@ func fetchEvidence(e *env, cf *clientFlags, pol *policy.Policy, opts []client.Op
 		return nil, "", clientError(fmt.Errorf("fetching the enclave's evidence: %w", err))
 	}
 	return steps, "", nil
-}
-
-// printSteps writes one ✓ or ✗ line per step; a refusal is followed by its
-// claim, expected and actual values, rule, collateral and hint.
-func printSteps(w io.Writer, steps []attest.Step) {
-	for _, s := range steps {
-		if s.OK() {
-			if s.Detail == "" {
-				fmt.Fprintf(w, "   ✓ %s\n", s.Name)
-			} else {
-				fmt.Fprintf(w, "   ✓ %s: %s\n", s.Name, s.Detail)
-			}
-			continue
-		}
-		v := s.Verdict.Printable()
-		fmt.Fprintf(w, "   ✗ %s\n", s.Name)
-		fmt.Fprintf(w, "       claim:      %s\n", v.Claim)
-		fmt.Fprintf(w, "       expected:   %s\n", v.Expected)
-		fmt.Fprintf(w, "       actual:     %s\n", v.Actual)
-		fmt.Fprintf(w, "       rule:       %s\n", v.Rule)
-		for _, f := range v.Collateral {
-			fmt.Fprintf(w, "       collateral: %s\n", f.At(v.At))
-		}
-		if v.Hint != "" {
-			fmt.Fprintf(w, "       hint:       %s\n", v.Hint)
-		}
-	}
-}
-
-// printCertificate writes what the leaf certificate says, unchecked.
-func printCertificate(w io.Writer, chain []*x509.Certificate) {
-	leaf := chain[0]
-	fmt.Fprintf(w, "   subject:      %q\n", leaf.Subject.CommonName)
-	fmt.Fprintf(w, "   issuer:       %q\n", leaf.Issuer.CommonName)
-	fmt.Fprintf(w, "   serial:       %x\n", leaf.SerialNumber)
-	fmt.Fprintf(w, "   valid:        %s to %s\n", leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
-	id, err := attest.IdentityOf(leaf)
-	if err != nil {
-		fmt.Fprintf(w, "   identity:     none readable (%v)\n", err)
-		return
-	}
-	sim := ""
-	if id.Simulated {
-		sim = " (SIMULATED: no hardware stands behind it)"
-	}
-	fmt.Fprintf(w, "   platform:     %q%s\n", id.Platform, sim)
-	fmt.Fprintf(w, "   measurement:  %s\n", hex.EncodeToString(id.Measurement))
-	fmt.Fprintf(w, "   policy hash:  %s\n", hex.EncodeToString(id.PolicyHash[:]))
-	if len(id.TCB) > 0 {
-		var parts []string
-		for _, k := range slices.Sorted(maps.Keys(id.TCB)) {
-			parts = append(parts, fmt.Sprintf("%q %d", k, id.TCB[k]))
-		}
-		fmt.Fprintf(w, "   tcb:          %s\n", strings.Join(parts, ", "))
-	}
 }

@@ -1,21 +1,17 @@
 package main
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/attest/sim"
 	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/internal/evidence"
-	"github.com/truce-project/truce/policy"
 )
 
 func init() {
@@ -112,44 +108,16 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := v.Verify(ev, opts)
-	if err != nil {
-		if errors.Is(err, attest.ErrBadEvidence) {
-			return withHint(err, "the evidence was altered, truncated, or signed by another device than the one given")
-		}
+	c, err := evidence.Check(ev, v, opts, want)
+	switch {
+	case errors.Is(err, attest.ErrBadEvidence):
+		return withHint(err, "the evidence was altered, truncated, or signed by another device than the one given")
+	case errors.Is(err, attest.ErrBinding):
+		return withHint(err, "the evidence was made for another key, policy or nonce")
+	case err != nil:
 		return err
 	}
-	if want != nil && string(want) != string(c.ReportData[:]) {
-		return withHint(fmt.Errorf("%w: report data is %x, --nonce wants %x", attest.ErrBinding, c.ReportData, want),
-			"the evidence was made for another key, policy or nonce")
-	}
-	fmt.Fprintf(e.stdout, "evidence verifies\nplatform: %s\n", c.Platform)
-	if c.Simulated {
-		fmt.Fprintf(e.stdout, "simulated: yes (NOT hardware-backed)\n")
-	} else {
-		fmt.Fprintf(e.stdout, "simulated: no\n")
-	}
-	fmt.Fprintf(e.stdout, "measurement: %s\nreport_data: %s\n", hex.EncodeToString(c.Measurement), hex.EncodeToString(c.ReportData[:]))
-	keys := make([]string, 0, len(c.Details))
-	for k := range c.Details {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(e.stdout, "%s: %s\n", k, c.Details[k])
-	}
-	if spec, _ := policy.Platform(c.Platform); len(c.TCB) > 0 {
-		var parts []string
-		for _, name := range spec.TCB {
-			if v, ok := c.TCB[name]; ok {
-				parts = append(parts, fmt.Sprintf("%s %d", name, v))
-			}
-		}
-		fmt.Fprintf(e.stdout, "tcb: %s\n", strings.Join(parts, ", "))
-	}
-	for _, f := range c.Collateral {
-		fmt.Fprintf(e.stdout, "collateral: %s\n", f.At(opts.Time()))
-	}
+	evidence.WriteClaims(e.stdout, c, opts.Time())
 	if polFile := flagString(fs, "policy"); polFile != "" {
 		pol, err := loadPolicy(polFile)
 		if err != nil {
@@ -157,7 +125,7 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "policy %q (%s):\n", pol.Name, pol.HashHex())
 		steps := attest.CheckRuntime(pol, attest.RuntimeOf(c), opts.Time())
-		printSteps(e.stdout, steps)
+		evidence.WriteSteps(e.stdout, steps)
 		if err := attest.Refusal(steps); err != nil {
 			return clientError(fmt.Errorf("the policy refuses this evidence: %w", err))
 		}
@@ -193,12 +161,10 @@ func runEvidenceNew(e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil || len(rdb) != 64 {
 		return usagef("--report-data must be 64 bytes in hex (128 digits)")
 	}
-	dev, err := sim.LoadDevice(keyFile)
-	if err != nil {
+	ev, err := evidence.NewSim(keyFile, m, [64]byte(rdb))
+	if errors.Is(err, evidence.ErrDeviceKey) {
 		return withHint(err, "give the device.key that truce pas init wrote")
-	}
-	ev, err := sim.NewProvider(dev, m).Evidence(context.Background(), [64]byte(rdb))
-	if err != nil {
+	} else if err != nil {
 		return err
 	}
 	if err := atomicfile.Write(out, ev, 0o644); err != nil {

@@ -11,9 +11,9 @@ import (
 
 	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/internal/hostdir"
+	"github.com/truce-project/truce/internal/localrun"
 	"github.com/truce-project/truce/internal/native"
 	"github.com/truce-project/truce/internal/vfs"
-	"github.com/truce-project/truce/internal/wasi"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -103,59 +103,21 @@ func init() {
 
 			// The file system has the limits a policy gives, so that a
 			// program cannot grow it until the host runs out of memory.
-			mem := vfs.New(vfs.Limits{FileBytes: fileMiB << 20, TotalBytes: totalMiB << 20}, nil)
-			for _, m := range mounts {
-				err := m.CopyIn(mem.Unchecked())
-				for _, s := range m.Skipped {
-					fmt.Fprintln(e.stderr, "truce run: --dir:", s)
-				}
-				if errors.Is(err, vfs.ErrQuota) {
-					return withHint(err, "allow more with --file-mib (now %d) or --total-mib (now %d)", fileMiB, totalMiB)
-				}
-				if err != nil {
-					return err
-				}
-			}
-			var view *vfs.View
-			if len(mounts) > 0 {
-				view = mem.View(hostdir.Caps(mounts))
-			}
-
-			eng, err := engine.New(engine.Options{Kind: kind, CacheEntries: -1, CacheDir: compiledCacheDir(noCache)})
-			if err != nil {
-				return fmt.Errorf("starting engine %s: %w", kind, err)
-			}
-			defer eng.Close()
-			cfg := engine.Config{
-				WASI: wasi.Config{
-					Args:   append([]string{filepath.Base(prog)}, progArgs...),
-					Env:    envs,
-					Stdin:  e.stdin,
-					Stdout: e.stdout,
-					Stderr: e.stderr,
-					FS:     view,
-				},
-				MemoryBytes: memMiB << 20,
-				Timeout:     timeout,
-				OutputBytes: outMiB << 20,
-				Native:      natives,
-			}
-			res, runErr := eng.Run(e.ctx, engine.Program{Wasm: wasm}, cfg)
-			// The changes go back to the host whatever the outcome, as
-			// they would have had the program worked on the host.
-			for _, m := range mounts {
-				if err := m.CopyOut(mem.Unchecked()); err != nil {
-					return err
-				}
-			}
-			if runErr != nil {
-				if errors.Is(runErr, engine.ErrNotGranted) {
-					return withHint(fmt.Errorf("%s: %w", prog, runErr), "if you trust the program with it, add --native for each module it needs (\"truce check %s\" lists them)", prog)
-				}
-				if errors.Is(runErr, engine.ErrInvalidModule) {
-					return withHint(fmt.Errorf("%s: %w", prog, runErr), "run \"truce check %s\" for the details", prog)
-				}
-				return fmt.Errorf("%s: %w", prog, runErr)
+			res, err := localrun.Run(e.ctx, localrun.Options{
+				Wasm: wasm, Name: prog, Args: progArgs, Env: envs, Stdin: e.stdin, Stdout: e.stdout, Stderr: e.stderr,
+				Mounts: mounts, FileBytes: fileMiB << 20, TotalBytes: totalMiB << 20, MemoryBytes: memMiB << 20,
+				OutputBytes: outMiB << 20, Timeout: timeout, Kind: kind, CacheDir: compiledCacheDir(noCache), Native: natives,
+				Skipped: func(s string) { fmt.Fprintln(e.stderr, "truce run: --dir:", s) },
+			})
+			switch {
+			case errors.Is(err, vfs.ErrQuota):
+				return withHint(err, "allow more with --file-mib (now %d) or --total-mib (now %d)", fileMiB, totalMiB)
+			case errors.Is(err, engine.ErrNotGranted):
+				return withHint(err, "if you trust the program with it, add --native for each module it needs (\"truce check %s\" lists them)", prog)
+			case errors.Is(err, engine.ErrInvalidModule):
+				return withHint(err, "run \"truce check %s\" for the details", prog)
+			case err != nil:
+				return err
 			}
 			if stats {
 				how := "compiled"

@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/sim"
@@ -77,6 +79,52 @@ func TestVerifierSim(t *testing.T) {
 	}
 	if !bytes.Equal(c.Measurement, m) || c.ReportData[0] != 1 {
 		t.Errorf("claims %x over %x, want %x over 01…", c.Measurement, c.ReportData, m)
+	}
+}
+
+// TestCheckAndNewSim makes simulated evidence from a device key file,
+// checks it with and without the nonce it binds, and writes its claims.
+func TestCheckAndNewSim(t *testing.T) {
+	dev, err := sim.NewDevice(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key, pub := filepath.Join(dir, "device.key"), filepath.Join(dir, "device.pub")
+	if err := dev.WriteKey(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.WritePublic(pub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewSim(filepath.Join(dir, "none.key"), []byte{1}, [64]byte{}); !errors.Is(err, ErrDeviceKey) {
+		t.Errorf("NewSim without a key file: %v, want ErrDeviceKey", err)
+	}
+	m := bytes.Repeat([]byte{9}, 32)
+	ev, err := NewSim(key, m, [64]byte{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := Verifier(attest.SimPlatform, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, 64)
+	if _, err := Check(ev, v, attest.VerifyOptions{}, nonce); !errors.Is(err, attest.ErrBinding) {
+		t.Errorf("Check with another nonce: %v, want ErrBinding", err)
+	}
+	nonce[0] = 2
+	c, err := Check(ev, v, attest.VerifyOptions{}, nonce)
+	if err != nil {
+		t.Fatalf("Check with its nonce: %v", err)
+	}
+	var b bytes.Buffer
+	WriteClaims(&b, c, time.Now())
+	if !strings.Contains(b.String(), "simulated: yes") || !strings.Contains(b.String(), "measurement: "+strings.Repeat("09", 32)) {
+		t.Errorf("claims written:\n%s", b.String())
+	}
+	if _, err := Check(ev[:len(ev)-1], v, attest.VerifyOptions{}, nil); err == nil {
+		t.Error("Check accepted truncated evidence")
 	}
 }
 
