@@ -7,7 +7,6 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/client"
-	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/evidence"
 	"github.com/truce-project/truce/policy"
 )
@@ -25,15 +24,15 @@ func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
 	if err := cf.check(e); err != nil {
 		return err
 	}
-	pol, err := loadPolicy(cf.policy)
+	pol, err := loadPolicy(cf.Policy)
 	if err != nil {
 		return err
 	}
 	var opts []client.Option
-	if cf.addr != "" {
-		opts = append(opts, client.WithAddr(cf.addr))
+	if cf.Addr != "" {
+		opts = append(opts, client.WithAddr(cf.Addr))
 	}
-	addr := cf.addr
+	addr := cf.Addr
 	if addr == "" {
 		addr = pol.Host
 	}
@@ -95,11 +94,11 @@ func fetchEvidence(e *env, cf *clientFlags, pol *policy.Policy, opts []client.Op
 		}
 		return nil, "not checked here: " + msg + "; the attestation service checked it before issuing the certificate", nil
 	}
-	id, err := identity.Load(cf.cert, cf.key)
+	id, err := cf.conf(e).Identity()
 	if err != nil {
-		return nil, "", withHint(fmt.Errorf("loading your identity: %w", err), "give your certificate with --identity and its key with --key (truce identity new NAME makes them)")
+		return nil, "", err
 	}
-	s, err := client.Dial(e.ctx, pol, id, append(cf.knownEnclaves(e), opts...)...)
+	s, err := client.Dial(e.ctx, pol, id, cf.conf(e).Options()...)
 	if err != nil {
 		return nil, "", clientError(err)
 	}

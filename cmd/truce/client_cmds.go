@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/ecdsa"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,122 +14,45 @@ import (
 	"golang.org/x/term"
 
 	"github.com/truce-project/truce/api"
-	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/client"
-	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/atomicfile"
+	"github.com/truce-project/truce/internal/clientconf"
 	"github.com/truce-project/truce/policy"
 )
 
 // clientFlags are the flags every command that talks to an enclave takes.
-type clientFlags struct {
-	policy, cert, key, addr string
-	known                   string
-	refuseNew               bool
-}
+type clientFlags struct{ clientconf.Config }
 
 // clientFlagsHelp ends the help of every command that talks to an enclave.
 var clientFlagsHelp = helpFile("client-flags")
 
 func (c *clientFlags) declare(fs *flag.FlagSet) {
-	fs.StringVar(&c.policy, "policy", "", "policy `file` ($TRUCE_POLICY)")
-	fs.StringVar(&c.cert, "identity", "", "your certificate `file` ($TRUCE_IDENTITY)")
-	fs.StringVar(&c.key, "key", "", "your private key `file` ($TRUCE_KEY)")
-	fs.StringVar(&c.addr, "addr", "", "host `address` to dial (default: the policy's host)")
-	fs.StringVar(&c.known, "known-enclaves", "", "known-enclaves record `file` (\"off\": none; default $"+client.KnownEnclavesEnv+" or ~/.config/truce/known_enclaves)")
-	fs.BoolVar(&c.refuseNew, "refuse-new-enclave", false, "stop before sending any data if the enclave is another instance than last time for this policy")
+	fs.StringVar(&c.Policy, "policy", "", "policy `file` ($TRUCE_POLICY)")
+	fs.StringVar(&c.Cert, "identity", "", "your certificate `file` ($TRUCE_IDENTITY)")
+	fs.StringVar(&c.Key, "key", "", "your private key `file` ($TRUCE_KEY)")
+	fs.StringVar(&c.Addr, "addr", "", "host `address` to dial (default: the policy's host)")
+	fs.StringVar(&c.Known, "known-enclaves", "", "known-enclaves record `file` (\"off\": none; default $"+client.KnownEnclavesEnv+" or ~/.config/truce/known_enclaves)")
+	fs.BoolVar(&c.RefuseNew, "refuse-new-enclave", false, "stop before sending any data if the enclave is another instance than last time for this policy")
 }
 
-// knownEnclaves is the dial option that checks the enclave against the
-// known-enclaves record: a new instance is a warning on stderr, or with
-// --refuse-new-enclave an error.
-func (c *clientFlags) knownEnclaves(e *env) []client.Option {
-	path := c.known
-	if path == "" {
-		path = client.DefaultKnownEnclavesPath(e.getenv)
-	}
-	if path == "" || path == "off" {
-		return nil
-	}
-	// A record that cannot be kept (no writable home) must not stop the
-	// command: it warns, and the command runs without it.
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		fmt.Fprintf(e.stderr, "truce: warning: no known-enclaves record, so a restarted enclave goes unnoticed: %v\nhint: give --known-enclaves FILE, or $%s=off to keep none\n", err, client.KnownEnclavesEnv)
-		return nil
-	}
-	k := &client.KnownEnclaves{Path: path}
-	return []client.Option{client.WithKnownEnclaves(k, func(ch *client.EnclaveChangedError) error {
-		if c.refuseNew {
-			return withHint(ch, "%s; to accept it, run again without --refuse-new-enclave", client.Hint(ch))
-		}
-		fmt.Fprintf(e.stderr, "truce: WARNING: %v\nhint: %s (recorded in %s; this warning is not repeated for this instance)\n", ch, client.Hint(ch), path)
-		return nil
-	})}
+// conf is the flags as a clientconf.Config, reading e's environment and
+// warning on e's stderr.
+func (c *clientFlags) conf(e *env) *clientconf.Config {
+	c.Getenv, c.Warn = e.getenv, e.stderr
+	return &c.Config
 }
 
 // check fills the flags from the environment and reports a missing one.
-func (c *clientFlags) check(e *env) error {
-	for _, f := range []struct {
-		v    *string
-		env  string
-		flag string
-	}{{&c.policy, "TRUCE_POLICY", "--policy"}, {&c.cert, "TRUCE_IDENTITY", "--identity"}, {&c.key, "TRUCE_KEY", "--key"}} {
-		if *f.v == "" {
-			*f.v = e.getenv(f.env)
-		}
-		if *f.v == "" {
-			return usagef("%s is required (or set $%s)", f.flag, f.env)
-		}
-	}
-	return nil
-}
+func (c *clientFlags) check(e *env) error { return c.conf(e).Complete() }
 
 // dial loads the policy and identity and opens a verified session.
 func (c *clientFlags) dial(e *env) (*client.Session, *policy.Policy, error) {
-	if err := c.check(e); err != nil {
-		return nil, nil, err
-	}
-	pol, err := loadPolicy(c.policy)
-	if err != nil {
-		return nil, nil, err
-	}
-	id, err := identity.Load(c.cert, c.key)
-	if err != nil {
-		return nil, nil, withHint(fmt.Errorf("loading your identity: %w", err), "give your certificate with --identity and its key with --key (truce identity new NAME makes them)")
-	}
-	opts := c.knownEnclaves(e)
-	if c.addr != "" {
-		opts = append(opts, client.WithAddr(c.addr))
-	}
-	s, err := client.Dial(e.ctx, pol, id, opts...)
-	if err != nil {
-		return nil, nil, clientError(err)
-	}
-	return s, pol, nil
+	return clientconf.Dial(e.ctx, c.conf(e))
 }
 
 // clientError attaches what to do to an error from the client SDK.
-func clientError(err error) error {
-	var v *attest.Verdict
-	if errors.As(err, &v) && v.Hint != "" {
-		return withHint(err, "%s", v.Hint)
-	}
-	if h := client.Hint(err); h != "" {
-		return withHint(err, "%s", h)
-	}
-	switch {
-	case errors.Is(err, attest.ErrUntrustedMeasurement):
-		return withHint(err, "the enclave runs a runtime build the policy does not pin: nothing was sent; check the measurement with \"truce measure\" and the policy")
-	case errors.Is(err, attest.ErrPolicyMismatch):
-		return withHint(err, "the enclave was attested for another policy: nothing was sent; check you have the policy the host serves")
-	case errors.Is(err, attest.ErrBadChain):
-		return withHint(err, "the enclave's certificate does not chain to the policy's attestation CA or has expired: nothing was sent")
-	case errors.Is(err, attest.ErrSimulated):
-		return withHint(err, "the enclave is simulated and the policy does not allow sim: nothing was sent")
-	}
-	return err
-}
+func clientError(err error) error { return clientconf.Advise(err) }
 
 // progress wraps r or w with a progress bar on stderr when stderr is a
 // terminal; size -1 means unknown.
@@ -357,25 +279,16 @@ func init() {
 			if err != nil {
 				return clientError(err)
 			}
-			from, prev := uint64(0), audit.Genesis
-			if l.Checkpoint != nil {
-				from, prev = l.Checkpoint.From, l.Checkpoint.Prev
+			var pub *ecdsa.PublicKey
+			if _, chain := s.Enclave(); len(chain) > 0 {
+				pub, _ = chain[0].PublicKey.(*ecdsa.PublicKey)
 			}
-			if err := audit.VerifySegment(l.Entries, from, prev); err != nil {
+			checked, err := audit.VerifyServed(l.Entries, l.Head, l.Checkpoint, pub)
+			if err != nil {
 				return withHint(fmt.Errorf("the audit log does not check: %w", err), "do not trust this enclave's log")
 			}
-			if n := len(l.Entries); n > 0 && l.Entries[n-1].Hash != l.Head {
-				return withHint(fmt.Errorf("the audit log's head %s is not its last entry", l.Head), "do not trust this enclave's log")
-			}
 			signed := ""
-			if l.Checkpoint != nil {
-				var pub *ecdsa.PublicKey
-				if _, chain := s.Enclave(); len(chain) > 0 {
-					pub, _ = chain[0].PublicKey.(*ecdsa.PublicKey)
-				}
-				if err := audit.VerifyCheckpoint(l.Checkpoint, pub, l.Entries); err != nil {
-					return withHint(fmt.Errorf("the audit log does not check: %w", err), "do not trust this enclave's log")
-				}
+			if checked {
 				signed = ", signed by the enclave"
 			}
 			if auditJSON {
@@ -387,8 +300,8 @@ func init() {
 				fmt.Fprintf(e.stdout, "%d %s %-8s %-9s %s %s\n", en.Seq, en.Time.UTC().Format("15:04:05.000"), en.Principal, en.Action, en.Path, en.Outcome)
 			}
 			fmt.Fprintf(e.stdout, "%d entries, chain checks%s, head %s\n", len(l.Entries), signed, l.Head)
-			if from > 0 {
-				fmt.Fprintf(e.stdout, "the %d entries before entry %d were folded away; entry %d follows %s\n", from, from, from, prev)
+			if cp := l.Checkpoint; cp != nil && cp.From > 0 {
+				fmt.Fprintf(e.stdout, "the %d entries before entry %d were folded away; entry %d follows %s\n", cp.From, cp.From, cp.From, cp.Prev)
 			}
 			return nil
 		},

@@ -7,7 +7,6 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/bundle"
-	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/atomicfile"
 )
 
@@ -36,7 +35,7 @@ func init() {
 				return err
 			}
 			defer s.Close()
-			id, err := identity.Load(cf.cert, cf.key)
+			id, err := cf.conf(e).Identity()
 			if err != nil {
 				return err
 			}

@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/clientconf"
 	"github.com/truce-project/truce/internal/host"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/policy"
@@ -173,14 +173,4 @@ func init() {
 }
 
 // loadPolicy reads and checks a policy file as of now.
-func loadPolicy(file string) (*policy.Policy, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, withHint(fmt.Errorf("reading the policy: %w", err), "give the policy file with --policy or $TRUCE_POLICY")
-	}
-	pol, err := policy.Parse(b, time.Now())
-	if err != nil {
-		return nil, withHint(fmt.Errorf("policy %s: %w", file, err), "check it with \"truce policy check %s\"", file)
-	}
-	return pol, nil
-}
+func loadPolicy(file string) (*policy.Policy, error) { return clientconf.LoadPolicy(file) }

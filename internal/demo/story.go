@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -281,7 +282,8 @@ func (d *demo) run(keep string) error {
 	if err != nil {
 		return err
 	}
-	if err := audit.VerifySegment(l.Entries, l.Checkpoint.From, l.Checkpoint.Prev); err != nil {
+	pub, _ := chain[0].PublicKey.(*ecdsa.PublicKey)
+	if _, err := audit.VerifyServed(l.Entries, l.Head, l.Checkpoint, pub); err != nil {
 		return fmt.Errorf("the audit log does not verify: %w", err)
 	}
 	d.say("%d entries, hash-chained (head %s…), including bob's refused read:", len(l.Entries), l.Head[:16])
