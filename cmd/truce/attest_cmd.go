@@ -20,11 +20,11 @@ func init() {
 	var caBundle, devicePub, pinFile string
 	var evidence, explain bool
 	register(&command{
-		name:    "attest",
-		args:    "[flags]",
-		summary: "check the enclave and print what was verified",
-		help:    helpText("attest"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "attest",
+		Args:    "[flags]",
+		Summary: "check the enclave and print what was verified",
+		Help:    helpText("attest"),
+		Flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
 			fs.StringVar(&caBundle, "ca-bundle", "", "write the attestation service CA certificate to `file`, and print the curl command with this enclave's --pinnedpubkey")
 			fs.StringVar(&pinFile, "pin", "", "write this enclave's curl --pinnedpubkey value (sha256//…) to `file`")
@@ -32,7 +32,7 @@ func init() {
 			fs.BoolVar(&explain, "explain", false, "print every step of the attestation (evidence, verifier, certificate, client check) with ✓ or ✗")
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file` for --evidence on sim (default $TRUCE_SIM_DEVICE_PUB)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -56,40 +56,40 @@ func init() {
 			if id.Simulated {
 				sim = "YES: no hardware stands behind this enclave; for testing only"
 			}
-			fmt.Fprintf(e.stdout, "enclave verified for policy %q\n", pol.Name)
-			fmt.Fprintf(e.stdout, "  platform:     %s\n", id.Platform)
-			fmt.Fprintf(e.stdout, "  simulated:    %s\n", sim)
-			fmt.Fprintf(e.stdout, "  measurement:  %s (pinned by the policy)\n", hex.EncodeToString(id.Measurement))
-			fmt.Fprintf(e.stdout, "  policy hash:  %s (equal to this policy's; the enclave's copy matches byte for byte)\n", hex.EncodeToString(id.PolicyHash[:]))
-			fmt.Fprintf(e.stdout, "  certificate:  %s, valid %s to %s\n", leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
-			fmt.Fprintf(e.stdout, "  issued by:    %s (the attestation service CA the policy pins)\n", pol.CACertificate().Subject.CommonName)
+			fmt.Fprintf(e.Stdout, "enclave verified for policy %q\n", pol.Name)
+			fmt.Fprintf(e.Stdout, "  platform:     %s\n", id.Platform)
+			fmt.Fprintf(e.Stdout, "  simulated:    %s\n", sim)
+			fmt.Fprintf(e.Stdout, "  measurement:  %s (pinned by the policy)\n", hex.EncodeToString(id.Measurement))
+			fmt.Fprintf(e.Stdout, "  policy hash:  %s (equal to this policy's; the enclave's copy matches byte for byte)\n", hex.EncodeToString(id.PolicyHash[:]))
+			fmt.Fprintf(e.Stdout, "  certificate:  %s, valid %s to %s\n", leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+			fmt.Fprintf(e.Stdout, "  issued by:    %s (the attestation service CA the policy pins)\n", pol.CACertificate().Subject.CommonName)
 			fp := client.KeyFingerprint(leaf)
 			pin := "sha256//" + base64.StdEncoding.EncodeToString(fp[:])
-			fmt.Fprintf(e.stdout, "  enclave key:  sha256:%s (this enclave instance; curl --pinnedpubkey %s)\n", hex.EncodeToString(fp[:]), pin)
+			fmt.Fprintf(e.Stdout, "  enclave key:  sha256:%s (this enclave instance; curl --pinnedpubkey %s)\n", hex.EncodeToString(fp[:]), pin)
 			if evidence {
 				v, err := evidenceVerifier(e, id.Platform, devicePub)
 				if err != nil {
 					return err
 				}
-				claims, err := s.VerifyEvidence(e.ctx, v)
+				claims, err := s.VerifyEvidence(e.Ctx, v)
 				if err != nil {
 					return clientError(fmt.Errorf("checking the enclave's evidence: %w", err))
 				}
-				fmt.Fprintf(e.stdout, "  evidence:     %s evidence verified directly: measurement %s, bound to this certificate's key, the policy and the nonce\n", claims.Platform, hex.EncodeToString(claims.Measurement))
+				fmt.Fprintf(e.Stdout, "  evidence:     %s evidence verified directly: measurement %s, bound to this certificate's key, the policy and the nonce\n", claims.Platform, hex.EncodeToString(claims.Measurement))
 			}
 			if pinFile != "" {
 				if err := atomicfile.Write(pinFile, []byte(pin+"\n"), 0o644); err != nil {
 					return withHint(fmt.Errorf("writing the pin: %w", err), "choose a writable --pin file")
 				}
-				fmt.Fprintf(e.stdout, "pin of this enclave's key written to %s\n", pinFile)
+				fmt.Fprintf(e.Stdout, "pin of this enclave's key written to %s\n", pinFile)
 			}
 			if caBundle != "" {
 				b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pol.CACertificate().Raw})
 				if err := atomicfile.Write(caBundle, b, 0o644); err != nil {
 					return withHint(fmt.Errorf("writing the CA bundle: %w", err), "choose a writable --ca-bundle file")
 				}
-				fmt.Fprintf(e.stdout, "CA certificate written to %s; talk to this enclave, and no other, with:\n  curl --cacert %s --pinnedpubkey %s --cert CERT --key KEY https://%s/v1/policy\n", caBundle, caBundle, pin, pol.Host)
-				fmt.Fprintf(e.stdout, "without --pinnedpubkey curl trusts any enclave the attestation service certified, for any policy; with it, only this enclave key (run truce attest again after the enclave restarts)\n")
+				fmt.Fprintf(e.Stdout, "CA certificate written to %s; talk to this enclave, and no other, with:\n  curl --cacert %s --pinnedpubkey %s --cert CERT --key KEY https://%s/v1/policy\n", caBundle, caBundle, pin, pol.Host)
+				fmt.Fprintf(e.Stdout, "without --pinnedpubkey curl trusts any enclave the attestation service certified, for any policy; with it, only this enclave key (run truce attest again after the enclave restarts)\n")
 			}
 			return nil
 		},
@@ -109,7 +109,7 @@ func evidenceVerifier(e *env, platform, devicePub string) (attest.Verifier, erro
 // unsupported the hint for a platform this build cannot check.
 func verifier(e *env, platform, devicePub string, noKey error, unsupported string) (attest.Verifier, error) {
 	if devicePub == "" {
-		devicePub = e.getenv("TRUCE_SIM_DEVICE_PUB")
+		devicePub = e.Getenv("TRUCE_SIM_DEVICE_PUB")
 	}
 	v, err := evidence.Verifier(platform, devicePub)
 	switch {

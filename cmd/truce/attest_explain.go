@@ -36,12 +36,12 @@ func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
 	if addr == "" {
 		addr = pol.Host
 	}
-	w := e.stdout
+	w := e.Stdout
 	now := time.Now()
 	fmt.Fprintf(w, "Attestation of the enclave at %s for policy %q (%s), checked at %s:\n", addr, pol.Name, pol.HashHex(), now.UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "evidence → verifier → certificate → client check\n")
 
-	chain, err := client.PeerChain(e.ctx, pol, opts...)
+	chain, err := client.PeerChain(e.Ctx, pol, opts...)
 	if err != nil {
 		return withHint(err, "no enclave answered with a certificate: check that \"truce host serve\" runs for this policy; its log says why the attestation service refused the enclave's evidence, if it did (claim, expected and actual value)")
 	}
@@ -98,12 +98,12 @@ func fetchEvidence(e *env, cf *clientFlags, pol *policy.Policy, opts []client.Op
 	if err != nil {
 		return nil, "", err
 	}
-	s, err := client.Dial(e.ctx, pol, id, cf.conf(e).Options()...)
+	s, err := client.Dial(e.Ctx, pol, id, cf.conf(e).Options()...)
 	if err != nil {
 		return nil, "", clientError(err)
 	}
 	defer s.Close()
-	steps, _, err = s.ExplainEvidence(e.ctx, v)
+	steps, _, err = s.ExplainEvidence(e.Ctx, v)
 	if err != nil {
 		return nil, "", clientError(fmt.Errorf("fetching the enclave's evidence: %w", err))
 	}

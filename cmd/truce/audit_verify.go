@@ -18,16 +18,16 @@ import (
 func init() {
 	var devicePub, policyFile, follows string
 	register(&command{
-		name:    "audit verify",
-		args:    "[flags] BUNDLE",
-		summary: "check an audit bundle offline and print what was computed, by whom, on what",
-		help:    helpText("audit verify"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "audit verify",
+		Args:    "[flags] BUNDLE",
+		Summary: "check an audit bundle offline and print what was computed, by whom, on what",
+		Help:    helpText("audit verify"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file`, for a bundle from sim (default $TRUCE_SIM_DEVICE_PUB)")
 			fs.StringVar(&policyFile, "policy", "", "require the bundle's chain to hold this policy `file`, byte for byte")
 			fs.StringVar(&follows, "follows", "", "require the bundle to continue the log of this earlier bundle `file` of the same enclave")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("give one bundle file")
 			}
@@ -73,16 +73,16 @@ func init() {
 				if err := bundle.Follows(erep, rep); err != nil {
 					return withHint(fmt.Errorf("%s does not continue %s: %w", args[0], follows, err), "both bundles check on their own; the log between them is not shown by them")
 				}
-				defer fmt.Fprintf(e.stdout, "continues %s: together they show the log from entry %d to %d\n", follows, erep.Checkpoint.From, rep.Checkpoint.Size-1)
+				defer fmt.Fprintf(e.Stdout, "continues %s: together they show the log from entry %d to %d\n", follows, erep.Checkpoint.From, rep.Checkpoint.Size-1)
 			}
-			printBundleReport(e.stdout, rep)
+			printBundleReport(e.Stdout, rep)
 			return nil
 		},
 	})
 }
 
 func readBundle(e *env, name string) ([]byte, error) {
-	var rd io.Reader = e.stdin
+	var rd io.Reader = e.Stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {

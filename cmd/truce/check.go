@@ -15,14 +15,14 @@ import (
 func init() {
 	var asJSON bool
 	register(&command{
-		name:    "check",
-		args:    "[--json] PROG.wasm",
-		summary: "check that the runtime can run a WebAssembly program",
-		help:    helpText("check"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "check",
+		Args:    "[--json] PROG.wasm",
+		Summary: "check that the runtime can run a WebAssembly program",
+		Help:    helpText("check"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("give exactly one program: truce check PROG.wasm")
 			}
@@ -53,9 +53,9 @@ func init() {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "%s\n", b)
+				fmt.Fprintf(e.Stdout, "%s\n", b)
 				if cerr != nil || !rep.Runnable() {
-					return &exitCodeError{exitFailure}
+					return &exitCodeError{Code: exitFailure}
 				}
 				return nil
 			}
@@ -63,7 +63,7 @@ func init() {
 				return withHint(fmt.Errorf("%s: %w", prog, cerr), "build the program for wasip1 (GOOS=wasip1 GOARCH=wasm) or wasm32-wasi")
 			}
 			yes := map[bool]string{true: "yes", false: "no"}
-			w := e.stdout
+			w := e.Stdout
 			fmt.Fprintf(w, "%s: valid WebAssembly module, %d bytes\n", prog, len(wasm))
 			fmt.Fprintf(w, "exports _start: %s\n", yes[rep.ExportsStart])
 			fmt.Fprintf(w, "exports memory: %s\n", yes[rep.ExportsMemory])

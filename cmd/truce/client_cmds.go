@@ -39,7 +39,7 @@ func (c *clientFlags) declare(fs *flag.FlagSet) {
 // conf is the flags as a clientconf.Config, reading e's environment and
 // warning on e's stderr.
 func (c *clientFlags) conf(e *env) *clientconf.Config {
-	c.Getenv, c.Warn = e.getenv, e.stderr
+	c.Getenv, c.Warn = e.Getenv, e.Stderr
 	return &c.Config
 }
 
@@ -48,7 +48,7 @@ func (c *clientFlags) check(e *env) error { return c.conf(e).Complete() }
 
 // dial loads the policy and identity and opens a verified session.
 func (c *clientFlags) dial(e *env) (*client.Session, *policy.Policy, error) {
-	return clientconf.Dial(e.ctx, c.conf(e))
+	return clientconf.Dial(e.Ctx, c.conf(e))
 }
 
 // clientError attaches what to do to an error from the client SDK.
@@ -57,7 +57,7 @@ func clientError(err error) error { return clientconf.Advise(err) }
 // progress wraps r or w with a progress bar on stderr when stderr is a
 // terminal; size -1 means unknown.
 func progress(e *env, size int64, what string) *progressbar.ProgressBar {
-	f, ok := e.stderr.(*os.File)
+	f, ok := e.Stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
@@ -68,19 +68,19 @@ func progress(e *env, size int64, what string) *progressbar.ProgressBar {
 func uploadCommand(name, verb string, appendMode bool) {
 	var cf clientFlags
 	register(&command{
-		name:    name,
-		args:    "[flags] LOCALFILE|- GUESTPATH",
-		summary: verb + " a file in the enclave",
-		help:    fmt.Sprintf(helpFile("upload"), verb, map[bool]string{false: "w", true: "a"}[appendMode], clientFlagsHelp, name),
-		flags:   cf.declare,
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Name:    name,
+		Args:    "[flags] LOCALFILE|- GUESTPATH",
+		Summary: verb + " a file in the enclave",
+		Help:    fmt.Sprintf(helpFile("upload"), verb, map[bool]string{false: "w", true: "a"}[appendMode], clientFlagsHelp, name),
+		Flags:   cf.declare,
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 2 {
 				return usagef("give LOCALFILE (or -) and GUESTPATH")
 			}
 			if err := cf.check(e); err != nil {
 				return err
 			}
-			var in io.Reader = e.stdin
+			var in io.Reader = e.Stdin
 			size := int64(-1)
 			if args[0] != "-" {
 				f, err := os.Open(args[0])
@@ -105,23 +105,23 @@ func uploadCommand(name, verb string, appendMode bool) {
 			}
 			var fi *client.FileInfo
 			if appendMode {
-				fi, err = s.Append(e.ctx, args[1], in)
+				fi, err = s.Append(e.Ctx, args[1], in)
 			} else {
-				fi, err = s.Put(e.ctx, args[1], in)
+				fi, err = s.Put(e.Ctx, args[1], in)
 			}
 			if err != nil {
 				return clientError(err)
 			}
 			if fi.SHA256 != "" {
-				fmt.Fprintf(e.stdout, "%s %s: %d bytes, sha256 %s\n", map[bool]string{false: "wrote", true: "appended to"}[appendMode], fi.Path, fi.Size, fi.SHA256)
+				fmt.Fprintf(e.Stdout, "%s %s: %d bytes, sha256 %s\n", map[bool]string{false: "wrote", true: "appended to"}[appendMode], fi.Path, fi.Size, fi.SHA256)
 			} else {
-				fmt.Fprintf(e.stdout, "appended to %s: %d bytes now (you may not read it: no hash of the whole is shown)\n", fi.Path, fi.Size)
+				fmt.Fprintf(e.Stdout, "appended to %s: %d bytes now (you may not read it: no hash of the whole is shown)\n", fi.Path, fi.Size)
 			}
 			if fi.Salt != "" {
 				// The file's version is named by commitment in the audit
 				// log and receipts; only its writer and readers get the salt.
-				fmt.Fprintf(e.stdout, "commitment %s, salt %s\n", fi.Commitment, fi.Salt)
-				fmt.Fprintf(e.stdout, "keep the salt to check a receipt names these bytes: truce receipt verify --input %s=%s:LOCALFILE …\n", fi.Path, fi.Salt)
+				fmt.Fprintf(e.Stdout, "commitment %s, salt %s\n", fi.Commitment, fi.Salt)
+				fmt.Fprintf(e.Stdout, "keep the salt to check a receipt names these bytes: truce receipt verify --input %s=%s:LOCALFILE …\n", fi.Path, fi.Salt)
 			}
 			return nil
 		},
@@ -134,12 +134,12 @@ func init() {
 
 	var getFlags clientFlags
 	register(&command{
-		name:    "get",
-		args:    "[flags] GUESTPATH [LOCALFILE|-]",
-		summary: "read a file from the enclave",
-		help:    helpText("get"),
-		flags:   getFlags.declare,
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Name:    "get",
+		Args:    "[flags] GUESTPATH [LOCALFILE|-]",
+		Summary: "read a file from the enclave",
+		Help:    helpText("get"),
+		Flags:   getFlags.declare,
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return usagef("give GUESTPATH and optionally LOCALFILE")
 			}
@@ -153,7 +153,7 @@ func init() {
 			}
 			defer s.Close()
 			if dest == "-" {
-				_, err := s.Get(e.ctx, args[0], e.stdout)
+				_, err := s.Get(e.Ctx, args[0], e.Stdout)
 				return clientError(err)
 			}
 			tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*")
@@ -166,7 +166,7 @@ func init() {
 				w = io.MultiWriter(tmp, bar)
 				defer bar.Finish()
 			}
-			fi, err := s.Get(e.ctx, args[0], w)
+			fi, err := s.Get(e.Ctx, args[0], w)
 			if cerr := tmp.Close(); err == nil && cerr != nil {
 				err = fmt.Errorf("writing %s: %w", dest, cerr)
 			}
@@ -176,9 +176,9 @@ func init() {
 			if err := os.Rename(tmp.Name(), dest); err != nil {
 				return fmt.Errorf("saving %s: %w", dest, err)
 			}
-			fmt.Fprintf(e.stderr, "read %s: %d bytes, sha256 %s → %s\n", fi.Path, fi.Size, fi.SHA256, dest)
+			fmt.Fprintf(e.Stderr, "read %s: %d bytes, sha256 %s → %s\n", fi.Path, fi.Size, fi.SHA256, dest)
 			if fi.Salt != "" {
-				fmt.Fprintf(e.stderr, "commitment %s, salt %s (check a receipt: truce receipt verify --output %s=%s:%s …)\n", fi.Commitment, fi.Salt, fi.Path, fi.Salt, dest)
+				fmt.Fprintf(e.Stderr, "commitment %s, salt %s (check a receipt: truce receipt verify --output %s=%s:%s …)\n", fi.Commitment, fi.Salt, fi.Path, fi.Salt, dest)
 			}
 			return nil
 		},
@@ -188,16 +188,16 @@ func init() {
 	var execReceipt string
 	var execJSON bool
 	register(&command{
-		name:    "exec",
-		args:    "[flags] GUESTPATH",
-		summary: "run a program in the enclave",
-		help:    helpText("exec"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "exec",
+		Args:    "[flags] GUESTPATH",
+		Summary: "run a program in the enclave",
+		Help:    helpText("exec"),
+		Flags: func(fs *flag.FlagSet) {
 			execFlags.declare(fs)
 			fs.StringVar(&execReceipt, "receipt", "", "save the run's receipt to `file`")
 			fs.BoolVar(&execJSON, "json", false, "print the whole run result as JSON")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("give the program's GUESTPATH")
 			}
@@ -206,7 +206,7 @@ func init() {
 				return err
 			}
 			defer s.Close()
-			rr, err := s.Run(e.ctx, args[0])
+			rr, err := s.Run(e.Ctx, args[0])
 			if rr != nil {
 				if werr := showRun(e, rr, execReceipt, execJSON); werr != nil {
 					return werr
@@ -220,16 +220,16 @@ func init() {
 	var pipeReceipt string
 	var pipeJSON bool
 	register(&command{
-		name:    "pipeline",
-		args:    "[flags] NAME",
-		summary: "run a pipeline of programs in the enclave",
-		help:    helpText("pipeline"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "pipeline",
+		Args:    "[flags] NAME",
+		Summary: "run a pipeline of programs in the enclave",
+		Help:    helpText("pipeline"),
+		Flags: func(fs *flag.FlagSet) {
 			pipeFlags.declare(fs)
 			fs.StringVar(&pipeReceipt, "receipt", "", "save the pipeline's receipt to `file`")
 			fs.BoolVar(&pipeJSON, "json", false, "print the whole pipeline result as JSON")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("give the pipeline's NAME")
 			}
@@ -238,17 +238,17 @@ func init() {
 				return err
 			}
 			defer s.Close()
-			pr, err := s.RunPipeline(e.ctx, args[0])
+			pr, err := s.RunPipeline(e.Ctx, args[0])
 			if err != nil {
 				return clientError(err)
 			}
 			if pipeJSON {
-				enc := json.NewEncoder(e.stdout)
+				enc := json.NewEncoder(e.Stdout)
 				enc.SetIndent("", "  ")
 				enc.Encode(pr)
 			} else {
 				for i, st := range pr.Steps {
-					fmt.Fprintf(e.stdout, "step %d %s: %s, exit code %d\n", i+1, st.Program, st.Outcome, st.ExitCode)
+					fmt.Fprintf(e.Stdout, "step %d %s: %s, exit code %d\n", i+1, st.Program, st.Outcome, st.ExitCode)
 				}
 			}
 			return saveReceipt(e, pipeReceipt, &pr.Receipt)
@@ -258,15 +258,15 @@ func init() {
 	var auditFlags clientFlags
 	var auditJSON bool
 	register(&command{
-		name:    "audit",
-		args:    "[flags]",
-		summary: "print and check the enclave's audit log",
-		help:    helpText("audit"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "audit",
+		Args:    "[flags]",
+		Summary: "print and check the enclave's audit log",
+		Help:    helpText("audit"),
+		Flags: func(fs *flag.FlagSet) {
 			auditFlags.declare(fs)
 			fs.BoolVar(&auditJSON, "json", false, "print the log as JSON")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -275,7 +275,7 @@ func init() {
 				return err
 			}
 			defer s.Close()
-			l, err := s.Audit(e.ctx)
+			l, err := s.Audit(e.Ctx)
 			if err != nil {
 				return clientError(err)
 			}
@@ -292,16 +292,16 @@ func init() {
 				signed = ", signed by the enclave"
 			}
 			if auditJSON {
-				enc := json.NewEncoder(e.stdout)
+				enc := json.NewEncoder(e.Stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(l)
 			}
 			for _, en := range l.Entries {
-				fmt.Fprintf(e.stdout, "%d %s %-8s %-9s %s %s\n", en.Seq, en.Time.UTC().Format("15:04:05.000"), en.Principal, en.Action, en.Path, en.Outcome)
+				fmt.Fprintf(e.Stdout, "%d %s %-8s %-9s %s %s\n", en.Seq, en.Time.UTC().Format("15:04:05.000"), en.Principal, en.Action, en.Path, en.Outcome)
 			}
-			fmt.Fprintf(e.stdout, "%d entries, chain checks%s, head %s\n", len(l.Entries), signed, l.Head)
+			fmt.Fprintf(e.Stdout, "%d entries, chain checks%s, head %s\n", len(l.Entries), signed, l.Head)
 			if cp := l.Checkpoint; cp != nil && cp.From > 0 {
-				fmt.Fprintf(e.stdout, "the %d entries before entry %d were folded away; entry %d follows %s\n", cp.From, cp.From, cp.From, cp.Prev)
+				fmt.Fprintf(e.Stdout, "the %d entries before entry %d were folded away; entry %d follows %s\n", cp.From, cp.From, cp.From, cp.Prev)
 			}
 			return nil
 		},
@@ -309,12 +309,12 @@ func init() {
 
 	var shutFlags clientFlags
 	register(&command{
-		name:    "shutdown",
-		args:    "[flags]",
-		summary: "ask the enclave to wipe its state and stop",
-		help:    helpText("shutdown"),
-		flags:   shutFlags.declare,
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Name:    "shutdown",
+		Args:    "[flags]",
+		Summary: "ask the enclave to wipe its state and stop",
+		Help:    helpText("shutdown"),
+		Flags:   shutFlags.declare,
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -322,10 +322,10 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if err := s.Shutdown(e.ctx); err != nil {
+			if err := s.Shutdown(e.Ctx); err != nil {
 				return clientError(err)
 			}
-			fmt.Fprintln(e.stdout, "the enclave is shutting down; its state is wiped")
+			fmt.Fprintln(e.Stdout, "the enclave is shutting down; its state is wiped")
 			return nil
 		},
 	})
@@ -334,19 +334,19 @@ func init() {
 // showRun prints a run's result and saves its receipt.
 func showRun(e *env, rr *api.RunResult, receiptFile string, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(e.stdout)
+		enc := json.NewEncoder(e.Stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(rr)
 	} else {
-		e.stdout.Write(rr.Stdout)
+		e.Stdout.Write(rr.Stdout)
 		if len(rr.Stderr) > 0 {
-			e.stderr.Write(rr.Stderr)
+			e.Stderr.Write(rr.Stderr)
 		}
 		msg := ""
 		if rr.Message != "" {
 			msg = " (" + strings.TrimSpace(rr.Message) + ")"
 		}
-		fmt.Fprintf(e.stderr, "%s: %s, exit code %d%s\n", rr.Program, rr.Outcome, rr.ExitCode, msg)
+		fmt.Fprintf(e.Stderr, "%s: %s, exit code %d%s\n", rr.Program, rr.Outcome, rr.ExitCode, msg)
 	}
 	return saveReceipt(e, receiptFile, &rr.Receipt)
 }
@@ -363,6 +363,6 @@ func saveReceipt(e *env, file string, v any) error {
 	if err := atomicfile.Write(file, append(b, '\n'), 0o644); err != nil {
 		return withHint(fmt.Errorf("saving the receipt: %w", err), "choose a writable --receipt file")
 	}
-	fmt.Fprintf(e.stderr, "receipt saved to %s (check it with: truce receipt verify --policy POLICY %s)\n", file, file)
+	fmt.Fprintf(e.Stderr, "receipt saved to %s (check it with: truce receipt verify --policy POLICY %s)\n", file, file)
 	return nil
 }

@@ -14,16 +14,16 @@ func init() {
 	var platforms, polFile string
 	var timeout time.Duration
 	register(&command{
-		name:    "doctor",
-		args:    "[--platform P,…] [--policy FILE]",
-		summary: "check that this host can run enclaves of each platform",
-		help:    helpText("doctor"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "doctor",
+		Args:    "[--platform P,…] [--policy FILE]",
+		Summary: "check that this host can run enclaves of each platform",
+		Help:    helpText("doctor"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&platforms, "platform", "", "comma-separated `platforms` to check (default: all of "+strings.Join(policy.Platforms(), ", ")+")")
 			fs.StringVar(&polFile, "policy", "", "also check the clock against this policy `file` and reach its attestation service ($TRUCE_POLICY)")
 			fs.DurationVar(&timeout, "timeout", 5*time.Second, "how long each connection attempt may take")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -37,7 +37,7 @@ func init() {
 				}
 			}
 			if polFile == "" {
-				polFile = e.getenv("TRUCE_POLICY")
+				polFile = e.Getenv("TRUCE_POLICY")
 			}
 			if polFile != "" {
 				pol, err := loadPolicy(polFile)
@@ -46,7 +46,7 @@ func init() {
 				}
 				cfg.Policy = pol
 			}
-			results := doctor.Run(e.ctx, cfg)
+			results := doctor.Run(e.Ctx, cfg)
 			return report(e, results, platforms != "")
 		},
 	})
@@ -65,12 +65,12 @@ func report(e *env, results []doctor.Result, strict bool) error {
 			if name == "" {
 				name = "host"
 			}
-			fmt.Fprintf(e.stdout, "%s\n", name)
+			fmt.Fprintf(e.Stdout, "%s\n", name)
 			order = append(order, section)
 		}
-		fmt.Fprintf(e.stdout, "  %s\n", r)
+		fmt.Fprintf(e.Stdout, "  %s\n", r)
 		if !r.OK {
-			fmt.Fprintf(e.stdout, "      hint: %s\n", r.Hint)
+			fmt.Fprintf(e.Stdout, "      hint: %s\n", r.Hint)
 			failed[r.Platform] = true
 		}
 	}
@@ -83,7 +83,7 @@ func report(e *env, results []doctor.Result, strict bool) error {
 	if len(ready) == 0 {
 		ready = []string{"none"}
 	}
-	fmt.Fprintf(e.stdout, "ready: %s\n", strings.Join(ready, ", "))
+	fmt.Fprintf(e.Stdout, "ready: %s\n", strings.Join(ready, ", "))
 	switch {
 	case failed[""]:
 		return withHint(fmt.Errorf("a host check failed"), "see the ✗ lines above and their hints")

@@ -16,11 +16,11 @@ import (
 
 func init() {
 	register(&command{
-		name:    "evidence verify",
-		args:    "--platform P [--device-pub FILE] [--collateral FILE] [--key FILE] [--product NAME] [--nonce HEX] [--at TIME] FILE",
-		summary: "check attestation evidence offline and print its claims",
-		help:    helpText("evidence verify"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "evidence verify",
+		Args:    "--platform P [--device-pub FILE] [--collateral FILE] [--key FILE] [--product NAME] [--nonce HEX] [--at TIME] FILE",
+		Summary: "check attestation evidence offline and print its claims",
+		Help:    helpText("evidence verify"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("platform", "", "platform of the evidence: "+strings.Join(evidence.Platforms(), ", "))
 			fs.String("device-pub", "", "simulated device public key `file` (default $TRUCE_SIM_DEVICE_PUB)")
 			fs.String("collateral", "", "vendor verification collateral JSON `file` (sgx, tdx)")
@@ -32,21 +32,21 @@ func init() {
 			fs.String("at", "", "verify as of this RFC 3339 `time` (default now)")
 			fs.String("policy", "", "also apply this policy `file`'s rules on runtimes (revoked, measurement, minimum TCB)")
 		},
-		run: runEvidenceVerify,
+		Run: runEvidenceVerify,
 	})
 	register(&command{
-		name:    "evidence new",
-		args:    "--platform sim --device-key FILE --measurement HEX --report-data HEX -o FILE",
-		summary: "make simulated evidence, for debugging",
-		help:    helpText("evidence new"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "evidence new",
+		Args:    "--platform sim --device-key FILE --measurement HEX --report-data HEX -o FILE",
+		Summary: "make simulated evidence, for debugging",
+		Help:    helpText("evidence new"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("platform", "sim", "platform: only sim")
 			fs.String("device-key", "", "simulated device key `file` (truce pas init writes one)")
 			fs.String("measurement", "", "runtime measurement, `hex` (for sim: the SHA-256 of the runtime executable)")
 			fs.String("report-data", "", "64 bytes of report data, 128 `hex` digits")
 			fs.String("o", "", "output `file` for the token")
 		},
-		run: runEvidenceNew,
+		Run: runEvidenceNew,
 	})
 }
 
@@ -117,15 +117,15 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 	case err != nil:
 		return err
 	}
-	evidence.WriteClaims(e.stdout, c, opts.Time())
+	evidence.WriteClaims(e.Stdout, c, opts.Time())
 	if polFile := flagString(fs, "policy"); polFile != "" {
 		pol, err := loadPolicy(polFile)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "policy %q (%s):\n", pol.Name, pol.HashHex())
+		fmt.Fprintf(e.Stdout, "policy %q (%s):\n", pol.Name, pol.HashHex())
 		steps := attest.CheckRuntime(pol, attest.RuntimeOf(c), opts.Time())
-		evidence.WriteSteps(e.stdout, steps)
+		evidence.WriteSteps(e.Stdout, steps)
 		if err := attest.Refusal(steps); err != nil {
 			return clientError(fmt.Errorf("the policy refuses this evidence: %w", err))
 		}
@@ -170,6 +170,6 @@ func runEvidenceNew(e *env, fs *flag.FlagSet, args []string) error {
 	if err := atomicfile.Write(out, ev, 0o644); err != nil {
 		return fmt.Errorf("writing evidence: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "wrote %d bytes of SIMULATED evidence to %s\n", len(ev), out)
+	fmt.Fprintf(e.Stdout, "wrote %d bytes of SIMULATED evidence to %s\n", len(ev), out)
 	return nil
 }

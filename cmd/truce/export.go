@@ -14,16 +14,16 @@ func init() {
 	var cf clientFlags
 	var out, devicePub string
 	register(&command{
-		name:    "export",
-		args:    "-o BUNDLE [flags]",
-		summary: "write the enclave's audit bundle: policy, attestation, audit log, receipts",
-		help:    helpText("export"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "export",
+		Args:    "-o BUNDLE [flags]",
+		Summary: "write the enclave's audit bundle: policy, attestation, audit log, receipts",
+		Help:    helpText("export"),
+		Flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
 			fs.StringVar(&out, "o", "", "write the bundle to `file` (required; - for stdout)")
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file`, to check the evidence on sim before writing (default $TRUCE_SIM_DEVICE_PUB)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -39,7 +39,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			b, err := bundle.Export(e.ctx, s, id, time.Now())
+			b, err := bundle.Export(e.Ctx, s, id, time.Now())
 			if err != nil {
 				return clientError(err)
 			}
@@ -58,7 +58,7 @@ func init() {
 				return err
 			}
 			if out == "-" {
-				_, err := e.stdout.Write(data)
+				_, err := e.Stdout.Write(data)
 				return err
 			}
 			if err := atomicfile.Write(out, data, 0o644); err != nil {
@@ -68,9 +68,9 @@ func init() {
 			if rep.Evidence == nil {
 				evidence = "not checked here (give --device-pub on sim)"
 			}
-			fmt.Fprintf(e.stderr, "audit bundle written to %s: policy %s (chain of %d), %d audit entries, %d receipts, %d withheld from %s, evidence %s; digest %s\n",
+			fmt.Fprintf(e.Stderr, "audit bundle written to %s: policy %s (chain of %d), %d audit entries, %d receipts, %d withheld from %s, evidence %s; digest %s\n",
 				out, rep.Policy.HashHex(), len(rep.Chain), len(b.Audit.Entries), len(b.Receipts), len(b.Withheld), b.Exporter, evidence, b.Digest)
-			fmt.Fprintf(e.stderr, "check it with: truce audit verify %s\n", out)
+			fmt.Fprintf(e.Stderr, "check it with: truce audit verify %s\n", out)
 			return nil
 		},
 	})

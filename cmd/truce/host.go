@@ -35,11 +35,11 @@ func init() {
 		maxRuns, memoryMiB                                 int
 	)
 	register(&command{
-		name:    "host serve",
-		args:    "--policy FILE [--policy FILE…] | --policy-dir DIR [flags]",
-		summary: "start enclaves for policies and relay clients to them",
-		help:    helpText("host serve"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "host serve",
+		Args:    "--policy FILE [--policy FILE…] | --policy-dir DIR [flags]",
+		Summary: "start enclaves for policies and relay clients to them",
+		Help:    helpText("host serve"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.Var(&policies, "policy", "policy `file` of an enclave to serve (repeat for several)")
 			fs.StringVar(&platform, "platform", "sim", "enclave `platform`")
 			fs.StringVar(&pasURL, "pas", "", "attestation service `URL` (default: the policy's)")
@@ -54,7 +54,7 @@ func init() {
 			fs.IntVar(&maxRuns, "max-runs", 0, "per enclave: most program runs at once (0: no bound, or what --enclave-memory holds)")
 			fs.IntVar(&memoryMiB, "enclave-memory", 0, "per enclave: writable memory limit of the runtime in `MiB` (0: none)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -75,7 +75,7 @@ func init() {
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usagef("--log-level %q: use debug, info, warn or error", logLevel)
 			}
-			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+			logger := slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
 			var enclaves []host.Enclave
 			var pols []*policy.Policy
 			for _, f := range policies {
@@ -106,7 +106,7 @@ func init() {
 				listen = first.Host
 			}
 			if pasCredential == "" {
-				pasCredential = e.getenv("TRUCE_PAS_CREDENTIAL")
+				pasCredential = e.Getenv("TRUCE_PAS_CREDENTIAL")
 			}
 			var cred string
 			if pasCredential != "" {
@@ -118,7 +118,7 @@ func init() {
 			}
 			h, err := host.New(host.Config{
 				Enclaves: enclaves, PAS: host.FromPAS(&pas.Client{URL: pasURL, CA: ca, Credential: cred}),
-				Logger: logger, RuntimeLog: e.stderr, KeepServing: keepServing,
+				Logger: logger, RuntimeLog: e.Stderr, KeepServing: keepServing,
 			})
 			if errors.Is(err, host.ErrLimits) {
 				return withHint(err, "raise --enclave-memory or lower --max-runs")
@@ -130,7 +130,7 @@ func init() {
 			if err != nil {
 				return withHint(fmt.Errorf("listening on %s: %w", listen, err), "choose a free address with --listen, or stop what uses it")
 			}
-			ctx, cancel := context.WithCancel(e.ctx)
+			ctx, cancel := context.WithCancel(e.Ctx)
 			defer cancel()
 			if metricsAddr != "" {
 				mln, err := net.Listen("tcp", metricsAddr)
@@ -148,7 +148,7 @@ func init() {
 			go func() {
 				select {
 				case <-h.Ready():
-					fmt.Fprintf(e.stdout, "ready %s\n", ln.Addr())
+					fmt.Fprintf(e.Stdout, "ready %s\n", ln.Addr())
 				case <-ctx.Done():
 				}
 			}()

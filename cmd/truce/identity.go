@@ -13,15 +13,15 @@ import (
 
 func init() {
 	register(&command{
-		name:    "identity new",
-		args:    "NAME [--dir DIR] [--valid-for DURATION]",
-		summary: "make a party's key and certificate (NAME.crt, NAME.key)",
-		help:    helpText("identity new"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "identity new",
+		Args:    "NAME [--dir DIR] [--valid-for DURATION]",
+		Summary: "make a party's key and certificate (NAME.crt, NAME.key)",
+		Help:    helpText("identity new"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("dir", ".", "`directory` to write NAME.crt and NAME.key into")
 			fs.Duration("valid-for", identity.DefaultValidity, "how long the certificate is valid (a Go `duration`, e.g. 2160h)")
 		},
-		run: runIdentityNew,
+		Run: runIdentityNew,
 	})
 }
 
@@ -72,7 +72,7 @@ func runIdentityNew(e *env, fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("writing identity %s: %w", name, err)
 	}
 	fp := sha256.Sum256(id.Cert.Raw)
-	fmt.Fprintf(e.stdout, "certificate: %s (share it)\nprivate key: %s (keep it secret)\nvalid until: %s\nSHA-256 fingerprint: %x\n",
+	fmt.Fprintf(e.Stdout, "certificate: %s (share it)\nprivate key: %s (keep it secret)\nvalid until: %s\nSHA-256 fingerprint: %x\n",
 		certPath, keyPath, id.Cert.NotAfter.UTC().Format(time.RFC3339), fp)
 	return nil
 }

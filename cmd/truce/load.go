@@ -18,11 +18,11 @@ func init() {
 		asJSON                            bool
 	)
 	register(&command{
-		name:    "load",
-		args:    "[--clients N] [--enclaves M] [--duration D | --requests K] [--size BYTES] [--json]",
-		summary: "measure throughput and latency of N clients against M enclaves on this machine",
-		help:    helpText("load"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "load",
+		Args:    "[--clients N] [--enclaves M] [--duration D | --requests K] [--size BYTES] [--json]",
+		Summary: "measure throughput and latency of N clients against M enclaves on this machine",
+		Help:    helpText("load"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&clients, "clients", 8, "concurrent `N` clients (at most 512)")
 			fs.IntVar(&enclaves, "enclaves", 1, "`M` enclaves on the host (at most 16)")
 			fs.DurationVar(&duration, "duration", 10*time.Second, "how long to load (at most 10m)")
@@ -30,7 +30,7 @@ func init() {
 			fs.IntVar(&size, "size", 4096, "`BYTES` per file written")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -53,16 +53,16 @@ func init() {
 			if err != nil {
 				return fmt.Errorf("finding the truce executable: %w", err)
 			}
-			rep, err := demo.Load(e.ctx, demo.LoadOptions{Exe: exe, Clients: clients, Enclaves: enclaves, Requests: requests,
-				Duration: duration, Size: size, Keep: e.getenv("TRUCE_LOAD_KEEP"), KeepHint: "TRUCE_LOAD_KEEP=DIR"})
+			rep, err := demo.Load(e.Ctx, demo.LoadOptions{Exe: exe, Clients: clients, Enclaves: enclaves, Requests: requests,
+				Duration: duration, Size: size, Keep: e.Getenv("TRUCE_LOAD_KEEP"), KeepHint: "TRUCE_LOAD_KEEP=DIR"})
 			if err != nil {
-				if e.ctx.Err() != nil {
+				if e.Ctx.Err() != nil {
 					return withHint(errors.New("interrupted; everything truce load started is stopped"), "run it again")
 				}
 				return clientError(err)
 			}
 			if asJSON {
-				enc := json.NewEncoder(e.stdout)
+				enc := json.NewEncoder(e.Stdout)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(rep); err != nil {
 					return err
@@ -87,12 +87,12 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 
 func printLoad(e *env, r *demo.Report) {
 	mib := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-	fmt.Fprintf(e.stdout, "load: %d clients, %d %s, %d-byte files, %.2f s\n", r.Clients, r.Enclaves, plural(r.Enclaves, "enclave", "enclaves"), r.BodyBytes, r.Seconds)
-	fmt.Fprintf(e.stdout, "requests: %d, errors %d\n", r.Requests, r.Errors)
-	fmt.Fprintf(e.stdout, "throughput: %.1f requests/s\n", r.PerSecond)
-	fmt.Fprintf(e.stdout, "latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.P50ms, r.P99ms, r.MaxMs)
-	fmt.Fprintf(e.stdout, "dial and verify: p50 %.2f ms\n", r.DialP50ms)
-	fmt.Fprintf(e.stdout, "memory: host peak %s, runtimes peak %s (all %d together)\n", mib(r.HostRSSPeak), mib(r.RuntimeRSSPeak), r.Enclaves)
+	fmt.Fprintf(e.Stdout, "load: %d clients, %d %s, %d-byte files, %.2f s\n", r.Clients, r.Enclaves, plural(r.Enclaves, "enclave", "enclaves"), r.BodyBytes, r.Seconds)
+	fmt.Fprintf(e.Stdout, "requests: %d, errors %d\n", r.Requests, r.Errors)
+	fmt.Fprintf(e.Stdout, "throughput: %.1f requests/s\n", r.PerSecond)
+	fmt.Fprintf(e.Stdout, "latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.P50ms, r.P99ms, r.MaxMs)
+	fmt.Fprintf(e.Stdout, "dial and verify: p50 %.2f ms\n", r.DialP50ms)
+	fmt.Fprintf(e.Stdout, "memory: host peak %s, runtimes peak %s (all %d together)\n", mib(r.HostRSSPeak), mib(r.RuntimeRSSPeak), r.Enclaves)
 }
 
 func plural(n int, one, many string) string {

@@ -25,15 +25,15 @@ var howToMeasure = map[string]string{
 
 func init() {
 	register(&command{
-		name:    "measure",
-		args:    "--platform PLATFORM [--file EXECUTABLE]",
-		summary: "print the enclave measurement to pin in a policy",
-		help:    helpText("measure"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "measure",
+		Args:    "--platform PLATFORM [--file EXECUTABLE]",
+		Summary: "print the enclave measurement to pin in a policy",
+		Help:    helpText("measure"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("platform", "sim", "`platform`: "+strings.Join(policy.Platforms(), ", "))
 			fs.String("file", "", "for sim: the truce `executable` to measure (default: this one)")
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -62,7 +62,7 @@ func init() {
 				}
 				return err
 			}
-			fmt.Fprintln(e.stdout, hex.EncodeToString(m))
+			fmt.Fprintln(e.Stdout, hex.EncodeToString(m))
 			return nil
 		},
 	})

@@ -22,15 +22,15 @@ import (
 
 func init() {
 	register(&command{
-		name:    "pas init",
-		args:    "--dir DIR",
-		summary: "create an attestation service: its CA and the simulated device key",
-		help:    helpText("pas init"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "pas init",
+		Args:    "--dir DIR",
+		Summary: "create an attestation service: its CA and the simulated device key",
+		Help:    helpText("pas init"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory` to create")
 			pkcs11Flags(fs)
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -51,17 +51,17 @@ func init() {
 				}
 				return fmt.Errorf("creating the attestation service: %w", err)
 			}
-			fmt.Fprintf(e.stdout, "created attestation service in %s\nCA certificate: %s\nsimulated device key: %s\n",
+			fmt.Fprintf(e.Stdout, "created attestation service in %s\nCA certificate: %s\nsimulated device key: %s\n",
 				dir, filepath.Join(dir, pas.CACertFile), filepath.Join(dir, pas.DeviceKeyFile))
 			return nil
 		},
 	})
 	register(&command{
-		name:    "pas serve",
-		args:    "--dir DIR [--listen ADDR] [--allow-sim] [flags]",
-		summary: "run the attestation service over HTTPS until interrupted",
-		help:    helpText("pas serve"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "pas serve",
+		Args:    "--dir DIR [--listen ADDR] [--allow-sim] [flags]",
+		Summary: "run the attestation service over HTTPS until interrupted",
+		Help:    helpText("pas serve"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory` (made by truce pas init)")
 			fs.String("listen", "127.0.0.1:3010", "`address` to listen on (host:port; port 0 picks a free one)")
 			fs.Bool("allow-sim", false, "accept evidence of the simulated platform (never in production)")
@@ -79,21 +79,21 @@ func init() {
 			fs.Bool("fetch-collateral", false, "fetch SEV-SNP VCEKs from AMD's KDS and TDX/SGX collateral from Intel's PCS when evidence lacks them, cached in the store")
 			pkcs11Flags(fs)
 		},
-		run: runPASServe,
+		Run: runPASServe,
 	})
 	register(&command{
-		name:    "pas log",
-		args:    "--dir DIR [--verify] [--policy HASH | --instances]",
-		summary: "print and verify the attestation service's issuance log",
-		help:    helpText("pas log"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "pas log",
+		Args:    "--dir DIR [--verify] [--policy HASH | --instances]",
+		Summary: "print and verify the attestation service's issuance log",
+		Help:    helpText("pas log"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory`")
 			fs.Bool("verify", false, "print only the summary")
 			fs.String("policy", "", "list the enclave instances certified for the policy with this `hash` (or hex prefix of at least 8 digits)")
 			fs.Bool("instances", false, "list the enclave instances of every policy")
 			databaseFlag(fs)
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -115,7 +115,7 @@ func init() {
 			}
 			var n int64
 			var head [32]byte
-			err = pas.ReadLogIn(e.ctx, dir, database, func(en pas.Entry) error {
+			err = pas.ReadLogIn(e.Ctx, dir, database, func(en pas.Entry) error {
 				n, head = en.Seq, en.Hash
 				if quiet {
 					return nil
@@ -124,7 +124,7 @@ func init() {
 				if en.Identity.Simulated {
 					sim = " SIMULATED"
 				}
-				fmt.Fprintf(e.stdout, "%d %s serial=%s platform=%s%s measurement=%s policy=%s\n",
+				fmt.Fprintf(e.Stdout, "%d %s serial=%s platform=%s%s measurement=%s policy=%s\n",
 					en.Seq, en.Time.UTC().Format(time.RFC3339Nano), en.Serial, en.Identity.Platform, sim,
 					hex.EncodeToString(en.Identity.Measurement), hex.EncodeToString(en.Identity.PolicyHash[:]))
 				return nil
@@ -139,7 +139,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "log verifies: %d entries, head %s\n", n, hex.EncodeToString(head[:]))
+			fmt.Fprintf(e.Stdout, "log verifies: %d entries, head %s\n", n, hex.EncodeToString(head[:]))
 			return nil
 		},
 	})
@@ -154,7 +154,7 @@ func printInstances(e *env, dir, database, prefix string) error {
 		}
 	}
 	is := pas.NewInstances(nil)
-	err := pas.ReadLogIn(e.ctx, dir, database, func(en pas.Entry) error {
+	err := pas.ReadLogIn(e.Ctx, dir, database, func(en pas.Entry) error {
 		if strings.HasPrefix(hex.EncodeToString(en.Identity.PolicyHash[:]), prefix) {
 			return is.Add(en)
 		}
@@ -179,32 +179,32 @@ func printInstances(e *env, dir, database, prefix string) error {
 		if in.Simulated {
 			sim = " SIMULATED"
 		}
-		fmt.Fprintf(e.stdout, "policy=%s enclave-key=sha256:%s first=%s last=%s certificates=%d platform=%s%s measurement=%s\n",
+		fmt.Fprintf(e.Stdout, "policy=%s enclave-key=sha256:%s first=%s last=%s certificates=%d platform=%s%s measurement=%s\n",
 			hex.EncodeToString(in.PolicyHash[:]), in.KeyHex(), in.First.UTC().Format(time.RFC3339), in.Last.UTC().Format(time.RFC3339),
 			in.Certificates, in.Platform, sim, hex.EncodeToString(in.Measurement))
 	}
 	switch {
 	case len(list) == 0 && prefix != "":
-		fmt.Fprintf(e.stdout, "no enclave was certified for policy %s…\n", prefix)
+		fmt.Fprintf(e.Stdout, "no enclave was certified for policy %s…\n", prefix)
 	case len(per) == 1 && len(list) > 1:
-		fmt.Fprintf(e.stdout, "%d enclave instances for this policy: the enclave was started %d times, each time with empty files, fresh budgets and a new audit log\n", len(list), len(list))
+		fmt.Fprintf(e.Stdout, "%d enclave instances for this policy: the enclave was started %d times, each time with empty files, fresh budgets and a new audit log\n", len(list), len(list))
 	default:
-		fmt.Fprintf(e.stdout, "%d enclave instances for %d policies\n", len(list), len(per))
+		fmt.Fprintf(e.Stdout, "%d enclave instances for %d policies\n", len(list), len(per))
 	}
 	return nil
 }
 
 func init() {
 	register(&command{
-		name:    "pas host add",
-		args:    "--dir DIR [-o FILE] NAME",
-		summary: "make a credential for a host of the attestation service",
-		help:    helpText("pas host add"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "pas host add",
+		Args:    "--dir DIR [-o FILE] NAME",
+		Summary: "make a credential for a host of the attestation service",
+		Help:    helpText("pas host add"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory`")
 			fs.String("o", "", "`file` to write the credential to (default NAME.credential)")
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return withHint(usagef("give one host NAME"), "such as: truce pas host add --dir pas host-1")
 			}
@@ -233,7 +233,7 @@ func init() {
 				return withHint(fmt.Errorf("writing the credential (the host was added to %s): %w", filepath.Join(dir, pas.HostsFile), err),
 					"remove host %q from %s and add it again with a writable -o FILE", args[0], filepath.Join(dir, pas.HostsFile))
 			}
-			fmt.Fprintf(e.stdout, "host %q added to %s\ncredential written to %s: give it to the host (truce host serve --pas-credential %s) and restart truce pas serve\n",
+			fmt.Fprintf(e.Stdout, "host %q added to %s\ncredential written to %s: give it to the host (truce host serve --pas-credential %s) and restart truce pas serve\n",
 				args[0], filepath.Join(dir, pas.HostsFile), out, out)
 			return nil
 		},
@@ -261,7 +261,7 @@ func pkcs11Flags(fs *flag.FlagSet) {
 // --ca-pkcs11 flags; nil without --ca-pkcs11.
 func pkcs11Key(e *env, fs *flag.FlagSet, generate bool) (*hsm.Key, error) {
 	c := hsm.Config{Module: fs.Lookup("ca-pkcs11").Value.String(), Token: fs.Lookup("ca-pkcs11-token").Value.String(),
-		Key: fs.Lookup("ca-pkcs11-key").Value.String(), PIN: e.getenv(pinEnv)}
+		Key: fs.Lookup("ca-pkcs11-key").Value.String(), PIN: e.Getenv(pinEnv)}
 	if c.Module == "" {
 		return nil, nil
 	}
@@ -298,7 +298,7 @@ func databaseFlag(fs *flag.FlagSet) {
 func pasDatabase(e *env, fs *flag.FlagSet) (string, error) {
 	d := fs.Lookup("database").Value.String()
 	if d == "" {
-		d = e.getenv(databaseEnv)
+		d = e.Getenv(databaseEnv)
 	}
 	if d != "" && !pas.IsPostgres(d) {
 		return "", withHint(usagef("--database must be a postgres:// URL"), "give postgres://USER@HOST:PORT/DB, or leave it out to use DIR/log.db")
@@ -331,7 +331,7 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	logger := slog.New(slog.NewTextHandler(e.Stderr, nil))
 	cfg := server.Config{Config: pas.Config{
 		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger, Database: database,
 		CertLifetime: get("cert-lifetime").(time.Duration), NonceLifetime: get("nonce-lifetime").(time.Duration),
@@ -370,22 +370,22 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 		return withHint(fmt.Errorf("opening the attestation service: %w", err), "check the files in %s (truce pas init made them)", dir)
 	}
 	defer srv.Close()
-	fmt.Fprintf(e.stdout, "CA certificate: %s\nURL: https://%s\n", filepath.Join(dir, pas.CACertFile), srv.Addr())
+	fmt.Fprintf(e.Stdout, "CA certificate: %s\nURL: https://%s\n", filepath.Join(dir, pas.CACertFile), srv.Addr())
 	if cfg.AllowSim {
-		fmt.Fprintf(e.stdout, "accepting the SIMULATED platform (not hardware-backed)\n")
+		fmt.Fprintf(e.Stdout, "accepting the SIMULATED platform (not hardware-backed)\n")
 	}
 	if hosts, err := pas.LoadHosts(dir); err == nil {
-		fmt.Fprintf(e.stdout, "authenticated hosts: %d (%s)\n", len(hosts), filepath.Join(dir, pas.HostsFile))
+		fmt.Fprintf(e.Stdout, "authenticated hosts: %d (%s)\n", len(hosts), filepath.Join(dir, pas.HostsFile))
 	}
 	if f := get("addr-file").(string); f != "" {
 		if err := atomicfile.Write(f, []byte(srv.Addr()+"\n"), 0o644); err != nil {
 			return fmt.Errorf("writing --addr-file: %w", err)
 		}
 	}
-	if err := srv.Serve(e.ctx); err != nil {
+	if err := srv.Serve(e.Ctx); err != nil {
 		return err
 	}
 	n, head := srv.Service().Log().Head()
-	fmt.Fprintf(e.stdout, "stopped; log has %d entries, head %s\n", n, hex.EncodeToString(head[:]))
+	fmt.Fprintf(e.Stdout, "stopped; log has %d entries, head %s\n", n, hex.EncodeToString(head[:]))
 	return nil
 }

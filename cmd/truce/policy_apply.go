@@ -10,12 +10,12 @@ import (
 func init() {
 	var cf clientFlags
 	register(&command{
-		name:    "policy apply",
-		args:    "[flags] PROPOSAL",
-		summary: "send an approved successor policy to the running enclave",
-		help:    helpText("policy apply"),
-		flags:   cf.declare,
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Name:    "policy apply",
+		Args:    "[flags] PROPOSAL",
+		Summary: "send an approved successor policy to the running enclave",
+		Help:    helpText("policy apply"),
+		Flags:   cf.declare,
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("policy apply takes one PROPOSAL, got %d arguments", len(args))
 			}
@@ -31,13 +31,13 @@ func init() {
 				return err
 			}
 			defer s.Close()
-			ch, err := s.ApplySuccessor(e.ctx, b)
+			ch, err := s.ApplySuccessor(e.Ctx, b)
 			if err != nil {
 				return clientError(err)
 			}
-			fmt.Fprintf(e.stdout, "policy %s is now in force (sequence %d)\n", ch.Current, ch.Sequence)
-			fmt.Fprintf(e.stdout, "files carried over: %d, wiped: %d\n", ch.Carried, ch.Wiped)
-			fmt.Fprintf(e.stdout, "chain: %s\n", strings.Join(ch.Chain, " → "))
+			fmt.Fprintf(e.Stdout, "policy %s is now in force (sequence %d)\n", ch.Current, ch.Sequence)
+			fmt.Fprintf(e.Stdout, "files carried over: %d, wiped: %d\n", ch.Carried, ch.Wiped)
+			fmt.Fprintf(e.Stdout, "chain: %s\n", strings.Join(ch.Chain, " → "))
 			return nil
 		},
 	})

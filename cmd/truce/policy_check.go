@@ -15,15 +15,15 @@ import (
 
 func init() {
 	register(&command{
-		name:    "policy check",
-		args:    "FILE [--json] [--at TIME]",
-		summary: "validate a policy and show who may do what",
-		help:    helpText("policy check"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "policy check",
+		Args:    "FILE [--json] [--at TIME]",
+		Summary: "validate a policy and show who may do what",
+		Help:    helpText("policy check"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.Bool("json", false, "print JSON for machines")
 			fs.String("at", "", "check as of this RFC 3339 `time` instead of now")
 		},
-		run: runPolicyCheck,
+		Run: runPolicyCheck,
 	})
 }
 
@@ -51,12 +51,12 @@ func runPolicyCheck(e *env, fs *flag.FlagSet, args []string) error {
 	var ve *policy.ValidationError
 	if errors.As(err, &ve) {
 		if asJSON {
-			if err := writeJSON(e.stdout, rep); err != nil {
+			if err := writeJSON(e.Stdout, rep); err != nil {
 				return err
 			}
 		} else {
 			for _, pr := range ve.Problems {
-				fmt.Fprintf(e.stderr, "%s: %s\n", file, pr)
+				fmt.Fprintf(e.Stderr, "%s: %s\n", file, pr)
 			}
 		}
 		n := len(ve.Problems)
@@ -71,9 +71,9 @@ func runPolicyCheck(e *env, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if asJSON {
-		return writeJSON(e.stdout, rep)
+		return writeJSON(e.Stdout, rep)
 	}
-	rep.Print(e.stdout, now)
+	rep.Print(e.Stdout, now)
 	return nil
 }
 

@@ -11,11 +11,11 @@ import (
 
 func init() {
 	register(&command{
-		name:    "policy hash",
-		args:    "FILE",
-		summary: "print the policy hash: SHA-256 of the file's exact bytes",
-		help:    helpText("policy hash"),
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Name:    "policy hash",
+		Args:    "FILE",
+		Summary: "print the policy hash: SHA-256 of the file's exact bytes",
+		Help:    helpText("policy hash"),
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("policy hash takes one FILE, got %d arguments", len(args))
 			}
@@ -24,7 +24,7 @@ func init() {
 				return withHint(fmt.Errorf("reading the policy: %w", err), "give the path of the policy file")
 			}
 			h := policy.Hash(data)
-			fmt.Fprintln(e.stdout, hex.EncodeToString(h[:]))
+			fmt.Fprintln(e.Stdout, hex.EncodeToString(h[:]))
 			return nil
 		},
 	})

@@ -18,11 +18,11 @@ import (
 func init() {
 	var runtimes stringList
 	register(&command{
-		name:    "policy import-veracruz",
-		args:    "IN -o OUT [flags]",
-		summary: "convert a Veracruz policy file into a Truce policy",
-		help:    helpText("policy import-veracruz"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "policy import-veracruz",
+		Args:    "IN -o OUT [flags]",
+		Summary: "convert a Veracruz policy file into a Truce policy",
+		Help:    helpText("policy import-veracruz"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("o", "", "Truce policy `file` to write (- for standard output)")
 			fs.String("name", "", "`name` of the computation (default: IN without its extension)")
 			fs.String("expires", "", "expiry as an RFC 3339 `time`, instead of enclave_cert_expiry")
@@ -31,7 +31,7 @@ func init() {
 			fs.String("pas-ca", "", "`file` with the attestation service's CA certificate, instead of proxy_service_cert")
 			fs.Var(&runtimes, "runtime", "trusted enclave `PLATFORM[=MEASUREMENT[,PIN=HEX…]]` replacing the Veracruz runtime hashes (repeatable)")
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			defer func() { runtimes = nil }()
 			return runPolicyImport(e, fs, args, &runtimes)
 		},
@@ -62,7 +62,7 @@ func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringLi
 			continue // replaced by --runtime
 		}
 		warnings = append(warnings, w)
-		fmt.Fprintf(e.stderr, "warning: %s: %s\n", in, w)
+		fmt.Fprintf(e.Stderr, "warning: %s: %s\n", in, w)
 	}
 	if err != nil {
 		return withHint(fmt.Errorf("%s: %w", in, err), "the paths name places in the Veracruz file; fix them and import again")
@@ -113,7 +113,7 @@ func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringLi
 			"these paths name places in the Truce policy; fix the Veracruz file or override with --pas-ca, --runtime, --expires, --host or --pas-url")
 	}
 	if out == "-" {
-		_, err := e.stdout.Write(enc)
+		_, err := e.Stdout.Write(enc)
 		return err
 	}
 	if err := atomicfile.WriteNew(out, enc, 0o644); err != nil {
@@ -122,6 +122,6 @@ func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringLi
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "wrote %s (%d warnings)\npolicy hash: %s\n", out, len(warnings), parsed.HashHex())
+	fmt.Fprintf(e.Stdout, "wrote %s (%d warnings)\npolicy hash: %s\n", out, len(warnings), parsed.HashHex())
 	return nil
 }

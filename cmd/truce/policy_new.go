@@ -23,11 +23,11 @@ type policyFlags struct {
 func init() {
 	pf := &policyFlags{}
 	register(&command{
-		name:    "policy new",
-		args:    "-o FILE [flags]",
-		summary: "write a policy from flags, validated",
-		help:    helpText("policy new"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "policy new",
+		Args:    "-o FILE [flags]",
+		Summary: "write a policy from flags, validated",
+		Help:    helpText("policy new"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("o", "", "policy `file` to write (- for standard output)")
 			fs.String("name", "", "`name` of the computation (default: FILE without its extension)")
 			fs.String("expires", "", "expiry as an RFC 3339 `time`, e.g. 2027-01-01T00:00:00Z")
@@ -52,7 +52,7 @@ func init() {
 			fs.Int("file-mib", 0, "largest a file may grow, in `MiB` (default 1024)")
 			fs.Int("total-mib", 0, "most the enclave's file system may hold, in `MiB` (default 4096)")
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			defer func() { *pf = policyFlags{} }()
 			return runPolicyNew(e, fs, args, pf)
 		},
@@ -110,7 +110,7 @@ func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) erro
 		return withHint(err, "principals[N] and programs[N] count the --principal and --program flags from 0, in the order given; fix the flags and run again")
 	}
 	if out == "-" {
-		_, err := e.stdout.Write(data)
+		_, err := e.Stdout.Write(data)
 		return err
 	}
 	if err := atomicfile.WriteNew(out, data, 0o644); err != nil {
@@ -119,6 +119,6 @@ func runPolicyNew(e *env, fs *flag.FlagSet, args []string, pf *policyFlags) erro
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "wrote %s\npolicy hash: %s\nexpires: %s\n", out, parsed.HashHex(), parsed.Expires.UTC().Format(time.RFC3339))
+	fmt.Fprintf(e.Stdout, "wrote %s\npolicy hash: %s\nexpires: %s\n", out, parsed.HashHex(), parsed.Expires.UTC().Format(time.RFC3339))
 	return nil
 }

@@ -15,14 +15,14 @@ import (
 func init() {
 	var out string
 	register(&command{
-		name:    "policy propose",
-		args:    "-o PROPOSAL BASE NEXT",
-		summary: "propose NEXT as the successor of policy BASE in a running enclave",
-		help:    helpText("policy propose"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "policy propose",
+		Args:    "-o PROPOSAL BASE NEXT",
+		Summary: "propose NEXT as the successor of policy BASE in a running enclave",
+		Help:    helpText("policy propose"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&out, "o", "", "proposal `file` to write")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 2 {
 				return usagef("policy propose takes BASE and NEXT, got %d arguments", len(args))
 			}
@@ -44,7 +44,7 @@ func init() {
 			if err := atomicfile.WriteNew(out, succession.Encode(p), 0o644); err != nil {
 				return withHint(err, "give a new file name with -o")
 			}
-			describeProposal(e.stdout, base, next, p)
+			describeProposal(e.Stdout, base, next, p)
 			return nil
 		},
 	})

@@ -16,23 +16,23 @@ import (
 func init() {
 	var cert, key string
 	register(&command{
-		name:    "policy sign",
-		args:    "--identity CERT --key KEY PROPOSAL",
-		summary: "approve a proposed successor policy, adding your signature to PROPOSAL",
-		help:    helpText("policy sign"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "policy sign",
+		Args:    "--identity CERT --key KEY PROPOSAL",
+		Summary: "approve a proposed successor policy, adding your signature to PROPOSAL",
+		Help:    helpText("policy sign"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&cert, "identity", "", "your certificate `file` ($TRUCE_IDENTITY)")
 			fs.StringVar(&key, "key", "", "your private key `file` ($TRUCE_KEY)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("policy sign takes one PROPOSAL, got %d arguments", len(args))
 			}
 			if cert == "" {
-				cert = e.getenv("TRUCE_IDENTITY")
+				cert = e.Getenv("TRUCE_IDENTITY")
 			}
 			if key == "" {
-				key = e.getenv("TRUCE_KEY")
+				key = e.Getenv("TRUCE_KEY")
 			}
 			if cert == "" || key == "" {
 				return usagef("--identity and --key are required (or set $TRUCE_IDENTITY and $TRUCE_KEY)")
@@ -51,7 +51,7 @@ func init() {
 			if err := atomicfile.Write(args[0], succession.Encode(p), 0o644); err != nil {
 				return err
 			}
-			describeProposal(e.stdout, base, next, p)
+			describeProposal(e.Stdout, base, next, p)
 			return nil
 		},
 	})

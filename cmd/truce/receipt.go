@@ -57,7 +57,7 @@ func checkOpenings(e *env, r *receipt.Receipt, inputs bool, list openings) error
 			return withHint(fmt.Errorf("the receipt does not name %s as its %s: %w", o.file, what, err),
 				"check the salt is the one the enclave answered for this version (truce put and truce get print it): the run did not use these bytes")
 		}
-		fmt.Fprintf(e.stdout, "  checked:    %s %s is the content of %s\n", what, o.path, o.file)
+		fmt.Fprintf(e.Stdout, "  checked:    %s %s is the content of %s\n", what, o.path, o.file)
 	}
 	return nil
 }
@@ -66,18 +66,18 @@ func init() {
 	var policyFile, at string
 	var ins, outs openings
 	register(&command{
-		name:    "receipt verify",
-		args:    "--policy FILE RECEIPT.json",
-		summary: "check a run's receipt: signature, enclave certificate, policy",
-		help:    helpText("receipt verify"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "receipt verify",
+		Args:    "--policy FILE RECEIPT.json",
+		Summary: "check a run's receipt: signature, enclave certificate, policy",
+		Help:    helpText("receipt verify"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&policyFile, "policy", "", "policy `file` the run was under (required)")
 			fs.StringVar(&at, "at", "", "verify as of this RFC 3339 `time` (default now)")
 			ins, outs = nil, nil
 			fs.Var(&ins, "input", "check the receipt names this input: `GUESTPATH=SALT:LOCALFILE` (repeats)")
 			fs.Var(&outs, "output", "check the receipt names this output: `GUESTPATH=SALT:LOCALFILE` (repeats)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("give one receipt file")
 			}
@@ -132,7 +132,7 @@ func init() {
 func readReceiptFile(e *env, name string) ([]byte, error) {
 	var rd io.Reader
 	if name == "-" {
-		rd = e.stdin
+		rd = e.Stdin
 	} else {
 		f, err := os.Open(name)
 		if err != nil {
@@ -152,7 +152,7 @@ func readReceiptFile(e *env, name string) ([]byte, error) {
 }
 
 func printReceipt(e *env, r *receipt.Receipt, pol *policy.Policy) {
-	w := e.stdout
+	w := e.Stdout
 	fmt.Fprintf(w, "receipt verified\n")
 	fmt.Fprintf(w, "  signature:  by the enclave key of the attached certificate\n")
 	fmt.Fprintf(w, "  policy:     %s (%s)\n", r.PolicyHash, pol.Name)

@@ -10,15 +10,15 @@ func init() {
 	var cf clientFlags
 	var sum string
 	register(&command{
-		name:    "release",
-		args:    "[flags] GUESTPATH",
-		summary: "release a held result so that its readers may read it",
-		help:    helpText("release"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "release",
+		Args:    "[flags] GUESTPATH",
+		Summary: "release a held result so that its readers may read it",
+		Help:    helpText("release"),
+		Flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
 			fs.StringVar(&sum, "commitment", "", "release only the version with this `commitment` (hex, as the receipt names it)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("release takes one GUESTPATH, got %d arguments", len(args))
 			}
@@ -27,16 +27,16 @@ func init() {
 				return err
 			}
 			defer s.Close()
-			r, err := s.Release(e.ctx, args[0], sum)
+			r, err := s.Release(e.Ctx, args[0], sum)
 			if err != nil {
 				return clientError(err)
 			}
-			fmt.Fprintf(e.stdout, "released %s (commitment %s)\n", r.Path, r.Commitment)
-			fmt.Fprintf(e.stdout, "released by: %s\n", strings.Join(r.ReleasedBy, ", "))
+			fmt.Fprintf(e.Stdout, "released %s (commitment %s)\n", r.Path, r.Commitment)
+			fmt.Fprintf(e.Stdout, "released by: %s\n", strings.Join(r.ReleasedBy, ", "))
 			if len(r.Pending) == 0 {
-				fmt.Fprintln(e.stdout, "readable now")
+				fmt.Fprintln(e.Stdout, "readable now")
 			} else {
-				fmt.Fprintf(e.stdout, "still held for: %s\n", strings.Join(r.Pending, ", "))
+				fmt.Fprintf(e.Stdout, "still held for: %s\n", strings.Join(r.Pending, ", "))
 			}
 			return nil
 		},

@@ -35,11 +35,11 @@ func init() {
 		stats, noCache bool
 	)
 	register(&command{
-		name:    "run",
-		args:    "[flags] PROG.wasm [flags] [-- ARGS...]",
-		summary: "run a WebAssembly program (WASI preview 1) with the runtime's engine",
-		help:    helpText("run"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "run",
+		Args:    "[flags] PROG.wasm [flags] [-- ARGS...]",
+		Summary: "run a WebAssembly program (WASI preview 1) with the runtime's engine",
+		Help:    helpText("run"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.Var(&dirs, "dir", "copy host directory `HOST[:GUEST]` in before the run and the changes back after it (repeatable)")
 			fs.Var(&envs, "env", "set the program's environment variable `K=V` (repeatable)")
 			fs.Var(&natives, "native", "grant the program the native `MODULE` ("+strings.Join(native.Names(), ", ")+"; repeatable)")
@@ -52,7 +52,7 @@ func init() {
 			fs.BoolVar(&stats, "stats", false, "print the engine, compile and run times and the memory used to stderr after the run")
 			fs.StringVar(&engineName, "engine", "", "WebAssembly engine: "+kindList()+" (default "+string(engine.Default())+")")
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) == 0 {
 				return usagef("no program given: truce run PROG.wasm [-- ARGS...]")
 			}
@@ -103,11 +103,11 @@ func init() {
 
 			// The file system has the limits a policy gives, so that a
 			// program cannot grow it until the host runs out of memory.
-			res, err := localrun.Run(e.ctx, localrun.Options{
-				Wasm: wasm, Name: prog, Args: progArgs, Env: envs, Stdin: e.stdin, Stdout: e.stdout, Stderr: e.stderr,
+			res, err := localrun.Run(e.Ctx, localrun.Options{
+				Wasm: wasm, Name: prog, Args: progArgs, Env: envs, Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr,
 				Mounts: mounts, FileBytes: fileMiB << 20, TotalBytes: totalMiB << 20, MemoryBytes: memMiB << 20,
 				OutputBytes: outMiB << 20, Timeout: timeout, Kind: kind, CacheDir: compiledCacheDir(noCache), Native: natives,
-				Skipped: func(s string) { fmt.Fprintln(e.stderr, "truce run: --dir:", s) },
+				Skipped: func(s string) { fmt.Fprintln(e.Stderr, "truce run: --dir:", s) },
 			})
 			switch {
 			case errors.Is(err, vfs.ErrQuota):
@@ -124,7 +124,7 @@ func init() {
 				if res.CacheHit {
 					how = "from the cache"
 				}
-				fmt.Fprintf(e.stderr, "stats: engine %s, compile %v (%s), run %v, memory %.1f MiB, outcome %v\n",
+				fmt.Fprintf(e.Stderr, "stats: engine %s, compile %v (%s), run %v, memory %.1f MiB, outcome %v\n",
 					kind, res.Compile.Round(time.Microsecond), how, res.Exec.Round(time.Microsecond), float64(res.MemoryBytes)/(1<<20), res.Outcome)
 			}
 			return runResult(prog, res, memMiB, outMiB)
@@ -168,7 +168,7 @@ func runResult(prog string, res *engine.Result, memMiB, outMiB int64) error {
 		if res.ExitCode > 255 {
 			return withHint(fmt.Errorf("%s exited with code %d, which does not fit an exit status", prog, res.ExitCode), "exit codes above 255 cannot be passed on")
 		}
-		return &exitCodeError{int(res.ExitCode)}
+		return &exitCodeError{Code: int(res.ExitCode)}
 	case engine.Trapped:
 		return withHint(fmt.Errorf("%s trapped: %s", prog, res.Message), "the program crashed: this is a bug in the program, or it was built for another target (build for wasip1 / wasm32-wasi)")
 	case engine.TimedOut:

@@ -24,11 +24,11 @@ func init() {
 		maxRuns                                                    int
 	)
 	register(&command{
-		name:    "runtime",
-		args:    "--policy FILE --platform sim --listen unix:PATH|tcp:ADDR [flags]",
-		summary: "the runtime inside the enclave (started by truce host serve)",
-		help:    helpText("runtime"),
-		flags: func(fs *flag.FlagSet) {
+		Name:    "runtime",
+		Args:    "--policy FILE --platform sim --listen unix:PATH|tcp:ADDR [flags]",
+		Summary: "the runtime inside the enclave (started by truce host serve)",
+		Help:    helpText("runtime"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&policyFile, "policy", "", "policy `file` to enforce (required)")
 			fs.StringVar(&platform, "platform", "sim", "attestation `platform`; this build provides evidence on: sim, and snp, tdx, cca inside a confidential VM, nitro inside a Nitro enclave, sgx under Gramine")
 			fs.StringVar(&listen, "listen", "", "where to serve the API: unix:`PATH` or tcp:HOST:PORT (required)")
@@ -37,7 +37,7 @@ func init() {
 			fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 			fs.IntVar(&maxRuns, "max-runs", 0, "most program runs and pipelines in progress at once; more are refused with 429 (0: no bound)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -54,7 +54,7 @@ func init() {
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usagef("--log-level %q: use debug, info, warn or error", logLevel)
 			}
-			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+			logger := slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
 
 			data, err := os.ReadFile(policyFile)
 			if err != nil {
@@ -86,7 +86,7 @@ func init() {
 				return withHint(err, "give --listen unix:PATH (a writable directory) or tcp:HOST:PORT (a free port)")
 			}
 			logger.Info("runtime started", "policy", pol.HashHex(), "platform", provider.Platform(), "engine", eng.Kind(), "listen", trt.ListenSpec(ln))
-			err = rt.Serve(e.ctx, control.NewConn(e.stdin, e.stdout), ln)
+			err = rt.Serve(e.Ctx, control.NewConn(e.Stdin, e.Stdout), ln)
 			if errors.Is(err, trt.ErrHostGone) {
 				return withHint(err, "the host stopped relaying; the enclave's state has been wiped")
 			}
@@ -104,7 +104,7 @@ func runtimeProvider(e *env, platform, simKey string) (attest.Provider, error) {
 	switch platform {
 	case attest.SimPlatform:
 		if simKey == "" {
-			simKey = e.getenv("TRUCE_SIM_DEVICE_KEY")
+			simKey = e.Getenv("TRUCE_SIM_DEVICE_KEY")
 		}
 		if simKey == "" {
 			return nil, withHint(errors.New("platform sim needs the simulated device key"),
