@@ -17,6 +17,7 @@ import (
 	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/hsm"
+	"github.com/truce-project/truce/internal/pas/issuance"
 	"github.com/truce-project/truce/internal/pas/server"
 )
 
@@ -111,33 +112,11 @@ func init() {
 				if all && prefix != "" || quiet {
 					return usagef("--policy, --instances and --verify go alone")
 				}
-				return printInstances(e, dir, database, prefix)
+				return pasLogError(issuance.WriteInstances(e.Ctx, e.Stdout, dir, database, prefix), dir, database)
 			}
-			var n int64
-			var head [32]byte
-			err = pas.ReadLogIn(e.Ctx, dir, database, func(en pas.Entry) error {
-				n, head = en.Seq, en.Hash
-				if quiet {
-					return nil
-				}
-				sim := ""
-				if en.Identity.Simulated {
-					sim = " SIMULATED"
-				}
-				fmt.Fprintf(e.Stdout, "%d %s serial=%s platform=%s%s measurement=%s policy=%s\n",
-					en.Seq, en.Time.UTC().Format(time.RFC3339Nano), en.Serial, en.Identity.Platform, sim,
-					hex.EncodeToString(en.Identity.Measurement), hex.EncodeToString(en.Identity.PolicyHash[:]))
-				return nil
-			})
-			if errors.Is(err, pas.ErrLogTampered) {
-				return withHint(fmt.Errorf("after %d good entries: %w", n, err),
-					"the log was changed after it was written: restore %s from a backup and investigate", logName(dir, database))
-			}
-			if errors.Is(err, pas.ErrNotInitialised) {
-				return withHint(err, "give the --dir of \"truce pas init\"")
-			}
+			n, head, err := issuance.WriteLog(e.Ctx, e.Stdout, dir, database, quiet)
 			if err != nil {
-				return err
+				return pasLogError(err, dir, database)
 			}
 			fmt.Fprintf(e.Stdout, "log verifies: %d entries, head %s\n", n, hex.EncodeToString(head[:]))
 			return nil
@@ -145,53 +124,15 @@ func init() {
 	})
 }
 
-// printInstances lists the enclave instances of the policies whose hash
-// starts with prefix ("" for all).
-func printInstances(e *env, dir, database, prefix string) error {
-	if prefix != "" {
-		if _, err := hex.DecodeString(prefix[:len(prefix)&^1]); err != nil || len(prefix) < 8 || len(prefix) > 64 {
-			return withHint(usagef("--policy %q is not a policy hash", prefix), "give the policy's hash in hex, at least its first 8 digits (truce policy hash FILE prints it)")
-		}
-	}
-	is := pas.NewInstances(nil)
-	err := pas.ReadLogIn(e.Ctx, dir, database, func(en pas.Entry) error {
-		if strings.HasPrefix(hex.EncodeToString(en.Identity.PolicyHash[:]), prefix) {
-			return is.Add(en)
-		}
-		return nil
-	})
-	if errors.Is(err, pas.ErrLogTampered) {
+// pasLogError says what to do about an error reading the issuance log.
+func pasLogError(err error, dir, database string) error {
+	switch {
+	case errors.Is(err, pas.ErrLogTampered):
 		return withHint(err, "the log was changed after it was written: restore %s from a backup and investigate", logName(dir, database))
-	}
-	if errors.Is(err, pas.ErrNotInitialised) {
+	case errors.Is(err, pas.ErrNotInitialised):
 		return withHint(err, "give the --dir of \"truce pas init\"")
 	}
-	if err != nil {
-		return err
-	}
-	list := is.List()
-	per := map[[32]byte]int{}
-	for _, in := range list {
-		per[in.PolicyHash]++
-	}
-	for _, in := range list {
-		sim := ""
-		if in.Simulated {
-			sim = " SIMULATED"
-		}
-		fmt.Fprintf(e.Stdout, "policy=%s enclave-key=sha256:%s first=%s last=%s certificates=%d platform=%s%s measurement=%s\n",
-			hex.EncodeToString(in.PolicyHash[:]), in.KeyHex(), in.First.UTC().Format(time.RFC3339), in.Last.UTC().Format(time.RFC3339),
-			in.Certificates, in.Platform, sim, hex.EncodeToString(in.Measurement))
-	}
-	switch {
-	case len(list) == 0 && prefix != "":
-		fmt.Fprintf(e.Stdout, "no enclave was certified for policy %s…\n", prefix)
-	case len(per) == 1 && len(list) > 1:
-		fmt.Fprintf(e.Stdout, "%d enclave instances for this policy: the enclave was started %d times, each time with empty files, fresh budgets and a new audit log\n", len(list), len(list))
-	default:
-		fmt.Fprintf(e.Stdout, "%d enclave instances for %d policies\n", len(list), len(per))
-	}
-	return nil
+	return err
 }
 
 func init() {
