@@ -1,18 +1,16 @@
 package main
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
-	"time"
 
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/internal/evidence"
+	"github.com/truce-project/truce/internal/textreport"
 )
 
 func init() {
@@ -51,21 +49,7 @@ func init() {
 			if id == nil || len(chain) == 0 {
 				return fmt.Errorf("no verified enclave certificate")
 			}
-			leaf := chain[0]
-			sim := "no (hardware-backed)"
-			if id.Simulated {
-				sim = "YES: no hardware stands behind this enclave; for testing only"
-			}
-			fmt.Fprintf(e.Stdout, "enclave verified for policy %q\n", pol.Name)
-			fmt.Fprintf(e.Stdout, "  platform:     %s\n", id.Platform)
-			fmt.Fprintf(e.Stdout, "  simulated:    %s\n", sim)
-			fmt.Fprintf(e.Stdout, "  measurement:  %s (pinned by the policy)\n", hex.EncodeToString(id.Measurement))
-			fmt.Fprintf(e.Stdout, "  policy hash:  %s (equal to this policy's; the enclave's copy matches byte for byte)\n", hex.EncodeToString(id.PolicyHash[:]))
-			fmt.Fprintf(e.Stdout, "  certificate:  %s, valid %s to %s\n", leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
-			fmt.Fprintf(e.Stdout, "  issued by:    %s (the attestation service CA the policy pins)\n", pol.CACertificate().Subject.CommonName)
-			fp := client.KeyFingerprint(leaf)
-			pin := "sha256//" + base64.StdEncoding.EncodeToString(fp[:])
-			fmt.Fprintf(e.Stdout, "  enclave key:  sha256:%s (this enclave instance; curl --pinnedpubkey %s)\n", hex.EncodeToString(fp[:]), pin)
+			pin := textreport.Enclave(e.Stdout, pol, id, chain[0])
 			if evidence {
 				v, err := evidenceVerifier(e, id.Platform, devicePub)
 				if err != nil {

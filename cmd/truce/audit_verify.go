@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,9 +9,9 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/truce-project/truce/bundle"
+	"github.com/truce-project/truce/internal/textreport"
 )
 
 func init() {
@@ -75,7 +74,7 @@ func init() {
 				}
 				defer fmt.Fprintf(e.Stdout, "continues %s: together they show the log from entry %d to %d\n", follows, erep.Checkpoint.From, rep.Checkpoint.Size-1)
 			}
-			printBundleReport(e.Stdout, rep)
+			textreport.Bundle(e.Stdout, rep)
 			return nil
 		},
 	})
@@ -119,65 +118,4 @@ func chainHashes(rep *bundle.Report) string {
 		hs[i] = l.Policy.HashHex()
 	}
 	return strings.Join(hs, " → ")
-}
-
-func printBundleReport(w io.Writer, rep *bundle.Report) {
-	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-	pol, id, cp := rep.Policy, rep.Enclave, rep.Checkpoint
-	fmt.Fprintf(w, "audit bundle verified: digest %s\n", rep.Digest)
-	fmt.Fprintf(w, "  exported by:  %s, at %s by its clock (signed with its key in the last policy)\n", rep.Exporter, ts(rep.Exported))
-	fmt.Fprintf(w, "  policy:       %q sha256 %s (chain of %d)\n", pol.Name, pol.HashHex(), len(rep.Chain))
-	for i, l := range rep.Chain {
-		how := "the first policy, which the enclave's certificate and evidence bind"
-		if i > 0 {
-			how = fmt.Sprintf("succeeded #%d at audit entry %d, approved by %s", i-1, l.Seq, strings.Join(l.ApprovedBy, ", "))
-		}
-		fmt.Fprintf(w, "    #%d %q sha256 %s: %s\n", i, l.Policy.Name, l.Policy.HashHex(), how)
-	}
-	sim := ""
-	if id.Simulated {
-		sim = " (SIMULATED: no hardware stands behind it)"
-	}
-	fmt.Fprintf(w, "  enclave:      %s measurement %s%s, key sha256 %s\n", id.Platform, hex.EncodeToString(id.Measurement), sim, rep.KeyHash)
-	fmt.Fprintf(w, "  certificate:  issued by %q, the CA the first policy pins; valid %s to %s\n", rep.Leaf.Issuer.CommonName, ts(rep.Leaf.NotBefore), ts(rep.Leaf.NotAfter))
-	if rep.Evidence != nil {
-		fmt.Fprintf(w, "  evidence:     %s evidence verified: measurement %s, binds the enclave key, the first policy and the nonce\n", rep.Evidence.Platform, hex.EncodeToString(rep.Evidence.Measurement))
-	}
-	fmt.Fprintf(w, "  audit log:    %d entries, hash chain checks, signed by the enclave at %s (head %s)\n", len(rep.Entries), ts(cp.Time), cp.Head)
-	if cp.From > 0 {
-		fmt.Fprintf(w, "                from entry %d: the %d before were folded away, the first kept follows %s\n", cp.From, cp.From, cp.Prev)
-	}
-	if cp.Total > cp.Size {
-		fmt.Fprintf(w, "                to entry %d of %d: the enclave logged more after\n", cp.Size-1, cp.Total)
-	}
-	var held, withheld int
-	for _, r := range rep.Runs {
-		if r.Receipt != nil {
-			held++
-		} else {
-			withheld++
-		}
-	}
-	fmt.Fprintf(w, "  receipts:     %d verified, signed by the enclave key; %d withheld from %s\n", held, withheld, rep.Exporter)
-	fmt.Fprintf(w, "runs (%d):\n", len(rep.Runs))
-	for _, r := range rep.Runs {
-		e := r.Entry
-		what := e.Path
-		if e.Action == "pipeline" {
-			what = "pipeline " + e.Path
-		}
-		fmt.Fprintf(w, "  #%d %s %s ran %s (sha256 %s) under policy #%d: %s\n", e.Seq, ts(e.Time), e.Principal, what, e.Hashes[0], r.Policy, e.Outcome)
-		rc := r.Receipt
-		if rc == nil {
-			fmt.Fprintf(w, "      receipt %s withheld from %s: inputs and outputs not shown\n", r.Digest, rep.Exporter)
-			continue
-		}
-		fmt.Fprintf(w, "      receipt %s: %s, exit code %d, ran %s to %s\n", r.Digest, rc.Outcome, rc.ExitCode, ts(rc.Started), ts(rc.Finished))
-		for _, f := range rc.Inputs {
-			fmt.Fprintf(w, "      input   %s commitment %s\n", f.Path, f.Commitment)
-		}
-		for _, f := range rc.Outputs {
-			fmt.Fprintf(w, "      output  %s commitment %s\n", f.Path, f.Commitment)
-		}
-	}
 }

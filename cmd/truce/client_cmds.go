@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -18,6 +16,7 @@ import (
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/internal/clientconf"
+	"github.com/truce-project/truce/internal/textreport"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -156,25 +155,21 @@ func init() {
 				_, err := s.Get(e.Ctx, args[0], e.Stdout)
 				return clientError(err)
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*")
+			var fi *client.FileInfo
+			var getErr error
+			err = atomicfile.WriteFrom(dest, 0o600, func(w io.Writer) error {
+				if bar := progress(e, -1, "downloading"); bar != nil {
+					w = io.MultiWriter(w, bar)
+					defer bar.Finish()
+				}
+				fi, getErr = s.Get(e.Ctx, args[0], w)
+				return getErr
+			})
+			if getErr != nil {
+				return clientError(getErr)
+			}
 			if err != nil {
-				return withHint(fmt.Errorf("creating %s: %w", dest, err), "choose a writable place for LOCALFILE")
-			}
-			defer os.Remove(tmp.Name())
-			var w io.Writer = tmp
-			if bar := progress(e, -1, "downloading"); bar != nil {
-				w = io.MultiWriter(tmp, bar)
-				defer bar.Finish()
-			}
-			fi, err := s.Get(e.Ctx, args[0], w)
-			if cerr := tmp.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("writing %s: %w", dest, cerr)
-			}
-			if err != nil {
-				return clientError(err)
-			}
-			if err := os.Rename(tmp.Name(), dest); err != nil {
-				return fmt.Errorf("saving %s: %w", dest, err)
+				return withHint(err, "choose a writable place for LOCALFILE")
 			}
 			fmt.Fprintf(e.Stderr, "read %s: %d bytes, sha256 %s → %s\n", fi.Path, fi.Size, fi.SHA256, dest)
 			if fi.Salt != "" {
@@ -287,22 +282,12 @@ func init() {
 			if err != nil {
 				return withHint(fmt.Errorf("the audit log does not check: %w", err), "do not trust this enclave's log")
 			}
-			signed := ""
-			if checked {
-				signed = ", signed by the enclave"
-			}
 			if auditJSON {
 				enc := json.NewEncoder(e.Stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(l)
 			}
-			for _, en := range l.Entries {
-				fmt.Fprintf(e.Stdout, "%d %s %-8s %-9s %s %s\n", en.Seq, en.Time.UTC().Format("15:04:05.000"), en.Principal, en.Action, en.Path, en.Outcome)
-			}
-			fmt.Fprintf(e.Stdout, "%d entries, chain checks%s, head %s\n", len(l.Entries), signed, l.Head)
-			if cp := l.Checkpoint; cp != nil && cp.From > 0 {
-				fmt.Fprintf(e.Stdout, "the %d entries before entry %d were folded away; entry %d follows %s\n", cp.From, cp.From, cp.From, cp.Prev)
-			}
+			textreport.AuditLog(e.Stdout, l, checked)
 			return nil
 		},
 	})
@@ -338,15 +323,7 @@ func showRun(e *env, rr *api.RunResult, receiptFile string, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		enc.Encode(rr)
 	} else {
-		e.Stdout.Write(rr.Stdout)
-		if len(rr.Stderr) > 0 {
-			e.Stderr.Write(rr.Stderr)
-		}
-		msg := ""
-		if rr.Message != "" {
-			msg = " (" + strings.TrimSpace(rr.Message) + ")"
-		}
-		fmt.Fprintf(e.Stderr, "%s: %s, exit code %d%s\n", rr.Program, rr.Outcome, rr.ExitCode, msg)
+		textreport.Run(e.Stdout, e.Stderr, rr)
 	}
 	return saveReceipt(e, receiptFile, &rr.Receipt)
 }

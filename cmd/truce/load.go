@@ -68,7 +68,7 @@ func init() {
 					return err
 				}
 			} else {
-				printLoad(e, rep)
+				rep.Print(e.Stdout)
 			}
 			if rep.Errors > 0 {
 				return withHint(fmt.Errorf("%d of %d requests failed; the first: %s", rep.Errors, rep.Requests, rep.FirstError),
@@ -83,21 +83,4 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
-}
-
-func printLoad(e *env, r *demo.Report) {
-	mib := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-	fmt.Fprintf(e.Stdout, "load: %d clients, %d %s, %d-byte files, %.2f s\n", r.Clients, r.Enclaves, plural(r.Enclaves, "enclave", "enclaves"), r.BodyBytes, r.Seconds)
-	fmt.Fprintf(e.Stdout, "requests: %d, errors %d\n", r.Requests, r.Errors)
-	fmt.Fprintf(e.Stdout, "throughput: %.1f requests/s\n", r.PerSecond)
-	fmt.Fprintf(e.Stdout, "latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.P50ms, r.P99ms, r.MaxMs)
-	fmt.Fprintf(e.Stdout, "dial and verify: p50 %.2f ms\n", r.DialP50ms)
-	fmt.Fprintf(e.Stdout, "memory: host peak %s, runtimes peak %s (all %d together)\n", mib(r.HostRSSPeak), mib(r.RuntimeRSSPeak), r.Enclaves)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/internal/textreport"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
 )
@@ -120,7 +118,7 @@ func init() {
 				}
 				return withHint(fmt.Errorf("receipt does not verify: %w", err), "%s", hint)
 			}
-			printReceipt(e, r, pol)
+			textreport.Receipt(e.Stdout, r, pol)
 			if err := checkOpenings(e, r, true, ins); err != nil {
 				return err
 			}
@@ -149,41 +147,4 @@ func readReceiptFile(e *env, name string) ([]byte, error) {
 		return nil, fmt.Errorf("receipt file larger than %d bytes", maxReceiptFile)
 	}
 	return raw, nil
-}
-
-func printReceipt(e *env, r *receipt.Receipt, pol *policy.Policy) {
-	w := e.Stdout
-	fmt.Fprintf(w, "receipt verified\n")
-	fmt.Fprintf(w, "  signature:  by the enclave key of the attached certificate\n")
-	fmt.Fprintf(w, "  policy:     %s (%s)\n", r.PolicyHash, pol.Name)
-	if len(r.PolicyChain) > 0 {
-		fmt.Fprintf(w, "  chain:      %s\n", strings.Join(r.PolicyChain, " → "))
-	}
-	if len(r.Chain) > 0 {
-		if leaf, err := x509.ParseCertificate(r.Chain[0]); err == nil {
-			if id, err := attest.IdentityOf(leaf); err == nil {
-				sim := ""
-				if id.Simulated {
-					sim = " (SIMULATED: no hardware stands behind it)"
-				}
-				fmt.Fprintf(w, "  enclave:    %s measurement %s%s, certified by %q\n", id.Platform, hex.EncodeToString(id.Measurement), sim, leaf.Issuer.CommonName)
-			}
-		}
-	}
-	fmt.Fprintf(w, "  program:    %s sha256 %s\n", r.Program, r.ProgramHash)
-	fmt.Fprintf(w, "  outcome:    %s, exit code %d\n", r.Outcome, r.ExitCode)
-	fmt.Fprintf(w, "  ran:        %s to %s\n", r.Started.UTC().Format(time.RFC3339Nano), r.Finished.UTC().Format(time.RFC3339Nano))
-	for _, f := range r.Inputs {
-		fmt.Fprintf(w, "  input:      %s commitment %s\n", f.Path, f.Commitment)
-	}
-	for _, f := range r.Outputs {
-		fmt.Fprintf(w, "  output:     %s commitment %s\n", f.Path, f.Commitment)
-	}
-	for _, b := range r.Budgets {
-		limit := ""
-		if b.MaxRuns > 0 {
-			limit = fmt.Sprintf(" of %d", b.MaxRuns)
-		}
-		fmt.Fprintf(w, "  budget:     data of %s under %s has fed %d run(s)%s\n", b.Principal, b.Path, b.Runs, limit)
-	}
 }

@@ -1,7 +1,7 @@
 // Package atomicfile writes files whole or not at all: the data goes to a
 // temporary file in the same directory, is synced, and is then renamed
-// over the target (Write) or linked to it only if nothing is there yet
-// (WriteNew). A failure leaves the old file, or no file, as it was.
+// over the target (Write, or WriteFrom for a stream) or linked to it only
+// if nothing is there yet (WriteNew). A failure leaves the old file, or no file, as it was.
 //
 // It is a leaf: it must never import another Truce package, and it never
 // writes anything but the one file it is given (and its temporary
@@ -11,6 +11,7 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,17 +20,25 @@ import (
 // Write writes data to path with permissions perm, replacing any file
 // already there. Readers see the old file or all of data, never a part.
 func Write(path string, data []byte, perm fs.FileMode) error {
-	return write(path, data, perm, true)
+	return write(path, bytesOf(path, data), perm, true)
 }
 
 // WriteNew writes data to path with permissions perm, refusing a path that
 // already exists: then the error wraps fs.ErrExist and nothing is changed.
 // Readers never see a part of data at path.
 func WriteNew(path string, data []byte, perm fs.FileMode) error {
-	return write(path, data, perm, false)
+	return write(path, bytesOf(path, data), perm, false)
 }
 
-func write(path string, data []byte, perm fs.FileMode, replace bool) error {
+// WriteFrom writes to path with permissions perm what fill writes to the
+// writer it is given, replacing any file already there once fill returns
+// nil. If fill fails, its error is returned as it is and path is left as
+// it was. Readers never see a part of what fill writes.
+func WriteFrom(path string, perm fs.FileMode, fill func(io.Writer) error) error {
+	return write(path, fill, perm, true)
+}
+
+func write(path string, fill func(io.Writer) error, perm fs.FileMode, replace bool) error {
 	if !replace {
 		// Refuse early, so as not to make a temporary file in vain; the
 		// link below is what makes the refusal race-free.
@@ -43,9 +52,9 @@ func write(path string, data []byte, perm fs.FileMode, replace bool) error {
 	}
 	name := tmp.Name()
 	defer os.Remove(name)
-	if _, err := tmp.Write(data); err != nil {
+	if err := fill(tmp); err != nil {
 		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
@@ -70,4 +79,14 @@ func write(path string, data []byte, perm fs.FileMode, replace bool) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// bytesOf fills a file with data.
+func bytesOf(path string, data []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		if _, err := w.Write(data); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return nil
+	}
 }

@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,6 +68,28 @@ func TestWriteFailureKeepsOldFile(t *testing.T) {
 		t.Errorf("old file holds %q, want old", b)
 	}
 	assertOnly(t, dir, "d", "f")
+}
+
+// TestWriteFromFailureKeepsOldFile: a stream that fails leaves the old
+// file, and its error is returned as it is.
+func TestWriteFromFailureKeepsOldFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := WriteFrom(p, 0o600, func(w io.Writer) error { _, err := io.WriteString(w, "old"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := WriteFrom(p, 0o600, func(w io.Writer) error { io.WriteString(w, "half"); return boom })
+	if err != boom {
+		t.Fatalf("WriteFrom with a failing stream = %v, want its error", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "old" {
+		t.Errorf("file holds %q, want old", b)
+	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	assertOnly(t, dir, "f")
 }
 
 // assertOnly checks dir holds exactly names: no temporary file is left.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -80,6 +81,17 @@ type Report struct {
 	DialP50ms      float64 `json:"dial_p50_ms"`
 	HostRSSPeak    int64   `json:"host_rss_peak_bytes"`
 	RuntimeRSSPeak int64   `json:"runtimes_rss_peak_bytes"`
+}
+
+// Print writes the report for a person, one line per figure.
+func (r *Report) Print(w io.Writer) {
+	mib := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+	fmt.Fprintf(w, "load: %d clients, %d %s, %d-byte files, %.2f s\n", r.Clients, r.Enclaves, plural(r.Enclaves, "enclave", "enclaves"), r.BodyBytes, r.Seconds)
+	fmt.Fprintf(w, "requests: %d, errors %d\n", r.Requests, r.Errors)
+	fmt.Fprintf(w, "throughput: %.1f requests/s\n", r.PerSecond)
+	fmt.Fprintf(w, "latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.P50ms, r.P99ms, r.MaxMs)
+	fmt.Fprintf(w, "dial and verify: p50 %.2f ms\n", r.DialP50ms)
+	fmt.Fprintf(w, "memory: host peak %s, runtimes peak %s (all %d together)\n", mib(r.HostRSSPeak), mib(r.RuntimeRSSPeak), r.Enclaves)
 }
 
 // Load measures this machine, on loopback only: it starts an attestation
