@@ -62,28 +62,7 @@ func init() {
 			if cerr != nil {
 				return withHint(fmt.Errorf("%s: %w", prog, cerr), "build the program for wasip1 (GOOS=wasip1 GOARCH=wasm) or wasm32-wasi")
 			}
-			yes := map[bool]string{true: "yes", false: "no"}
-			w := e.Stdout
-			fmt.Fprintf(w, "%s: valid WebAssembly module, %d bytes\n", prog, len(wasm))
-			fmt.Fprintf(w, "exports _start: %s\n", yes[rep.ExportsStart])
-			fmt.Fprintf(w, "exports memory: %s\n", yes[rep.ExportsMemory])
-			fmt.Fprintf(w, "initial memory: %d KiB\n", rep.MemoryMinBytes>>10)
-			if len(rep.Native) > 0 {
-				fmt.Fprintf(w, "native modules: %s (grant them: the program's \"native_modules\" in the policy, or truce run --native)\n", strings.Join(rep.Native, ", "))
-			} else {
-				fmt.Fprintf(w, "native modules: none\n")
-			}
-			fmt.Fprintf(w, "imports: %d, %d not provided by the runtime\n", len(rep.Imports), len(rep.Unsupported))
-			for _, im := range rep.Imports {
-				mark := "ok  "
-				if !im.Supported {
-					mark = "MISSING"
-				}
-				fmt.Fprintf(w, "  %-7s %s.%s %s %s\n", mark, im.Module, im.Name, im.Kind, im.Signature)
-				if !im.Supported {
-					fmt.Fprintf(w, "          %s\n", im.Reason)
-				}
-			}
+			rep.WriteText(e.Stdout, prog, len(wasm))
 			switch {
 			case len(rep.Unsupported) > 0:
 				return withHint(fmt.Errorf("%s imports %d thing(s) the runtime does not provide", prog, len(rep.Unsupported)),
@@ -91,7 +70,7 @@ func init() {
 			case !rep.ExportsStart:
 				return withHint(fmt.Errorf("%s exports no _start function", prog), "build the program as a WASI command (with a main function), not a library")
 			}
-			fmt.Fprintf(w, "the runtime can run %s\n", prog)
+			fmt.Fprintf(e.Stdout, "the runtime can run %s\n", prog)
 			return nil
 		},
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/cli"
 )
 
 func init() {
@@ -25,23 +26,8 @@ func init() {
 	})
 }
 
-// interspersed lets flags follow positional arguments, as in
-// "truce identity new alice --dir keys": it parses flags found after each
-// positional argument and returns the positional arguments.
-func interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for len(args) > 0 {
-		pos = append(pos, args[0])
-		if err := fs.Parse(args[1:]); err != nil {
-			return nil, &usageError{Msg: err.Error()}
-		}
-		args = fs.Args()
-	}
-	return pos, nil
-}
-
 func runIdentityNew(e *env, fs *flag.FlagSet, args []string) error {
-	args, err := interspersed(fs, args)
+	args, err := cli.Interspersed(fs, args)
 	if err != nil {
 		return err
 	}

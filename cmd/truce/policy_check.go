@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/truce-project/truce/internal/cli"
 	"github.com/truce-project/truce/internal/policyreport"
 	"github.com/truce-project/truce/policy"
 )
@@ -28,7 +29,7 @@ func init() {
 }
 
 func runPolicyCheck(e *env, fs *flag.FlagSet, args []string) error {
-	args, err := interspersed(fs, args)
+	args, err := cli.Interspersed(fs, args)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/atomicfile"
+	"github.com/truce-project/truce/internal/cli"
 	"github.com/truce-project/truce/internal/policyspec"
 	"github.com/truce-project/truce/policy"
 )
@@ -39,7 +40,7 @@ func init() {
 }
 
 func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringList) error {
-	args, err := interspersed(fs, args)
+	args, err := cli.Interspersed(fs, args)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func init() {
 			fs.DurationVar(&timeout, "timeout", engine.DefaultTimeout, "limit on the program's wall time")
 			fs.BoolVar(&noCache, "no-cache", false, "compile the program afresh, without the on-disk cache of compiled programs")
 			fs.BoolVar(&stats, "stats", false, "print the engine, compile and run times and the memory used to stderr after the run")
-			fs.StringVar(&engineName, "engine", "", "WebAssembly engine: "+kindList()+" (default "+string(engine.Default())+")")
+			fs.StringVar(&engineName, "engine", "", "WebAssembly engine: "+runtimeEngineKinds()+" (default "+string(engine.Default())+")")
 		},
 		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) == 0 {
@@ -79,7 +79,7 @@ func init() {
 			}
 			kind, err := engine.ParseKind(engineName)
 			if err != nil {
-				return withHint(&usageError{Msg: err.Error()}, "use one of: %s", kindList())
+				return withHint(&usageError{Msg: err.Error()}, "use one of: %s", runtimeEngineKinds())
 			}
 			for _, kv := range envs {
 				if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
@@ -148,14 +148,6 @@ func compiledCacheDir(off bool) string {
 		return ""
 	}
 	return d
-}
-
-func kindList() string {
-	var ks []string
-	for _, k := range engine.Kinds() {
-		ks = append(ks, string(k))
-	}
-	return strings.Join(ks, ", ")
 }
 
 // runResult turns how the run ended into truce's exit.

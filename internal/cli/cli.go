@@ -206,3 +206,18 @@ func printHelp(w io.Writer, c *Command) {
 		fs.PrintDefaults()
 	}
 }
+
+// Interspersed lets flags follow positional arguments, as in
+// "truce identity new alice --dir keys": it parses flags found after each
+// positional argument and returns the positional arguments.
+func Interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		pos = append(pos, args[0])
+		if err := fs.Parse(args[1:]); err != nil {
+			return nil, &hint.UsageError{Msg: err.Error()}
+		}
+		args = fs.Args()
+	}
+	return pos, nil
+}

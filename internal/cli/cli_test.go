@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"strings"
 	"testing"
 
@@ -66,4 +67,19 @@ func TestAddTwicePanics(t *testing.T) {
 	}()
 	s := testSet()
 	s.Add(&Command{Name: "group one"})
+}
+
+// TestInterspersed parses flags given after positional arguments.
+func TestInterspersed(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dir := fs.String("dir", "", "")
+	pos, err := Interspersed(fs, []string{"alice", "--dir", "keys", "bob"})
+	if err != nil || len(pos) != 2 || pos[0] != "alice" || pos[1] != "bob" || *dir != "keys" {
+		t.Fatalf("Interspersed = %q, %v, dir %q", pos, err, *dir)
+	}
+	var ue *hint.UsageError
+	if _, err := Interspersed(fs, []string{"alice", "--nope"}); !errors.As(err, &ue) {
+		t.Fatalf("unknown flag: %v, want a usage error", err)
+	}
 }
