@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -30,7 +29,7 @@ func init() {
 			if len(args) != 1 {
 				return usagef("give one bundle file")
 			}
-			data, err := readBundle(e, args[0])
+			data, err := readInput(e, args[0], bundle.MaxSize, "bundle", "give the file truce export wrote")
 			if err != nil {
 				return err
 			}
@@ -57,7 +56,7 @@ func init() {
 				}
 			}
 			if follows != "" {
-				edata, err := readBundle(e, follows)
+				edata, err := readInput(e, follows, bundle.MaxSize, "bundle", "give the file truce export wrote")
 				if err != nil {
 					return err
 				}
@@ -78,23 +77,6 @@ func init() {
 			return nil
 		},
 	})
-}
-
-func readBundle(e *env, name string) ([]byte, error) {
-	var rd io.Reader = e.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, withHint(fmt.Errorf("reading the bundle: %w", err), "give the file truce export wrote")
-		}
-		defer f.Close()
-		rd = f
-	}
-	data, err := io.ReadAll(io.LimitReader(rd, bundle.MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the bundle: %w", err)
-	}
-	return data, nil
 }
 
 // bundleError says what a refused bundle means for the one checking it.

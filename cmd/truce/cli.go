@@ -2,6 +2,9 @@ package main
 
 import (
 	"embed"
+	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/truce-project/truce/internal/cli"
@@ -69,3 +72,23 @@ func helpText(name string) string {
 
 // noArgs is for commands that take no positional arguments.
 func noArgs(args []string) error { return cli.NoArgs(args) }
+
+// readInput reads the file name, or stdin for "-", at most limit+1 bytes
+// so that the caller can refuse a larger one; what names it in errors,
+// hint says what to give instead of a file that cannot be opened.
+func readInput(e *env, name string, limit int64, what, hint string) ([]byte, error) {
+	var rd io.Reader = e.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("reading the %s: %w", what, err), "%s", hint)
+		}
+		defer f.Close()
+		rd = f
+	}
+	data, err := io.ReadAll(io.LimitReader(rd, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s: %w", what, err)
+	}
+	return data, nil
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -94,9 +93,12 @@ func init() {
 			if err != nil {
 				return withHint(fmt.Errorf("reading the policy: %w", err), "give the policy file with --policy")
 			}
-			raw, err := readReceiptFile(e, args[0])
+			raw, err := readInput(e, args[0], maxReceiptFile, "receipt", "give the file holding the receipt")
 			if err != nil {
 				return err
+			}
+			if len(raw) > maxReceiptFile {
+				return fmt.Errorf("receipt file larger than %d bytes", maxReceiptFile)
 			}
 			r, err := receipt.Decode(raw)
 			if err != nil {
@@ -125,26 +127,4 @@ func init() {
 			return checkOpenings(e, r, false, outs)
 		},
 	})
-}
-
-func readReceiptFile(e *env, name string) ([]byte, error) {
-	var rd io.Reader
-	if name == "-" {
-		rd = e.Stdin
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, withHint(fmt.Errorf("reading the receipt: %w", err), "give the file holding the receipt")
-		}
-		defer f.Close()
-		rd = f
-	}
-	raw, err := io.ReadAll(io.LimitReader(rd, maxReceiptFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the receipt: %w", err)
-	}
-	if len(raw) > maxReceiptFile {
-		return nil, fmt.Errorf("receipt file larger than %d bytes", maxReceiptFile)
-	}
-	return raw, nil
 }
