@@ -13,11 +13,12 @@ import (
 	"github.com/truce-project/truce/internal/textreport"
 )
 
-func init() {
+// attestCommands are the commands of attest_cmd.go.
+func attestCommands() (cs []*command) {
 	var cf clientFlags
 	var caBundle, devicePub, pinFile string
 	var evidence, explain bool
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "attest",
 		Args:    "[flags]",
 		Summary: "check the enclave and print what was verified",
@@ -78,6 +79,7 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
 
 // evidenceVerifier is the verifier of the enclave's own evidence, for

@@ -13,9 +13,10 @@ import (
 	"github.com/truce-project/truce/internal/textreport"
 )
 
-func init() {
+// auditVerifyCommands are the commands of audit_verify.go.
+func auditVerifyCommands() (cs []*command) {
 	var devicePub, policyFile, follows string
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "audit verify",
 		Args:    "[flags] BUNDLE",
 		Summary: "check an audit bundle offline and print what was computed, by whom, on what",
@@ -77,6 +78,7 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
 
 // bundleError says what a refused bundle means for the one checking it.

@@ -12,9 +12,10 @@ import (
 	"github.com/truce-project/truce/internal/native"
 )
 
-func init() {
+// checkCommands are the commands of check.go.
+func checkCommands() (cs []*command) {
 	var asJSON bool
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "check",
 		Args:    "[--json] PROG.wasm",
 		Summary: "check that the runtime can run a WebAssembly program",
@@ -74,4 +75,5 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }

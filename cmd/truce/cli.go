@@ -24,12 +24,50 @@ type env = cli.Env
 func newEnv() *env { return cli.NewEnv() }
 
 // command is one subcommand, such as "policy new". Each lives in its own
-// file with its help text and registers itself with register.
+// file, made by that file's constructor (attestCommands, …), with its help
+// text in help/.
 type command = cli.Command
 
-var commands = cli.Set{}
+// commands are every subcommand of truce.
+var commands = newCommands()
 
-func register(c *command) { commands.Add(c) }
+// newCommands gathers the commands of every file.
+func newCommands() cli.Set {
+	s := cli.Set{}
+	for _, cs := range [][]*command{
+		attestCommands(),
+		auditVerifyCommands(),
+		checkCommands(),
+		clientCommands(),
+		demoCommands(),
+		doctorCommands(),
+		evidenceCommands(),
+		exportCommands(),
+		hostCommands(),
+		identityCommands(),
+		loadCommands(),
+		measureCommands(),
+		pasCommands(),
+		pasHostCommands(),
+		policyApplyCommands(),
+		policyCheckCommands(),
+		policyHashCommands(),
+		policyImportCommands(),
+		policyNewCommands(),
+		policyProposeCommands(),
+		policySignCommands(),
+		receiptCommands(),
+		releaseCommands(),
+		runCommands(),
+		runtimeCommands(),
+		versionCommands(),
+	} {
+		for _, c := range cs {
+			s.Add(c)
+		}
+	}
+	return s
+}
 
 // run is the whole program (cli.Set.Run).
 func run(args []string, e *env) int { return commands.Run(args, e) }

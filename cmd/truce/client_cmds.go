@@ -64,9 +64,9 @@ func progress(e *env, size int64, what string) *progressbar.ProgressBar {
 		progressbar.OptionShowBytes(true), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100e6))
 }
 
-func uploadCommand(name, verb string, appendMode bool) {
+func uploadCommand(name, verb string, appendMode bool) *command {
 	var cf clientFlags
-	register(&command{
+	return &command{
 		Name:    name,
 		Args:    "[flags] LOCALFILE|- GUESTPATH",
 		Summary: verb + " a file in the enclave",
@@ -124,15 +124,16 @@ func uploadCommand(name, verb string, appendMode bool) {
 			}
 			return nil
 		},
-	})
+	}
 }
 
-func init() {
-	uploadCommand("put", "write", false)
-	uploadCommand("append", "append", true)
+// clientCommands are the commands of client_cmds.go.
+func clientCommands() (cs []*command) {
+	cs = append(cs, uploadCommand("put", "write", false))
+	cs = append(cs, uploadCommand("append", "append", true))
 
 	var getFlags clientFlags
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "get",
 		Args:    "[flags] GUESTPATH [LOCALFILE|-]",
 		Summary: "read a file from the enclave",
@@ -182,7 +183,7 @@ func init() {
 	var execFlags clientFlags
 	var execReceipt string
 	var execJSON bool
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "exec",
 		Args:    "[flags] GUESTPATH",
 		Summary: "run a program in the enclave",
@@ -214,7 +215,7 @@ func init() {
 	var pipeFlags clientFlags
 	var pipeReceipt string
 	var pipeJSON bool
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "pipeline",
 		Args:    "[flags] NAME",
 		Summary: "run a pipeline of programs in the enclave",
@@ -252,7 +253,7 @@ func init() {
 
 	var auditFlags clientFlags
 	var auditJSON bool
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "audit",
 		Args:    "[flags]",
 		Summary: "print and check the enclave's audit log",
@@ -293,7 +294,7 @@ func init() {
 	})
 
 	var shutFlags clientFlags
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "shutdown",
 		Args:    "[flags]",
 		Summary: "ask the enclave to wipe its state and stop",
@@ -314,6 +315,7 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
 
 // showRun prints a run's result and saves its receipt.

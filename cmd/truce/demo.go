@@ -11,10 +11,11 @@ import (
 	"github.com/truce-project/truce/internal/demo"
 )
 
-func init() {
+// demoCommands are the commands of demo.go.
+func demoCommands() (cs []*command) {
 	var keep string
 	var timeout time.Duration
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "demo",
 		Args:    "[--keep DIR]",
 		Summary: "run the whole story locally: attestation, uploads, a run, a receipt",
@@ -40,4 +41,5 @@ func init() {
 			return clientError(err)
 		},
 	})
+	return cs
 }

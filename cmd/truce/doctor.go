@@ -10,10 +10,11 @@ import (
 	"github.com/truce-project/truce/policy"
 )
 
-func init() {
+// doctorCommands are the commands of doctor.go.
+func doctorCommands() (cs []*command) {
 	var platforms, polFile string
 	var timeout time.Duration
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "doctor",
 		Args:    "[--platform P,…] [--policy FILE]",
 		Summary: "check that this host can run enclaves of each platform",
@@ -50,6 +51,7 @@ func init() {
 			return report(e, results, platforms != "")
 		},
 	})
+	return cs
 }
 
 // report prints the results by section and says which platforms are

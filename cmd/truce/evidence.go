@@ -14,8 +14,9 @@ import (
 	"github.com/truce-project/truce/internal/evidence"
 )
 
-func init() {
-	register(&command{
+// evidenceCommands are the commands of evidence.go.
+func evidenceCommands() (cs []*command) {
+	cs = append(cs, &command{
 		Name:    "evidence verify",
 		Args:    "--platform P [--device-pub FILE] [--collateral FILE] [--key FILE] [--product NAME] [--nonce HEX] [--at TIME] FILE",
 		Summary: "check attestation evidence offline and print its claims",
@@ -34,7 +35,7 @@ func init() {
 		},
 		Run: runEvidenceVerify,
 	})
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "evidence new",
 		Args:    "--platform sim --device-key FILE --measurement HEX --report-data HEX -o FILE",
 		Summary: "make simulated evidence, for debugging",
@@ -48,6 +49,7 @@ func init() {
 		},
 		Run: runEvidenceNew,
 	})
+	return cs
 }
 
 func flagString(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }

@@ -10,10 +10,11 @@ import (
 	"github.com/truce-project/truce/internal/atomicfile"
 )
 
-func init() {
+// exportCommands are the commands of export.go.
+func exportCommands() (cs []*command) {
 	var cf clientFlags
 	var out, devicePub string
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "export",
 		Args:    "-o BUNDLE [flags]",
 		Summary: "write the enclave's audit bundle: policy, attestation, audit log, receipts",
@@ -74,6 +75,7 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
 
 // bundleVerifier is the verifier of a bundle's evidence, for "truce

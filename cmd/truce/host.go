@@ -25,7 +25,8 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
-func init() {
+// hostCommands are the commands of host.go.
+func hostCommands() (cs []*command) {
 	var (
 		policies                                           stringList
 		policyDir, platform, pasURL, pasCA, listen, simKey string
@@ -34,7 +35,7 @@ func init() {
 		keepServing                                        bool
 		maxRuns, memoryMiB                                 int
 	)
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "host serve",
 		Args:    "--policy FILE [--policy FILE…] | --policy-dir DIR [flags]",
 		Summary: "start enclaves for policies and relay clients to them",
@@ -170,6 +171,7 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
 
 // loadPolicy reads and checks a policy file as of now.

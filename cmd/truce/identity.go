@@ -12,8 +12,9 @@ import (
 	"github.com/truce-project/truce/internal/cli"
 )
 
-func init() {
-	register(&command{
+// identityCommands are the commands of identity.go.
+func identityCommands() (cs []*command) {
+	cs = append(cs, &command{
 		Name:    "identity new",
 		Args:    "NAME [--dir DIR] [--valid-for DURATION]",
 		Summary: "make a party's key and certificate (NAME.crt, NAME.key)",
@@ -24,6 +25,7 @@ func init() {
 		},
 		Run: runIdentityNew,
 	})
+	return cs
 }
 
 func runIdentityNew(e *env, fs *flag.FlagSet, args []string) error {

@@ -11,13 +11,14 @@ import (
 	"github.com/truce-project/truce/internal/demo"
 )
 
-func init() {
+// loadCommands are the commands of load.go.
+func loadCommands() (cs []*command) {
 	var (
 		clients, enclaves, requests, size int
 		duration                          time.Duration
 		asJSON                            bool
 	)
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "load",
 		Args:    "[--clients N] [--enclaves M] [--duration D | --requests K] [--size BYTES] [--json]",
 		Summary: "measure throughput and latency of N clients against M enclaves on this machine",
@@ -77,6 +78,7 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

@@ -23,8 +23,9 @@ var howToMeasure = map[string]string{
 	"psa":   "pin the software component measurement (32, 48 or 64 bytes) the platform's boot chain records for the runtime image, as the device's PSA attestation token lists it",
 }
 
-func init() {
-	register(&command{
+// measureCommands are the commands of measure.go.
+func measureCommands() (cs []*command) {
+	cs = append(cs, &command{
 		Name:    "measure",
 		Args:    "--platform PLATFORM [--file EXECUTABLE]",
 		Summary: "print the enclave measurement to pin in a policy",
@@ -66,4 +67,5 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }

@@ -21,8 +21,9 @@ import (
 	"github.com/truce-project/truce/internal/pas/server"
 )
 
-func init() {
-	register(&command{
+// pasCommands are the commands of pas.go.
+func pasCommands() (cs []*command) {
+	cs = append(cs, &command{
 		Name:    "pas init",
 		Args:    "--dir DIR",
 		Summary: "create an attestation service: its CA and the simulated device key",
@@ -57,7 +58,7 @@ func init() {
 			return nil
 		},
 	})
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "pas serve",
 		Args:    "--dir DIR [--listen ADDR] [--allow-sim] [flags]",
 		Summary: "run the attestation service over HTTPS until interrupted",
@@ -82,7 +83,7 @@ func init() {
 		},
 		Run: runPASServe,
 	})
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "pas log",
 		Args:    "--dir DIR [--verify] [--policy HASH | --instances]",
 		Summary: "print and verify the attestation service's issuance log",
@@ -122,6 +123,7 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
 
 // pasLogError says what to do about an error reading the issuance log.
@@ -135,8 +137,9 @@ func pasLogError(err error, dir, database string) error {
 	return err
 }
 
-func init() {
-	register(&command{
+// pasHostCommands are the commands of pas.go.
+func pasHostCommands() (cs []*command) {
+	cs = append(cs, &command{
 		Name:    "pas host add",
 		Args:    "--dir DIR [-o FILE] NAME",
 		Summary: "make a credential for a host of the attestation service",
@@ -179,6 +182,7 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
 
 func pasDir(fs *flag.FlagSet) (string, error) {

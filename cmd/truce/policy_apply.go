@@ -7,9 +7,10 @@ import (
 	"strings"
 )
 
-func init() {
+// policyApplyCommands are the commands of policy_apply.go.
+func policyApplyCommands() (cs []*command) {
 	var cf clientFlags
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "policy apply",
 		Args:    "[flags] PROPOSAL",
 		Summary: "send an approved successor policy to the running enclave",
@@ -41,4 +42,5 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }

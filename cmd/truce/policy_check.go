@@ -14,8 +14,9 @@ import (
 	"github.com/truce-project/truce/policy"
 )
 
-func init() {
-	register(&command{
+// policyCheckCommands are the commands of policy_check.go.
+func policyCheckCommands() (cs []*command) {
+	cs = append(cs, &command{
 		Name:    "policy check",
 		Args:    "FILE [--json] [--at TIME]",
 		Summary: "validate a policy and show who may do what",
@@ -26,6 +27,7 @@ func init() {
 		},
 		Run: runPolicyCheck,
 	})
+	return cs
 }
 
 func runPolicyCheck(e *env, fs *flag.FlagSet, args []string) error {

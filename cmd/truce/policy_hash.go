@@ -9,8 +9,9 @@ import (
 	"github.com/truce-project/truce/policy"
 )
 
-func init() {
-	register(&command{
+// policyHashCommands are the commands of policy_hash.go.
+func policyHashCommands() (cs []*command) {
+	cs = append(cs, &command{
 		Name:    "policy hash",
 		Args:    "FILE",
 		Summary: "print the policy hash: SHA-256 of the file's exact bytes",
@@ -28,4 +29,5 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }

@@ -16,9 +16,10 @@ import (
 	"github.com/truce-project/truce/policy"
 )
 
-func init() {
+// policyImportCommands are the commands of policy_import.go.
+func policyImportCommands() (cs []*command) {
 	var runtimes stringList
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "policy import-veracruz",
 		Args:    "IN -o OUT [flags]",
 		Summary: "convert a Veracruz policy file into a Truce policy",
@@ -37,6 +38,7 @@ func init() {
 			return runPolicyImport(e, fs, args, &runtimes)
 		},
 	})
+	return cs
 }
 
 func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringList) error {

@@ -20,9 +20,10 @@ type policyFlags struct {
 	budgets, holds, carry                                          stringList
 }
 
-func init() {
+// policyNewCommands are the commands of policy_new.go.
+func policyNewCommands() (cs []*command) {
 	pf := &policyFlags{}
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "policy new",
 		Args:    "-o FILE [flags]",
 		Summary: "write a policy from flags, validated",
@@ -57,6 +58,7 @@ func init() {
 			return runPolicyNew(e, fs, args, pf)
 		},
 	})
+	return cs
 }
 
 func intFlag(fs *flag.FlagSet, name string) int {

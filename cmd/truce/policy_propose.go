@@ -12,9 +12,10 @@ import (
 	"github.com/truce-project/truce/policy/succession"
 )
 
-func init() {
+// policyProposeCommands are the commands of policy_propose.go.
+func policyProposeCommands() (cs []*command) {
 	var out string
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "policy propose",
 		Args:    "-o PROPOSAL BASE NEXT",
 		Summary: "propose NEXT as the successor of policy BASE in a running enclave",
@@ -48,6 +49,7 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
 
 // describeProposal tells what a proposal would change and who approved.

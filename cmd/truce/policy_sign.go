@@ -13,9 +13,10 @@ import (
 	"github.com/truce-project/truce/policy/succession"
 )
 
-func init() {
+// policySignCommands are the commands of policy_sign.go.
+func policySignCommands() (cs []*command) {
 	var cert, key string
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "policy sign",
 		Args:    "--identity CERT --key KEY PROPOSAL",
 		Summary: "approve a proposed successor policy, adding your signature to PROPOSAL",
@@ -55,6 +56,7 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
 
 // loadProposal reads a proposal file and parses both of its policies.

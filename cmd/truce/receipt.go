@@ -59,10 +59,11 @@ func checkOpenings(e *env, r *receipt.Receipt, inputs bool, list openings) error
 	return nil
 }
 
-func init() {
+// receiptCommands are the commands of receipt.go.
+func receiptCommands() (cs []*command) {
 	var policyFile, at string
 	var ins, outs openings
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "receipt verify",
 		Args:    "--policy FILE RECEIPT.json",
 		Summary: "check a run's receipt: signature, enclave certificate, policy",
@@ -127,4 +128,5 @@ func init() {
 			return checkOpenings(e, r, false, outs)
 		},
 	})
+	return cs
 }

@@ -6,10 +6,11 @@ import (
 	"strings"
 )
 
-func init() {
+// releaseCommands are the commands of release.go.
+func releaseCommands() (cs []*command) {
 	var cf clientFlags
 	var sum string
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "release",
 		Args:    "[flags] GUESTPATH",
 		Summary: "release a held result so that its readers may read it",
@@ -41,4 +42,5 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }

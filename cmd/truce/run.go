@@ -23,7 +23,8 @@ type repeated []string
 func (r *repeated) String() string     { return strings.Join(*r, ",") }
 func (r *repeated) Set(s string) error { *r = append(*r, s); return nil }
 
-func init() {
+// runCommands are the commands of run.go.
+func runCommands() (cs []*command) {
 	var (
 		dirs, envs     repeated
 		natives        repeated
@@ -34,7 +35,7 @@ func init() {
 		engineName     string
 		stats, noCache bool
 	)
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "run",
 		Args:    "[flags] PROG.wasm [flags] [-- ARGS...]",
 		Summary: "run a WebAssembly program (WASI preview 1) with the runtime's engine",
@@ -130,6 +131,7 @@ func init() {
 			return runResult(prog, res, memMiB, outMiB)
 		},
 	})
+	return cs
 }
 
 // compiledCacheDir is where truce run keeps compiled programs: under the

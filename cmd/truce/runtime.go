@@ -18,12 +18,13 @@ import (
 	"github.com/truce-project/truce/policy"
 )
 
-func init() {
+// runtimeCommands are the commands of runtime.go.
+func runtimeCommands() (cs []*command) {
 	var (
 		policyFile, platform, listen, simKey, engineKind, logLevel string
 		maxRuns                                                    int
 	)
-	register(&command{
+	cs = append(cs, &command{
 		Name:    "runtime",
 		Args:    "--policy FILE --platform sim --listen unix:PATH|tcp:ADDR [flags]",
 		Summary: "the runtime inside the enclave (started by truce host serve)",
@@ -97,6 +98,7 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
 
 // runtimeProvider returns the evidence provider for a platform.

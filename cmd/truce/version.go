@@ -11,8 +11,9 @@ import (
 // the module version recorded by the Go toolchain is used.
 var version = ""
 
-func init() {
-	register(&command{
+// versionCommands are the commands of version.go.
+func versionCommands() (cs []*command) {
+	cs = append(cs, &command{
 		Name:    "version",
 		Summary: "print the version of truce",
 		Help:    "Prints the version of this truce binary, the Go version that built it and its platform.",
@@ -31,4 +32,5 @@ func init() {
 			return nil
 		},
 	})
+	return cs
 }
