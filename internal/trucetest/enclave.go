@@ -65,7 +65,7 @@ func NewWorld(t testing.TB, o WorldOptions) *World {
 	rand.Read(m)
 	w.Measurement = m
 	doc := &policy.Policy{
-		Version: policy.Version, Name: "test-world", Expires: o.Expires, Host: o.Host,
+		Version: policy.Version, Name: "test-world", Expires: o.Expires.Truncate(time.Second), Host: o.Host,
 		Attestation: policy.Attestation{Service: "https://127.0.0.1:3010", CACert: string(w.CA.PEM()),
 			Runtimes: []policy.Runtime{{Platform: "sim", Measurement: hex.EncodeToString(m)}}},
 		Lifecycle: o.Lifecycle,
