@@ -151,3 +151,28 @@ func VerifyCheckpoint(c *Checkpoint, pub *ecdsa.PublicKey, entries []Entry) erro
 	}
 	return nil
 }
+
+// VerifyServed checks a log as an enclave serves it (all its pages):
+// entries chain from cp's first entry (from Genesis without cp), the last
+// one is head, and cp, if given, is signed by pub and describes exactly
+// entries. It reports whether a checkpoint was checked. A head that is not
+// the last entry wraps ErrBroken.
+func VerifyServed(entries []Entry, head string, cp *Checkpoint, pub *ecdsa.PublicKey) (signed bool, err error) {
+	from, prev := uint64(0), Genesis
+	if cp != nil {
+		from, prev = cp.From, cp.Prev
+	}
+	if err := VerifySegment(entries, from, prev); err != nil {
+		return false, err
+	}
+	if n := len(entries); n > 0 && entries[n-1].Hash != head {
+		return false, fmt.Errorf("%w: the head %s is not the last entry", ErrBroken, head)
+	}
+	if cp == nil {
+		return false, nil
+	}
+	if err := VerifyCheckpoint(cp, pub, entries); err != nil {
+		return false, err
+	}
+	return true, nil
+}

@@ -58,3 +58,32 @@ func TestCheckpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyServed checks a served log whole: with its checkpoint, without
+// one, with a head that is not its last entry, and signed by another key.
+func TestVerifyServed(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	l := &Log{}
+	l.Append(Entry{Principal: "alice", Action: "write", Path: "/input/a", Outcome: "ok"})
+	l.Append(Entry{Principal: "bob", Action: "run", Path: "/program/p.wasm", Outcome: "ok"})
+	c, es, err := l.Checkpoint("ph", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signed, err := VerifyServed(es, c.Head, c, &key.PublicKey); err != nil || !signed {
+		t.Fatalf("served log: %v, %v", signed, err)
+	}
+	if signed, err := VerifyServed(es, es[1].Hash, nil, nil); err != nil || signed {
+		t.Fatalf("log without checkpoint: %v, %v", signed, err)
+	}
+	if _, err := VerifyServed(es, es[0].Hash, nil, nil); !errors.Is(err, ErrBroken) {
+		t.Fatalf("head not the last entry: %v, want ErrBroken", err)
+	}
+	if _, err := VerifyServed(es, c.Head, c, &other.PublicKey); !errors.Is(err, ErrCheckpoint) {
+		t.Fatalf("checkpoint of another key: %v, want ErrCheckpoint", err)
+	}
+	if _, err := VerifyServed(es[1:], c.Head, nil, nil); !errors.Is(err, ErrBroken) {
+		t.Fatalf("log without its first entry: %v, want ErrBroken", err)
+	}
+}

@@ -621,14 +621,39 @@ func (p *Policy) CACertificate() *x509.Certificate { return p.ca }
 func (p *Policy) Expired(now time.Time) bool { return !now.Before(p.Expires) }
 
 // Encode writes p as a policy file: indented JSON with fields in a fixed
-// order, map keys sorted and a trailing newline. It does not validate p;
-// parse the result with Parse to be sure it is a valid policy.
+// order, map keys sorted and a trailing newline. Nil lists that a policy
+// file must hold (principals, programs, attestation.runtimes) and nil
+// capability sets are written as empty ones, since Parse refuses null; p
+// itself is not changed. It does not validate p; parse the result with
+// Parse to be sure it is a valid policy.
 func Encode(p *Policy) ([]byte, error) {
+	q := *p
+	q.Principals = slices.Clone(p.Principals)
+	if q.Principals == nil {
+		q.Principals = []Principal{}
+	}
+	for i := range q.Principals {
+		if q.Principals[i].Capabilities == nil {
+			q.Principals[i].Capabilities = capability.Set{}
+		}
+	}
+	q.Programs = slices.Clone(p.Programs)
+	if q.Programs == nil {
+		q.Programs = []Program{}
+	}
+	for i := range q.Programs {
+		if q.Programs[i].Capabilities == nil {
+			q.Programs[i].Capabilities = capability.Set{}
+		}
+	}
+	if q.Attestation.Runtimes == nil {
+		q.Attestation.Runtimes = []Runtime{}
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false) // keep <, > and & readable in names
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(p); err != nil {
+	if err := enc.Encode(&q); err != nil {
 		return nil, fmt.Errorf("encoding policy: %w", err)
 	}
 	return b.Bytes(), nil

@@ -54,6 +54,30 @@ func TestEncodeStable(t *testing.T) {
 	}
 }
 
+// TestEncodeNilLists: a policy built by hand with nil lists and sets,
+// where a policy file holds empty ones, encodes to bytes Parse accepts,
+// and Encode leaves the value as it was.
+func TestEncodeNilLists(t *testing.T) {
+	p := validPolicy(t)
+	p.Programs = nil
+	p.Principals[1].Capabilities = nil
+	b := encode(t, p)
+	if !bytes.Contains(b, []byte(`"programs": []`)) || bytes.Contains(b, []byte("null")) {
+		t.Fatalf("nil lists not written as empty ones:\n%s", b)
+	}
+	q := mustParse(t, b)
+	if len(q.Programs) != 0 || q.Principals[1].Capabilities == nil {
+		t.Errorf("parsed %d programs, capabilities %v; want none and an empty set", len(q.Programs), q.Principals[1].Capabilities)
+	}
+	if p.Programs != nil || p.Principals[1].Capabilities != nil {
+		t.Error("Encode changed the policy it encoded")
+	}
+	p.Principals, p.Attestation.Runtimes = nil, nil
+	if b := encode(t, p); bytes.Contains(b, []byte("null")) {
+		t.Fatalf("nil principals or runtimes written as null:\n%s", b)
+	}
+}
+
 func TestQueries(t *testing.T) {
 	p := validPolicy(t)
 	p.Programs = append(p.Programs, Program{Path: "/program/b.wasm", SHA256: prog2Hash, Capabilities: capability.Set{"/output/b": capability.Write}})

@@ -1,72 +1,29 @@
 package main
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"time"
 
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/attest/sim"
-	"github.com/truce-project/truce/attest/verifiers"
-	"github.com/truce-project/truce/client"
+	"github.com/truce-project/truce/internal/atomicfile"
+	"github.com/truce-project/truce/internal/evidence"
+	"github.com/truce-project/truce/internal/textreport"
 )
 
-func init() {
+// attestCommands are the commands of attest_cmd.go.
+func attestCommands() (cs []*command) {
 	var cf clientFlags
 	var caBundle, devicePub, pinFile string
 	var evidence, explain bool
-	register(&command{
-		name:    "attest",
-		args:    "[flags]",
-		summary: "check the enclave and print what was verified",
-		help: `Dials the enclave through its host and checks it as every client command
-does, then prints what was verified: the platform and whether it is
-simulated, the measurement (one the policy pins), the policy hash, and the
-validity of the enclave's certificate, which chains to the attestation
-service CA the policy pins.
-
-With --evidence it also fetches the evidence behind the certificate and
-checks it itself (the same verifier code the attestation service runs): it
-must verify, attest the pinned measurement, and bind the certificate's key,
-the policy hash and the nonce. On sim that needs the device's public key
-(--device-pub pas/device.pub).
-
-With --explain it prints the whole chain of checks, step by step with ✓ or
-✗: the evidence and its verifier (the enclave's own evidence, checked here
-with the same verifier code the attestation service runs; on sim with
---device-pub), the certificate the attestation service issued, and the
-client's checks of that certificate against the policy (chain to the pinned
-CA, policy hash, simulated platform, revoked measurements, pinned
-measurement, minimum TCB). A refused step shows the claim, the value the
-policy expects, the actual value, the rule, the freshness of any vendor
-collateral used, and a hint. If the certificate is refused, nothing is sent
-to the enclave, so its evidence is not fetched.
-
-It also prints the enclave key's SHA-256: it names this enclave instance
-(the enclave makes its key when it starts and keeps it through certificate
-renewals; "truce pas log --policy HASH" lists every instance certified).
-
-With --ca-bundle FILE it writes the attestation service's CA certificate to
-FILE and prints the curl command that talks to this enclave directly:
-  curl --cacert FILE --pinnedpubkey sha256//BASE64 \
-      --cert alice.crt --key alice.key https://HOST:PORT/v1/policy
---cacert alone makes curl trust ANY enclave that attestation service
-certified, for any policy (another policy's enclave on another port of the
-same host has a certificate as good); --pinnedpubkey binds the connection
-to the key of the enclave checked here. curl still checks nothing of the
-policy: not the measurement, nor that the enclave runs this policy, nor
-revocations or TCB floors. Those checks are the ones this command just
-made, for this key: run it again after the enclave restarts (a new key,
-which the pin refuses). --pin FILE writes the sha256//… pin to FILE.
-` + clientFlagsHelp + `
-
-Example:
-  truce attest --policy policy.json --identity alice.crt --key alice.key`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "attest",
+		Args:    "[flags]",
+		Summary: "check the enclave and print what was verified",
+		Help:    helpText("attest"),
+		Flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
 			fs.StringVar(&caBundle, "ca-bundle", "", "write the attestation service CA certificate to `file`, and print the curl command with this enclave's --pinnedpubkey")
 			fs.StringVar(&pinFile, "pin", "", "write this enclave's curl --pinnedpubkey value (sha256//…) to `file`")
@@ -74,7 +31,7 @@ Example:
 			fs.BoolVar(&explain, "explain", false, "print every step of the attestation (evidence, verifier, certificate, client check) with ✓ or ✗")
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file` for --evidence on sim (default $TRUCE_SIM_DEVICE_PUB)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -93,70 +50,61 @@ Example:
 			if id == nil || len(chain) == 0 {
 				return fmt.Errorf("no verified enclave certificate")
 			}
-			leaf := chain[0]
-			sim := "no (hardware-backed)"
-			if id.Simulated {
-				sim = "YES: no hardware stands behind this enclave; for testing only"
-			}
-			fmt.Fprintf(e.stdout, "enclave verified for policy %q\n", pol.Name)
-			fmt.Fprintf(e.stdout, "  platform:     %s\n", id.Platform)
-			fmt.Fprintf(e.stdout, "  simulated:    %s\n", sim)
-			fmt.Fprintf(e.stdout, "  measurement:  %s (pinned by the policy)\n", hex.EncodeToString(id.Measurement))
-			fmt.Fprintf(e.stdout, "  policy hash:  %s (equal to this policy's; the enclave's copy matches byte for byte)\n", hex.EncodeToString(id.PolicyHash[:]))
-			fmt.Fprintf(e.stdout, "  certificate:  %s, valid %s to %s\n", leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
-			fmt.Fprintf(e.stdout, "  issued by:    %s (the attestation service CA the policy pins)\n", pol.CACertificate().Subject.CommonName)
-			fp := client.KeyFingerprint(leaf)
-			pin := "sha256//" + base64.StdEncoding.EncodeToString(fp[:])
-			fmt.Fprintf(e.stdout, "  enclave key:  sha256:%s (this enclave instance; curl --pinnedpubkey %s)\n", hex.EncodeToString(fp[:]), pin)
+			pin := textreport.Enclave(e.Stdout, pol, id, chain[0])
 			if evidence {
 				v, err := evidenceVerifier(e, id.Platform, devicePub)
 				if err != nil {
 					return err
 				}
-				claims, err := s.VerifyEvidence(e.ctx, v)
+				claims, err := s.VerifyEvidence(e.Ctx, v)
 				if err != nil {
 					return clientError(fmt.Errorf("checking the enclave's evidence: %w", err))
 				}
-				fmt.Fprintf(e.stdout, "  evidence:     %s evidence verified directly: measurement %s, bound to this certificate's key, the policy and the nonce\n", claims.Platform, hex.EncodeToString(claims.Measurement))
+				fmt.Fprintf(e.Stdout, "  evidence:     %s evidence verified directly: measurement %s, bound to this certificate's key, the policy and the nonce\n", claims.Platform, hex.EncodeToString(claims.Measurement))
 			}
 			if pinFile != "" {
-				if err := os.WriteFile(pinFile, []byte(pin+"\n"), 0o644); err != nil {
+				if err := atomicfile.Write(pinFile, []byte(pin+"\n"), 0o644); err != nil {
 					return withHint(fmt.Errorf("writing the pin: %w", err), "choose a writable --pin file")
 				}
-				fmt.Fprintf(e.stdout, "pin of this enclave's key written to %s\n", pinFile)
+				fmt.Fprintf(e.Stdout, "pin of this enclave's key written to %s\n", pinFile)
 			}
 			if caBundle != "" {
 				b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pol.CACertificate().Raw})
-				if err := os.WriteFile(caBundle, b, 0o644); err != nil {
+				if err := atomicfile.Write(caBundle, b, 0o644); err != nil {
 					return withHint(fmt.Errorf("writing the CA bundle: %w", err), "choose a writable --ca-bundle file")
 				}
-				fmt.Fprintf(e.stdout, "CA certificate written to %s; talk to this enclave, and no other, with:\n  curl --cacert %s --pinnedpubkey %s --cert CERT --key KEY https://%s/v1/policy\n", caBundle, caBundle, pin, pol.Host)
-				fmt.Fprintf(e.stdout, "without --pinnedpubkey curl trusts any enclave the attestation service certified, for any policy; with it, only this enclave key (run truce attest again after the enclave restarts)\n")
+				fmt.Fprintf(e.Stdout, "CA certificate written to %s; talk to this enclave, and no other, with:\n  curl --cacert %s --pinnedpubkey %s --cert CERT --key KEY https://%s/v1/policy\n", caBundle, caBundle, pin, pol.Host)
+				fmt.Fprintf(e.Stdout, "without --pinnedpubkey curl trusts any enclave the attestation service certified, for any policy; with it, only this enclave key (run truce attest again after the enclave restarts)\n")
 			}
 			return nil
 		},
 	})
+	return cs
 }
 
-// evidenceVerifier returns the verifier for platform: for sim, one with the
-// device public key; otherwise the one verifiers.All returns.
+// evidenceVerifier is the verifier of the enclave's own evidence, for
+// "truce attest --evidence" and "--explain".
 func evidenceVerifier(e *env, platform, devicePub string) (attest.Verifier, error) {
-	if platform != attest.SimPlatform {
-		v, err := verifiers.All(verifiers.Options{}).Get(platform)
-		if err != nil {
-			return nil, withHint(err, "this truce cannot check %s evidence itself; drop --evidence to rely on the attestation service", platform)
-		}
-		return v, nil
-	}
+	return verifier(e, platform, devicePub, usagef("--evidence on sim needs the device public key"),
+		"this truce cannot check "+platform+" evidence itself; drop --evidence to rely on the attestation service")
+}
+
+// verifier returns the verifier of platform's evidence (evidence.Verifier),
+// with the simulated device's public key from devicePub or
+// $TRUCE_SIM_DEVICE_PUB. noKey is the error for sim without a key;
+// unsupported the hint for a platform this build cannot check.
+func verifier(e *env, platform, devicePub string, noKey error, unsupported string) (attest.Verifier, error) {
 	if devicePub == "" {
-		devicePub = e.getenv("TRUCE_SIM_DEVICE_PUB")
+		devicePub = e.Getenv("TRUCE_SIM_DEVICE_PUB")
 	}
-	if devicePub == "" {
-		return nil, withHint(usagef("--evidence on sim needs the device public key"), "give --device-pub FILE (truce pas init wrote device.pub)")
+	v, err := evidence.Verifier(platform, devicePub)
+	switch {
+	case errors.Is(err, evidence.ErrNoDeviceKey):
+		return nil, withHint(noKey, "give --device-pub FILE (truce pas init wrote device.pub) or set $TRUCE_SIM_DEVICE_PUB")
+	case errors.Is(err, attest.ErrUnsupportedPlatform):
+		return nil, withHint(err, "%s", unsupported)
+	case err != nil:
+		return nil, withHint(err, "give the device.pub that truce pas init wrote")
 	}
-	pub, err := sim.LoadPublic(devicePub)
-	if err != nil {
-		return nil, withHint(fmt.Errorf("--device-pub: %w", err), "give the device.pub that truce pas init wrote")
-	}
-	return sim.NewVerifier(pub), nil
+	return v, nil
 }

@@ -1,19 +1,13 @@
 package main
 
 import (
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/client"
-	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/evidence"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -30,24 +24,24 @@ func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
 	if err := cf.check(e); err != nil {
 		return err
 	}
-	pol, err := loadPolicy(cf.policy)
+	pol, err := loadPolicy(cf.Policy)
 	if err != nil {
 		return err
 	}
 	var opts []client.Option
-	if cf.addr != "" {
-		opts = append(opts, client.WithAddr(cf.addr))
+	if cf.Addr != "" {
+		opts = append(opts, client.WithAddr(cf.Addr))
 	}
-	addr := cf.addr
+	addr := cf.Addr
 	if addr == "" {
 		addr = pol.Host
 	}
-	w := e.stdout
+	w := e.Stdout
 	now := time.Now()
 	fmt.Fprintf(w, "Attestation of the enclave at %s for policy %q (%s), checked at %s:\n", addr, pol.Name, pol.HashHex(), now.UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "evidence → verifier → certificate → client check\n")
 
-	chain, err := client.PeerChain(e.ctx, pol, opts...)
+	chain, err := client.PeerChain(e.Ctx, pol, opts...)
 	if err != nil {
 		return withHint(err, "no enclave answered with a certificate: check that \"truce host serve\" runs for this policy; its log says why the attestation service refused the enclave's evidence, if it did (claim, expected and actual value)")
 	}
@@ -67,13 +61,13 @@ func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
 	if evNote != "" {
 		fmt.Fprintf(w, "   – %s\n", evNote)
 	}
-	printSteps(w, evSteps)
+	evidence.WriteSteps(w, evSteps)
 
 	fmt.Fprintf(w, "\n3. certificate (issued by the attestation service for the enclave key)\n")
-	printCertificate(w, chain)
+	evidence.WriteCertificate(w, chain)
 
 	fmt.Fprintf(w, "\n4. client check (this policy's rules, applied to the certificate)\n")
-	printSteps(w, certSteps)
+	evidence.WriteSteps(w, certSteps)
 
 	if certErr != nil {
 		return clientError(fmt.Errorf("the enclave is not one the policy trusts; nothing was sent: %w", certErr))
@@ -96,77 +90,22 @@ func fetchEvidence(e *env, cf *clientFlags, pol *policy.Policy, opts []client.Op
 		var he *hintError
 		msg := verr.Error()
 		if errors.As(verr, &he) {
-			msg += " (" + he.hint + ")"
+			msg += " (" + he.Hint + ")"
 		}
 		return nil, "not checked here: " + msg + "; the attestation service checked it before issuing the certificate", nil
 	}
-	id, err := identity.Load(cf.cert, cf.key)
+	id, err := cf.conf(e).Identity()
 	if err != nil {
-		return nil, "", withHint(fmt.Errorf("loading your identity: %w", err), "give your certificate with --identity and its key with --key (truce identity new NAME makes them)")
+		return nil, "", err
 	}
-	s, err := client.Dial(e.ctx, pol, id, append(cf.knownEnclaves(e), opts...)...)
+	s, err := client.Dial(e.Ctx, pol, id, cf.conf(e).Options()...)
 	if err != nil {
 		return nil, "", clientError(err)
 	}
 	defer s.Close()
-	steps, _, err = s.ExplainEvidence(e.ctx, v)
+	steps, _, err = s.ExplainEvidence(e.Ctx, v)
 	if err != nil {
 		return nil, "", clientError(fmt.Errorf("fetching the enclave's evidence: %w", err))
 	}
 	return steps, "", nil
-}
-
-// printSteps writes one ✓ or ✗ line per step; a refusal is followed by its
-// claim, expected and actual values, rule, collateral and hint.
-func printSteps(w io.Writer, steps []attest.Step) {
-	for _, s := range steps {
-		if s.OK() {
-			if s.Detail == "" {
-				fmt.Fprintf(w, "   ✓ %s\n", s.Name)
-			} else {
-				fmt.Fprintf(w, "   ✓ %s: %s\n", s.Name, s.Detail)
-			}
-			continue
-		}
-		v := s.Verdict.Printable()
-		fmt.Fprintf(w, "   ✗ %s\n", s.Name)
-		fmt.Fprintf(w, "       claim:      %s\n", v.Claim)
-		fmt.Fprintf(w, "       expected:   %s\n", v.Expected)
-		fmt.Fprintf(w, "       actual:     %s\n", v.Actual)
-		fmt.Fprintf(w, "       rule:       %s\n", v.Rule)
-		for _, f := range v.Collateral {
-			fmt.Fprintf(w, "       collateral: %s\n", f.At(v.At))
-		}
-		if v.Hint != "" {
-			fmt.Fprintf(w, "       hint:       %s\n", v.Hint)
-		}
-	}
-}
-
-// printCertificate writes what the leaf certificate says, unchecked.
-func printCertificate(w io.Writer, chain []*x509.Certificate) {
-	leaf := chain[0]
-	fmt.Fprintf(w, "   subject:      %q\n", leaf.Subject.CommonName)
-	fmt.Fprintf(w, "   issuer:       %q\n", leaf.Issuer.CommonName)
-	fmt.Fprintf(w, "   serial:       %x\n", leaf.SerialNumber)
-	fmt.Fprintf(w, "   valid:        %s to %s\n", leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
-	id, err := attest.IdentityOf(leaf)
-	if err != nil {
-		fmt.Fprintf(w, "   identity:     none readable (%v)\n", err)
-		return
-	}
-	sim := ""
-	if id.Simulated {
-		sim = " (SIMULATED: no hardware stands behind it)"
-	}
-	fmt.Fprintf(w, "   platform:     %q%s\n", id.Platform, sim)
-	fmt.Fprintf(w, "   measurement:  %s\n", hex.EncodeToString(id.Measurement))
-	fmt.Fprintf(w, "   policy hash:  %s\n", hex.EncodeToString(id.PolicyHash[:]))
-	if len(id.TCB) > 0 {
-		var parts []string
-		for _, k := range slices.Sorted(maps.Keys(id.TCB)) {
-			parts = append(parts, fmt.Sprintf("%q %d", k, id.TCB[k]))
-		}
-		fmt.Fprintf(w, "   tcb:          %s\n", strings.Join(parts, ", "))
-	}
 }

@@ -67,7 +67,7 @@ func TestAttestExplain(t *testing.T) {
 	}
 	explainAs := func(cert, key, addr string, extra ...string) (code int, stdout, stderr string) {
 		var out, errb bytes.Buffer
-		e := &env{ctx: context.Background(), stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+		e := &env{Ctx: context.Background(), Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
 		args := append([]string{"attest", "--explain", "--policy", polFile, "--identity", cert, "--key", key, "--addr", addr}, extra...)
 		return run(args, e), out.String(), errb.String()
 	}

@@ -2,72 +2,35 @@ package main
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/truce-project/truce/bundle"
+	"github.com/truce-project/truce/internal/textreport"
 )
 
-func init() {
+// auditVerifyCommands are the commands of audit_verify.go.
+func auditVerifyCommands() (cs []*command) {
 	var devicePub, policyFile, follows string
-	register(&command{
-		name:    "audit verify",
-		args:    "[flags] BUNDLE",
-		summary: "check an audit bundle offline and print what was computed, by whom, on what",
-		help: `Checks an audit bundle written by "truce export", offline, with no server:
-
-  - the file is exactly as truce writes bundles and its digest matches;
-    its exporter is a principal of the last policy and signed the digest;
-  - the chain of policies: the first policy, then each successor
-    approved by the quorum of the policy before it (as clients check it);
-  - the enclave's certificate chains to the attestation service CA the
-    first policy pins, names a measurement it trusts and its hash (as of
-    the enclave's signed checkpoint of its audit log);
-  - the evidence verifies with the same verifier code clients run and binds
-    the enclave key, the first policy and the nonce (on sim with
-    --device-pub);
-  - the audit log's hash chain, and the enclave's signature over its size,
-    last hash and the policy then in force, so that no entry was edited,
-    removed or cut off; the changes of policy it records are the chain's;
-  - every receipt is signed by the attested enclave key, names the policy
-    its run was made under and the chain to it, and is named by exactly
-    one run of the audit log, which agrees with it; every run's receipt is
-    in the bundle, or withheld because its exporter may not read it under
-    that policy.
-
-It then prints the chain, the enclave, and each run: who ran which
-program (by hash) under which policy, when, on which inputs and with which
-outputs (by hash), and how it ended. With --policy it also requires the
-chain to hold that file, byte for byte: the policy you agreed to, as a
-client requires it.
-
-The enclave keeps its log within a memory budget, folding the oldest
-entries away; a bundle then shows the log from its first kept entry, which
-chains to the folded ones by the hash the enclave's checkpoint states.
-With --follows EARLIER it also checks EARLIER the same way and that this
-bundle continues it: same enclave, the chain of policies extended, and the
-log picking up no later than where EARLIER's ended, so that the two show
-one log. Exits 1 if anything does not check.
-
-Example:
-  truce audit verify --device-pub pas/device.pub --policy policy.json audit-bundle.json`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "audit verify",
+		Args:    "[flags] BUNDLE",
+		Summary: "check an audit bundle offline and print what was computed, by whom, on what",
+		Help:    helpText("audit verify"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file`, for a bundle from sim (default $TRUCE_SIM_DEVICE_PUB)")
 			fs.StringVar(&policyFile, "policy", "", "require the bundle's chain to hold this policy `file`, byte for byte")
 			fs.StringVar(&follows, "follows", "", "require the bundle to continue the log of this earlier bundle `file` of the same enclave")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("give one bundle file")
 			}
-			data, err := readBundle(e, args[0])
+			data, err := readInput(e, args[0], bundle.MaxSize, "bundle", "give the file truce export wrote")
 			if err != nil {
 				return err
 			}
@@ -94,7 +57,7 @@ Example:
 				}
 			}
 			if follows != "" {
-				edata, err := readBundle(e, follows)
+				edata, err := readInput(e, follows, bundle.MaxSize, "bundle", "give the file truce export wrote")
 				if err != nil {
 					return err
 				}
@@ -109,29 +72,13 @@ Example:
 				if err := bundle.Follows(erep, rep); err != nil {
 					return withHint(fmt.Errorf("%s does not continue %s: %w", args[0], follows, err), "both bundles check on their own; the log between them is not shown by them")
 				}
-				defer fmt.Fprintf(e.stdout, "continues %s: together they show the log from entry %d to %d\n", follows, erep.Checkpoint.From, rep.Checkpoint.Size-1)
+				defer fmt.Fprintf(e.Stdout, "continues %s: together they show the log from entry %d to %d\n", follows, erep.Checkpoint.From, rep.Checkpoint.Size-1)
 			}
-			printBundleReport(e.stdout, rep)
+			textreport.Bundle(e.Stdout, rep)
 			return nil
 		},
 	})
-}
-
-func readBundle(e *env, name string) ([]byte, error) {
-	var rd io.Reader = e.stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, withHint(fmt.Errorf("reading the bundle: %w", err), "give the file truce export wrote")
-		}
-		defer f.Close()
-		rd = f
-	}
-	data, err := io.ReadAll(io.LimitReader(rd, bundle.MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the bundle: %w", err)
-	}
-	return data, nil
+	return cs
 }
 
 // bundleError says what a refused bundle means for the one checking it.
@@ -155,65 +102,4 @@ func chainHashes(rep *bundle.Report) string {
 		hs[i] = l.Policy.HashHex()
 	}
 	return strings.Join(hs, " → ")
-}
-
-func printBundleReport(w io.Writer, rep *bundle.Report) {
-	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-	pol, id, cp := rep.Policy, rep.Enclave, rep.Checkpoint
-	fmt.Fprintf(w, "audit bundle verified: digest %s\n", rep.Digest)
-	fmt.Fprintf(w, "  exported by:  %s, at %s by its clock (signed with its key in the last policy)\n", rep.Exporter, ts(rep.Exported))
-	fmt.Fprintf(w, "  policy:       %q sha256 %s (chain of %d)\n", pol.Name, pol.HashHex(), len(rep.Chain))
-	for i, l := range rep.Chain {
-		how := "the first policy, which the enclave's certificate and evidence bind"
-		if i > 0 {
-			how = fmt.Sprintf("succeeded #%d at audit entry %d, approved by %s", i-1, l.Seq, strings.Join(l.ApprovedBy, ", "))
-		}
-		fmt.Fprintf(w, "    #%d %q sha256 %s: %s\n", i, l.Policy.Name, l.Policy.HashHex(), how)
-	}
-	sim := ""
-	if id.Simulated {
-		sim = " (SIMULATED: no hardware stands behind it)"
-	}
-	fmt.Fprintf(w, "  enclave:      %s measurement %s%s, key sha256 %s\n", id.Platform, hex.EncodeToString(id.Measurement), sim, rep.KeyHash)
-	fmt.Fprintf(w, "  certificate:  issued by %q, the CA the first policy pins; valid %s to %s\n", rep.Leaf.Issuer.CommonName, ts(rep.Leaf.NotBefore), ts(rep.Leaf.NotAfter))
-	if rep.Evidence != nil {
-		fmt.Fprintf(w, "  evidence:     %s evidence verified: measurement %s, binds the enclave key, the first policy and the nonce\n", rep.Evidence.Platform, hex.EncodeToString(rep.Evidence.Measurement))
-	}
-	fmt.Fprintf(w, "  audit log:    %d entries, hash chain checks, signed by the enclave at %s (head %s)\n", len(rep.Entries), ts(cp.Time), cp.Head)
-	if cp.From > 0 {
-		fmt.Fprintf(w, "                from entry %d: the %d before were folded away, the first kept follows %s\n", cp.From, cp.From, cp.Prev)
-	}
-	if cp.Total > cp.Size {
-		fmt.Fprintf(w, "                to entry %d of %d: the enclave logged more after\n", cp.Size-1, cp.Total)
-	}
-	var held, withheld int
-	for _, r := range rep.Runs {
-		if r.Receipt != nil {
-			held++
-		} else {
-			withheld++
-		}
-	}
-	fmt.Fprintf(w, "  receipts:     %d verified, signed by the enclave key; %d withheld from %s\n", held, withheld, rep.Exporter)
-	fmt.Fprintf(w, "runs (%d):\n", len(rep.Runs))
-	for _, r := range rep.Runs {
-		e := r.Entry
-		what := e.Path
-		if e.Action == "pipeline" {
-			what = "pipeline " + e.Path
-		}
-		fmt.Fprintf(w, "  #%d %s %s ran %s (sha256 %s) under policy #%d: %s\n", e.Seq, ts(e.Time), e.Principal, what, e.Hashes[0], r.Policy, e.Outcome)
-		rc := r.Receipt
-		if rc == nil {
-			fmt.Fprintf(w, "      receipt %s withheld from %s: inputs and outputs not shown\n", r.Digest, rep.Exporter)
-			continue
-		}
-		fmt.Fprintf(w, "      receipt %s: %s, exit code %d, ran %s to %s\n", r.Digest, rc.Outcome, rc.ExitCode, ts(rc.Started), ts(rc.Finished))
-		for _, f := range rc.Inputs {
-			fmt.Fprintf(w, "      input   %s commitment %s\n", f.Path, f.Commitment)
-		}
-		for _, f := range rc.Outputs {
-			fmt.Fprintf(w, "      output  %s commitment %s\n", f.Path, f.Commitment)
-		}
-	}
 }

@@ -12,32 +12,18 @@ import (
 	"github.com/truce-project/truce/internal/native"
 )
 
-func init() {
+// checkCommands are the commands of check.go.
+func checkCommands() (cs []*command) {
 	var asJSON bool
-	register(&command{
-		name:    "check",
-		args:    "[--json] PROG.wasm",
-		summary: "check that the runtime can run a WebAssembly program",
-		help: `Validates a WebAssembly module and lists its imports, marking any the
-runtime does not provide: anything outside WASI preview 1
-(wasi_snapshot_preview1) and the runtime's native modules (such as
-truce_crypto), or a name imported with the wrong type. It lists the
-native modules the program needs — each must be granted, in the policy
-(the program's "native_modules") or with "truce run --native MODULE" —
-and says whether the module exports _start (the entry point of a WASI
-command) and memory.
-
-Exit status: 0 when the runtime can run the program; 1 when the module is
-not valid, imports what the runtime does not provide, or has no _start.
-With --json the report is printed as JSON on stdout in every case.
-
-Example:
-  truce check prog.wasm
-  truce check --json prog.wasm | jq .unsupported`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "check",
+		Args:    "[--json] PROG.wasm",
+		Summary: "check that the runtime can run a WebAssembly program",
+		Help:    helpText("check"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("give exactly one program: truce check PROG.wasm")
 			}
@@ -68,37 +54,16 @@ Example:
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "%s\n", b)
+				fmt.Fprintf(e.Stdout, "%s\n", b)
 				if cerr != nil || !rep.Runnable() {
-					return &exitCodeError{exitFailure}
+					return &exitCodeError{Code: exitFailure}
 				}
 				return nil
 			}
 			if cerr != nil {
 				return withHint(fmt.Errorf("%s: %w", prog, cerr), "build the program for wasip1 (GOOS=wasip1 GOARCH=wasm) or wasm32-wasi")
 			}
-			yes := map[bool]string{true: "yes", false: "no"}
-			w := e.stdout
-			fmt.Fprintf(w, "%s: valid WebAssembly module, %d bytes\n", prog, len(wasm))
-			fmt.Fprintf(w, "exports _start: %s\n", yes[rep.ExportsStart])
-			fmt.Fprintf(w, "exports memory: %s\n", yes[rep.ExportsMemory])
-			fmt.Fprintf(w, "initial memory: %d KiB\n", rep.MemoryMinBytes>>10)
-			if len(rep.Native) > 0 {
-				fmt.Fprintf(w, "native modules: %s (grant them: the program's \"native_modules\" in the policy, or truce run --native)\n", strings.Join(rep.Native, ", "))
-			} else {
-				fmt.Fprintf(w, "native modules: none\n")
-			}
-			fmt.Fprintf(w, "imports: %d, %d not provided by the runtime\n", len(rep.Imports), len(rep.Unsupported))
-			for _, im := range rep.Imports {
-				mark := "ok  "
-				if !im.Supported {
-					mark = "MISSING"
-				}
-				fmt.Fprintf(w, "  %-7s %s.%s %s %s\n", mark, im.Module, im.Name, im.Kind, im.Signature)
-				if !im.Supported {
-					fmt.Fprintf(w, "          %s\n", im.Reason)
-				}
-			}
+			rep.WriteText(e.Stdout, prog, len(wasm))
 			switch {
 			case len(rep.Unsupported) > 0:
 				return withHint(fmt.Errorf("%s imports %d thing(s) the runtime does not provide", prog, len(rep.Unsupported)),
@@ -106,8 +71,9 @@ Example:
 			case !rep.ExportsStart:
 				return withHint(fmt.Errorf("%s exports no _start function", prog), "build the program as a WASI command (with a main function), not a library")
 			}
-			fmt.Fprintf(w, "the runtime can run %s\n", prog)
+			fmt.Fprintf(e.Stdout, "the runtime can run %s\n", prog)
 			return nil
 		},
 	})
+	return cs
 }

@@ -1,218 +1,132 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
+	"embed"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"sort"
 	"strings"
-	"syscall"
+
+	"github.com/truce-project/truce/internal/cli"
+	"github.com/truce-project/truce/internal/hint"
 )
 
 // Exit codes of every command.
 const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
+	exitOK      = cli.ExitOK
+	exitFailure = cli.ExitFailure
+	exitUsage   = cli.ExitUsage
 )
 
 // env is what a command may touch of the outside world. Tests replace it.
-type env struct {
-	ctx    context.Context
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
-	getenv func(string) string
-}
+type env = cli.Env
 
-func newEnv() *env {
-	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	return &env{ctx: ctx, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
-}
+func newEnv() *env { return cli.NewEnv() }
 
 // command is one subcommand, such as "policy new". Each lives in its own
-// file with its help text and registers itself with register.
-type command struct {
-	name    string // words after "truce", e.g. "policy new"
-	args    string // synopsis of the arguments, e.g. "[flags] FILE"
-	summary string // one line for "truce help"
-	help    string // the rest of the help text: what it does, examples
-	// flags declares the command's flags on fs; it may be nil.
-	flags func(fs *flag.FlagSet)
-	// run does the work with the positional arguments left after flags.
-	run func(e *env, fs *flag.FlagSet, args []string) error
-}
+// file, made by that file's constructor (attestCommands, …), with its help
+// text in help/.
+type command = cli.Command
 
-var commands = map[string]*command{}
+// commands are every subcommand of truce.
+var commands = newCommands()
 
-func register(c *command) {
-	if _, dup := commands[c.name]; dup {
-		panic("truce: command registered twice: " + c.name)
+// newCommands gathers the commands of every file.
+func newCommands() cli.Set {
+	s := cli.Set{}
+	for _, cs := range [][]*command{
+		attestCommands(),
+		auditVerifyCommands(),
+		checkCommands(),
+		clientCommands(),
+		demoCommands(),
+		doctorCommands(),
+		evidenceCommands(),
+		exportCommands(),
+		hostCommands(),
+		identityCommands(),
+		loadCommands(),
+		measureCommands(),
+		pasCommands(),
+		pasHostCommands(),
+		policyApplyCommands(),
+		policyCheckCommands(),
+		policyHashCommands(),
+		policyImportCommands(),
+		policyNewCommands(),
+		policyProposeCommands(),
+		policySignCommands(),
+		receiptCommands(),
+		releaseCommands(),
+		runCommands(),
+		runtimeCommands(),
+		versionCommands(),
+	} {
+		for _, c := range cs {
+			s.Add(c)
+		}
 	}
-	commands[c.name] = c
+	return s
 }
+
+// run is the whole program (cli.Set.Run).
+func run(args []string, e *env) int { return commands.Run(args, e) }
 
 // usageError is a mistake in how a command was called: exit code 2.
-type usageError struct{ msg string }
+type usageError = hint.UsageError
 
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, a ...any) error {
-	return &usageError{fmt.Sprintf(format, a...)}
-}
+func usagef(format string, a ...any) error { return hint.Usagef(format, a...) }
 
 // hintError carries, besides what went wrong, what the user should do.
-type hintError struct {
-	err  error
-	hint string
-}
-
-func (e *hintError) Error() string { return e.err.Error() }
-func (e *hintError) Unwrap() error { return e.err }
+type hintError = hint.Error
 
 // withHint attaches a hint ("what to do next") to err. A nil err stays nil.
-func withHint(err error, hint string, a ...any) error {
-	if err == nil {
-		return nil
+func withHint(err error, format string, a ...any) error { return hint.With(err, format, a...) }
+
+// exitCodeError ends truce with a given exit code and no message.
+type exitCodeError = cli.ExitCodeError
+
+// helpFiles hold the help texts of the commands, one file a command:
+// help/NAME.txt, NAME the command's words joined by dashes.
+//
+//go:embed help
+var helpFiles embed.FS
+
+// helpFile is the text of help/NAME.txt; a missing file is a mistake in
+// the build, caught by every test that prints help.
+func helpFile(name string) string {
+	b, err := helpFiles.ReadFile("help/" + name + ".txt")
+	if err != nil {
+		panic("truce: no help text: " + err.Error())
 	}
-	return &hintError{err, fmt.Sprintf(hint, a...)}
+	return string(b)
 }
 
-// exitCodeError ends truce with a given exit code and no message, as when
-// "truce run" passes on a program's exit code.
-type exitCodeError struct{ code int }
-
-func (e *exitCodeError) Error() string { return fmt.Sprintf("exit code %d", e.code) }
-
-// run is the whole program: it finds the command, parses its flags, runs it
-// and maps the outcome to an exit code. Nothing else writes "truce:" lines.
-func run(args []string, e *env) int {
-	err := dispatch(args, e)
-	if err == nil {
-		return exitOK
-	}
-	var ec *exitCodeError
-	if errors.As(err, &ec) {
-		return ec.code
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	fmt.Fprintf(e.stderr, "truce: %v\n", err)
-	var he *hintError
-	if errors.As(err, &he) && he.hint != "" {
-		fmt.Fprintf(e.stderr, "hint: %s\n", he.hint)
-	}
-	var ue *usageError
-	if errors.As(err, &ue) {
-		if !errors.As(err, &he) {
-			fmt.Fprintf(e.stderr, "hint: run \"truce help\" for the list of commands, or add --help to a command\n")
-		}
-		return exitUsage
-	}
-	return exitFailure
-}
-
-func dispatch(args []string, e *env) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		if len(args) > 1 {
-			if c, rest := find(args[1:]); c != nil && len(rest) == 0 {
-				printHelp(e.stdout, c)
-				return nil
-			}
-			return usagef("no command %q", strings.Join(args[1:], " "))
-		}
-		printIndex(e.stdout)
-		return nil
-	}
-	c, rest := find(args)
-	if c == nil {
-		if group := groupOf(args[0]); group != nil {
-			return withHint(usagef("%q needs a subcommand", args[0]),
-				"use one of: %s", strings.Join(group, ", "))
-		}
-		return usagef("unknown command %q", args[0])
-	}
-	fs := flag.NewFlagSet("truce "+c.name, flag.ContinueOnError)
-	// The flag package's own messages are silenced: help goes to stdout
-	// once, below, and a parse error is returned for main to print.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	if c.flags != nil {
-		c.flags(fs)
-	}
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printHelp(e.stdout, c)
-			return flag.ErrHelp
-		}
-		return &usageError{err.Error()}
-	}
-	return c.run(e, fs, fs.Args())
-}
-
-// find returns the longest command name that prefixes args, and the
-// remaining arguments.
-func find(args []string) (*command, []string) {
-	for n := len(args); n > 0; n-- {
-		if c, ok := commands[strings.Join(args[:n], " ")]; ok {
-			return c, args[n:]
-		}
-	}
-	return nil, nil
-}
-
-// groupOf lists the subcommands of a group word such as "policy".
-func groupOf(word string) []string {
-	var subs []string
-	for name := range commands {
-		if strings.HasPrefix(name, word+" ") {
-			subs = append(subs, name)
-		}
-	}
-	sort.Strings(subs)
-	return subs
-}
-
-func printIndex(w io.Writer) {
-	fmt.Fprintf(w, "Truce computes on data that its owners will not show each other.\n\nUsage: truce COMMAND [flags] [args]\n\nCommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-24s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintf(w, "\nRun \"truce help COMMAND\" or \"truce COMMAND --help\" for details.\n")
-}
-
-func printHelp(w io.Writer, c *command) {
-	fmt.Fprintf(w, "Usage: truce %s %s\n\n%s\n", c.name, c.args, c.summary)
-	if c.help != "" {
-		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.help))
-	}
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	if c.flags != nil {
-		c.flags(fs)
-	}
-	has := false
-	fs.VisitAll(func(*flag.Flag) { has = true })
-	if has {
-		fmt.Fprintf(w, "\nFlags:\n")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-	}
+// helpText is the help of the command name (such as "policy new"), in
+// which {{client flags}} stands for the help of the client flags.
+func helpText(name string) string {
+	return strings.ReplaceAll(helpFile(strings.ReplaceAll(name, " ", "-")), "{{client flags}}", clientFlagsHelp)
 }
 
 // noArgs is for commands that take no positional arguments.
-func noArgs(args []string) error {
-	if len(args) > 0 {
-		return usagef("unexpected argument %q", args[0])
+func noArgs(args []string) error { return cli.NoArgs(args) }
+
+// readInput reads the file name, or stdin for "-", at most limit+1 bytes
+// so that the caller can refuse a larger one; what names it in errors,
+// hint says what to give instead of a file that cannot be opened.
+func readInput(e *env, name string, limit int64, what, hint string) ([]byte, error) {
+	var rd io.Reader = e.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("reading the %s: %w", what, err), "%s", hint)
+		}
+		defer f.Close()
+		rd = f
 	}
-	return nil
+	data, err := io.ReadAll(io.LimitReader(rd, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s: %w", what, err)
+	}
+	return data, nil
 }

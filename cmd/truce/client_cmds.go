@@ -3,154 +3,60 @@ package main
 import (
 	"crypto/ecdsa"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"github.com/truce-project/truce/api"
-	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/client"
-	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/atomicfile"
+	"github.com/truce-project/truce/internal/clientconf"
+	"github.com/truce-project/truce/internal/textreport"
 	"github.com/truce-project/truce/policy"
 )
 
 // clientFlags are the flags every command that talks to an enclave takes.
-type clientFlags struct {
-	policy, cert, key, addr string
-	known                   string
-	refuseNew               bool
-}
+type clientFlags struct{ clientconf.Config }
 
-const clientFlagsHelp = `
-The policy, certificate and key may also be given as $TRUCE_POLICY,
-$TRUCE_IDENTITY and $TRUCE_KEY. Before sending anything the client checks
-that the enclave's certificate chains to the attestation service CA the
-policy pins, names a measurement the policy trusts, and is for this very
-policy; then it checks the enclave's copy of the policy byte for byte or,
-if the enclave's policy has changed since, that every change from its first
-policy was approved by the quorum of the policy before it and that this
-policy is one of them (docs/trust-lifecycle.md).
-
-The client remembers, per policy, the enclave instance it met (its key's
-SHA-256) in a known-enclaves record, like SSH's known_hosts: --known-enclaves
-FILE, else $TRUCE_KNOWN_ENCLAVES, else $XDG_CONFIG_HOME/truce/known_enclaves
-or ~/.config/truce/known_enclaves ("off" keeps none). Meeting another
-instance than last time means the host started the enclave again, with
-empty files, fresh data-use budgets and a new audit log: the client warns
-and goes on (--refuse-new-enclave: it stops after reading the enclave's
-policy, before sending any data).`
+// clientFlagsHelp ends the help of every command that talks to an enclave.
+var clientFlagsHelp = helpFile("client-flags")
 
 func (c *clientFlags) declare(fs *flag.FlagSet) {
-	fs.StringVar(&c.policy, "policy", "", "policy `file` ($TRUCE_POLICY)")
-	fs.StringVar(&c.cert, "identity", "", "your certificate `file` ($TRUCE_IDENTITY)")
-	fs.StringVar(&c.key, "key", "", "your private key `file` ($TRUCE_KEY)")
-	fs.StringVar(&c.addr, "addr", "", "host `address` to dial (default: the policy's host)")
-	fs.StringVar(&c.known, "known-enclaves", "", "known-enclaves record `file` (\"off\": none; default $"+client.KnownEnclavesEnv+" or ~/.config/truce/known_enclaves)")
-	fs.BoolVar(&c.refuseNew, "refuse-new-enclave", false, "stop before sending any data if the enclave is another instance than last time for this policy")
+	fs.StringVar(&c.Policy, "policy", "", "policy `file` ($TRUCE_POLICY)")
+	fs.StringVar(&c.Cert, "identity", "", "your certificate `file` ($TRUCE_IDENTITY)")
+	fs.StringVar(&c.Key, "key", "", "your private key `file` ($TRUCE_KEY)")
+	fs.StringVar(&c.Addr, "addr", "", "host `address` to dial (default: the policy's host)")
+	fs.StringVar(&c.Known, "known-enclaves", "", "known-enclaves record `file` (\"off\": none; default $"+client.KnownEnclavesEnv+" or ~/.config/truce/known_enclaves)")
+	fs.BoolVar(&c.RefuseNew, "refuse-new-enclave", false, "stop before sending any data if the enclave is another instance than last time for this policy")
 }
 
-// knownEnclaves is the dial option that checks the enclave against the
-// known-enclaves record: a new instance is a warning on stderr, or with
-// --refuse-new-enclave an error.
-func (c *clientFlags) knownEnclaves(e *env) []client.Option {
-	path := c.known
-	if path == "" {
-		path = client.DefaultKnownEnclavesPath(e.getenv)
-	}
-	if path == "" || path == "off" {
-		return nil
-	}
-	// A record that cannot be kept (no writable home) must not stop the
-	// command: it warns, and the command runs without it.
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		fmt.Fprintf(e.stderr, "truce: warning: no known-enclaves record, so a restarted enclave goes unnoticed: %v\nhint: give --known-enclaves FILE, or $%s=off to keep none\n", err, client.KnownEnclavesEnv)
-		return nil
-	}
-	k := &client.KnownEnclaves{Path: path}
-	return []client.Option{client.WithKnownEnclaves(k, func(ch *client.EnclaveChangedError) error {
-		if c.refuseNew {
-			return withHint(ch, "%s; to accept it, run again without --refuse-new-enclave", client.Hint(ch))
-		}
-		fmt.Fprintf(e.stderr, "truce: WARNING: %v\nhint: %s (recorded in %s; this warning is not repeated for this instance)\n", ch, client.Hint(ch), path)
-		return nil
-	})}
+// conf is the flags as a clientconf.Config, reading e's environment and
+// warning on e's stderr.
+func (c *clientFlags) conf(e *env) *clientconf.Config {
+	c.Getenv, c.Warn = e.Getenv, e.Stderr
+	return &c.Config
 }
 
 // check fills the flags from the environment and reports a missing one.
-func (c *clientFlags) check(e *env) error {
-	for _, f := range []struct {
-		v    *string
-		env  string
-		flag string
-	}{{&c.policy, "TRUCE_POLICY", "--policy"}, {&c.cert, "TRUCE_IDENTITY", "--identity"}, {&c.key, "TRUCE_KEY", "--key"}} {
-		if *f.v == "" {
-			*f.v = e.getenv(f.env)
-		}
-		if *f.v == "" {
-			return usagef("%s is required (or set $%s)", f.flag, f.env)
-		}
-	}
-	return nil
-}
+func (c *clientFlags) check(e *env) error { return c.conf(e).Complete() }
 
 // dial loads the policy and identity and opens a verified session.
 func (c *clientFlags) dial(e *env) (*client.Session, *policy.Policy, error) {
-	if err := c.check(e); err != nil {
-		return nil, nil, err
-	}
-	pol, err := loadPolicy(c.policy)
-	if err != nil {
-		return nil, nil, err
-	}
-	id, err := identity.Load(c.cert, c.key)
-	if err != nil {
-		return nil, nil, withHint(fmt.Errorf("loading your identity: %w", err), "give your certificate with --identity and its key with --key (truce identity new NAME makes them)")
-	}
-	opts := c.knownEnclaves(e)
-	if c.addr != "" {
-		opts = append(opts, client.WithAddr(c.addr))
-	}
-	s, err := client.Dial(e.ctx, pol, id, opts...)
-	if err != nil {
-		return nil, nil, clientError(err)
-	}
-	return s, pol, nil
+	return clientconf.Dial(e.Ctx, c.conf(e))
 }
 
 // clientError attaches what to do to an error from the client SDK.
-func clientError(err error) error {
-	var v *attest.Verdict
-	if errors.As(err, &v) && v.Hint != "" {
-		return withHint(err, "%s", v.Hint)
-	}
-	if h := client.Hint(err); h != "" {
-		return withHint(err, "%s", h)
-	}
-	switch {
-	case errors.Is(err, attest.ErrUntrustedMeasurement):
-		return withHint(err, "the enclave runs a runtime build the policy does not pin: nothing was sent; check the measurement with \"truce measure\" and the policy")
-	case errors.Is(err, attest.ErrPolicyMismatch):
-		return withHint(err, "the enclave was attested for another policy: nothing was sent; check you have the policy the host serves")
-	case errors.Is(err, attest.ErrBadChain):
-		return withHint(err, "the enclave's certificate does not chain to the policy's attestation CA or has expired: nothing was sent")
-	case errors.Is(err, attest.ErrSimulated):
-		return withHint(err, "the enclave is simulated and the policy does not allow sim: nothing was sent")
-	}
-	return err
-}
+func clientError(err error) error { return clientconf.Advise(err) }
 
 // progress wraps r or w with a progress bar on stderr when stderr is a
 // terminal; size -1 means unknown.
 func progress(e *env, size int64, what string) *progressbar.ProgressBar {
-	f, ok := e.stderr.(*os.File)
+	f, ok := e.Stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
@@ -158,29 +64,22 @@ func progress(e *env, size int64, what string) *progressbar.ProgressBar {
 		progressbar.OptionShowBytes(true), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100e6))
 }
 
-func uploadCommand(name, verb string, appendMode bool) {
+func uploadCommand(name, verb string, appendMode bool) *command {
 	var cf clientFlags
-	register(&command{
-		name:    name,
-		args:    "[flags] LOCALFILE|- GUESTPATH",
-		summary: verb + " a file in the enclave",
-		help: fmt.Sprintf(`%ss LOCALFILE ("-" for stdin) to GUESTPATH in the enclave's file system,
-streaming it; the policy must grant your identity %q on GUESTPATH. A
-program's bytes must match the hash the policy pins.
-%s
-
-Example:
-  truce %s --policy policy.json --identity alice.crt --key alice.key \
-      share-0.dat /input/shamir-0.dat`, verb, map[bool]string{false: "w", true: "a"}[appendMode], clientFlagsHelp, name),
-		flags: cf.declare,
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+	return &command{
+		Name:    name,
+		Args:    "[flags] LOCALFILE|- GUESTPATH",
+		Summary: verb + " a file in the enclave",
+		Help:    fmt.Sprintf(helpFile("upload"), verb, map[bool]string{false: "w", true: "a"}[appendMode], clientFlagsHelp, name),
+		Flags:   cf.declare,
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 2 {
 				return usagef("give LOCALFILE (or -) and GUESTPATH")
 			}
 			if err := cf.check(e); err != nil {
 				return err
 			}
-			var in io.Reader = e.stdin
+			var in io.Reader = e.Stdin
 			size := int64(-1)
 			if args[0] != "-" {
 				f, err := os.Open(args[0])
@@ -205,48 +104,42 @@ Example:
 			}
 			var fi *client.FileInfo
 			if appendMode {
-				fi, err = s.Append(e.ctx, args[1], in)
+				fi, err = s.Append(e.Ctx, args[1], in)
 			} else {
-				fi, err = s.Put(e.ctx, args[1], in)
+				fi, err = s.Put(e.Ctx, args[1], in)
 			}
 			if err != nil {
 				return clientError(err)
 			}
 			if fi.SHA256 != "" {
-				fmt.Fprintf(e.stdout, "%s %s: %d bytes, sha256 %s\n", map[bool]string{false: "wrote", true: "appended to"}[appendMode], fi.Path, fi.Size, fi.SHA256)
+				fmt.Fprintf(e.Stdout, "%s %s: %d bytes, sha256 %s\n", map[bool]string{false: "wrote", true: "appended to"}[appendMode], fi.Path, fi.Size, fi.SHA256)
 			} else {
-				fmt.Fprintf(e.stdout, "appended %d bytes to %s (you may not read it: neither its size nor a hash of the whole is shown)\n", fi.Size, fi.Path)
+				fmt.Fprintf(e.Stdout, "appended %d bytes to %s (you may not read it: neither its size nor a hash of the whole is shown)\n", fi.Size, fi.Path)
 			}
 			if fi.Salt != "" {
 				// The file's version is named by commitment in the audit
 				// log and receipts; only its writer and readers get the salt.
-				fmt.Fprintf(e.stdout, "commitment %s, salt %s\n", fi.Commitment, fi.Salt)
-				fmt.Fprintf(e.stdout, "keep the salt to check a receipt names these bytes: truce receipt verify --input %s=%s:LOCALFILE …\n", fi.Path, fi.Salt)
+				fmt.Fprintf(e.Stdout, "commitment %s, salt %s\n", fi.Commitment, fi.Salt)
+				fmt.Fprintf(e.Stdout, "keep the salt to check a receipt names these bytes: truce receipt verify --input %s=%s:LOCALFILE …\n", fi.Path, fi.Salt)
 			}
 			return nil
 		},
-	})
+	}
 }
 
-func init() {
-	uploadCommand("put", "write", false)
-	uploadCommand("append", "append", true)
+// clientCommands are the commands of client_cmds.go.
+func clientCommands() (cs []*command) {
+	cs = append(cs, uploadCommand("put", "write", false))
+	cs = append(cs, uploadCommand("append", "append", true))
 
 	var getFlags clientFlags
-	register(&command{
-		name:    "get",
-		args:    "[flags] GUESTPATH [LOCALFILE|-]",
-		summary: "read a file from the enclave",
-		help: `Reads GUESTPATH from the enclave into LOCALFILE (default "-", stdout),
-streaming it and checking it against the SHA-256 the enclave sends; a file
-that does not check is not kept. The policy must grant your identity "r".
-` + clientFlagsHelp + `
-
-Example:
-  truce get --policy policy.json --identity dave.crt --key dave.key \
-      /output/shamir.dat secret.txt`,
-		flags: getFlags.declare,
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+	cs = append(cs, &command{
+		Name:    "get",
+		Args:    "[flags] GUESTPATH [LOCALFILE|-]",
+		Summary: "read a file from the enclave",
+		Help:    helpText("get"),
+		Flags:   getFlags.declare,
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return usagef("give GUESTPATH and optionally LOCALFILE")
 			}
@@ -260,32 +153,28 @@ Example:
 			}
 			defer s.Close()
 			if dest == "-" {
-				_, err := s.Get(e.ctx, args[0], e.stdout)
+				_, err := s.Get(e.Ctx, args[0], e.Stdout)
 				return clientError(err)
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*")
+			var fi *client.FileInfo
+			var getErr error
+			err = atomicfile.WriteFrom(dest, 0o600, func(w io.Writer) error {
+				if bar := progress(e, -1, "downloading"); bar != nil {
+					w = io.MultiWriter(w, bar)
+					defer bar.Finish()
+				}
+				fi, getErr = s.Get(e.Ctx, args[0], w)
+				return getErr
+			})
+			if getErr != nil {
+				return clientError(getErr)
+			}
 			if err != nil {
-				return withHint(fmt.Errorf("creating %s: %w", dest, err), "choose a writable place for LOCALFILE")
+				return withHint(err, "choose a writable place for LOCALFILE")
 			}
-			defer os.Remove(tmp.Name())
-			var w io.Writer = tmp
-			if bar := progress(e, -1, "downloading"); bar != nil {
-				w = io.MultiWriter(tmp, bar)
-				defer bar.Finish()
-			}
-			fi, err := s.Get(e.ctx, args[0], w)
-			if cerr := tmp.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("writing %s: %w", dest, cerr)
-			}
-			if err != nil {
-				return clientError(err)
-			}
-			if err := os.Rename(tmp.Name(), dest); err != nil {
-				return fmt.Errorf("saving %s: %w", dest, err)
-			}
-			fmt.Fprintf(e.stderr, "read %s: %d bytes, sha256 %s → %s\n", fi.Path, fi.Size, fi.SHA256, dest)
+			fmt.Fprintf(e.Stderr, "read %s: %d bytes, sha256 %s → %s\n", fi.Path, fi.Size, fi.SHA256, dest)
 			if fi.Salt != "" {
-				fmt.Fprintf(e.stderr, "commitment %s, salt %s (check a receipt: truce receipt verify --output %s=%s:%s …)\n", fi.Commitment, fi.Salt, fi.Path, fi.Salt, dest)
+				fmt.Fprintf(e.Stderr, "commitment %s, salt %s (check a receipt: truce receipt verify --output %s=%s:%s …)\n", fi.Commitment, fi.Salt, fi.Path, fi.Salt, dest)
 			}
 			return nil
 		},
@@ -294,25 +183,17 @@ Example:
 	var execFlags clientFlags
 	var execReceipt string
 	var execJSON bool
-	register(&command{
-		name:    "exec",
-		args:    "[flags] GUESTPATH",
-		summary: "run a program in the enclave",
-		help: `Runs the program at GUESTPATH in the enclave (your identity needs "x" on
-it, and the program's inputs must all be uploaded). Prints the program's
-output and outcome; with --receipt saves the signed receipt (check it
-with "truce receipt verify"). Exits 1 if the program failed.
-` + clientFlagsHelp + `
-
-Example:
-  truce exec --policy policy.json --identity dave.crt --key dave.key \
-      --receipt receipt.json /program/shamir.wasm`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "exec",
+		Args:    "[flags] GUESTPATH",
+		Summary: "run a program in the enclave",
+		Help:    helpText("exec"),
+		Flags: func(fs *flag.FlagSet) {
 			execFlags.declare(fs)
 			fs.StringVar(&execReceipt, "receipt", "", "save the run's receipt to `file`")
 			fs.BoolVar(&execJSON, "json", false, "print the whole run result as JSON")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("give the program's GUESTPATH")
 			}
@@ -321,7 +202,7 @@ Example:
 				return err
 			}
 			defer s.Close()
-			rr, err := s.Run(e.ctx, args[0])
+			rr, err := s.Run(e.Ctx, args[0])
 			if rr != nil {
 				if werr := showRun(e, rr, execReceipt, execJSON); werr != nil {
 					return werr
@@ -334,19 +215,17 @@ Example:
 	var pipeFlags clientFlags
 	var pipeReceipt string
 	var pipeJSON bool
-	register(&command{
-		name:    "pipeline",
-		args:    "[flags] NAME",
-		summary: "run a pipeline of programs in the enclave",
-		help: `Runs the policy's pipeline NAME: its programs one after another. Prints
-each step's outcome; with --receipt saves the pipeline's signed receipt.
-` + clientFlagsHelp,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "pipeline",
+		Args:    "[flags] NAME",
+		Summary: "run a pipeline of programs in the enclave",
+		Help:    helpText("pipeline"),
+		Flags: func(fs *flag.FlagSet) {
 			pipeFlags.declare(fs)
 			fs.StringVar(&pipeReceipt, "receipt", "", "save the pipeline's receipt to `file`")
 			fs.BoolVar(&pipeJSON, "json", false, "print the whole pipeline result as JSON")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("give the pipeline's NAME")
 			}
@@ -355,17 +234,17 @@ each step's outcome; with --receipt saves the pipeline's signed receipt.
 				return err
 			}
 			defer s.Close()
-			pr, err := s.RunPipeline(e.ctx, args[0])
+			pr, err := s.RunPipeline(e.Ctx, args[0])
 			if err != nil {
 				return clientError(err)
 			}
 			if pipeJSON {
-				enc := json.NewEncoder(e.stdout)
+				enc := json.NewEncoder(e.Stdout)
 				enc.SetIndent("", "  ")
 				enc.Encode(pr)
 			} else {
 				for i, st := range pr.Steps {
-					fmt.Fprintf(e.stdout, "step %d %s: %s, exit code %d\n", i+1, st.Program, st.Outcome, st.ExitCode)
+					fmt.Fprintf(e.Stdout, "step %d %s: %s, exit code %d\n", i+1, st.Program, st.Outcome, st.ExitCode)
 				}
 			}
 			return saveReceipt(e, pipeReceipt, &pr.Receipt)
@@ -374,22 +253,16 @@ each step's outcome; with --receipt saves the pipeline's signed receipt.
 
 	var auditFlags clientFlags
 	var auditJSON bool
-	register(&command{
-		name:    "audit",
-		args:    "[flags]",
-		summary: "print and check the enclave's audit log",
-		help: `Fetches the enclave's hash-chained audit log (who did what, when, with
-which commitments and outcome), page by page, checks the chain and the
-enclave's signed checkpoint of it, and prints it. Files are named by salted
-commitments that only their writers and readers can open. The enclave
-keeps its log within a memory budget: the oldest entries are folded away,
-and the first entry kept chains to them by the hash the checkpoint states.
-` + clientFlagsHelp,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "audit",
+		Args:    "[flags]",
+		Summary: "print and check the enclave's audit log",
+		Help:    helpText("audit"),
+		Flags: func(fs *flag.FlagSet) {
 			auditFlags.declare(fs)
 			fs.BoolVar(&auditJSON, "json", false, "print the log as JSON")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -398,57 +271,36 @@ and the first entry kept chains to them by the hash the checkpoint states.
 				return err
 			}
 			defer s.Close()
-			l, err := s.Audit(e.ctx)
+			l, err := s.Audit(e.Ctx)
 			if err != nil {
 				return clientError(err)
 			}
-			from, prev := uint64(0), audit.Genesis
-			if l.Checkpoint != nil {
-				from, prev = l.Checkpoint.From, l.Checkpoint.Prev
+			var pub *ecdsa.PublicKey
+			if _, chain := s.Enclave(); len(chain) > 0 {
+				pub, _ = chain[0].PublicKey.(*ecdsa.PublicKey)
 			}
-			if err := audit.VerifySegment(l.Entries, from, prev); err != nil {
+			checked, err := audit.VerifyServed(l.Entries, l.Head, l.Checkpoint, pub)
+			if err != nil {
 				return withHint(fmt.Errorf("the audit log does not check: %w", err), "do not trust this enclave's log")
 			}
-			if n := len(l.Entries); n > 0 && l.Entries[n-1].Hash != l.Head {
-				return withHint(fmt.Errorf("the audit log's head %s is not its last entry", l.Head), "do not trust this enclave's log")
-			}
-			signed := ""
-			if l.Checkpoint != nil {
-				var pub *ecdsa.PublicKey
-				if _, chain := s.Enclave(); len(chain) > 0 {
-					pub, _ = chain[0].PublicKey.(*ecdsa.PublicKey)
-				}
-				if err := audit.VerifyCheckpoint(l.Checkpoint, pub, l.Entries); err != nil {
-					return withHint(fmt.Errorf("the audit log does not check: %w", err), "do not trust this enclave's log")
-				}
-				signed = ", signed by the enclave"
-			}
 			if auditJSON {
-				enc := json.NewEncoder(e.stdout)
+				enc := json.NewEncoder(e.Stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(l)
 			}
-			for _, en := range l.Entries {
-				fmt.Fprintf(e.stdout, "%d %s %-8s %-9s %s %s\n", en.Seq, en.Time.UTC().Format("15:04:05.000"), en.Principal, en.Action, en.Path, en.Outcome)
-			}
-			fmt.Fprintf(e.stdout, "%d entries, chain checks%s, head %s\n", len(l.Entries), signed, l.Head)
-			if from > 0 {
-				fmt.Fprintf(e.stdout, "the %d entries before entry %d were folded away; entry %d follows %s\n", from, from, from, prev)
-			}
+			textreport.AuditLog(e.Stdout, l, checked)
 			return nil
 		},
 	})
 
 	var shutFlags clientFlags
-	register(&command{
-		name:    "shutdown",
-		args:    "[flags]",
-		summary: "ask the enclave to wipe its state and stop",
-		help: `Asks the enclave to wipe its files, audit log and key and stop. The policy
-must allow your identity to (see the runtime's rules).
-` + clientFlagsHelp,
-		flags: shutFlags.declare,
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+	cs = append(cs, &command{
+		Name:    "shutdown",
+		Args:    "[flags]",
+		Summary: "ask the enclave to wipe its state and stop",
+		Help:    helpText("shutdown"),
+		Flags:   shutFlags.declare,
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -456,31 +308,24 @@ must allow your identity to (see the runtime's rules).
 			if err != nil {
 				return err
 			}
-			if err := s.Shutdown(e.ctx); err != nil {
+			if err := s.Shutdown(e.Ctx); err != nil {
 				return clientError(err)
 			}
-			fmt.Fprintln(e.stdout, "the enclave is shutting down; its state is wiped")
+			fmt.Fprintln(e.Stdout, "the enclave is shutting down; its state is wiped")
 			return nil
 		},
 	})
+	return cs
 }
 
 // showRun prints a run's result and saves its receipt.
 func showRun(e *env, rr *api.RunResult, receiptFile string, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(e.stdout)
+		enc := json.NewEncoder(e.Stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(rr)
 	} else {
-		e.stdout.Write(rr.Stdout)
-		if len(rr.Stderr) > 0 {
-			e.stderr.Write(rr.Stderr)
-		}
-		msg := ""
-		if rr.Message != "" {
-			msg = " (" + strings.TrimSpace(rr.Message) + ")"
-		}
-		fmt.Fprintf(e.stderr, "%s: %s, exit code %d%s\n", rr.Program, rr.Outcome, rr.ExitCode, msg)
+		textreport.Run(e.Stdout, e.Stderr, rr)
 	}
 	return saveReceipt(e, receiptFile, &rr.Receipt)
 }
@@ -494,9 +339,9 @@ func saveReceipt(e *env, file string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encoding the receipt: %w", err)
 	}
-	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.Write(file, append(b, '\n'), 0o644); err != nil {
 		return withHint(fmt.Errorf("saving the receipt: %w", err), "choose a writable --receipt file")
 	}
-	fmt.Fprintf(e.stderr, "receipt saved to %s (check it with: truce receipt verify --policy POLICY %s)\n", file, file)
+	fmt.Fprintf(e.Stderr, "receipt saved to %s (check it with: truce receipt verify --policy POLICY %s)\n", file, file)
 	return nil
 }

@@ -1,55 +1,28 @@
 package main
 
 import (
-	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/attest/sim"
-	"github.com/truce-project/truce/attest/verifiers"
-	simprovider "github.com/truce-project/truce/internal/provider/sim"
-	platforms "github.com/truce-project/truce/platform"
+	"github.com/truce-project/truce/internal/atomicfile"
+	"github.com/truce-project/truce/internal/evidence"
 )
 
-func init() {
-	register(&command{
-		name:    "evidence verify",
-		args:    "--platform P [--device-pub FILE] [--collateral FILE] [--key FILE] [--product NAME] [--nonce HEX] [--at TIME] FILE",
-		summary: "check attestation evidence offline and print its claims",
-		help: `Verifies the evidence in FILE (raw bytes, or base64 text) as the attestation
-service would, without a server, and prints what it claims: platform,
-measurement, report data and the platform's further claims. For debugging
-attestation.
-
-FILE holds the platform's native bytes, or base64 or hex text of them.
---nonce compares the 64 report-data bytes the evidence is bound to (see
-attest.ReportData) with HEX. --at verifies as of an RFC 3339 time.
-Simulated evidence is checked against the device public key, by default
-$TRUCE_SIM_DEVICE_PUB. --collateral gives the vendor's verification
-collateral as one JSON file (SGX, TDX); --key gives endorsement key material
-that is not built in (SEV-SNP: the VCEK or VLEK certificate, also --vcek;
-PSA: the attestation public key); --product names the processor family
-(SEV-SNP: milan, genoa, …). --allow-debug accepts debug enclaves.
-
-It prints what the evidence says, including its TCB components (snp, tdx,
-sgx) and the freshness of the vendor collateral used. With --policy FILE it
-also applies that policy's rules on runtimes, as the attestation service
-does: the measurement is not revoked, is pinned with every extra pin, and
-every TCB component is at least the policy's minimum_tcb; a refused rule is
-shown with the claim, expected and actual values.
-
-Example:
-  truce evidence verify --platform sim --device-pub pas/device.pub token.cbor`,
-		flags: func(fs *flag.FlagSet) {
-			fs.String("platform", "", "platform of the evidence: "+strings.Join(verifiablePlatforms(), ", "))
+// evidenceCommands are the commands of evidence.go.
+func evidenceCommands() (cs []*command) {
+	cs = append(cs, &command{
+		Name:    "evidence verify",
+		Args:    "--platform P [--device-pub FILE] [--collateral FILE] [--key FILE] [--product NAME] [--nonce HEX] [--at TIME] FILE",
+		Summary: "check attestation evidence offline and print its claims",
+		Help:    helpText("evidence verify"),
+		Flags: func(fs *flag.FlagSet) {
+			fs.String("platform", "", "platform of the evidence: "+strings.Join(evidence.Platforms(), ", "))
 			fs.String("device-pub", "", "simulated device public key `file` (default $TRUCE_SIM_DEVICE_PUB)")
 			fs.String("collateral", "", "vendor verification collateral JSON `file` (sgx, tdx)")
 			fs.String("key", "", "endorsement key or certificate `file`, DER or PEM (snp VCEK/VLEK, psa key)")
@@ -60,25 +33,23 @@ Example:
 			fs.String("at", "", "verify as of this RFC 3339 `time` (default now)")
 			fs.String("policy", "", "also apply this policy `file`'s rules on runtimes (revoked, measurement, minimum TCB)")
 		},
-		run: runEvidenceVerify,
+		Run: runEvidenceVerify,
 	})
-	register(&command{
-		name:    "evidence new",
-		args:    "--platform sim --device-key FILE --measurement HEX --report-data HEX -o FILE",
-		summary: "make simulated evidence, for debugging",
-		help: `Signs a simulated-platform token with the device key, as the runtime does
-on the simulated platform, reporting the given measurement over the given
-64 report-data bytes. Only the simulated platform can be made this way;
-what it makes is never hardware-backed.`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "evidence new",
+		Args:    "--platform sim --device-key FILE --measurement HEX --report-data HEX -o FILE",
+		Summary: "make simulated evidence, for debugging",
+		Help:    helpText("evidence new"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("platform", "sim", "platform: only sim")
 			fs.String("device-key", "", "simulated device key `file` (truce pas init writes one)")
 			fs.String("measurement", "", "runtime measurement, `hex` (for sim: the SHA-256 of the runtime executable)")
 			fs.String("report-data", "", "64 bytes of report data, 128 `hex` digits")
 			fs.String("o", "", "output `file` for the token")
 		},
-		run: runEvidenceNew,
+		Run: runEvidenceNew,
 	})
+	return cs
 }
 
 func flagString(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
@@ -130,87 +101,38 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 		}
 		want = b
 	}
-	var v attest.Verifier
-	switch platform {
-	case attest.SimPlatform:
-		pubFile := flagString(fs, "device-pub")
-		if pubFile == "" {
-			pubFile = e.getenv("TRUCE_SIM_DEVICE_PUB")
-		}
-		if pubFile == "" {
-			return withHint(usagef("platform sim needs the device public key"), "give --device-pub FILE (truce pas init wrote device.pub) or set TRUCE_SIM_DEVICE_PUB")
-		}
-		pub, err := sim.LoadPublic(pubFile)
-		if err != nil {
-			return withHint(fmt.Errorf("%s: %w", pubFile, err), "give the device.pub that truce pas init wrote")
-		}
-		v = sim.NewVerifier(pub)
-	default:
-		var err error
-		if v, err = verifiers.All(verifiers.Options{}).Get(platform); err != nil {
-			return withHint(err, "this build verifies only: %s", strings.Join(verifiablePlatforms(), ", "))
-		}
+	v, err := verifier(e, platform, flagString(fs, "device-pub"), usagef("platform sim needs the device public key"),
+		"this build verifies only: "+strings.Join(evidence.Platforms(), ", "))
+	if err != nil {
+		return err
 	}
 	ev, err := readEvidence(args[0])
 	if err != nil {
 		return err
 	}
-	c, err := v.Verify(ev, opts)
-	if err != nil {
-		if errors.Is(err, attest.ErrBadEvidence) {
-			return withHint(err, "the evidence was altered, truncated, or signed by another device than the one given")
-		}
+	c, err := evidence.Check(ev, v, opts, want)
+	switch {
+	case errors.Is(err, attest.ErrBadEvidence):
+		return withHint(err, "the evidence was altered, truncated, or signed by another device than the one given")
+	case errors.Is(err, attest.ErrBinding):
+		return withHint(err, "the evidence was made for another key, policy or nonce")
+	case err != nil:
 		return err
 	}
-	if want != nil && string(want) != string(c.ReportData[:]) {
-		return withHint(fmt.Errorf("%w: report data is %x, --nonce wants %x", attest.ErrBinding, c.ReportData, want),
-			"the evidence was made for another key, policy or nonce")
-	}
-	fmt.Fprintf(e.stdout, "evidence verifies\nplatform: %s\n", c.Platform)
-	if c.Simulated {
-		fmt.Fprintf(e.stdout, "simulated: yes (NOT hardware-backed)\n")
-	} else {
-		fmt.Fprintf(e.stdout, "simulated: no\n")
-	}
-	fmt.Fprintf(e.stdout, "measurement: %s\nreport_data: %s\n", hex.EncodeToString(c.Measurement), hex.EncodeToString(c.ReportData[:]))
-	keys := make([]string, 0, len(c.Details))
-	for k := range c.Details {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(e.stdout, "%s: %s\n", k, c.Details[k])
-	}
-	if spec, _ := platforms.Lookup(c.Platform); len(c.TCB) > 0 {
-		var parts []string
-		for _, name := range spec.TCB {
-			if v, ok := c.TCB[name]; ok {
-				parts = append(parts, fmt.Sprintf("%s %d", name, v))
-			}
-		}
-		fmt.Fprintf(e.stdout, "tcb: %s\n", strings.Join(parts, ", "))
-	}
-	for _, f := range c.Collateral {
-		fmt.Fprintf(e.stdout, "collateral: %s\n", f.At(opts.Time()))
-	}
+	evidence.WriteClaims(e.Stdout, c, opts.Time())
 	if polFile := flagString(fs, "policy"); polFile != "" {
 		pol, err := loadPolicy(polFile)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "policy %q (%s):\n", pol.Name, pol.HashHex())
+		fmt.Fprintf(e.Stdout, "policy %q (%s):\n", pol.Name, pol.HashHex())
 		steps := attest.CheckRuntime(pol, attest.RuntimeOf(c), opts.Time())
-		printSteps(e.stdout, steps)
+		evidence.WriteSteps(e.Stdout, steps)
 		if err := attest.Refusal(steps); err != nil {
 			return clientError(fmt.Errorf("the policy refuses this evidence: %w", err))
 		}
 	}
 	return nil
-}
-
-// verifiablePlatforms lists the platforms "evidence verify" knows.
-func verifiablePlatforms() []string {
-	return verifiers.Names()
 }
 
 // readEvidence reads raw evidence, or hex or base64 text of it.
@@ -219,25 +141,7 @@ func readEvidence(path string) ([]byte, error) {
 	if err != nil {
 		return nil, withHint(fmt.Errorf("reading evidence: %w", err), "give the evidence file")
 	}
-	return decodeEvidenceText(b), nil
-}
-
-// decodeEvidenceText returns the bytes b spells as hex or base64 text, or b
-// itself when it is neither (native binary evidence).
-func decodeEvidenceText(b []byte) []byte {
-	t := strings.Join(strings.Fields(string(b)), "")
-	if t == "" {
-		return b
-	}
-	if d, err := hex.DecodeString(t); err == nil {
-		return d
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if d, err := enc.DecodeString(t); err == nil {
-			return d
-		}
-	}
-	return b
+	return evidence.Decode(b), nil
 }
 
 func runEvidenceNew(e *env, fs *flag.FlagSet, args []string) error {
@@ -259,17 +163,15 @@ func runEvidenceNew(e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil || len(rdb) != 64 {
 		return usagef("--report-data must be 64 bytes in hex (128 digits)")
 	}
-	dev, err := simprovider.LoadDevice(keyFile)
-	if err != nil {
+	ev, err := evidence.NewSim(keyFile, m, [64]byte(rdb))
+	if errors.Is(err, evidence.ErrDeviceKey) {
 		return withHint(err, "give the device.key that truce pas init wrote")
-	}
-	ev, err := simprovider.NewProvider(dev, m).Evidence(context.Background(), [64]byte(rdb))
-	if err != nil {
+	} else if err != nil {
 		return err
 	}
-	if err := os.WriteFile(out, ev, 0o644); err != nil {
+	if err := atomicfile.Write(out, ev, 0o644); err != nil {
 		return fmt.Errorf("writing evidence: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "wrote %d bytes of SIMULATED evidence to %s\n", len(ev), out)
+	fmt.Fprintf(e.Stdout, "wrote %d bytes of SIMULATED evidence to %s\n", len(ev), out)
 	return nil
 }

@@ -3,53 +3,28 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/truce-project/truce/attest"
-	"github.com/truce-project/truce/attest/verifiers"
 	"github.com/truce-project/truce/bundle"
-	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/atomicfile"
 )
 
-func init() {
+// exportCommands are the commands of export.go.
+func exportCommands() (cs []*command) {
 	var cf clientFlags
 	var out, devicePub string
-	register(&command{
-		name:    "export",
-		args:    "-o BUNDLE [flags]",
-		summary: "write the enclave's audit bundle: policy, attestation, audit log, receipts",
-		help: `Dials the enclave, checks it as every client command does, and writes one
-file, the audit bundle, that anyone can check offline with
-"truce audit verify": the enclave's chain of policies (the first policy
-and every approved successor, their exact bytes and approvals), the
-enclave's certificate chain and attestation evidence, its hash-chained
-audit log with the enclave's signed checkpoint of it, and the receipts of
-its runs. The bundle is signed with your key and names you as its exporter;
-you must be a principal of the enclave's current policy.
-
-You get the receipts you may read under the policy each run was made
-under: those of programs you could run, or whose every output you could
-read. The receipts of other runs are listed as withheld, by the digest
-their audit entry names; the audit log still shows who ran what, when,
-and how it ended. If the policy changes while you export, export again.
-
-Before writing, truce checks the bundle as "truce audit verify" would; the
-evidence too where it can (on sim with --device-pub). The file is written
-whole or not at all; "-o -" writes to stdout.
-` + clientFlagsHelp + `
-
-Example:
-  truce export --policy policy.json --identity dave.crt --key dave.key \
-      -o audit-bundle.json
-  truce audit verify --device-pub pas/device.pub audit-bundle.json`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "export",
+		Args:    "-o BUNDLE [flags]",
+		Summary: "write the enclave's audit bundle: policy, attestation, audit log, receipts",
+		Help:    helpText("export"),
+		Flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
 			fs.StringVar(&out, "o", "", "write the bundle to `file` (required; - for stdout)")
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file`, to check the evidence on sim before writing (default $TRUCE_SIM_DEVICE_PUB)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -61,11 +36,11 @@ Example:
 				return err
 			}
 			defer s.Close()
-			id, err := identity.Load(cf.cert, cf.key)
+			id, err := cf.conf(e).Identity()
 			if err != nil {
 				return err
 			}
-			b, err := bundle.Export(e.ctx, s, id, time.Now())
+			b, err := bundle.Export(e.Ctx, s, id, time.Now())
 			if err != nil {
 				return clientError(err)
 			}
@@ -84,65 +59,28 @@ Example:
 				return err
 			}
 			if out == "-" {
-				_, err := e.stdout.Write(data)
+				_, err := e.Stdout.Write(data)
 				return err
 			}
-			if err := writeWhole(out, data); err != nil {
+			if err := atomicfile.Write(out, data, 0o644); err != nil {
 				return withHint(fmt.Errorf("writing the bundle: %w", err), "choose a writable -o file")
 			}
 			evidence := "checked"
 			if rep.Evidence == nil {
 				evidence = "not checked here (give --device-pub on sim)"
 			}
-			fmt.Fprintf(e.stderr, "audit bundle written to %s: policy %s (chain of %d), %d audit entries, %d receipts, %d withheld from %s, evidence %s; digest %s\n",
+			fmt.Fprintf(e.Stderr, "audit bundle written to %s: policy %s (chain of %d), %d audit entries, %d receipts, %d withheld from %s, evidence %s; digest %s\n",
 				out, rep.Policy.HashHex(), len(rep.Chain), len(b.Audit.Entries), len(b.Receipts), len(b.Withheld), b.Exporter, evidence, b.Digest)
-			fmt.Fprintf(e.stderr, "check it with: truce audit verify %s\n", out)
+			fmt.Fprintf(e.Stderr, "check it with: truce audit verify %s\n", out)
 			return nil
 		},
 	})
+	return cs
 }
 
-// writeWhole writes data to file through a temporary file renamed over
-// it, so that file is either as it was or holds all of data.
-func writeWhole(file string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
-}
-
-// bundleVerifier returns the verifier for a bundle's evidence: for sim,
-// one with the device public key from devicePub or
-// $TRUCE_SIM_DEVICE_PUB; otherwise the one verifiers.All returns.
+// bundleVerifier is the verifier of a bundle's evidence, for "truce
+// export" and "truce audit verify".
 func bundleVerifier(e *env, platform, devicePub string) (attest.Verifier, error) {
-	if platform != attest.SimPlatform {
-		v, err := verifiers.All(verifiers.Options{}).Get(platform)
-		if err != nil {
-			return nil, withHint(err, "this truce cannot check %s evidence", platform)
-		}
-		return v, nil
-	}
-	if devicePub == "" {
-		devicePub = e.getenv("TRUCE_SIM_DEVICE_PUB")
-	}
-	if devicePub == "" {
-		return nil, withHint(usagef("the bundle's enclave is simulated: checking its evidence needs the simulated device's public key"), "give --device-pub FILE (truce pas init wrote device.pub)")
-	}
-	return evidenceVerifier(e, platform, devicePub)
+	return verifier(e, platform, devicePub, usagef("the bundle's enclave is simulated: checking its evidence needs the simulated device's public key"),
+		"this truce cannot check "+platform+" evidence")
 }

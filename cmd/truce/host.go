@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/clientconf"
 	"github.com/truce-project/truce/internal/host"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/paswire"
@@ -26,7 +26,8 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
-func init() {
+// hostCommands are the commands of host.go.
+func hostCommands() (cs []*command) {
 	var (
 		policies                                           stringList
 		policyDir, platform, pasURL, pasCA, listen, simKey string
@@ -35,47 +36,12 @@ func init() {
 		keepServing                                        bool
 		maxRuns, memoryMiB                                 int
 	)
-	register(&command{
-		name:    "host serve",
-		args:    "--policy FILE [--policy FILE…] | --policy-dir DIR [flags]",
-		summary: "start enclaves for policies and relay clients to them",
-		help: `Starts one runtime per policy (on sim, "truce runtime" as a child process
-listening on a unix socket in a private directory), relays its attestation
-to the attestation service, renews its certificate before it expires, and
-relays client connections to it byte for byte. The TLS between clients and
-an enclave ends inside the enclave: the host never holds a key that could
-read it. Several policies share one port; the host routes by the TLS server
-name clients send (the first 16 hex digits of the policy hash + ".truce"),
-and a connection without one goes to the enclave when only one is served.
---policy-dir DIR serves every *.json file in DIR (with any --policy).
-
-Per enclave, --max-runs bounds the program runs in progress at once (one
-more is refused with 429 and Retry-After), and --enclave-memory bounds the
-runtime's writable memory in MiB (RLIMIT_DATA of the runtime process, with
-its Go heap kept under 3/4 of it). The memory must hold the runtime itself
-(256 MiB) plus --max-runs runs of the policy's limits.memory_mib; the host
-refuses to start otherwise, and with --enclave-memory alone derives
---max-runs from it. Metrics (--metrics) carry an "enclave" label: its
-server name.
-
-When every enclave is attested it prints "ready ADDR" on stdout. It ends
-with exit code 0 once principals have shut every enclave down, or on
-Ctrl-C (stopping the runtimes); if a runtime dies it logs it, marks the
-enclave down and exits 1 — it never restarts an enclave silently (with
---keep-serving it goes on serving the other enclaves instead).
-
---pas and --pas-ca default to the first policy's attestation service URL
-and CA; --listen defaults to the first policy's host. --pas-credential FILE
-(or $TRUCE_PAS_CREDENTIAL) authenticates the host to the attestation
-service with the credential "truce pas host add" wrote: the service keeps a
-share of its nonces for authenticated hosts, so that anonymous callers
-flooding it cannot stop this host's attestations and renewals. Without it
-the host is an anonymous caller, limited per address.
-
-Example:
-  truce host serve --policy policy.json --platform sim \
-      --sim-device-key pas/device.key --metrics 127.0.0.1:9090`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "host serve",
+		Args:    "--policy FILE [--policy FILE…] | --policy-dir DIR [flags]",
+		Summary: "start enclaves for policies and relay clients to them",
+		Help:    helpText("host serve"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.Var(&policies, "policy", "policy `file` of an enclave to serve (repeat for several)")
 			fs.StringVar(&platform, "platform", "sim", "enclave `platform`")
 			fs.StringVar(&pasURL, "pas", "", "attestation service `URL` (default: the policy's)")
@@ -90,7 +56,7 @@ Example:
 			fs.IntVar(&maxRuns, "max-runs", 0, "per enclave: most program runs at once (0: no bound, or what --enclave-memory holds)")
 			fs.IntVar(&memoryMiB, "enclave-memory", 0, "per enclave: writable memory limit of the runtime in `MiB` (0: none)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -111,7 +77,7 @@ Example:
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usagef("--log-level %q: use debug, info, warn or error", logLevel)
 			}
-			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+			logger := slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
 			var enclaves []host.Enclave
 			var pols []*policy.Policy
 			for _, f := range policies {
@@ -142,7 +108,7 @@ Example:
 				listen = first.Host
 			}
 			if pasCredential == "" {
-				pasCredential = e.getenv("TRUCE_PAS_CREDENTIAL")
+				pasCredential = e.Getenv("TRUCE_PAS_CREDENTIAL")
 			}
 			var cred string
 			if pasCredential != "" {
@@ -154,7 +120,7 @@ Example:
 			}
 			h, err := host.New(host.Config{
 				Enclaves: enclaves, PAS: host.FromPAS(&paswire.Client{URL: pasURL, CA: ca, Credential: cred}),
-				Logger: logger, RuntimeLog: e.stderr, KeepServing: keepServing,
+				Logger: logger, RuntimeLog: e.Stderr, KeepServing: keepServing,
 			})
 			if errors.Is(err, host.ErrLimits) {
 				return withHint(err, "raise --enclave-memory or lower --max-runs")
@@ -166,7 +132,7 @@ Example:
 			if err != nil {
 				return withHint(fmt.Errorf("listening on %s: %w", listen, err), "choose a free address with --listen, or stop what uses it")
 			}
-			ctx, cancel := context.WithCancel(e.ctx)
+			ctx, cancel := context.WithCancel(e.Ctx)
 			defer cancel()
 			if metricsAddr != "" {
 				mln, err := net.Listen("tcp", metricsAddr)
@@ -184,7 +150,7 @@ Example:
 			go func() {
 				select {
 				case <-h.Ready():
-					fmt.Fprintf(e.stdout, "ready %s\n", ln.Addr())
+					fmt.Fprintf(e.Stdout, "ready %s\n", ln.Addr())
 				case <-ctx.Done():
 				}
 			}()
@@ -206,17 +172,8 @@ Example:
 			return nil
 		},
 	})
+	return cs
 }
 
 // loadPolicy reads and checks a policy file as of now.
-func loadPolicy(file string) (*policy.Policy, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, withHint(fmt.Errorf("reading the policy: %w", err), "give the policy file with --policy or $TRUCE_POLICY")
-	}
-	pol, err := policy.Parse(b, time.Now())
-	if err != nil {
-		return nil, withHint(fmt.Errorf("policy %s: %w", file, err), "check it with \"truce policy check %s\"", file)
-	}
-	return pol, nil
-}
+func loadPolicy(file string) (*policy.Policy, error) { return clientconf.LoadPolicy(file) }

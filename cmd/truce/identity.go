@@ -9,50 +9,27 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/cli"
 )
 
-func init() {
-	register(&command{
-		name:    "identity new",
-		args:    "NAME [--dir DIR] [--valid-for DURATION]",
-		summary: "make a party's key and certificate (NAME.crt, NAME.key)",
-		help: `Makes a fresh P-256 key and a self-signed X.509 certificate with CN=NAME,
-usable as a TLS client certificate. Writes DIR/NAME.crt and DIR/NAME.key (the
-key in PKCS#8 PEM, readable only by you: mode 0600). Existing files are never
-overwritten: if either exists, neither is written.
-
-Give NAME.crt to whoever writes the policy (truce policy new --principal
-NAME=NAME.crt:CAPS); keep NAME.key to yourself. The printed SHA-256
-fingerprint lets the other parties check, over another channel, that the
-certificate in the policy is yours.
-
-Example:
-  truce identity new alice --dir keys --valid-for 2160h`,
-		flags: func(fs *flag.FlagSet) {
+// identityCommands are the commands of identity.go.
+func identityCommands() (cs []*command) {
+	cs = append(cs, &command{
+		Name:    "identity new",
+		Args:    "NAME [--dir DIR] [--valid-for DURATION]",
+		Summary: "make a party's key and certificate (NAME.crt, NAME.key)",
+		Help:    helpText("identity new"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("dir", ".", "`directory` to write NAME.crt and NAME.key into")
 			fs.Duration("valid-for", identity.DefaultValidity, "how long the certificate is valid (a Go `duration`, e.g. 2160h)")
 		},
-		run: runIdentityNew,
+		Run: runIdentityNew,
 	})
-}
-
-// interspersed lets flags follow positional arguments, as in
-// "truce identity new alice --dir keys": it parses flags found after each
-// positional argument and returns the positional arguments.
-func interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for len(args) > 0 {
-		pos = append(pos, args[0])
-		if err := fs.Parse(args[1:]); err != nil {
-			return nil, &usageError{err.Error()}
-		}
-		args = fs.Args()
-	}
-	return pos, nil
+	return cs
 }
 
 func runIdentityNew(e *env, fs *flag.FlagSet, args []string) error {
-	args, err := interspersed(fs, args)
+	args, err := cli.Interspersed(fs, args)
 	if err != nil {
 		return err
 	}
@@ -83,7 +60,7 @@ func runIdentityNew(e *env, fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("writing identity %s: %w", name, err)
 	}
 	fp := sha256.Sum256(id.Cert.Raw)
-	fmt.Fprintf(e.stdout, "certificate: %s (share it)\nprivate key: %s (keep it secret)\nvalid until: %s\nSHA-256 fingerprint: %x\n",
+	fmt.Fprintf(e.Stdout, "certificate: %s (share it)\nprivate key: %s (keep it secret)\nvalid until: %s\nSHA-256 fingerprint: %x\n",
 		certPath, keyPath, id.Cert.NotAfter.UTC().Format(time.RFC3339), fp)
 	return nil
 }

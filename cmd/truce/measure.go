@@ -23,26 +23,18 @@ var howToMeasure = map[string]string{
 	"psa":   "pin the software component measurement (32, 48 or 64 bytes) the platform's boot chain records for the runtime image, as the device's PSA attestation token lists it",
 }
 
-func init() {
-	register(&command{
-		name:    "measure",
-		args:    "--platform PLATFORM [--file EXECUTABLE]",
-		summary: "print the enclave measurement to pin in a policy",
-		help: `Prints, in hex, the measurement a policy pins for the runtime on PLATFORM.
-
-For sim it is the SHA-256 of the truce executable that the host starts as
-the runtime: this one, or the one given with --file. For hardware platforms
-the measurement covers a whole enclave image or virtual machine and comes
-from the platform's own tools; truce says which.
-
-Example:
-  truce measure --platform sim
-  truce policy new … --runtime sim=$(truce measure --platform sim --file /usr/local/bin/truce)`,
-		flags: func(fs *flag.FlagSet) {
+// measureCommands are the commands of measure.go.
+func measureCommands() (cs []*command) {
+	cs = append(cs, &command{
+		Name:    "measure",
+		Args:    "--platform PLATFORM [--file EXECUTABLE]",
+		Summary: "print the enclave measurement to pin in a policy",
+		Help:    helpText("measure"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("platform", "sim", "`platform`: "+strings.Join(platforms.Names(), ", "))
 			fs.String("file", "", "for sim: the truce `executable` to measure (default: this one)")
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -71,8 +63,9 @@ Example:
 				}
 				return err
 			}
-			fmt.Fprintln(e.stdout, hex.EncodeToString(m))
+			fmt.Fprintln(e.Stdout, hex.EncodeToString(m))
 			return nil
 		},
 	})
+	return cs
 }

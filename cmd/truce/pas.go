@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,46 +9,30 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/attest/dcap"
-	"github.com/truce-project/truce/attest/snp"
-	"github.com/truce-project/truce/attest/verifiers"
+	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/internal/pas"
 	"github.com/truce-project/truce/internal/pas/hsm"
+	"github.com/truce-project/truce/internal/pas/issuance"
+	"github.com/truce-project/truce/internal/pas/server"
 )
 
-func init() {
-	register(&command{
-		name:    "pas init",
-		args:    "--dir DIR",
-		summary: "create an attestation service: its CA and the simulated device key",
-		help: `Creates the attestation service directory DIR with:
-  ca.crt      the service's CA certificate: pin it in policies (attestation.ca_cert)
-  ca.key      the CA's private key (mode 0600): keep it secret
-  device.key  the simulated platform's device key (mode 0600): give it to
-              "truce runtime --platform sim --sim-device-key"
-  device.pub  its public key, which "truce pas serve --allow-sim" trusts
-  log.db      the issuance log (SQLite)
-It refuses a directory that already holds a service.
-
-With --ca-pkcs11 MODULE the CA key is made inside a PKCS#11 token (an HSM,
-or SoftHSM) instead of ca.key: --ca-pkcs11-token names the token, and
---ca-pkcs11-key the key's label (which must not be in use); the user PIN
-comes from $TRUCE_PAS_PKCS11_PIN. Give "truce pas serve" the same flags.
-
-Example:
-  truce pas init --dir pas
-  TRUCE_PAS_PKCS11_PIN=… truce pas init --dir pas --ca-pkcs11 /usr/lib/softhsm/libsofthsm2.so --ca-pkcs11-token truce`,
-		flags: func(fs *flag.FlagSet) {
+// pasCommands are the commands of pas.go.
+func pasCommands() (cs []*command) {
+	cs = append(cs, &command{
+		Name:    "pas init",
+		Args:    "--dir DIR",
+		Summary: "create an attestation service: its CA and the simulated device key",
+		Help:    helpText("pas init"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory` to create")
 			pkcs11Flags(fs)
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -70,62 +53,17 @@ Example:
 				}
 				return fmt.Errorf("creating the attestation service: %w", err)
 			}
-			fmt.Fprintf(e.stdout, "created attestation service in %s\nCA certificate: %s\nsimulated device key: %s\n",
+			fmt.Fprintf(e.Stdout, "created attestation service in %s\nCA certificate: %s\nsimulated device key: %s\n",
 				dir, filepath.Join(dir, pas.CACertFile), filepath.Join(dir, pas.DeviceKeyFile))
 			return nil
 		},
 	})
-	register(&command{
-		name:    "pas serve",
-		args:    "--dir DIR [--listen ADDR] [--allow-sim] [flags]",
-		summary: "run the attestation service over HTTPS until interrupted",
-		help: `Serves the attestation service of DIR (made by "truce pas init") over
-HTTPS at ADDR until SIGINT or SIGTERM. Its TLS certificate comes from its own
-CA, for the listen address and for localhost and 127.0.0.1.
-
-  POST /v1/nonce    a fresh single-use nonce
-  POST /v1/attest   evidence + CSR + nonce + policy → enclave certificate chain
-  GET  /v1/ca       the CA certificate
-  GET  /healthz     "ok"
-
-Evidence of the simulated platform is accepted only with --allow-sim, and
-certificates issued for it say SIMULATED. Every issuance is logged before it
-is returned; see "truce pas log".
-
-Anyone who reaches the service may ask for nonces, so they are limited:
-an anonymous caller gets --anonymous-rate a second from one address (an
-IPv4 address or an IPv6 /64; --anonymous-burst at once), all anonymous
-callers together --anonymous-total-rate a second, and they may hold at most
-half of --max-nonces. The other half is kept for hosts that authenticate
-with a credential ("truce pas host add NAME", then "truce host serve
---pas-credential FILE"), each limited to --host-rate a second: while
-anonymous callers flood the service, its hosts are still served. Refusals
-are problem documents (429 rate-limited, 503 busy) with Retry-After and a
-hint. The service reads DIR/hosts.json when it starts.
-
-The issuance log and the outstanding nonces live in DIR/log.db (SQLite) by
-default: one process serves. With --database postgres://… (or the
-environment variable TRUCE_PAS_DATABASE, which keeps the password out of
-the process list) they live in that PostgreSQL database instead, and
-several replicas given the same DIR (the same CA) and the same database may
-serve at once: appends to the log are serialised across them, each replica
-checks what the others appended before extending the chain, and a nonce is
-accepted once whichever replica handed it out.
-
-With --fetch-collateral, SEV-SNP evidence that comes without its VCEK is
-checked against the VCEK fetched from AMD's Key Distribution Service, and
-TDX and SGX quotes against Intel's collateral for their platform (PCK and
-root CA CRLs, TCB info, QE identity) fetched from Intel's Provisioning
-Certification Service. Fetched documents are cached in the store (shared
-by replicas, kept across restarts, fetched again after a day, a stale copy
-served while the vendor fails), at most 8 fetches at once and one a second
-after that; GET /v1/collateral reports each cached document's age. Fetched
-collateral is checked exactly as collateral given in a file.
-
-Example:
-  truce pas serve --dir pas --listen 127.0.0.1:3010 --allow-sim
-  TRUCE_PAS_DATABASE=postgres://pas@db:5432/pas truce pas serve --dir pas --listen :3010`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "pas serve",
+		Args:    "--dir DIR [--listen ADDR] [--allow-sim] [flags]",
+		Summary: "run the attestation service over HTTPS until interrupted",
+		Help:    helpText("pas serve"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory` (made by truce pas init)")
 			fs.String("listen", "127.0.0.1:3010", "`address` to listen on (host:port; port 0 picks a free one)")
 			fs.Bool("allow-sim", false, "accept evidence of the simulated platform (never in production)")
@@ -143,39 +81,21 @@ Example:
 			fs.Bool("fetch-collateral", false, "fetch SEV-SNP VCEKs from AMD's KDS and TDX/SGX collateral from Intel's PCS when evidence lacks them, cached in the store")
 			pkcs11Flags(fs)
 		},
-		run: runPASServe,
+		Run: runPASServe,
 	})
-	register(&command{
-		name:    "pas log",
-		args:    "--dir DIR [--verify] [--policy HASH | --instances]",
-		summary: "print and verify the attestation service's issuance log",
-		help: `Prints every certificate the attestation service of DIR issued, oldest
-first, checking as it goes that each entry chains to the one before it and
-was signed by the service's CA. With --verify only the summary is printed.
-It exits with an error at the first entry that does not verify. It only
-reads, so it may run while the service serves.
-
-With --policy HASH (the policy's hash, or at least its first 8 hex digits,
-as "truce policy hash" prints it) it lists instead every enclave instance
-the service certified for that policy: an enclave makes its key when it
-starts and keeps it through renewals, so each key is one start of the
-enclave. For each: the key's SHA-256 (what "truce attest" and curl's
---pinnedpubkey show), the first and last issuance, how many certificates,
-the platform and measurement. More than one instance means the enclave was
-started again, with its files, budgets and audit log afresh. --instances
-lists the instances of every policy.
-
-Keep the printed head hash elsewhere: a later log must contain it. With
---database (or TRUCE_PAS_DATABASE) it reads the PostgreSQL log the replicas
-share; DIR still gives the CA.`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "pas log",
+		Args:    "--dir DIR [--verify] [--policy HASH | --instances]",
+		Summary: "print and verify the attestation service's issuance log",
+		Help:    helpText("pas log"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory`")
 			fs.Bool("verify", false, "print only the summary")
 			fs.String("policy", "", "list the enclave instances certified for the policy with this `hash` (or hex prefix of at least 8 digits)")
 			fs.Bool("instances", false, "list the enclave instances of every policy")
 			databaseFlag(fs)
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -193,109 +113,42 @@ share; DIR still gives the CA.`,
 				if all && prefix != "" || quiet {
 					return usagef("--policy, --instances and --verify go alone")
 				}
-				return printInstances(e, dir, database, prefix)
+				return pasLogError(issuance.WriteInstances(e.Ctx, e.Stdout, dir, database, prefix), dir, database)
 			}
-			var n int64
-			var head [32]byte
-			err = pas.ReadLogIn(e.ctx, dir, database, func(en pas.Entry) error {
-				n, head = en.Seq, en.Hash
-				if quiet {
-					return nil
-				}
-				sim := ""
-				if en.Identity.Simulated {
-					sim = " SIMULATED"
-				}
-				fmt.Fprintf(e.stdout, "%d %s serial=%s platform=%s%s measurement=%s policy=%s\n",
-					en.Seq, en.Time.UTC().Format(time.RFC3339Nano), en.Serial, en.Identity.Platform, sim,
-					hex.EncodeToString(en.Identity.Measurement), hex.EncodeToString(en.Identity.PolicyHash[:]))
-				return nil
-			})
-			if errors.Is(err, pas.ErrLogTampered) {
-				return withHint(fmt.Errorf("after %d good entries: %w", n, err),
-					"the log was changed after it was written: restore %s from a backup and investigate", logName(dir, database))
-			}
-			if errors.Is(err, pas.ErrNotInitialised) {
-				return withHint(err, "give the --dir of \"truce pas init\"")
-			}
+			n, head, err := issuance.WriteLog(e.Ctx, e.Stdout, dir, database, quiet)
 			if err != nil {
-				return err
+				return pasLogError(err, dir, database)
 			}
-			fmt.Fprintf(e.stdout, "log verifies: %d entries, head %s\n", n, hex.EncodeToString(head[:]))
+			fmt.Fprintf(e.Stdout, "log verifies: %d entries, head %s\n", n, hex.EncodeToString(head[:]))
 			return nil
 		},
 	})
+	return cs
 }
 
-// printInstances lists the enclave instances of the policies whose hash
-// starts with prefix ("" for all).
-func printInstances(e *env, dir, database, prefix string) error {
-	if prefix != "" {
-		if _, err := hex.DecodeString(prefix[:len(prefix)&^1]); err != nil || len(prefix) < 8 || len(prefix) > 64 {
-			return withHint(usagef("--policy %q is not a policy hash", prefix), "give the policy's hash in hex, at least its first 8 digits (truce policy hash FILE prints it)")
-		}
-	}
-	is := pas.NewInstances(nil)
-	err := pas.ReadLogIn(e.ctx, dir, database, func(en pas.Entry) error {
-		if strings.HasPrefix(hex.EncodeToString(en.Identity.PolicyHash[:]), prefix) {
-			return is.Add(en)
-		}
-		return nil
-	})
-	if errors.Is(err, pas.ErrLogTampered) {
+// pasLogError says what to do about an error reading the issuance log.
+func pasLogError(err error, dir, database string) error {
+	switch {
+	case errors.Is(err, pas.ErrLogTampered):
 		return withHint(err, "the log was changed after it was written: restore %s from a backup and investigate", logName(dir, database))
-	}
-	if errors.Is(err, pas.ErrNotInitialised) {
+	case errors.Is(err, pas.ErrNotInitialised):
 		return withHint(err, "give the --dir of \"truce pas init\"")
 	}
-	if err != nil {
-		return err
-	}
-	list := is.List()
-	per := map[[32]byte]int{}
-	for _, in := range list {
-		per[in.PolicyHash]++
-	}
-	for _, in := range list {
-		sim := ""
-		if in.Simulated {
-			sim = " SIMULATED"
-		}
-		fmt.Fprintf(e.stdout, "policy=%s enclave-key=sha256:%s first=%s last=%s certificates=%d platform=%s%s measurement=%s\n",
-			hex.EncodeToString(in.PolicyHash[:]), in.KeyHex(), in.First.UTC().Format(time.RFC3339), in.Last.UTC().Format(time.RFC3339),
-			in.Certificates, in.Platform, sim, hex.EncodeToString(in.Measurement))
-	}
-	switch {
-	case len(list) == 0 && prefix != "":
-		fmt.Fprintf(e.stdout, "no enclave was certified for policy %s…\n", prefix)
-	case len(per) == 1 && len(list) > 1:
-		fmt.Fprintf(e.stdout, "%d enclave instances for this policy: the enclave was started %d times, each time with empty files, fresh budgets and a new audit log\n", len(list), len(list))
-	default:
-		fmt.Fprintf(e.stdout, "%d enclave instances for %d policies\n", len(list), len(per))
-	}
-	return nil
+	return err
 }
 
-func init() {
-	register(&command{
-		name:    "pas host add",
-		args:    "--dir DIR [-o FILE] NAME",
-		summary: "make a credential for a host of the attestation service",
-		help: `Makes a credential for the host NAME: a bearer token of 256 random bits.
-Its SHA-256 (never the token) is added to DIR/hosts.json; the token is
-written to FILE (mode 0600; default NAME.credential), to give to the host:
-  truce host serve --pas-credential FILE …
-An authenticated host is served from the share of nonces the service keeps
-for hosts, so anonymous callers cannot starve it; it is limited by
---host-rate. Restart "truce pas serve" for it to read the new host.
-
-Example:
-  truce pas host add --dir pas -o host-1.credential host-1`,
-		flags: func(fs *flag.FlagSet) {
+// pasHostCommands are the commands of pas.go.
+func pasHostCommands() (cs []*command) {
+	cs = append(cs, &command{
+		Name:    "pas host add",
+		Args:    "--dir DIR [-o FILE] NAME",
+		Summary: "make a credential for a host of the attestation service",
+		Help:    helpText("pas host add"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("dir", "", "service `directory`")
 			fs.String("o", "", "`file` to write the credential to (default NAME.credential)")
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return withHint(usagef("give one host NAME"), "such as: truce pas host add --dir pas host-1")
 			}
@@ -320,15 +173,16 @@ Example:
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(out, []byte(cred+"\n"), 0o600); err != nil {
+			if err := atomicfile.WriteNew(out, []byte(cred+"\n"), 0o600); err != nil {
 				return withHint(fmt.Errorf("writing the credential (the host was added to %s): %w", filepath.Join(dir, pas.HostsFile), err),
 					"remove host %q from %s and add it again with a writable -o FILE", args[0], filepath.Join(dir, pas.HostsFile))
 			}
-			fmt.Fprintf(e.stdout, "host %q added to %s\ncredential written to %s: give it to the host (truce host serve --pas-credential %s) and restart truce pas serve\n",
+			fmt.Fprintf(e.Stdout, "host %q added to %s\ncredential written to %s: give it to the host (truce host serve --pas-credential %s) and restart truce pas serve\n",
 				args[0], filepath.Join(dir, pas.HostsFile), out, out)
 			return nil
 		},
 	})
+	return cs
 }
 
 func pasDir(fs *flag.FlagSet) (string, error) {
@@ -352,7 +206,7 @@ func pkcs11Flags(fs *flag.FlagSet) {
 // --ca-pkcs11 flags; nil without --ca-pkcs11.
 func pkcs11Key(e *env, fs *flag.FlagSet, generate bool) (*hsm.Key, error) {
 	c := hsm.Config{Module: fs.Lookup("ca-pkcs11").Value.String(), Token: fs.Lookup("ca-pkcs11-token").Value.String(),
-		Key: fs.Lookup("ca-pkcs11-key").Value.String(), PIN: e.getenv(pinEnv)}
+		Key: fs.Lookup("ca-pkcs11-key").Value.String(), PIN: e.Getenv(pinEnv)}
 	if c.Module == "" {
 		return nil, nil
 	}
@@ -389,7 +243,7 @@ func databaseFlag(fs *flag.FlagSet) {
 func pasDatabase(e *env, fs *flag.FlagSet) (string, error) {
 	d := fs.Lookup("database").Value.String()
 	if d == "" {
-		d = e.getenv(databaseEnv)
+		d = e.Getenv(databaseEnv)
 	}
 	if d != "" && !pas.IsPostgres(d) {
 		return "", withHint(usagef("--database must be a postgres:// URL"), "give postgres://USER@HOST:PORT/DB, or leave it out to use DIR/log.db")
@@ -415,33 +269,21 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	}
 	get := func(n string) any { return fs.Lookup(n).Value.(flag.Getter).Get() }
 	listen := get("listen").(string)
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return usagef("--listen %q is not host:port: %v", listen, err)
-	}
-	hosts := []string{"localhost", "127.0.0.1", "::1"}
-	if host != "" && !net.ParseIP(host).IsUnspecified() {
-		hosts = append(hosts, host)
-	} else if hn, err := os.Hostname(); err == nil {
-		hosts = append(hosts, hn)
-	}
-	for _, h := range strings.Split(get("host").(string), ",") {
-		if h = strings.TrimSpace(h); h != "" {
-			hosts = append(hosts, h)
-		}
 	}
 	database, err := pasDatabase(e, fs)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
-	cfg := pas.Config{
+	logger := slog.New(slog.NewTextHandler(e.Stderr, nil))
+	cfg := server.Config{Config: pas.Config{
 		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger, Database: database,
 		CertLifetime: get("cert-lifetime").(time.Duration), NonceLifetime: get("nonce-lifetime").(time.Duration),
 		MaxNonces: get("max-nonces").(int), AnonymousRate: get("anonymous-rate").(float64), AnonymousBurst: get("anonymous-burst").(int),
 		AnonymousTotalRate: get("anonymous-total-rate").(float64), HostRate: get("host-rate").(float64),
 		RefusalDelay: get("refusal-delay").(time.Duration),
-	}
+	}, Listen: listen, Names: strings.Split(get("host").(string), ","), FetchCollateral: get("fetch-collateral").(bool)}
 	if cfg.RefusalDelay == 0 {
 		cfg.RefusalDelay = -1
 	}
@@ -457,20 +299,14 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 		defer key.Close()
 		cfg.CAKey = key
 	}
-	cfg.Verifiers = verifiers.All(verifiers.Options{})
-	if get("fetch-collateral").(bool) {
-		// The service gives the cache its store when it opens.
-		intel := dcap.PCSGetter(nil)
-		fetch := vendorGetter{{kdsPrefix, snp.KDSGetter()}, {dcap.PCSBase + "/", intel}, {dcap.RootCRLURL, intel}}
-		cfg.Collateral = &pas.CollateralCache{Fetch: fetch, Logger: logger}
-		cfg.Verifiers = verifiers.All(verifiers.Options{Fetch: cfg.Collateral})
-	}
-	svc, err := pas.Open(cfg)
+	srv, err := server.New(cfg)
 	switch {
 	case errors.Is(err, pas.ErrNotInitialised):
 		return withHint(err, "run \"truce pas init --dir %s\" first", dir)
 	case errors.Is(err, pas.ErrLogTampered):
 		return withHint(err, "the issuance log was changed: run \"truce pas log --dir %s\" and restore %s from a backup", dir, logName(dir, database))
+	case errors.Is(err, server.ErrListen):
+		return withHint(err, "pick another --listen address, or stop what uses it")
 	case err != nil && strings.Contains(err.Error(), pas.HostsFile):
 		return withHint(fmt.Errorf("opening the attestation service: %w", err), "fix %s (truce pas host add writes it)", filepath.Join(dir, pas.HostsFile))
 	case err != nil && database != "":
@@ -478,78 +314,23 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	case err != nil:
 		return withHint(fmt.Errorf("opening the attestation service: %w", err), "check the files in %s (truce pas init made them)", dir)
 	}
-	defer svc.Close()
-	tc, err := svc.TLSConfig(dedupe(hosts))
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return withHint(fmt.Errorf("listening on %s: %w", listen, err), "pick another --listen address, or stop what uses it")
-	}
-	addr := ln.Addr().String()
-	url := "https://" + addr
-	fmt.Fprintf(e.stdout, "CA certificate: %s\nURL: %s\n", filepath.Join(dir, pas.CACertFile), url)
-	if get("allow-sim").(bool) {
-		fmt.Fprintf(e.stdout, "accepting the SIMULATED platform (not hardware-backed)\n")
+	defer srv.Close()
+	fmt.Fprintf(e.Stdout, "CA certificate: %s\nURL: https://%s\n", filepath.Join(dir, pas.CACertFile), srv.Addr())
+	if cfg.AllowSim {
+		fmt.Fprintf(e.Stdout, "accepting the SIMULATED platform (not hardware-backed)\n")
 	}
 	if hosts, err := pas.LoadHosts(dir); err == nil {
-		fmt.Fprintf(e.stdout, "authenticated hosts: %d (%s)\n", len(hosts), filepath.Join(dir, pas.HostsFile))
+		fmt.Fprintf(e.Stdout, "authenticated hosts: %d (%s)\n", len(hosts), filepath.Join(dir, pas.HostsFile))
 	}
 	if f := get("addr-file").(string); f != "" {
-		if err := os.WriteFile(f, []byte(addr+"\n"), 0o644); err != nil {
-			ln.Close()
+		if err := atomicfile.Write(f, []byte(srv.Addr()+"\n"), 0o644); err != nil {
 			return fmt.Errorf("writing --addr-file: %w", err)
 		}
 	}
-	srv := &http.Server{Handler: svc.Handler(), TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeTLS(ln, "", "") }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("serving: %w", err)
-	case <-e.ctx.Done():
+	if err := srv.Serve(e.Ctx); err != nil {
+		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		return fmt.Errorf("stopping: %w", err)
-	}
-	n, head := svc.Log().Head()
-	fmt.Fprintf(e.stdout, "stopped; log has %d entries, head %s\n", n, hex.EncodeToString(head[:]))
+	n, head := srv.Service().Log().Head()
+	fmt.Fprintf(e.Stdout, "stopped; log has %d entries, head %s\n", n, hex.EncodeToString(head[:]))
 	return nil
-}
-
-// kdsPrefix starts the URLs of AMD's Key Distribution Service.
-const kdsPrefix = "https://kdsintf.amd.com/"
-
-// vendorGetter hands each URL to the getter of the first prefix it
-// starts with: AMD's KDS answers with the document, Intel's PCS getter
-// keeps the issuer chain its responses carry in a header.
-type vendorGetter []struct {
-	prefix string
-	get    pas.Getter
-}
-
-func (g vendorGetter) Get(url string) ([]byte, error) {
-	for _, v := range g {
-		if strings.HasPrefix(url, v.prefix) {
-			return v.get.Get(url)
-		}
-	}
-	return nil, fmt.Errorf("%s is not a URL of AMD's KDS or Intel's PCS", url)
-}
-
-func dedupe(ss []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range ss {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }

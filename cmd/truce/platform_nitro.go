@@ -12,7 +12,7 @@ func init() {
 	enclaveProviders[nitro.Platform] = func() (attest.Provider, error) {
 		dev, err := nitroprovider.OpenDevice(nitroprovider.DevicePath)
 		if err != nil {
-			return nil, withHint(err, "run the runtime inside a Nitro enclave (see docs/platforms/nitro.md)")
+			return nil, withHint(err, "run the runtime inside a Nitro enclave (see docs/guide/platforms/nitro.md)")
 		}
 		return &nitroprovider.Provider{Device: dev}, nil
 	}

@@ -11,7 +11,7 @@ import (
 func init() {
 	enclaveProviders[sgx.Platform] = func() (attest.Provider, error) {
 		if _, err := sgxprovider.DirFiles(sgxprovider.AttestationDir).ReadFile("attestation_type"); err != nil {
-			return nil, withHint(err, "run the runtime under Gramine with sgx.remote_attestation = \"dcap\" (see docs/platforms/sgx.md)")
+			return nil, withHint(err, "run the runtime under Gramine with sgx.remote_attestation = \"dcap\" (see docs/guide/platforms/sgx.md)")
 		}
 		return &sgxprovider.Provider{}, nil
 	}

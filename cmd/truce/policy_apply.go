@@ -7,27 +7,16 @@ import (
 	"strings"
 )
 
-func init() {
+// policyApplyCommands are the commands of policy_apply.go.
+func policyApplyCommands() (cs []*command) {
 	var cf clientFlags
-	register(&command{
-		name:    "policy apply",
-		args:    "[flags] PROPOSAL",
-		summary: "send an approved successor policy to the running enclave",
-		help: `Sends PROPOSAL (written by "truce policy propose", approved with "truce
-policy sign") to the enclave. The enclave accepts it only if the proposal's
-base is its current policy and the approvals meet that policy's quorum;
-then the successor rules, files outside its carry_over paths are wiped, and
-the chain of policy hashes grows by one. A refusal changes nothing.
-
---policy is a policy you trust: the enclave's first policy or any later
-one of its chain. The client checks the enclave's whole chain of approvals
-from its first policy to the current one, before and after the change.
-` + clientFlagsHelp + `
-
-Example:
-  truce policy apply --policy shamir.json --identity alice.crt --key alice.key change.json`,
-		flags: cf.declare,
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+	cs = append(cs, &command{
+		Name:    "policy apply",
+		Args:    "[flags] PROPOSAL",
+		Summary: "send an approved successor policy to the running enclave",
+		Help:    helpText("policy apply"),
+		Flags:   cf.declare,
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("policy apply takes one PROPOSAL, got %d arguments", len(args))
 			}
@@ -43,14 +32,15 @@ Example:
 				return err
 			}
 			defer s.Close()
-			ch, err := s.ApplySuccessor(e.ctx, b)
+			ch, err := s.ApplySuccessor(e.Ctx, b)
 			if err != nil {
 				return clientError(err)
 			}
-			fmt.Fprintf(e.stdout, "policy %s is now in force (sequence %d)\n", ch.Current, ch.Sequence)
-			fmt.Fprintf(e.stdout, "files carried over: %d, wiped: %d\n", ch.Carried, ch.Wiped)
-			fmt.Fprintf(e.stdout, "chain: %s\n", strings.Join(ch.Chain, " → "))
+			fmt.Fprintf(e.Stdout, "policy %s is now in force (sequence %d)\n", ch.Current, ch.Sequence)
+			fmt.Fprintf(e.Stdout, "files carried over: %d, wiped: %d\n", ch.Carried, ch.Wiped)
+			fmt.Fprintf(e.Stdout, "chain: %s\n", strings.Join(ch.Chain, " → "))
 			return nil
 		},
 	})
+	return cs
 }

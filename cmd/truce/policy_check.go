@@ -1,118 +1,37 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/truce-project/truce/capability"
-	"github.com/truce-project/truce/platform"
+	"github.com/truce-project/truce/internal/cli"
+	"github.com/truce-project/truce/internal/policyreport"
 	"github.com/truce-project/truce/policy"
 )
 
-func init() {
-	register(&command{
-		name:    "policy check",
-		args:    "FILE [--json] [--at TIME]",
-		summary: "validate a policy and show who may do what",
-		help: `Validates FILE as the runtime and every client will, then shows for a
-person: the policy hash, when it expires, which enclaves are trusted and
-which attestation service vouches for them, which programs are pinned (by
-SHA-256), and which party may do what on which paths. --json prints the
-same for machines.
-
-An invalid policy exits with status 1 and lists every problem found, one per
-line, each with its JSON path, such as principals[1].capabilities["/input/"].
-
-Example:
-  truce policy check shamir.json`,
-		flags: func(fs *flag.FlagSet) {
+// policyCheckCommands are the commands of policy_check.go.
+func policyCheckCommands() (cs []*command) {
+	cs = append(cs, &command{
+		Name:    "policy check",
+		Args:    "FILE [--json] [--at TIME]",
+		Summary: "validate a policy and show who may do what",
+		Help:    helpText("policy check"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.Bool("json", false, "print JSON for machines")
 			fs.String("at", "", "check as of this RFC 3339 `time` instead of now")
 		},
-		run: runPolicyCheck,
+		Run: runPolicyCheck,
 	})
-}
-
-// checkReport is what "policy check --json" prints.
-type checkReport struct {
-	File       string                `json:"file"`
-	Valid      bool                  `json:"valid"`
-	Problems   []checkProblem        `json:"problems,omitempty"`
-	Name       string                `json:"name,omitempty"`
-	Hash       string                `json:"hash"`
-	Expires    *time.Time            `json:"expires,omitempty"`
-	Host       string                `json:"host,omitempty"`
-	Service    string                `json:"service,omitempty"`
-	CA         *checkCert            `json:"ca,omitempty"`
-	Runtimes   []checkRuntime        `json:"runtimes,omitempty"`
-	MinimumTCB map[string]policy.TCB `json:"minimum_tcb,omitempty"`
-	Revoked    []policy.Revocation   `json:"revoked,omitempty"`
-	Principals []checkParty          `json:"principals,omitempty"`
-	Programs   []checkProgram        `json:"programs,omitempty"`
-	Pipelines  []policy.Pipeline     `json:"pipelines,omitempty"`
-	Limits     *checkLimits          `json:"limits,omitempty"`
-	Holds      []policy.Hold         `json:"holds,omitempty"`
-	Lifecycle  *policy.Lifecycle     `json:"lifecycle,omitempty"`
-}
-
-type checkProblem struct {
-	Path string `json:"path"`
-	Msg  string `json:"message"`
-}
-
-type checkCert struct {
-	Subject  string    `json:"subject"`
-	SHA256   string    `json:"sha256"`
-	NotAfter time.Time `json:"not_after"`
-}
-
-type checkRuntime struct {
-	Platform    string            `json:"platform"`
-	What        string            `json:"what"`
-	Measurement string            `json:"measurement"`
-	Extra       map[string]string `json:"extra,omitempty"`
-}
-
-type checkGrant struct {
-	Path   string   `json:"path"`
-	Rights string   `json:"rights"`
-	Words  []string `json:"may"`
-}
-
-type checkParty struct {
-	Name    string                   `json:"name"`
-	Cert    checkCert                `json:"cert"`
-	Grants  []checkGrant             `json:"grants"`
-	Budgets map[string]policy.Budget `json:"budgets,omitempty"`
-}
-
-type checkProgram struct {
-	Path   string       `json:"path"`
-	SHA256 string       `json:"sha256"`
-	RunBy  []string     `json:"run_by"`
-	Grants []checkGrant `json:"grants"`
-}
-
-type checkLimits struct {
-	MemoryMiB   int64 `json:"memory_mib"`
-	ExecSeconds int64 `json:"exec_seconds"`
-	FileMiB     int64 `json:"file_mib"`
-	TotalMiB    int64 `json:"total_mib"`
+	return cs
 }
 
 func runPolicyCheck(e *env, fs *flag.FlagSet, args []string) error {
-	args, err := interspersed(fs, args)
+	args, err := cli.Interspersed(fs, args)
 	if err != nil {
 		return err
 	}
@@ -131,24 +50,16 @@ func runPolicyCheck(e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return withHint(fmt.Errorf("reading the policy: %w", err), "give the path of the policy file")
 	}
-	h := policy.Hash(data)
-	rep := checkReport{File: file, Hash: hex.EncodeToString(h[:])}
-	p, err := policy.Parse(data, now)
-	if err != nil {
-		var ve *policy.ValidationError
-		if !errors.As(err, &ve) {
-			return fmt.Errorf("policy %s: %w", file, err)
-		}
-		for _, pr := range ve.Problems {
-			rep.Problems = append(rep.Problems, checkProblem{pr.Path, pr.Msg})
-		}
+	rep, err := policyreport.New(file, data, now)
+	var ve *policy.ValidationError
+	if errors.As(err, &ve) {
 		if asJSON {
-			if err := writeJSON(e.stdout, rep); err != nil {
+			if err := writeJSON(e.Stdout, rep); err != nil {
 				return err
 			}
 		} else {
 			for _, pr := range ve.Problems {
-				fmt.Fprintf(e.stderr, "%s: %s\n", file, pr)
+				fmt.Fprintf(e.Stderr, "%s: %s\n", file, pr)
 			}
 		}
 		n := len(ve.Problems)
@@ -159,11 +70,13 @@ func runPolicyCheck(e *env, fs *flag.FlagSet, args []string) error {
 		return withHint(fmt.Errorf("policy %s is invalid: %d problem%s", file, n, plural),
 			"fix each problem at the JSON path named, then check again")
 	}
-	rep.fill(p)
-	if asJSON {
-		return writeJSON(e.stdout, rep)
+	if err != nil {
+		return err
 	}
-	rep.print(e.stdout, now)
+	if asJSON {
+		return writeJSON(e.Stdout, rep)
+	}
+	rep.Print(e.Stdout, now)
 	return nil
 }
 
@@ -174,208 +87,4 @@ func writeJSON(w io.Writer, v any) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
-}
-
-var rightWords = []struct {
-	r    capability.Rights
-	word string
-}{{capability.Read, "read"}, {capability.Write, "write"}, {capability.Append, "append"}, {capability.Execute, "run"}}
-
-func grantsOf(set capability.Set) []checkGrant {
-	gs := []checkGrant{}
-	for _, path := range set.Paths() {
-		r := set[path]
-		g := checkGrant{Path: path, Rights: r.String()}
-		for _, w := range rightWords {
-			if r.Has(w.r) {
-				g.Words = append(g.Words, w.word)
-			}
-		}
-		gs = append(gs, g)
-	}
-	return gs
-}
-
-func (rep *checkReport) fill(p *policy.Policy) {
-	rep.Valid = true
-	rep.Name = p.Name
-	exp := p.Expires.UTC()
-	rep.Expires = &exp
-	rep.Host = p.Host
-	rep.Service = p.Attestation.Service
-	ca := p.CACertificate()
-	rep.CA = &checkCert{Subject: ca.Subject.String(), SHA256: fingerprint(ca.Raw), NotAfter: ca.NotAfter.UTC()}
-	for _, rt := range p.Attestation.Runtimes {
-		spec, _ := platform.Lookup(rt.Platform)
-		rep.Runtimes = append(rep.Runtimes, checkRuntime{Platform: rt.Platform, What: spec.Measurement, Measurement: strings.ToLower(rt.Measurement), Extra: rt.Extra})
-	}
-	rep.MinimumTCB = p.Attestation.MinimumTCB
-	rep.Revoked = p.Attestation.Revoked
-	for _, pr := range p.Principals {
-		c := pr.Certificate()
-		rep.Principals = append(rep.Principals, checkParty{
-			Name:    pr.Name,
-			Cert:    checkCert{Subject: c.Subject.String(), SHA256: fingerprint(c.Raw), NotAfter: c.NotAfter.UTC()},
-			Grants:  grantsOf(pr.Capabilities),
-			Budgets: pr.Budgets,
-		})
-	}
-	for _, pg := range p.Programs {
-		cp := checkProgram{Path: pg.Path, SHA256: strings.ToLower(pg.SHA256), RunBy: []string{}, Grants: grantsOf(pg.Capabilities)}
-		for _, pr := range p.Principals {
-			if pr.Capabilities.Allows(pg.Path, capability.Execute) {
-				cp.RunBy = append(cp.RunBy, pr.Name)
-			}
-		}
-		rep.Programs = append(rep.Programs, cp)
-	}
-	rep.Pipelines = p.Pipelines
-	rep.Holds = p.Holds
-	rep.Lifecycle = p.Lifecycle
-	rep.Limits = &checkLimits{p.Limits.Memory() >> 20, int64(p.Limits.Exec() / time.Second), p.Limits.File() >> 20, p.Limits.Total() >> 20}
-}
-
-func fingerprint(der []byte) string {
-	h := sha256.Sum256(der)
-	return hex.EncodeToString(h[:])
-}
-
-func (rep *checkReport) print(w io.Writer, now time.Time) {
-	fmt.Fprintf(w, "policy %q (%s) is valid\n", rep.Name, rep.File)
-	fmt.Fprintf(w, "policy hash: %s\n", rep.Hash)
-	left := rep.Expires.Sub(now).Round(time.Minute)
-	fmt.Fprintf(w, "expires: %s (in %s)\n", rep.Expires.Format(time.RFC3339), humanDuration(left))
-	fmt.Fprintf(w, "clients dial: %s\n", rep.Host)
-	fmt.Fprintf(w, "\nattestation service: %s\n  CA %s, SHA-256 %s, valid until %s\n",
-		rep.Service, rep.CA.Subject, rep.CA.SHA256, rep.CA.NotAfter.Format(time.RFC3339))
-	fmt.Fprintf(w, "\ntrusted enclaves:\n")
-	for _, rt := range rep.Runtimes {
-		sim := ""
-		if rt.Platform == "sim" {
-			sim = " (simulated: no hardware protection)"
-		}
-		fmt.Fprintf(w, "  %s%s: %s %s\n", rt.Platform, sim, rt.What, rt.Measurement)
-		keys := make([]string, 0, len(rt.Extra))
-		for k := range rt.Extra {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "    and %s %s\n", k, strings.ToLower(rt.Extra[k]))
-		}
-	}
-	for _, plat := range slices.Sorted(maps.Keys(rep.MinimumTCB)) {
-		spec, _ := platform.Lookup(plat)
-		var parts []string
-		for _, c := range spec.TCB {
-			if v, ok := rep.MinimumTCB[plat][c]; ok {
-				parts = append(parts, fmt.Sprintf("%s ≥ %d", c, v))
-			}
-		}
-		fmt.Fprintf(w, "  %s firmware at least: %s\n", plat, strings.Join(parts, ", "))
-	}
-	for _, r := range rep.Revoked {
-		reason := ""
-		if r.Reason != "" {
-			reason = " (" + r.Reason + ")"
-		}
-		fmt.Fprintf(w, "  never %s %s%s\n", r.Platform, strings.ToLower(r.Measurement), reason)
-	}
-	fmt.Fprintf(w, "\nparties:\n")
-	for _, pr := range rep.Principals {
-		fmt.Fprintf(w, "  %s (certificate %s, SHA-256 %s, valid until %s)\n", pr.Name, pr.Cert.Subject, pr.Cert.SHA256, pr.Cert.NotAfter.Format(time.RFC3339))
-		printGrants(w, pr.Grants)
-		for _, g := range sortedKeys(pr.Budgets) {
-			fmt.Fprintf(w, "    data under %s feeds %s\n", g, budgetWords(pr.Budgets[g]))
-		}
-	}
-	fmt.Fprintf(w, "\nprograms:\n")
-	if len(rep.Programs) == 0 {
-		fmt.Fprintf(w, "  none\n")
-	}
-	for _, pg := range rep.Programs {
-		fmt.Fprintf(w, "  %s pinned to SHA-256 %s, run by %s\n", pg.Path, pg.SHA256, strings.Join(pg.RunBy, ", "))
-		if len(pg.Grants) == 0 {
-			fmt.Fprintf(w, "    may touch no file\n")
-		}
-		printGrants(w, pg.Grants)
-	}
-	if len(rep.Pipelines) > 0 {
-		fmt.Fprintf(w, "\npipelines:\n")
-		for _, pl := range rep.Pipelines {
-			fmt.Fprintf(w, "  %s: %s\n", pl.Name, strings.Join(pl.Steps, " then "))
-		}
-	}
-	l := rep.Limits
-	fmt.Fprintf(w, "\nlimits: memory %d MiB, run time %ds, file %d MiB, all files %d MiB\n", l.MemoryMiB, l.ExecSeconds, l.FileMiB, l.TotalMiB)
-	if len(rep.Holds) > 0 {
-		fmt.Fprintf(w, "\nheld results:\n")
-		for _, h := range rep.Holds {
-			fmt.Fprintf(w, "  %s: unreadable until released by %s\n", h.Path, strings.Join(h.ReleaseBy, ", "))
-		}
-	}
-	if lc := rep.Lifecycle; lc != nil {
-		fmt.Fprintf(w, "\nsuccession:\n")
-		if pd := lc.Predecessor; pd != nil {
-			fmt.Fprintf(w, "  succeeds %s (sequence %d of the chain from %s)\n", pd.Policy, pd.Sequence, pd.Genesis)
-			fmt.Fprintf(w, "  carries over: %s; every other file is wiped\n", orNone(lc.CarryOver))
-		}
-		if q := lc.Quorum; q != nil {
-			fmt.Fprintf(w, "  a successor needs the approval of %d of %s\n", q.Threshold, strings.Join(q.Of, ", "))
-		} else {
-			fmt.Fprintf(w, "  no quorum: this policy never changes\n")
-		}
-	}
-}
-
-func orNone(ps []string) string {
-	if len(ps) == 0 {
-		return "nothing"
-	}
-	return strings.Join(ps, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-// budgetWords says what a budget allows, as "at most 3 runs, until …".
-func budgetWords(b policy.Budget) string {
-	var parts []string
-	switch n := b.Limit(); {
-	case b.Once:
-		parts = append(parts, "one run only")
-	case n > 0:
-		parts = append(parts, fmt.Sprintf("at most %d runs", n))
-	}
-	if b.NotAfter != nil {
-		parts = append(parts, "until "+b.NotAfter.UTC().Format(time.RFC3339))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func printGrants(w io.Writer, gs []checkGrant) {
-	for _, g := range gs {
-		where := g.Path
-		if strings.HasSuffix(g.Path, "/") {
-			where = g.Path + " and everything below it"
-		}
-		fmt.Fprintf(w, "    may %s %s\n", strings.Join(g.Words, ", "), where)
-	}
-}
-
-func humanDuration(d time.Duration) string {
-	switch {
-	case d >= 48*time.Hour:
-		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
-	case d >= 2*time.Hour:
-		return fmt.Sprintf("%d hours", int(d/time.Hour))
-	default:
-		return d.String()
-	}
 }

@@ -9,19 +9,14 @@ import (
 	"github.com/truce-project/truce/policy"
 )
 
-func init() {
-	register(&command{
-		name:    "policy hash",
-		args:    "FILE",
-		summary: "print the policy hash: SHA-256 of the file's exact bytes",
-		help: `Prints the policy hash of FILE in hex: the SHA-256 of its exact bytes, as
-enclave certificates and receipts carry it. Every party should compare it
-with the hash the others computed; a single changed byte, even white space,
-is another policy. The file is not validated: use truce policy check.
-
-Example:
-  truce policy hash shamir.json`,
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+// policyHashCommands are the commands of policy_hash.go.
+func policyHashCommands() (cs []*command) {
+	cs = append(cs, &command{
+		Name:    "policy hash",
+		Args:    "FILE",
+		Summary: "print the policy hash: SHA-256 of the file's exact bytes",
+		Help:    helpText("policy hash"),
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("policy hash takes one FILE, got %d arguments", len(args))
 			}
@@ -30,8 +25,9 @@ Example:
 				return withHint(fmt.Errorf("reading the policy: %w", err), "give the path of the policy file")
 			}
 			h := policy.Hash(data)
-			fmt.Fprintln(e.stdout, hex.EncodeToString(h[:]))
+			fmt.Fprintln(e.Stdout, hex.EncodeToString(h[:]))
 			return nil
 		},
 	})
+	return cs
 }

@@ -10,37 +10,21 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/atomicfile"
+	"github.com/truce-project/truce/internal/cli"
+	"github.com/truce-project/truce/internal/policyspec"
 	"github.com/truce-project/truce/policy"
 )
 
-func init() {
+// policyImportCommands are the commands of policy_import.go.
+func policyImportCommands() (cs []*command) {
 	var runtimes stringList
-	register(&command{
-		name:    "policy import-veracruz",
-		args:    "IN -o OUT [flags]",
-		summary: "convert a Veracruz policy file into a Truce policy",
-		help: `Converts the Veracruz policy IN into a Truce policy OUT (never overwritten;
-"-o -" writes to standard output), validates it and prints its hash.
-
-Identities become principals, named after their certificate's common name
-(or id<N>); WASI rights bitmasks become r (fd_read, fd_readdir) and w
-(fd_write, path_create_file and every other way of changing files), or
-Veracruz's "rwx" letters are taken as they are. An identity that may read a
-program's file may run it, as in Veracruz. file_hashes pin the programs;
-every program must have one. Veracruz grants on a path without a trailing /
-cover everything below it, so they become directory grants.
-
-Everything that cannot be carried over exactly is reported as a warning on
-standard error: ciphersuite, execution strategy, debug, standard streams,
-native modules, hashes of data files, conditional pipelines, and the
-runtime hashes, which measure Veracruz's runtime manager and never match a
-Truce runtime: give --runtime to pin Truce's instead (truce measure).
-
-The flags override what the Veracruz file says.
-
-Example:
-  truce policy import-veracruz veracruz.json -o truce.json --runtime sim`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "policy import-veracruz",
+		Args:    "IN -o OUT [flags]",
+		Summary: "convert a Veracruz policy file into a Truce policy",
+		Help:    helpText("policy import-veracruz"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.String("o", "", "Truce policy `file` to write (- for standard output)")
 			fs.String("name", "", "`name` of the computation (default: IN without its extension)")
 			fs.String("expires", "", "expiry as an RFC 3339 `time`, instead of enclave_cert_expiry")
@@ -49,15 +33,16 @@ Example:
 			fs.String("pas-ca", "", "`file` with the attestation service's CA certificate, instead of proxy_service_cert")
 			fs.Var(&runtimes, "runtime", "trusted enclave `PLATFORM[=MEASUREMENT[,PIN=HEX…]]` replacing the Veracruz runtime hashes (repeatable)")
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			defer func() { runtimes = nil }()
 			return runPolicyImport(e, fs, args, &runtimes)
 		},
 	})
+	return cs
 }
 
 func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringList) error {
-	args, err := interspersed(fs, args)
+	args, err := cli.Interspersed(fs, args)
 	if err != nil {
 		return err
 	}
@@ -80,7 +65,7 @@ func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringLi
 			continue // replaced by --runtime
 		}
 		warnings = append(warnings, w)
-		fmt.Fprintf(e.stderr, "warning: %s: %s\n", in, w)
+		fmt.Fprintf(e.Stderr, "warning: %s: %s\n", in, w)
 	}
 	if err != nil {
 		return withHint(fmt.Errorf("%s: %w", in, err), "the paths name places in the Veracruz file; fix them and import again")
@@ -108,12 +93,12 @@ func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringLi
 		if err != nil {
 			return withHint(fmt.Errorf("--pas-ca: %w", err), "give the CA certificate of the attestation service, such as pas/ca.crt")
 		}
-		p.Attestation.CACert = string(certPEM(ca.Raw))
+		p.Attestation.CACert = string(policyspec.CertPEM(ca.Raw))
 	}
 	if len(*runtimes) > 0 {
 		p.Attestation.Runtimes = nil
 		for _, s := range *runtimes {
-			rt, err := parseRuntimeFlag(s)
+			rt, err := policyspec.Runtime(s)
 			if err != nil {
 				return err
 			}
@@ -131,15 +116,15 @@ func runPolicyImport(e *env, fs *flag.FlagSet, args []string, runtimes *stringLi
 			"these paths name places in the Truce policy; fix the Veracruz file or override with --pas-ca, --runtime, --expires, --host or --pas-url")
 	}
 	if out == "-" {
-		_, err := e.stdout.Write(enc)
+		_, err := e.Stdout.Write(enc)
 		return err
 	}
-	if err := writeNewFile(out, enc, 0o644); err != nil {
+	if err := atomicfile.WriteNew(out, enc, 0o644); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return withHint(fmt.Errorf("%s exists: not overwriting it", out), "pick another -o, or remove %s first", out)
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "wrote %s (%d warnings)\npolicy hash: %s\n", out, len(warnings), parsed.HashHex())
+	fmt.Fprintf(e.Stdout, "wrote %s (%d warnings)\npolicy hash: %s\n", out, len(warnings), parsed.HashHex())
 	return nil
 }

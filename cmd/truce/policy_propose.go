@@ -4,39 +4,26 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/policy/succession"
 )
 
-func init() {
+// policyProposeCommands are the commands of policy_propose.go.
+func policyProposeCommands() (cs []*command) {
 	var out string
-	register(&command{
-		name:    "policy propose",
-		args:    "-o PROPOSAL BASE NEXT",
-		summary: "propose NEXT as the successor of policy BASE in a running enclave",
-		help: `Writes a proposal file holding the exact bytes of policy BASE (the one the
-enclave runs now) and of NEXT, its successor, with no approvals yet. Pass
-the file to the principals of BASE's lifecycle.quorum: each adds an
-approval with "truce policy sign", then anyone sends it with "truce policy
-apply".
-
-NEXT must say, in lifecycle.predecessor, the hash of BASE ("policy"), the
-hash of the first policy of the chain ("genesis"; BASE's own hash if BASE
-is a first policy) and its place in the chain ("sequence": BASE's plus
-one), and keep BASE's attestation, host and file limits. Only the files
-under NEXT's lifecycle.carry_over paths survive the change; every other
-file is wiped. See docs/trust-lifecycle.md.
-
-Example:
-  truce policy propose -o change.json shamir.json shamir-2.json`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "policy propose",
+		Args:    "-o PROPOSAL BASE NEXT",
+		Summary: "propose NEXT as the successor of policy BASE in a running enclave",
+		Help:    helpText("policy propose"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&out, "o", "", "proposal `file` to write")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 2 {
 				return usagef("policy propose takes BASE and NEXT, got %d arguments", len(args))
 			}
@@ -53,28 +40,16 @@ Example:
 			}
 			p, err := succession.Propose(base, next)
 			if err != nil {
-				return withHint(err, "make %s name %s as its lifecycle.predecessor and keep what a chain keeps fixed (docs/trust-lifecycle.md)", args[1], args[0])
+				return withHint(err, "make %s name %s as its lifecycle.predecessor and keep what a chain keeps fixed (docs/spec/lifecycle.md)", args[1], args[0])
 			}
-			if err := writeNew(out, succession.Encode(p)); err != nil {
-				return err
+			if err := atomicfile.WriteNew(out, succession.Encode(p), 0o644); err != nil {
+				return withHint(err, "give a new file name with -o")
 			}
-			describeProposal(e.stdout, base, next, p)
+			describeProposal(e.Stdout, base, next, p)
 			return nil
 		},
 	})
-}
-
-// writeNew writes data to a file that must not exist yet.
-func writeNew(file string, data []byte) error {
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return withHint(fmt.Errorf("writing %s: %w", file, err), "give a new file name with -o")
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	return f.Close()
+	return cs
 }
 
 // describeProposal tells what a proposal would change and who approved.

@@ -4,47 +4,36 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/policy/succession"
 )
 
-func init() {
+// policySignCommands are the commands of policy_sign.go.
+func policySignCommands() (cs []*command) {
 	var cert, key string
-	register(&command{
-		name:    "policy sign",
-		args:    "--identity CERT --key KEY PROPOSAL",
-		summary: "approve a proposed successor policy, adding your signature to PROPOSAL",
-		help: `Signs, with your identity's key, the approval of the successor in PROPOSAL
-(written by "truce policy propose") and adds it to the file, replacing an
-earlier approval of yours. You must be a principal of the base policy named
-in its lifecycle.quorum. It prints what the change does first: read it, and
-compare both hashes with "truce policy hash" on the files you agreed to.
-
-The signature is ECDSA P-256 over SHA-256 of
-"truce-policy-approval-v1" NUL, the base policy hash, the successor's hash
-(docs/trust-lifecycle.md): it approves exactly this succession and no other.
-The certificate and key may also be given as $TRUCE_IDENTITY and $TRUCE_KEY.
-
-Example:
-  truce policy sign --identity alice.crt --key alice.key change.json`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "policy sign",
+		Args:    "--identity CERT --key KEY PROPOSAL",
+		Summary: "approve a proposed successor policy, adding your signature to PROPOSAL",
+		Help:    helpText("policy sign"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&cert, "identity", "", "your certificate `file` ($TRUCE_IDENTITY)")
 			fs.StringVar(&key, "key", "", "your private key `file` ($TRUCE_KEY)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("policy sign takes one PROPOSAL, got %d arguments", len(args))
 			}
 			if cert == "" {
-				cert = e.getenv("TRUCE_IDENTITY")
+				cert = e.Getenv("TRUCE_IDENTITY")
 			}
 			if key == "" {
-				key = e.getenv("TRUCE_KEY")
+				key = e.Getenv("TRUCE_KEY")
 			}
 			if cert == "" || key == "" {
 				return usagef("--identity and --key are required (or set $TRUCE_IDENTITY and $TRUCE_KEY)")
@@ -60,13 +49,14 @@ Example:
 			if err := succession.Sign(p, base, next, id); err != nil {
 				return withHint(err, "only the principals of the base policy's lifecycle.quorum approve its successor")
 			}
-			if err := replaceFile(args[0], succession.Encode(p)); err != nil {
+			if err := atomicfile.Write(args[0], succession.Encode(p), 0o644); err != nil {
 				return err
 			}
-			describeProposal(e.stdout, base, next, p)
+			describeProposal(e.Stdout, base, next, p)
 			return nil
 		},
 	})
+	return cs
 }
 
 // loadProposal reads a proposal file and parses both of its policies.
@@ -88,28 +78,4 @@ func loadProposal(file string) (*api.PolicyProposal, *policy.Policy, *policy.Pol
 		return nil, nil, nil, fmt.Errorf("%s: the successor policy: %w", file, err)
 	}
 	return p, base, next, nil
-}
-
-// replaceFile writes data to file through a temporary file in the same
-// directory, so that a failure leaves the old file whole.
-func replaceFile(file string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".truce-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	return nil
 }

@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bytes"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/truce-project/truce/attest"
+	"github.com/truce-project/truce/internal/textreport"
 	"github.com/truce-project/truce/policy"
 	"github.com/truce-project/truce/receipt"
 )
@@ -59,45 +54,28 @@ func checkOpenings(e *env, r *receipt.Receipt, inputs bool, list openings) error
 			return withHint(fmt.Errorf("the receipt does not name %s as its %s: %w", o.file, what, err),
 				"check the salt is the one the enclave answered for this version (truce put and truce get print it): the run did not use these bytes")
 		}
-		fmt.Fprintf(e.stdout, "  checked:    %s %s is the content of %s\n", what, o.path, o.file)
+		fmt.Fprintf(e.Stdout, "  checked:    %s %s is the content of %s\n", what, o.path, o.file)
 	}
 	return nil
 }
 
-func init() {
+// receiptCommands are the commands of receipt.go.
+func receiptCommands() (cs []*command) {
 	var policyFile, at string
 	var ins, outs openings
-	register(&command{
-		name:    "receipt verify",
-		args:    "--policy FILE RECEIPT.json",
-		summary: "check a run's receipt: signature, enclave certificate, policy",
-		help: `Checks a receipt the enclave returned for a run or a pipeline: that it is
-signed by the enclave key, that the enclave's certificate chains to the
-attestation service CA the policy pins and names a measurement the policy
-trusts, and that the receipt is for this policy. It then prints what the
-receipt says: program, outcome, and the commitments of inputs and outputs.
-
-Receipts name files by salted commitments, which only a file's writer and
-readers can open: truce put and truce get print the salt of the version
-written or read. --input GUESTPATH=SALT:LOCALFILE checks that the receipt
-names LOCALFILE's bytes as its input GUESTPATH (a data owner checking the
-run read its data); --output the same for an output. Both repeat.
-
-RECEIPT.json may hold the receipt alone, or a whole run result, pipeline
-result or problem (as truce exec --json writes) carrying one; "-" reads
-stdin. Exits 1 if anything does not check.
-
-Example:
-  truce receipt verify --policy policy.json receipt.json
-  truce receipt verify --policy policy.json --input /input/a.csv=5f1c…:a.csv receipt.json`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "receipt verify",
+		Args:    "--policy FILE RECEIPT.json",
+		Summary: "check a run's receipt: signature, enclave certificate, policy",
+		Help:    helpText("receipt verify"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&policyFile, "policy", "", "policy `file` the run was under (required)")
 			fs.StringVar(&at, "at", "", "verify as of this RFC 3339 `time` (default now)")
 			ins, outs = nil, nil
 			fs.Var(&ins, "input", "check the receipt names this input: `GUESTPATH=SALT:LOCALFILE` (repeats)")
 			fs.Var(&outs, "output", "check the receipt names this output: `GUESTPATH=SALT:LOCALFILE` (repeats)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("give one receipt file")
 			}
@@ -116,11 +94,14 @@ Example:
 			if err != nil {
 				return withHint(fmt.Errorf("reading the policy: %w", err), "give the policy file with --policy")
 			}
-			raw, err := readReceiptFile(e, args[0])
+			raw, err := readInput(e, args[0], maxReceiptFile, "receipt", "give the file holding the receipt")
 			if err != nil {
 				return err
 			}
-			r, err := decodeReceipt(raw)
+			if len(raw) > maxReceiptFile {
+				return fmt.Errorf("receipt file larger than %d bytes", maxReceiptFile)
+			}
+			r, err := receipt.Decode(raw)
 			if err != nil {
 				return withHint(fmt.Errorf("%s: %w", args[0], err), "give the JSON the enclave returned for a run")
 			}
@@ -140,113 +121,12 @@ Example:
 				}
 				return withHint(fmt.Errorf("receipt does not verify: %w", err), "%s", hint)
 			}
-			printReceipt(e, r, pol)
+			textreport.Receipt(e.Stdout, r, pol)
 			if err := checkOpenings(e, r, true, ins); err != nil {
 				return err
 			}
 			return checkOpenings(e, r, false, outs)
 		},
 	})
-}
-
-func readReceiptFile(e *env, name string) ([]byte, error) {
-	var rd io.Reader
-	if name == "-" {
-		rd = e.stdin
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, withHint(fmt.Errorf("reading the receipt: %w", err), "give the file holding the receipt")
-		}
-		defer f.Close()
-		rd = f
-	}
-	raw, err := io.ReadAll(io.LimitReader(rd, maxReceiptFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the receipt: %w", err)
-	}
-	if len(raw) > maxReceiptFile {
-		return nil, fmt.Errorf("receipt file larger than %d bytes", maxReceiptFile)
-	}
-	return raw, nil
-}
-
-// decodeReceipt finds the receipt in raw: a receipt, or a run result,
-// pipeline result or problem holding one.
-func decodeReceipt(raw []byte) (*receipt.Receipt, error) {
-	var w struct {
-		Receipt *receipt.Receipt `json:"receipt"`
-		Result  *struct {
-			Receipt *receipt.Receipt `json:"receipt"`
-		} `json:"result"`
-		// A pipeline result names its pipeline here (a string); a
-		// problem about a stopped pipeline holds the result (an object).
-		Pipeline json.RawMessage `json:"pipeline"`
-		Version  *int            `json:"version"`
-	}
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, fmt.Errorf("not a receipt: %w", err)
-	}
-	var pipeline struct {
-		Receipt *receipt.Receipt `json:"receipt"`
-	}
-	if len(w.Pipeline) > 0 && w.Pipeline[0] == '{' {
-		if err := json.Unmarshal(w.Pipeline, &pipeline); err != nil {
-			return nil, fmt.Errorf("not a receipt: %w", err)
-		}
-	}
-	switch {
-	case w.Receipt != nil:
-		return w.Receipt, nil
-	case pipeline.Receipt != nil:
-		return pipeline.Receipt, nil
-	case w.Result != nil && w.Result.Receipt != nil:
-		return w.Result.Receipt, nil
-	case w.Version != nil:
-		var r receipt.Receipt
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&r); err != nil {
-			return nil, fmt.Errorf("not a receipt: %w", err)
-		}
-		return &r, nil
-	}
-	return nil, errors.New("no receipt found in the JSON")
-}
-
-func printReceipt(e *env, r *receipt.Receipt, pol *policy.Policy) {
-	w := e.stdout
-	fmt.Fprintf(w, "receipt verified\n")
-	fmt.Fprintf(w, "  signature:  by the enclave key of the attached certificate\n")
-	fmt.Fprintf(w, "  policy:     %s (%s)\n", r.PolicyHash, pol.Name)
-	if len(r.PolicyChain) > 0 {
-		fmt.Fprintf(w, "  chain:      %s\n", strings.Join(r.PolicyChain, " → "))
-	}
-	if len(r.Chain) > 0 {
-		if leaf, err := x509.ParseCertificate(r.Chain[0]); err == nil {
-			if id, err := attest.IdentityOf(leaf); err == nil {
-				sim := ""
-				if id.Simulated {
-					sim = " (SIMULATED: no hardware stands behind it)"
-				}
-				fmt.Fprintf(w, "  enclave:    %s measurement %s%s, certified by %q\n", id.Platform, hex.EncodeToString(id.Measurement), sim, leaf.Issuer.CommonName)
-			}
-		}
-	}
-	fmt.Fprintf(w, "  program:    %s sha256 %s\n", r.Program, r.ProgramHash)
-	fmt.Fprintf(w, "  outcome:    %s, exit code %d\n", r.Outcome, r.ExitCode)
-	fmt.Fprintf(w, "  ran:        %s to %s\n", r.Started.UTC().Format(time.RFC3339Nano), r.Finished.UTC().Format(time.RFC3339Nano))
-	for _, f := range r.Inputs {
-		fmt.Fprintf(w, "  input:      %s commitment %s\n", f.Path, f.Commitment)
-	}
-	for _, f := range r.Outputs {
-		fmt.Fprintf(w, "  output:     %s commitment %s\n", f.Path, f.Commitment)
-	}
-	for _, b := range r.Budgets {
-		limit := ""
-		if b.MaxRuns > 0 {
-			limit = fmt.Sprintf(" of %d", b.MaxRuns)
-		}
-		fmt.Fprintf(w, "  budget:     data of %s under %s has fed %d run(s)%s\n", b.Principal, b.Path, b.Runs, limit)
-	}
+	return cs
 }

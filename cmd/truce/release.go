@@ -6,29 +6,20 @@ import (
 	"strings"
 )
 
-func init() {
+// releaseCommands are the commands of release.go.
+func releaseCommands() (cs []*command) {
 	var cf clientFlags
 	var sum string
-	register(&command{
-		name:    "release",
-		args:    "[flags] GUESTPATH",
-		summary: "release a held result so that its readers may read it",
-		help: `Releases the held file GUESTPATH: the policy's holds keep a result
-unreadable by everyone until each principal the hold names has released it.
-A release is for the file's current content: if a later run rewrites the
-file, it is held again. With --commitment the release is refused unless
-the file holds exactly the version with that commitment, such as the
-output commitment of the receipt you checked. It prints who has released and who has yet to.
-` + clientFlagsHelp + `
-
-Example:
-  truce release --policy shamir.json --identity alice.crt --key alice.key \
-      --commitment 9f86d08… /output/result.dat`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "release",
+		Args:    "[flags] GUESTPATH",
+		Summary: "release a held result so that its readers may read it",
+		Help:    helpText("release"),
+		Flags: func(fs *flag.FlagSet) {
 			cf.declare(fs)
 			fs.StringVar(&sum, "commitment", "", "release only the version with this `commitment` (hex, as the receipt names it)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("release takes one GUESTPATH, got %d arguments", len(args))
 			}
@@ -37,18 +28,19 @@ Example:
 				return err
 			}
 			defer s.Close()
-			r, err := s.Release(e.ctx, args[0], sum)
+			r, err := s.Release(e.Ctx, args[0], sum)
 			if err != nil {
 				return clientError(err)
 			}
-			fmt.Fprintf(e.stdout, "released %s (commitment %s)\n", r.Path, r.Commitment)
-			fmt.Fprintf(e.stdout, "released by: %s\n", strings.Join(r.ReleasedBy, ", "))
+			fmt.Fprintf(e.Stdout, "released %s (commitment %s)\n", r.Path, r.Commitment)
+			fmt.Fprintf(e.Stdout, "released by: %s\n", strings.Join(r.ReleasedBy, ", "))
 			if len(r.Pending) == 0 {
-				fmt.Fprintln(e.stdout, "readable now")
+				fmt.Fprintln(e.Stdout, "readable now")
 			} else {
-				fmt.Fprintf(e.stdout, "still held for: %s\n", strings.Join(r.Pending, ", "))
+				fmt.Fprintf(e.Stdout, "still held for: %s\n", strings.Join(r.Pending, ", "))
 			}
 			return nil
 		},
 	})
+	return cs
 }

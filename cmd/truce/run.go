@@ -12,9 +12,9 @@ import (
 	"github.com/truce-project/truce/internal/abi"
 	"github.com/truce-project/truce/internal/engine"
 	"github.com/truce-project/truce/internal/hostdir"
+	"github.com/truce-project/truce/internal/localrun"
 	"github.com/truce-project/truce/internal/native"
 	"github.com/truce-project/truce/internal/vfs"
-	"github.com/truce-project/truce/internal/wasi"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -24,7 +24,8 @@ type repeated []string
 func (r *repeated) String() string     { return strings.Join(*r, ",") }
 func (r *repeated) Set(s string) error { *r = append(*r, s); return nil }
 
-func init() {
+// runCommands are the commands of run.go.
+func runCommands() (cs []*command) {
 	var (
 		dirs, envs     repeated
 		natives        repeated
@@ -35,54 +36,12 @@ func init() {
 		engineName     string
 		stats, noCache bool
 	)
-	register(&command{
-		name:    "run",
-		args:    "[flags] PROG.wasm [flags] [-- ARGS...]",
-		summary: "run a WebAssembly program (WASI preview 1) with the runtime's engine",
-		help: `Runs a WASI preview 1 command program with the very engine and in-memory
-file system the runtime uses inside the enclave, so a program can be tried
-before it is pinned in a policy.
-
-Each --dir HOST[:GUEST] copies the host directory HOST into the in-memory
-file system at GUEST (GUEST defaults to HOST, made absolute inside the
-guest) before the run; the program may read and write under GUEST and
-nowhere else. After the run, whatever its outcome, the changes are written
-back to HOST: new and changed files are written, files and directories
-the program removed are removed. Only regular files and directories are
-copied; symbolic links and other special files are skipped (each named
-on stderr) and never followed: every read and write of HOST goes through
-an os.Root of it, and a change whose path meets a symbolic link is not
-written back (truce says which, and exits with 1).
-
-The in-memory file system has a policy's limits: --file-mib per file and
---total-mib in all (1024 and 4096 MiB by default); a write past them
-fails in the program with EFBIG or ENOSPC.
-
-Compiled programs are kept in the user's cache directory (truce/compiled
-under $XDG_CACHE_HOME or ~/.cache), so running the same program again
-does not compile it again; --no-cache compiles afresh and keeps nothing.
-
-Each --native MODULE grants the program a native module of the runtime
-(such as truce_crypto: hashing, authenticated encryption and signatures
-computed natively), as a policy's "native_modules" does for a program in
-the enclave; a program importing a module it was not granted does not
-start. "truce check" lists the modules a program needs.
-
-Standard input, output and error pass through. ARGS, after PROG or after
-"--", are the program's arguments (the program's name comes first, as
-usual). The program sees only the variables given with --env.
-
-Exit status: the program's own exit code. When the engine stops the
-program (a trap, the time or memory limit, too much output, Ctrl-C),
-truce says why on stderr and exits with 1; an invalid program also
-exits with 1 (see "truce check").
-
-Examples:
-  truce run prog.wasm -- --input /data/in.csv
-  truce run --dir ./data:/data --env MODE=fast --mem-mib 512 prog.wasm
-  truce run --engine wazero --timeout 5s prog.wasm
-  truce run --native truce_crypto hash.wasm`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "run",
+		Args:    "[flags] PROG.wasm [flags] [-- ARGS...]",
+		Summary: "run a WebAssembly program (WASI preview 1) with the runtime's engine",
+		Help:    helpText("run"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.Var(&dirs, "dir", "copy host directory `HOST[:GUEST]` in before the run and the changes back after it (repeatable)")
 			fs.Var(&envs, "env", "set the program's environment variable `K=V` (repeatable)")
 			fs.Var(&natives, "native", "grant the program the native `MODULE` ("+strings.Join(native.Names(), ", ")+"; repeatable)")
@@ -93,9 +52,9 @@ Examples:
 			fs.DurationVar(&timeout, "timeout", engine.DefaultTimeout, "limit on the program's wall time")
 			fs.BoolVar(&noCache, "no-cache", false, "compile the program afresh, without the on-disk cache of compiled programs")
 			fs.BoolVar(&stats, "stats", false, "print the engine, compile and run times and the memory used to stderr after the run")
-			fs.StringVar(&engineName, "engine", "", "WebAssembly engine: "+kindList()+" (default "+string(engine.Default())+")")
+			fs.StringVar(&engineName, "engine", "", "WebAssembly engine: "+runtimeEngineKinds()+" (default "+string(engine.Default())+")")
 		},
-		run: func(e *env, fs *flag.FlagSet, args []string) error {
+		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) == 0 {
 				return usagef("no program given: truce run PROG.wasm [-- ARGS...]")
 			}
@@ -105,7 +64,7 @@ Examples:
 				if errors.Is(err, flag.ErrHelp) {
 					return err
 				}
-				return &usageError{err.Error()}
+				return &usageError{Msg: err.Error()}
 			}
 			progArgs := fs.Args()
 			if memMiB <= 0 || memMiB > engine.MaxMemoryBytes>>20 {
@@ -122,7 +81,7 @@ Examples:
 			}
 			kind, err := engine.ParseKind(engineName)
 			if err != nil {
-				return withHint(&usageError{err.Error()}, "use one of: %s", kindList())
+				return withHint(&usageError{Msg: err.Error()}, "use one of: %s", runtimeEngineKinds())
 			}
 			for _, kv := range envs {
 				if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
@@ -130,12 +89,12 @@ Examples:
 				}
 			}
 			if err := abi.CheckNativeNames(natives); err != nil {
-				return withHint(&usageError{"--native: " + err.Error()}, "give each module once; the runtime has %s", strings.Join(native.Names(), ", "))
+				return withHint(&usageError{Msg: "--native: " + err.Error()}, "give each module once; the runtime has %s", strings.Join(native.Names(), ", "))
 			}
 			mounts, err := hostdir.Parse(dirs)
 			switch {
 			case errors.Is(err, hostdir.ErrBadSpec):
-				return withHint(&usageError{err.Error()}, "give each directory as --dir HOST[:GUEST], such as --dir ./data:/data")
+				return withHint(&usageError{Msg: err.Error()}, "give each directory as --dir HOST[:GUEST], such as --dir ./data:/data")
 			case err != nil:
 				return withHint(err, "give an existing host directory as --dir HOST[:GUEST]")
 			}
@@ -146,71 +105,34 @@ Examples:
 
 			// The file system has the limits a policy gives, so that a
 			// program cannot grow it until the host runs out of memory.
-			mem := vfs.New(vfs.Limits{FileBytes: fileMiB << 20, TotalBytes: totalMiB << 20}, nil)
-			for _, m := range mounts {
-				err := m.CopyIn(mem.Unchecked())
-				for _, s := range m.Skipped {
-					fmt.Fprintln(e.stderr, "truce run: --dir:", s)
-				}
-				if errors.Is(err, vfs.ErrQuota) {
-					return withHint(err, "allow more with --file-mib (now %d) or --total-mib (now %d)", fileMiB, totalMiB)
-				}
-				if err != nil {
-					return err
-				}
-			}
-			var view *vfs.View
-			if len(mounts) > 0 {
-				view = mem.View(hostdir.Caps(mounts))
-			}
-
-			eng, err := engine.New(engine.Options{Kind: kind, CacheEntries: -1, CacheDir: compiledCacheDir(noCache)})
-			if err != nil {
-				return fmt.Errorf("starting engine %s: %w", kind, err)
-			}
-			defer eng.Close()
-			cfg := engine.Config{
-				WASI: wasi.Config{
-					Args:   append([]string{filepath.Base(prog)}, progArgs...),
-					Env:    envs,
-					Stdin:  e.stdin,
-					Stdout: e.stdout,
-					Stderr: e.stderr,
-					FS:     view,
-				},
-				MemoryBytes: memMiB << 20,
-				Timeout:     timeout,
-				OutputBytes: outMiB << 20,
-				Native:      natives,
-			}
-			res, runErr := eng.Run(e.ctx, engine.Program{Wasm: wasm}, cfg)
-			// The changes go back to the host whatever the outcome, as
-			// they would have had the program worked on the host.
-			for _, m := range mounts {
-				if err := m.CopyOut(mem.Unchecked()); err != nil {
-					return err
-				}
-			}
-			if runErr != nil {
-				if errors.Is(runErr, engine.ErrNotGranted) {
-					return withHint(fmt.Errorf("%s: %w", prog, runErr), "if you trust the program with it, add --native for each module it needs (\"truce check %s\" lists them)", prog)
-				}
-				if errors.Is(runErr, engine.ErrInvalidModule) {
-					return withHint(fmt.Errorf("%s: %w", prog, runErr), "run \"truce check %s\" for the details", prog)
-				}
-				return fmt.Errorf("%s: %w", prog, runErr)
+			res, err := localrun.Run(e.Ctx, localrun.Options{
+				Wasm: wasm, Name: prog, Args: progArgs, Env: envs, Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr,
+				Mounts: mounts, FileBytes: fileMiB << 20, TotalBytes: totalMiB << 20, MemoryBytes: memMiB << 20,
+				OutputBytes: outMiB << 20, Timeout: timeout, Kind: kind, CacheDir: compiledCacheDir(noCache), Native: natives,
+				Skipped: func(s string) { fmt.Fprintln(e.Stderr, "truce run: --dir:", s) },
+			})
+			switch {
+			case errors.Is(err, vfs.ErrQuota):
+				return withHint(err, "allow more with --file-mib (now %d) or --total-mib (now %d)", fileMiB, totalMiB)
+			case errors.Is(err, engine.ErrNotGranted):
+				return withHint(err, "if you trust the program with it, add --native for each module it needs (\"truce check %s\" lists them)", prog)
+			case errors.Is(err, engine.ErrInvalidModule):
+				return withHint(err, "run \"truce check %s\" for the details", prog)
+			case err != nil:
+				return err
 			}
 			if stats {
 				how := "compiled"
 				if res.CacheHit {
 					how = "from the cache"
 				}
-				fmt.Fprintf(e.stderr, "stats: engine %s, compile %v (%s), run %v, memory %.1f MiB, outcome %v\n",
+				fmt.Fprintf(e.Stderr, "stats: engine %s, compile %v (%s), run %v, memory %.1f MiB, outcome %v\n",
 					kind, res.Compile.Round(time.Microsecond), how, res.Exec.Round(time.Microsecond), float64(res.MemoryBytes)/(1<<20), res.Outcome)
 			}
 			return runResult(prog, res, memMiB, outMiB)
 		},
 	})
+	return cs
 }
 
 // compiledCacheDir is where truce run keeps compiled programs: under the
@@ -231,14 +153,6 @@ func compiledCacheDir(off bool) string {
 	return d
 }
 
-func kindList() string {
-	var ks []string
-	for _, k := range engine.Kinds() {
-		ks = append(ks, string(k))
-	}
-	return strings.Join(ks, ", ")
-}
-
 // runResult turns how the run ended into truce's exit.
 func runResult(prog string, res *engine.Result, memMiB, outMiB int64) error {
 	switch res.Outcome {
@@ -249,7 +163,7 @@ func runResult(prog string, res *engine.Result, memMiB, outMiB int64) error {
 		if res.ExitCode > 255 {
 			return withHint(fmt.Errorf("%s exited with code %d, which does not fit an exit status", prog, res.ExitCode), "exit codes above 255 cannot be passed on")
 		}
-		return &exitCodeError{int(res.ExitCode)}
+		return &exitCodeError{Code: int(res.ExitCode)}
 	case engine.Trapped:
 		return withHint(fmt.Errorf("%s trapped: %s", prog, res.Message), "the program crashed: this is a bug in the program, or it was built for another target (build for wasip1 / wasm32-wasi)")
 	case engine.TimedOut:

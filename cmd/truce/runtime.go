@@ -19,31 +19,18 @@ import (
 	"github.com/truce-project/truce/policy"
 )
 
-func init() {
+// runtimeCommands are the commands of runtime.go.
+func runtimeCommands() (cs []*command) {
 	var (
 		policyFile, platform, listen, simKey, engineKind, logLevel string
 		maxRuns                                                    int
 	)
-	register(&command{
-		name:    "runtime",
-		args:    "--policy FILE --platform sim --listen unix:PATH|tcp:ADDR [flags]",
-		summary: "the runtime inside the enclave (started by truce host serve)",
-		help: `Runs the enclave side of Truce. The host starts it; people rarely do.
-
-It loads the policy (an invalid or expired one is refused), makes a fresh
-P-256 key in memory, and speaks the control protocol with the host on
-stdin/stdout (newline-delimited JSON: hello, attest, evidence, certificate,
-ready, error, stopped). Once the host relays a certificate from the
-attestation service, it serves the HTTP API over TLS 1.3 on --listen,
-accepting only clients whose certificate is a principal's in the policy.
-Logs go to stderr. It exits 0 after a principal shuts it down (or on
-SIGTERM), having wiped its files, audit log and key; it exits 1 if the host
-closes the control channel.
-
-Example (what the host runs):
-  truce runtime --policy p.json --platform sim --listen unix:/tmp/rt.sock \
-      --sim-device-key sim-device.key`,
-		flags: func(fs *flag.FlagSet) {
+	cs = append(cs, &command{
+		Name:    "runtime",
+		Args:    "--policy FILE --platform sim --listen unix:PATH|tcp:ADDR [flags]",
+		Summary: "the runtime inside the enclave (started by truce host serve)",
+		Help:    helpText("runtime"),
+		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&policyFile, "policy", "", "policy `file` to enforce (required)")
 			fs.StringVar(&platform, "platform", "sim", "attestation `platform`; this build provides evidence on: sim, and snp, tdx, cca inside a confidential VM, nitro inside a Nitro enclave, sgx under Gramine")
 			fs.StringVar(&listen, "listen", "", "where to serve the API: unix:`PATH` or tcp:HOST:PORT (required)")
@@ -52,7 +39,7 @@ Example (what the host runs):
 			fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 			fs.IntVar(&maxRuns, "max-runs", 0, "most program runs and pipelines in progress at once; more are refused with 429 (0: no bound)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -69,7 +56,7 @@ Example (what the host runs):
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usagef("--log-level %q: use debug, info, warn or error", logLevel)
 			}
-			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+			logger := slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
 
 			data, err := os.ReadFile(policyFile)
 			if err != nil {
@@ -101,7 +88,7 @@ Example (what the host runs):
 				return withHint(err, "give --listen unix:PATH (a writable directory) or tcp:HOST:PORT (a free port)")
 			}
 			logger.Info("runtime started", "policy", pol.HashHex(), "platform", provider.Platform(), "engine", eng.Kind(), "listen", trt.ListenSpec(ln))
-			err = rt.Serve(e.ctx, control.NewConn(e.stdin, e.stdout), ln)
+			err = rt.Serve(e.Ctx, control.NewConn(e.Stdin, e.Stdout), ln)
 			if errors.Is(err, trt.ErrHostGone) {
 				return withHint(err, "the host stopped relaying; the enclave's state has been wiped")
 			}
@@ -112,6 +99,7 @@ Example (what the host runs):
 			return nil
 		},
 	})
+	return cs
 }
 
 // runtimeProvider returns the evidence provider for a platform.
@@ -119,7 +107,7 @@ func runtimeProvider(e *env, platform, simKey string) (attest.Provider, error) {
 	switch platform {
 	case attest.SimPlatform:
 		if simKey == "" {
-			simKey = e.getenv("TRUCE_SIM_DEVICE_KEY")
+			simKey = e.Getenv("TRUCE_SIM_DEVICE_KEY")
 		}
 		if simKey == "" {
 			return nil, withHint(errors.New("platform sim needs the simulated device key"),
@@ -138,7 +126,7 @@ func runtimeProvider(e *env, platform, simKey string) (attest.Provider, error) {
 	if platform == "snp" || platform == "tdx" || platform == "cca" {
 		p, err := tsm.OpenPlatform(platform, tsm.Config{})
 		if err != nil {
-			return nil, withHint(err, "run it as root inside a confidential VM of platform %s (see docs/platforms/%s.md)", platform, platform)
+			return nil, withHint(err, "run it as root inside a confidential VM of platform %s (see docs/guide/platforms/%s.md)", platform, platform)
 		}
 		return p, nil
 	}

@@ -11,12 +11,13 @@ import (
 // the module version recorded by the Go toolchain is used.
 var version = ""
 
-func init() {
-	register(&command{
-		name:    "version",
-		summary: "print the version of truce",
-		help:    "Prints the version of this truce binary, the Go version that built it and its platform.",
-		run: func(e *env, _ *flag.FlagSet, args []string) error {
+// versionCommands are the commands of version.go.
+func versionCommands() (cs []*command) {
+	cs = append(cs, &command{
+		Name:    "version",
+		Summary: "print the version of truce",
+		Help:    "Prints the version of this truce binary, the Go version that built it and its platform.",
+		Run: func(e *env, _ *flag.FlagSet, args []string) error {
 			if err := noArgs(args); err != nil {
 				return err
 			}
@@ -27,8 +28,9 @@ func init() {
 					v = bi.Main.Version
 				}
 			}
-			fmt.Fprintf(e.stdout, "truce %s %s %s/%s\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(e.Stdout, "truce %s %s %s/%s\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},
 	})
+	return cs
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/internal/deployment"
 	"github.com/truce-project/truce/internal/trucetest"
@@ -154,7 +155,7 @@ func (b *bench) dataPath(ctx context.Context) (*section, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol, file, err := sys.writePolicy("datapath", addr, []party{{ids[0], map[string]string{"/data/": "rw"}}}, nil)
+	pol, file, err := sys.writePolicy("datapath", addr, []party{{ids[0], capability.Set{"/data/": capability.Read | capability.Write}}}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/examples/shamir"
 	shamirsplit "github.com/truce-project/truce/examples/shamir/shamir"
@@ -41,12 +42,12 @@ var shareHolders = []string{"alice", "bob", "carol"}
 
 func newShamirJob(sys *system) (*shamirJob, error) {
 	j := &shamirJob{sys: sys, ids: map[string]*identity.Identity{}}
-	caps := map[string]map[string]string{
-		"oscar": {shamir.Path: "w"},
-		"dave":  {shamir.Path: "x", "/output/": "r"},
+	caps := map[string]capability.Set{
+		"oscar": {shamir.Path: capability.Write},
+		"dave":  {shamir.Path: capability.Execute, "/output/": capability.Read},
 	}
 	for i, n := range shareHolders {
-		caps[n] = map[string]string{fmt.Sprintf("/input/shamir-%d.dat", i): "w"}
+		caps[n] = capability.Set{fmt.Sprintf("/input/shamir-%d.dat", i): capability.Write}
 	}
 	for _, n := range []string{"oscar", "alice", "bob", "carol", "dave"} {
 		id, err := identity.New(n, 0, time.Time{}, nil)
@@ -58,7 +59,7 @@ func newShamirJob(sys *system) (*shamirJob, error) {
 	}
 	sum := sha256.Sum256(shamir.Wasm)
 	j.progs = []program{{path: shamir.Path, sha256: hex.EncodeToString(sum[:]),
-		caps: map[string]string{"/input/": "r", "/output/": "w"}}}
+		caps: capability.Set{"/input/": capability.Read, "/output/": capability.Write}}}
 	return j, nil
 }
 

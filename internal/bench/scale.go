@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/examples/bench/kit"
 	sortnumbers "github.com/truce-project/truce/examples/sort-numbers"
@@ -150,7 +151,7 @@ func (b *bench) scaleClients(ctx context.Context) (*section, error) {
 	}
 	parties := make([]party, most)
 	for i, id := range ids {
-		parties[i] = party{id, map[string]string{fmt.Sprintf("/data/c%d/", i): "rw"}}
+		parties[i] = party{id, capability.Set{fmt.Sprintf("/data/c%d/", i): capability.Read | capability.Write}}
 	}
 	addr, err := deployment.FreeAddr()
 	if err != nil {

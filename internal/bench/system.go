@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/deployment"
 	"github.com/truce-project/truce/internal/pas"
@@ -83,40 +83,34 @@ func (s *system) startHost(ctx context.Context, name, addr string, policyFiles .
 // party is a principal of a bench policy.
 type party struct {
 	id   *identity.Identity
-	caps map[string]string
+	caps capability.Set
 }
 
 // program is a program of a bench policy.
 type program struct {
 	path, sha256 string
-	caps         map[string]string
+	caps         capability.Set
 }
 
 // writePolicy writes a policy for the enclave at addr to DIR/NAME.json and
 // returns it parsed, with its file.
 func (s *system) writePolicy(name, addr string, parties []party, progs []program) (*policy.Policy, string, error) {
-	var principals, programs []any
+	doc := &policy.Policy{
+		Version: policy.Version, Name: name,
+		Expires: time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second),
+		Host:    addr,
+		Attestation: policy.Attestation{Service: s.pas.URL, CACert: string(s.pas.CACert),
+			Runtimes: []policy.Runtime{{Platform: "sim", Measurement: hex.EncodeToString(s.bin.Measurement)}}},
+		// Room for the largest data-path file, 1 GiB.
+		Limits: policy.Limits{FileMiB: 2048, TotalMiB: 8192},
+	}
 	for _, p := range parties {
-		principals = append(principals, map[string]any{"name": p.id.Name, "cert": string(p.id.CertPEM()), "capabilities": p.caps})
+		doc.Principals = append(doc.Principals, policy.Principal{Name: p.id.Name, Cert: string(p.id.CertPEM()), Capabilities: p.caps})
 	}
 	for _, p := range progs {
-		programs = append(programs, map[string]any{"path": p.path, "sha256": p.sha256, "capabilities": p.caps})
+		doc.Programs = append(doc.Programs, policy.Program{Path: p.path, SHA256: p.sha256, Capabilities: p.caps})
 	}
-	if programs == nil {
-		programs = []any{}
-	}
-	doc := map[string]any{
-		"version": 1, "name": name,
-		"expires": time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339),
-		"host":    addr,
-		"attestation": map[string]any{"service": s.pas.URL, "ca_cert": string(s.pas.CACert),
-			"runtimes": []any{map[string]string{"platform": "sim", "measurement": hex.EncodeToString(s.bin.Measurement)}}},
-		"principals": principals,
-		"programs":   programs,
-		// Room for the largest data-path file, 1 GiB.
-		"limits": map[string]any{"file_mib": 2048, "total_mib": 8192},
-	}
-	b, err := json.MarshalIndent(doc, "", "  ")
+	b, err := policy.Encode(doc)
 	if err != nil {
 		return nil, "", err
 	}

@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"log"
 	"math/big"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/attest/attesttest"
+	"github.com/truce-project/truce/capability"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/policy"
 )
@@ -64,30 +64,33 @@ func NewWorld(t testing.TB, o WorldOptions) *World {
 	m := make([]byte, 32)
 	rand.Read(m)
 	w.Measurement = m
-	var principals []any
+	doc := &policy.Policy{
+		Version: policy.Version, Name: "test-world", Expires: o.Expires.Truncate(time.Second), Host: o.Host,
+		Attestation: policy.Attestation{Service: "https://127.0.0.1:3010", CACert: string(w.CA.PEM()),
+			Runtimes: []policy.Runtime{{Platform: "sim", Measurement: hex.EncodeToString(m)}}},
+		Lifecycle: o.Lifecycle,
+	}
 	for name, caps := range o.Principals {
 		id, err := identity.New(name, 0, time.Time{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.IDs[name] = id
-		principals = append(principals, map[string]any{"name": name, "cert": string(id.CertPEM()), "capabilities": caps})
+		set := capability.Set{}
+		for path, letters := range caps {
+			r, err := capability.ParseRights(letters)
+			if err != nil {
+				t.Fatalf("trucetest: principal %s, %s: %v", name, path, err)
+			}
+			set[path] = r
+		}
+		doc.Principals = append(doc.Principals, policy.Principal{Name: name, Cert: string(id.CertPEM()), Capabilities: set})
 	}
-	programs := []any{}
 	for p, b := range o.Programs {
-		programs = append(programs, map[string]any{"path": p, "sha256": hex.EncodeToString(sha256Sum(b)),
-			"capabilities": map[string]string{"/input/": "r", "/output/": "w"}})
+		doc.Programs = append(doc.Programs, policy.Program{Path: p, SHA256: hex.EncodeToString(sha256Sum(b)),
+			Capabilities: capability.Set{"/input/": capability.Read, "/output/": capability.Write}})
 	}
-	doc := map[string]any{
-		"version": 1, "name": "test-world", "expires": o.Expires.Format(time.RFC3339), "host": o.Host,
-		"attestation": map[string]any{"service": "https://127.0.0.1:3010", "ca_cert": string(w.CA.PEM()),
-			"runtimes": []any{map[string]string{"platform": "sim", "measurement": hex.EncodeToString(m)}}},
-		"principals": principals, "programs": programs, "limits": map[string]any{},
-	}
-	if o.Lifecycle != nil {
-		doc["lifecycle"] = o.Lifecycle
-	}
-	b, err := json.MarshalIndent(doc, "", "  ")
+	b, err := policy.Encode(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
