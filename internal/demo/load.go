@@ -224,7 +224,7 @@ func (l *loader) run(keep string) (*Report, error) {
 	case <-time.After(2 * time.Minute):
 		return nil, hint.With(errors.New("the host was not ready within 2 minutes"), "%s", l.seeLog("host.log"))
 	}
-	l.hostPid = cmd.Process.Pid
+	l.hostPid = cmd.Pid()
 	l.stopSampling, l.done = make(chan struct{}), make(chan struct{})
 	go l.sample()
 
