@@ -27,14 +27,14 @@ import (
 	"strings"
 
 	"github.com/veraison/ccatoken"
-	"github.com/veraison/ccatoken/platform"
+	ccaplatform "github.com/veraison/ccatoken/platform"
 
 	"github.com/truce-project/truce/attest"
-	tee "github.com/truce-project/truce/platform"
+	"github.com/truce-project/truce/platform"
 )
 
 // Platform is the name of the Arm CCA platform in policies and evidence.
-const Platform = tee.CCA
+const Platform = platform.CCA
 
 // Errors callers branch on; each is returned wrapped together with
 // attest.ErrBadEvidence.
@@ -122,8 +122,8 @@ func claims(ev *ccatoken.Evidence, allowDebug bool) (*attest.Claims, error) {
 	if err != nil {
 		return nil, bad("platform token lacks a security lifecycle: %v", err)
 	}
-	state := platform.LifeCycleToState(lc)
-	if state != platform.StateSecured && !allowDebug {
+	state := ccaplatform.LifeCycleToState(lc)
+	if state != ccaplatform.StateSecured && !allowDebug {
 		return nil, fmt.Errorf("%w: cca: %w: lifecycle %#04x (%s): the platform's security may be bypassed; use a secured platform, or accept with --allow-debug for testing only",
 			attest.ErrBadEvidence, ErrDebug, lc, state)
 	}
