@@ -20,11 +20,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/truce-project/truce/internal/atomicfile"
 )
 
 // Identity is one party: its name, its certificate and its private key.
@@ -151,7 +154,8 @@ func (id *Identity) Write(dir string) (certPath, keyPath string, err error) {
 			return "", "", fmt.Errorf("checking %s: %w", p, err)
 		}
 	}
-	// The key first: O_EXCL makes the existence check race-free.
+	// The key first: linking a finished file (atomicfile.WriteNew) makes the
+	// existence check race-free.
 	if err := writeExclusive(keyPath, keyPEM, 0o600); err != nil {
 		return "", "", err
 	}
@@ -163,31 +167,11 @@ func (id *Identity) Write(dir string) (certPath, keyPath string, err error) {
 }
 
 func writeExclusive(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
+	if err := atomicfile.WriteNew(path, data, mode); err != nil {
+		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: %s", ErrExists, path)
 		}
-		return fmt.Errorf("creating %s: %w", path, err)
-	}
-	if err := f.Chmod(mode); err != nil { // umask may have narrowed or widened nothing; make it exact
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("setting mode of %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return fmt.Errorf("writing %s: %w", path, err)
+		return err
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/identity"
+	"github.com/truce-project/truce/internal/atomicfile"
 	simprovider "github.com/truce-project/truce/internal/provider/sim"
 )
 
@@ -112,11 +113,11 @@ func InitWithKey(dir string, rnd io.Reader, now time.Time, caKey crypto.Signer) 
 	}
 	// The key first: a crash leaves no certificate without its key.
 	if keyPEM != nil {
-		if err := writeNew(filepath.Join(dir, CAKeyFile), keyPEM, 0o600); err != nil {
+		if err := atomicfile.WriteNew(filepath.Join(dir, CAKeyFile), keyPEM, 0o600); err != nil {
 			return err
 		}
 	}
-	if err := writeNew(filepath.Join(dir, CACertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := atomicfile.WriteNew(filepath.Join(dir, CACertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return err
 	}
 	if err := dev.WriteKey(filepath.Join(dir, DeviceKeyFile)); err != nil {
@@ -140,25 +141,6 @@ func randomSerial(rnd io.Reader) (*big.Int, error) {
 	b[0] &= 0x7f
 	b[0] |= 0x40 // always 16 bytes long, never zero
 	return new(big.Int).SetBytes(b), nil
-}
-
-func writeNew(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		os.Remove(path)
-		return fmt.Errorf("writing %s: %w", path, werr)
-	}
-	return nil
 }
 
 func readCACert(dir string) (*x509.Certificate, error) {
