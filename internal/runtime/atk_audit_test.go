@@ -192,7 +192,7 @@ func TestAttackTotalQuotaRevealsUsage(t *testing.T) {
 	w.start()
 	bob := w.client("bob", false)
 	w.client("alice", true).put("/input/shamir-0.dat", bytes.Repeat([]byte("s"), 777), http.StatusCreated)
-	p := bob.refused(http.MethodPut, api.PathFiles+"input/big.dat", make([]byte, 1<<20), http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded)
+	p := bob.refused(http.MethodPut, api.PathFiles+"data/big.dat", make([]byte, 1<<20), http.StatusRequestEntityTooLarge, api.ProblemLimitExceeded)
 	for _, word := range strings.Fields(p.Detail) {
 		if n, err := strconv.ParseInt(strings.TrimRight(word, ",:"), 10, 64); err == nil && n > 1<<20 {
 			t.Errorf("bob's refused write tells him the file system would hold %d bytes, %d beyond his own: %s", n, n-1<<20, p.Detail)

@@ -30,9 +30,9 @@ func BenchmarkWrite1MiB(b *testing.B) {
 	w.start()
 	bob := w.client("bob", true)
 	data := make([]byte, 1<<20)
-	bob.must(http.MethodPut, api.PathFiles+"input/big.dat", data, http.StatusCreated)
+	bob.must(http.MethodPut, api.PathFiles+"data/big.dat", data, http.StatusCreated)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		bob.must(http.MethodPut, api.PathFiles+"input/big.dat", data, http.StatusOK)
+		bob.must(http.MethodPut, api.PathFiles+"data/big.dat", data, http.StatusOK)
 	}
 }

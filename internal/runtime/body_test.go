@@ -31,14 +31,14 @@ func TestBrokenBodyIsBadRequest(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	w.start()
 	for _, body := range []io.Reader{&brokenBody{}, io.MultiReader(strings.NewReader("cut"), &brokenBody{sent: true})} {
-		req := httptest.NewRequest(http.MethodPut, api.PathFiles+"input/big.dat", body)
+		req := httptest.NewRequest(http.MethodPut, api.PathFiles+"data/big.dat", body)
 		req.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{w.ids["bob"].Cert}}
 		rec := httptest.NewRecorder()
 		w.rt.Handler().ServeHTTP(rec, req)
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), api.ProblemBadRequest) {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 		}
-		if _, err := w.rt.admin.Stat("/input/big.dat"); err == nil {
+		if _, err := w.rt.admin.Stat("/data/big.dat"); err == nil {
 			t.Fatal("a broken body was stored")
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -217,20 +218,67 @@ func (r *Runtime) loadProgram(prog *policy.Program) ([]byte, error) {
 	return b, nil
 }
 
-// missingInputs lists the files the program's capabilities name one by
-// one (not directories) with a read right that do not exist yet in the
-// file system admin looks at.
+// missingInputs lists the program's inputs that are not yet in the file
+// system admin looks at, so that readiness does not depend on how its
+// grant is spelled: each file it may read named one by one, and, under
+// each directory it may read, each file a principal may write there named
+// one by one, and each directory a principal may write there that holds
+// no file yet. (A program granted "/input/" needs the files of
+// "/input/alice.dat" and "/input/bob/" as one granted both.)
 func (r *Runtime) missingInputs(prog *policy.Program, admin *vfs.View) []string {
 	var missing []string
 	for _, g := range prog.Capabilities.Paths() {
-		if strings.HasSuffix(g, "/") || !prog.Capabilities[g].Has(capability.Read) {
+		if !prog.Capabilities[g].Has(capability.Read) {
 			continue
 		}
-		if _, err := admin.Stat(g); err != nil {
-			missing = append(missing, g)
+		if !strings.HasSuffix(g, "/") {
+			if _, err := admin.Stat(g); err != nil {
+				missing = append(missing, g)
+			}
+			continue
+		}
+		for _, in := range r.writtenUnder(g) {
+			if !present(admin, in) {
+				missing = append(missing, in)
+			}
 		}
 	}
-	return missing
+	sort.Strings(missing)
+	return slices.Compact(missing)
+}
+
+// writtenUnder lists the grant paths under directory d (d included) that
+// some principal may write or append to: the inputs a program reading d
+// waits for.
+func (r *Runtime) writtenUnder(d string) []string {
+	var out []string
+	for _, pr := range r.pol.Principals {
+		for g, rights := range pr.Capabilities {
+			if (rights.Has(capability.Write) || rights.Has(capability.Append)) && capability.Covers(d, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// present reports whether the input at grant path g is there: the file,
+// or, for a directory, some file under it.
+func present(admin *vfs.View, g string) bool {
+	if !strings.HasSuffix(g, "/") {
+		_, err := admin.Stat(g)
+		return err == nil
+	}
+	ents, err := admin.ReadDir(strings.TrimSuffix(g, "/"))
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if !e.Dir || present(admin, g+e.Name+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // makeDirs makes the directories the program's grants name (a directory

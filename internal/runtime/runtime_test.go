@@ -153,7 +153,7 @@ func TestRefusals(t *testing.T) {
 		{"program whose hash differs", paula, http.MethodPut, files(pShamir), []byte("not the program"), 409, api.ProblemHashMismatch},
 		{"append to a program", bob, http.MethodPost, files(pShamir), []byte{0}, 409, api.ProblemConflict},
 		{"run a program not uploaded", rita, http.MethodPost, api.PathRun + "program/fail.wasm", nil, 409, api.ProblemNotReady},
-		{"body over the file limit", bob, http.MethodPut, files("/input/big.dat"), make([]byte, 4<<20+1), 413, api.ProblemLimitExceeded},
+		{"body over the file limit", bob, http.MethodPut, files("/data/big.dat"), make([]byte, 4<<20+1), 413, api.ProblemLimitExceeded},
 		{"dot-dot path", alice, http.MethodPut, api.PathFiles + "input/%2e%2e/output/x", []byte("x"), 400, api.ProblemBadRequest},
 		{"write a file where the policy has a directory", paula, http.MethodPut, files("/program"), []byte("x"), 409, api.ProblemConflict},
 		{"directory path", rita, http.MethodGet, files("/output/"), nil, 400, api.ProblemBadRequest},
@@ -207,9 +207,9 @@ func TestRefusals(t *testing.T) {
 	t.Run("streamed body over the file limit", func(t *testing.T) {
 		// No Content-Length: the limit is found while reading, and the
 		// old content stays.
-		bob.on(t).put("/input/big.dat", []byte("old"), http.StatusCreated)
+		bob.on(t).put("/data/big.dat", []byte("old"), http.StatusCreated)
 		before := w.snapshot()
-		req, err := http.NewRequest(http.MethodPut, "https://enclave"+files("/input/big.dat"), io.NopCloser(bytes.NewReader(make([]byte, 4<<20+10))))
+		req, err := http.NewRequest(http.MethodPut, "https://enclave"+files("/data/big.dat"), io.NopCloser(bytes.NewReader(make([]byte, 4<<20+10))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -381,7 +381,7 @@ func TestParallelClients(t *testing.T) {
 			c := w.client("bob", i%2 == 0)
 			for j := 0; j < 10; j++ {
 				body := bytes.Repeat([]byte{byte(j)}, 4096+j)
-				r, err := c.do(http.MethodPut, api.PathFiles+"input/big.dat", body)
+				r, err := c.do(http.MethodPut, api.PathFiles+"data/big.dat", body)
 				if err != nil || r.status/100 != 2 {
 					errs <- fmt.Errorf("write: %v %v", err, r)
 					return
@@ -427,7 +427,7 @@ func TestParallelClients(t *testing.T) {
 		t.Fatalf("output %q", got)
 	}
 	// Every stored version of the contended file is whole.
-	sum := w.snapshot()["/input/big.dat"]
+	sum := w.snapshot()["/data/big.dat"]
 	ok := false
 	for j := 0; j < 10; j++ {
 		if hexSum(bytes.Repeat([]byte{byte(j)}, 4096+j)) == sum {

@@ -190,7 +190,7 @@ func principalCaps() map[string]capability.Set {
 	return map[string]capability.Set{
 		"paula": {"/program/": capability.Write},
 		"alice": {"/input/shamir-0.dat": capability.Write, "/input/shamir-1.dat": capability.Write},
-		"bob":   {"/input/shamir-2.dat": capability.Write | capability.Append, "/input/big.dat": capability.Write, pShamir: capability.Append},
+		"bob":   {"/input/shamir-2.dat": capability.Write | capability.Append, "/data/big.dat": capability.Write, pShamir: capability.Append},
 		"rita": {"/output/": capability.Read, pShamir: capability.Execute, pNeeds: capability.Execute, pFail: capability.Execute,
 			pLoop: capability.Execute, pHog: capability.Execute, pTrap: capability.Execute, pCopy: capability.Execute},
 	}
