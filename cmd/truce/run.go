@@ -14,6 +14,7 @@ import (
 	"github.com/truce-project/truce/internal/hostdir"
 	"github.com/truce-project/truce/internal/localrun"
 	"github.com/truce-project/truce/internal/native"
+	trt "github.com/truce-project/truce/internal/runtime"
 	"github.com/truce-project/truce/internal/vfs"
 	"github.com/truce-project/truce/policy"
 )
@@ -52,7 +53,7 @@ func runCommands() (cs []*command) {
 			fs.DurationVar(&timeout, "timeout", engine.DefaultTimeout, "limit on the program's wall time")
 			fs.BoolVar(&noCache, "no-cache", false, "compile the program afresh, without the on-disk cache of compiled programs")
 			fs.BoolVar(&stats, "stats", false, "print the engine, compile and run times and the memory used to stderr after the run")
-			fs.StringVar(&engineName, "engine", "", "WebAssembly engine: "+runtimeEngineKinds()+" (default "+string(engine.Default())+")")
+			fs.StringVar(&engineName, "engine", "", "WebAssembly engine: "+trt.EngineKinds()+" (default "+string(engine.Default())+")")
 		},
 		Run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) == 0 {
@@ -81,7 +82,7 @@ func runCommands() (cs []*command) {
 			}
 			kind, err := engine.ParseKind(engineName)
 			if err != nil {
-				return withHint(&usageError{Msg: err.Error()}, "use one of: %s", runtimeEngineKinds())
+				return withHint(&usageError{Msg: err.Error()}, "use one of: %s", trt.EngineKinds())
 			}
 			for _, kv := range envs {
 				if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
