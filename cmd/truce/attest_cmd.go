@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -97,14 +96,5 @@ func verifier(e *env, platform, devicePub string, noKey error, unsupported strin
 	if devicePub == "" {
 		devicePub = e.Getenv("TRUCE_SIM_DEVICE_PUB")
 	}
-	v, err := evidence.Verifier(platform, devicePub)
-	switch {
-	case errors.Is(err, evidence.ErrNoDeviceKey):
-		return nil, withHint(noKey, "give --device-pub FILE (truce pas init wrote device.pub) or set $TRUCE_SIM_DEVICE_PUB")
-	case errors.Is(err, attest.ErrUnsupportedPlatform):
-		return nil, withHint(err, "%s", unsupported)
-	case err != nil:
-		return nil, withHint(err, "give the device.pub that truce pas init wrote")
-	}
-	return v, nil
+	return evidence.VerifierFor(platform, devicePub, noKey, unsupported)
 }
