@@ -20,7 +20,7 @@ func runtimeCommands() (cs []*command) {
 			fs.StringVar(&cfg.Platform, "platform", "sim", "attestation `platform`; this build provides evidence on: sim, and snp, tdx, cca inside a confidential VM, nitro inside a Nitro enclave, sgx under Gramine")
 			fs.StringVar(&cfg.Listen, "listen", "", "where to serve the API: unix:`PATH` or tcp:HOST:PORT (required)")
 			fs.StringVar(&cfg.SimDeviceKey, "sim-device-key", "", "simulated device key `file` (platform sim; default $TRUCE_SIM_DEVICE_KEY)")
-			fs.StringVar(&cfg.Engine, "engine", "", "WebAssembly engine: "+trt.EngineKinds()+" (default "+string(engine.Default())+")")
+			fs.StringVar(&cfg.Engine, "engine", "", "WebAssembly engine: "+engine.KindList()+" (default "+string(engine.Default())+")")
 			fs.StringVar(&cfg.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 			fs.IntVar(&cfg.MaxRuns, "max-runs", 0, "most program runs and pipelines in progress at once; more are refused with 429 (0: no bound)")
 		},

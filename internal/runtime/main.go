@@ -92,11 +92,11 @@ func Main(ctx context.Context, cfg MainConfig) error {
 	}
 	kind, err := engine.ParseKind(cfg.Engine)
 	if err != nil {
-		return hint.With(err, "use one of: %s", EngineKinds())
+		return hint.With(err, "use one of: %s", engine.KindList())
 	}
 	eng, err := engine.New(engine.Options{Kind: kind})
 	if err != nil {
-		return hint.With(fmt.Errorf("starting the %s engine: %w", kind, err), "choose another with --engine (%s)", EngineKinds())
+		return hint.With(fmt.Errorf("starting the %s engine: %w", kind, err), "choose another with --engine (%s)", engine.KindList())
 	}
 	defer eng.Close()
 	rt, err := New(Config{Policy: pol, Provider: provider, Engine: eng, Logger: logger, MaxRuns: cfg.MaxRuns})
@@ -163,15 +163,4 @@ func OpenProvider(platform, simDeviceKey string) (attest.Provider, error) {
 		return &sgxprovider.Provider{}, nil
 	}
 	return nil, hint.With(fmt.Errorf("platform %q has %w", platform, ErrNoProvider), "use --platform sim")
-}
-
-// EngineKinds lists the WebAssembly engines of this build, comma-separated,
-// for help and hints.
-func EngineKinds() string {
-	ks := engine.Kinds()
-	s := make([]string, len(ks))
-	for i, k := range ks {
-		s[i] = string(k)
-	}
-	return strings.Join(s, ", ")
 }
