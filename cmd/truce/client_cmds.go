@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/truce-project/truce/api"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/internal/clientconf"
 	"github.com/truce-project/truce/internal/textreport"
@@ -108,7 +109,7 @@ func clientCommands() (cs []*command) {
 			defer s.Close()
 			rr, err := s.Run(e.Ctx, args[0])
 			if rr != nil {
-				if werr := clientconf.ShowRun(streams(e), rr, execReceipt, execJSON); werr != nil {
+				if werr := showRun(e, rr, execReceipt, execJSON); werr != nil {
 					return werr
 				}
 			}
@@ -213,4 +214,14 @@ func clientCommands() (cs []*command) {
 // streams are e's stdin, stdout and stderr for a clientconf step.
 func streams(e *env) clientconf.Streams {
 	return clientconf.Streams{In: e.Stdin, Out: e.Stdout, Errors: e.Stderr}
+}
+
+// showRun prints a run's result and saves its receipt.
+func showRun(e *env, rr *api.RunResult, receiptFile string, asJSON bool) error {
+	if asJSON {
+		clientconf.WriteJSON(e.Stdout, rr)
+	} else {
+		textreport.Run(e.Stdout, e.Stderr, rr)
+	}
+	return clientconf.SaveReceipt(e.Stderr, receiptFile, &rr.Receipt)
 }

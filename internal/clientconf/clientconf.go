@@ -4,7 +4,7 @@
 // host address, and the known-enclaves record that notices a restarted
 // enclave. It also turns the client SDK's errors into advice (Advise), and
 // holds the steps the client commands share (steps.go: upload, download,
-// the checked audit log, receipts saved).
+// the checked audit log, a receipt saved).
 //
 // It holds no state of its own and must never be imported by the host,
 // the runtime or the attestation service; it writes nothing but the

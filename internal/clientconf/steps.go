@@ -16,7 +16,6 @@ import (
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/internal/hint"
-	"github.com/truce-project/truce/internal/textreport"
 )
 
 // Streams are where a client command reads stdin and reports. Nil writers
@@ -169,17 +168,6 @@ func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// ShowRun prints a run's result (as JSON with asJSON) and saves its
-// receipt to receiptFile ("" for none).
-func ShowRun(st Streams, rr *api.RunResult, receiptFile string, asJSON bool) error {
-	if asJSON {
-		WriteJSON(st.out(), rr)
-	} else {
-		textreport.Run(st.out(), st.errors(), rr)
-	}
-	return SaveReceipt(st.errors(), receiptFile, &rr.Receipt)
 }
 
 // SaveReceipt writes a receipt to file as JSON, saying so on w; it does
