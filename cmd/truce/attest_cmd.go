@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -17,7 +16,7 @@ import (
 func attestCommands() (cs []*command) {
 	var cf clientFlags
 	var caBundle, devicePub, pinFile string
-	var evidence, explain bool
+	var withEvidence, explain bool
 	cs = append(cs, &command{
 		Name:    "attest",
 		Args:    "[flags]",
@@ -27,7 +26,7 @@ func attestCommands() (cs []*command) {
 			cf.declare(fs)
 			fs.StringVar(&caBundle, "ca-bundle", "", "write the attestation service CA certificate to `file`, and print the curl command with this enclave's --pinnedpubkey")
 			fs.StringVar(&pinFile, "pin", "", "write this enclave's curl --pinnedpubkey value (sha256//…) to `file`")
-			fs.BoolVar(&evidence, "evidence", false, "also check the enclave's own evidence, without relying on the attestation service")
+			fs.BoolVar(&withEvidence, "evidence", false, "also check the enclave's own evidence, without relying on the attestation service")
 			fs.BoolVar(&explain, "explain", false, "print every step of the attestation (evidence, verifier, certificate, client check) with ✓ or ✗")
 			fs.StringVar(&devicePub, "device-pub", "", "simulated device public key `file` for --evidence on sim (default $TRUCE_SIM_DEVICE_PUB)")
 		},
@@ -36,10 +35,10 @@ func attestCommands() (cs []*command) {
 				return err
 			}
 			if explain {
-				if evidence || caBundle != "" || pinFile != "" {
+				if withEvidence || caBundle != "" || pinFile != "" {
 					return usagef("--explain goes alone: it already checks the evidence where it can")
 				}
-				return explainAttestation(e, &cf, devicePub)
+				return evidence.Explain(e.Ctx, e.Stdout, cf.conf(e), func(p string) (attest.Verifier, error) { return evidenceVerifier(e, p, devicePub) })
 			}
 			s, pol, err := cf.dial(e)
 			if err != nil {
@@ -51,7 +50,7 @@ func attestCommands() (cs []*command) {
 				return fmt.Errorf("no verified enclave certificate")
 			}
 			pin := textreport.Enclave(e.Stdout, pol, id, chain[0])
-			if evidence {
+			if withEvidence {
 				v, err := evidenceVerifier(e, id.Platform, devicePub)
 				if err != nil {
 					return err
@@ -97,14 +96,5 @@ func verifier(e *env, platform, devicePub string, noKey error, unsupported strin
 	if devicePub == "" {
 		devicePub = e.Getenv("TRUCE_SIM_DEVICE_PUB")
 	}
-	v, err := evidence.Verifier(platform, devicePub)
-	switch {
-	case errors.Is(err, evidence.ErrNoDeviceKey):
-		return nil, withHint(noKey, "give --device-pub FILE (truce pas init wrote device.pub) or set $TRUCE_SIM_DEVICE_PUB")
-	case errors.Is(err, attest.ErrUnsupportedPlatform):
-		return nil, withHint(err, "%s", unsupported)
-	case err != nil:
-		return nil, withHint(err, "give the device.pub that truce pas init wrote")
-	}
-	return v, nil
+	return evidence.VerifierFor(platform, devicePub, noKey, unsupported)
 }

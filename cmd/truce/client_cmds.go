@@ -1,20 +1,11 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"os"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/truce-project/truce/api"
-	"github.com/truce-project/truce/audit"
 	"github.com/truce-project/truce/client"
-	"github.com/truce-project/truce/internal/atomicfile"
 	"github.com/truce-project/truce/internal/clientconf"
 	"github.com/truce-project/truce/internal/textreport"
 	"github.com/truce-project/truce/policy"
@@ -53,17 +44,6 @@ func (c *clientFlags) dial(e *env) (*client.Session, *policy.Policy, error) {
 // clientError attaches what to do to an error from the client SDK.
 func clientError(err error) error { return clientconf.Advise(err) }
 
-// progress wraps r or w with a progress bar on stderr when stderr is a
-// terminal; size -1 means unknown.
-func progress(e *env, size int64, what string) *progressbar.ProgressBar {
-	f, ok := e.Stderr.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
-	}
-	return progressbar.NewOptions64(size, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription(what),
-		progressbar.OptionShowBytes(true), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100e6))
-}
-
 func uploadCommand(name, verb string, appendMode bool) *command {
 	var cf clientFlags
 	return &command{
@@ -76,53 +56,7 @@ func uploadCommand(name, verb string, appendMode bool) *command {
 			if len(args) != 2 {
 				return usagef("give LOCALFILE (or -) and GUESTPATH")
 			}
-			if err := cf.check(e); err != nil {
-				return err
-			}
-			var in io.Reader = e.Stdin
-			size := int64(-1)
-			if args[0] != "-" {
-				f, err := os.Open(args[0])
-				if err != nil {
-					return withHint(fmt.Errorf("reading %s: %w", args[0], err), "give an existing file, or - for stdin")
-				}
-				defer f.Close()
-				if st, err := f.Stat(); err == nil {
-					size = st.Size()
-				}
-				in = f
-			}
-			s, _, err := cf.dial(e)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if bar := progress(e, size, "uploading"); bar != nil {
-				r := progressbar.NewReader(in, bar)
-				in = &r
-				defer bar.Finish()
-			}
-			var fi *client.FileInfo
-			if appendMode {
-				fi, err = s.Append(e.Ctx, args[1], in)
-			} else {
-				fi, err = s.Put(e.Ctx, args[1], in)
-			}
-			if err != nil {
-				return clientError(err)
-			}
-			if fi.SHA256 != "" {
-				fmt.Fprintf(e.Stdout, "%s %s: %d bytes, sha256 %s\n", map[bool]string{false: "wrote", true: "appended to"}[appendMode], fi.Path, fi.Size, fi.SHA256)
-			} else {
-				fmt.Fprintf(e.Stdout, "appended %d bytes to %s (you may not read it: neither its size nor a hash of the whole is shown)\n", fi.Size, fi.Path)
-			}
-			if fi.Salt != "" {
-				// The file's version is named by commitment in the audit
-				// log and receipts; only its writer and readers get the salt.
-				fmt.Fprintf(e.Stdout, "commitment %s, salt %s\n", fi.Commitment, fi.Salt)
-				fmt.Fprintf(e.Stdout, "keep the salt to check a receipt names these bytes: truce receipt verify --input %s=%s:LOCALFILE …\n", fi.Path, fi.Salt)
-			}
-			return nil
+			return clientconf.Upload(e.Ctx, cf.conf(e), streams(e), args[0], args[1], appendMode)
 		},
 	}
 }
@@ -147,36 +81,7 @@ func clientCommands() (cs []*command) {
 			if len(args) == 2 {
 				dest = args[1]
 			}
-			s, _, err := getFlags.dial(e)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if dest == "-" {
-				_, err := s.Get(e.Ctx, args[0], e.Stdout)
-				return clientError(err)
-			}
-			var fi *client.FileInfo
-			var getErr error
-			err = atomicfile.WriteFrom(dest, 0o600, func(w io.Writer) error {
-				if bar := progress(e, -1, "downloading"); bar != nil {
-					w = io.MultiWriter(w, bar)
-					defer bar.Finish()
-				}
-				fi, getErr = s.Get(e.Ctx, args[0], w)
-				return getErr
-			})
-			if getErr != nil {
-				return clientError(getErr)
-			}
-			if err != nil {
-				return withHint(err, "choose a writable place for LOCALFILE")
-			}
-			fmt.Fprintf(e.Stderr, "read %s: %d bytes, sha256 %s → %s\n", fi.Path, fi.Size, fi.SHA256, dest)
-			if fi.Salt != "" {
-				fmt.Fprintf(e.Stderr, "commitment %s, salt %s (check a receipt: truce receipt verify --output %s=%s:%s …)\n", fi.Commitment, fi.Salt, fi.Path, fi.Salt, dest)
-			}
-			return nil
+			return clientconf.Download(e.Ctx, getFlags.conf(e), streams(e), args[0], dest)
 		},
 	})
 
@@ -239,15 +144,13 @@ func clientCommands() (cs []*command) {
 				return clientError(err)
 			}
 			if pipeJSON {
-				enc := json.NewEncoder(e.Stdout)
-				enc.SetIndent("", "  ")
-				enc.Encode(pr)
+				clientconf.WriteJSON(e.Stdout, pr)
 			} else {
 				for i, st := range pr.Steps {
 					fmt.Fprintf(e.Stdout, "step %d %s: %s, exit code %d\n", i+1, st.Program, st.Outcome, st.ExitCode)
 				}
 			}
-			return saveReceipt(e, pipeReceipt, &pr.Receipt)
+			return clientconf.SaveReceipt(e.Stderr, pipeReceipt, &pr.Receipt)
 		},
 	})
 
@@ -271,22 +174,12 @@ func clientCommands() (cs []*command) {
 				return err
 			}
 			defer s.Close()
-			l, err := s.Audit(e.Ctx)
+			l, checked, err := clientconf.CheckedAudit(e.Ctx, s)
 			if err != nil {
-				return clientError(err)
-			}
-			var pub *ecdsa.PublicKey
-			if _, chain := s.Enclave(); len(chain) > 0 {
-				pub, _ = chain[0].PublicKey.(*ecdsa.PublicKey)
-			}
-			checked, err := audit.VerifyServed(l.Entries, l.Head, l.Checkpoint, pub)
-			if err != nil {
-				return withHint(fmt.Errorf("the audit log does not check: %w", err), "do not trust this enclave's log")
+				return err
 			}
 			if auditJSON {
-				enc := json.NewEncoder(e.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(l)
+				return clientconf.WriteJSON(e.Stdout, l)
 			}
 			textreport.AuditLog(e.Stdout, l, checked)
 			return nil
@@ -318,30 +211,17 @@ func clientCommands() (cs []*command) {
 	return cs
 }
 
+// streams are e's stdin, stdout and stderr for a clientconf step.
+func streams(e *env) clientconf.Streams {
+	return clientconf.Streams{In: e.Stdin, Out: e.Stdout, Errors: e.Stderr}
+}
+
 // showRun prints a run's result and saves its receipt.
 func showRun(e *env, rr *api.RunResult, receiptFile string, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(e.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rr)
+		clientconf.WriteJSON(e.Stdout, rr)
 	} else {
 		textreport.Run(e.Stdout, e.Stderr, rr)
 	}
-	return saveReceipt(e, receiptFile, &rr.Receipt)
-}
-
-// saveReceipt writes a receipt to file as JSON.
-func saveReceipt(e *env, file string, v any) error {
-	if file == "" {
-		return nil
-	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding the receipt: %w", err)
-	}
-	if err := atomicfile.Write(file, append(b, '\n'), 0o644); err != nil {
-		return withHint(fmt.Errorf("saving the receipt: %w", err), "choose a writable --receipt file")
-	}
-	fmt.Fprintf(e.Stderr, "receipt saved to %s (check it with: truce receipt verify --policy POLICY %s)\n", file, file)
-	return nil
+	return clientconf.SaveReceipt(e.Stderr, receiptFile, &rr.Receipt)
 }

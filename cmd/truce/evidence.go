@@ -106,42 +106,7 @@ func runEvidenceVerify(e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	ev, err := readEvidence(args[0])
-	if err != nil {
-		return err
-	}
-	c, err := evidence.Check(ev, v, opts, want)
-	switch {
-	case errors.Is(err, attest.ErrBadEvidence):
-		return withHint(err, "the evidence was altered, truncated, or signed by another device than the one given")
-	case errors.Is(err, attest.ErrBinding):
-		return withHint(err, "the evidence was made for another key, policy or nonce")
-	case err != nil:
-		return err
-	}
-	evidence.WriteClaims(e.Stdout, c, opts.Time())
-	if polFile := flagString(fs, "policy"); polFile != "" {
-		pol, err := loadPolicy(polFile)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.Stdout, "policy %q (%s):\n", pol.Name, pol.HashHex())
-		steps := attest.CheckRuntime(pol, attest.RuntimeOf(c), opts.Time())
-		evidence.WriteSteps(e.Stdout, steps)
-		if err := attest.Refusal(steps); err != nil {
-			return clientError(fmt.Errorf("the policy refuses this evidence: %w", err))
-		}
-	}
-	return nil
-}
-
-// readEvidence reads raw evidence, or hex or base64 text of it.
-func readEvidence(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, withHint(fmt.Errorf("reading evidence: %w", err), "give the evidence file")
-	}
-	return evidence.Decode(b), nil
+	return evidence.VerifyFile(e.Stdout, args[0], v, opts, want, flagString(fs, "policy"))
 }
 
 func runEvidenceNew(e *env, fs *flag.FlagSet, args []string) error {

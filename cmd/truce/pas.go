@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +39,7 @@ func pasCommands() (cs []*command) {
 			if err != nil {
 				return err
 			}
-			key, err := pkcs11Key(e, fs, true)
+			key, err := server.OpenCAKey(pkcs11Config(e, fs), true)
 			if err != nil {
 				return err
 			}
@@ -130,7 +129,7 @@ func pasCommands() (cs []*command) {
 func pasLogError(err error, dir, database string) error {
 	switch {
 	case errors.Is(err, pas.ErrLogTampered):
-		return withHint(err, "the log was changed after it was written: restore %s from a backup and investigate", logName(dir, database))
+		return withHint(err, "the log was changed after it was written: restore %s from a backup and investigate", server.LogName(dir, database))
 	case errors.Is(err, pas.ErrNotInitialised):
 		return withHint(err, "give the --dir of \"truce pas init\"")
 	}
@@ -193,35 +192,16 @@ func pasDir(fs *flag.FlagSet) (string, error) {
 	return dir, nil
 }
 
-// pinEnv names the environment variable that gives the PKCS#11 user PIN.
-const pinEnv = "TRUCE_PAS_PKCS11_PIN"
-
 func pkcs11Flags(fs *flag.FlagSet) {
-	fs.String("ca-pkcs11", "", "PKCS#11 `module` holding the CA key (instead of DIR/ca.key); PIN from $"+pinEnv)
+	fs.String("ca-pkcs11", "", "PKCS#11 `module` holding the CA key (instead of DIR/ca.key); PIN from $"+server.PINEnv)
 	fs.String("ca-pkcs11-token", "", "`label` of the PKCS#11 token")
 	fs.String("ca-pkcs11-key", "truce-pas-ca", "`label` of the CA key in the token")
 }
 
-// pkcs11Key opens (or, with generate, makes) the CA key named by the
-// --ca-pkcs11 flags; nil without --ca-pkcs11.
-func pkcs11Key(e *env, fs *flag.FlagSet, generate bool) (*hsm.Key, error) {
-	c := hsm.Config{Module: fs.Lookup("ca-pkcs11").Value.String(), Token: fs.Lookup("ca-pkcs11-token").Value.String(),
-		Key: fs.Lookup("ca-pkcs11-key").Value.String(), PIN: e.Getenv(pinEnv)}
-	if c.Module == "" {
-		return nil, nil
-	}
-	if c.Token == "" {
-		return nil, withHint(usagef("--ca-pkcs11 needs --ca-pkcs11-token"), "give the label of the token holding the CA key")
-	}
-	open := hsm.Open
-	if generate {
-		open = hsm.Generate
-	}
-	k, err := open(c)
-	if err != nil {
-		return nil, withHint(err, "check the module path, the token label, the key label and $%s", pinEnv)
-	}
-	return k, nil
+// pkcs11Config is the token the --ca-pkcs11 flags name.
+func pkcs11Config(e *env, fs *flag.FlagSet) hsm.Config {
+	return hsm.Config{Module: fs.Lookup("ca-pkcs11").Value.String(), Token: fs.Lookup("ca-pkcs11-token").Value.String(),
+		Key: fs.Lookup("ca-pkcs11-key").Value.String(), PIN: e.Getenv(server.PINEnv)}
 }
 
 // signerOf is k as a crypto.Signer, nil for a nil k.
@@ -251,14 +231,6 @@ func pasDatabase(e *env, fs *flag.FlagSet) (string, error) {
 	return d, nil
 }
 
-// logName names where the log is kept, for hints (never with a password).
-func logName(dir, database string) string {
-	if database == "" {
-		return filepath.Join(dir, pas.LogFile)
-	}
-	return "the PostgreSQL database"
-}
-
 func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	if err := noArgs(args); err != nil {
 		return err
@@ -267,70 +239,17 @@ func runPASServe(e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	get := func(n string) any { return fs.Lookup(n).Value.(flag.Getter).Get() }
-	listen := get("listen").(string)
-	if _, _, err := net.SplitHostPort(listen); err != nil {
-		return usagef("--listen %q is not host:port: %v", listen, err)
-	}
 	database, err := pasDatabase(e, fs)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(e.Stderr, nil))
-	cfg := server.Config{Config: pas.Config{
-		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: logger, Database: database,
+	get := func(n string) any { return fs.Lookup(n).Value.(flag.Getter).Get() }
+	return server.Main(e.Ctx, server.MainConfig{Config: server.Config{Config: pas.Config{
+		Dir: dir, AllowSim: get("allow-sim").(bool), Logger: slog.New(slog.NewTextHandler(e.Stderr, nil)), Database: database,
 		CertLifetime: get("cert-lifetime").(time.Duration), NonceLifetime: get("nonce-lifetime").(time.Duration),
 		MaxNonces: get("max-nonces").(int), AnonymousRate: get("anonymous-rate").(float64), AnonymousBurst: get("anonymous-burst").(int),
 		AnonymousTotalRate: get("anonymous-total-rate").(float64), HostRate: get("host-rate").(float64),
 		RefusalDelay: get("refusal-delay").(time.Duration),
-	}, Listen: listen, Names: strings.Split(get("host").(string), ","), FetchCollateral: get("fetch-collateral").(bool)}
-	if cfg.RefusalDelay == 0 {
-		cfg.RefusalDelay = -1
-	}
-	if cfg.MaxNonces < 2 || cfg.AnonymousRate <= 0 || cfg.AnonymousBurst < 1 || cfg.AnonymousTotalRate == 0 || cfg.HostRate <= 0 {
-		return withHint(usagef("--max-nonces must be at least 2, --anonymous-rate, --anonymous-burst and --host-rate positive, --anonymous-total-rate non-zero"),
-			"leave them out for the defaults; give --anonymous-total-rate -1 to serve authenticated hosts only")
-	}
-	key, err := pkcs11Key(e, fs, false)
-	if err != nil {
-		return err
-	}
-	if key != nil {
-		defer key.Close()
-		cfg.CAKey = key
-	}
-	srv, err := server.New(cfg)
-	switch {
-	case errors.Is(err, pas.ErrNotInitialised):
-		return withHint(err, "run \"truce pas init --dir %s\" first", dir)
-	case errors.Is(err, pas.ErrLogTampered):
-		return withHint(err, "the issuance log was changed: run \"truce pas log --dir %s\" and restore %s from a backup", dir, logName(dir, database))
-	case errors.Is(err, server.ErrListen):
-		return withHint(err, "pick another --listen address, or stop what uses it")
-	case err != nil && strings.Contains(err.Error(), pas.HostsFile):
-		return withHint(fmt.Errorf("opening the attestation service: %w", err), "fix %s (truce pas host add writes it)", filepath.Join(dir, pas.HostsFile))
-	case err != nil && database != "":
-		return withHint(fmt.Errorf("opening the attestation service: %w", err), "check that the PostgreSQL database is reachable and the URL is right, and the files in %s", dir)
-	case err != nil:
-		return withHint(fmt.Errorf("opening the attestation service: %w", err), "check the files in %s (truce pas init made them)", dir)
-	}
-	defer srv.Close()
-	fmt.Fprintf(e.Stdout, "CA certificate: %s\nURL: https://%s\n", filepath.Join(dir, pas.CACertFile), srv.Addr())
-	if cfg.AllowSim {
-		fmt.Fprintf(e.Stdout, "accepting the SIMULATED platform (not hardware-backed)\n")
-	}
-	if hosts, err := pas.LoadHosts(dir); err == nil {
-		fmt.Fprintf(e.Stdout, "authenticated hosts: %d (%s)\n", len(hosts), filepath.Join(dir, pas.HostsFile))
-	}
-	if f := get("addr-file").(string); f != "" {
-		if err := atomicfile.Write(f, []byte(srv.Addr()+"\n"), 0o644); err != nil {
-			return fmt.Errorf("writing --addr-file: %w", err)
-		}
-	}
-	if err := srv.Serve(e.Ctx); err != nil {
-		return err
-	}
-	n, head := srv.Service().Log().Head()
-	fmt.Fprintf(e.Stdout, "stopped; log has %d entries, head %s\n", n, hex.EncodeToString(head[:]))
-	return nil
+	}, Listen: get("listen").(string), Names: strings.Split(get("host").(string), ","), FetchCollateral: get("fetch-collateral").(bool)},
+		PKCS11: pkcs11Config(e, fs), AddrFile: get("addr-file").(string), Stdout: e.Stdout})
 }

@@ -2,11 +2,14 @@
 // from what a person gives the truce command: the policy file, their
 // certificate and key (or $TRUCE_POLICY, $TRUCE_IDENTITY, $TRUCE_KEY), the
 // host address, and the known-enclaves record that notices a restarted
-// enclave. It also turns the client SDK's errors into advice (Advise).
+// enclave. It also turns the client SDK's errors into advice (Advise), and
+// holds the steps the client commands share (steps.go: upload, download,
+// the checked audit log, a receipt saved).
 //
 // It holds no state of its own and must never be imported by the host,
 // the runtime or the attestation service; it writes nothing but the
-// known-enclaves record and warnings to Config.Warn.
+// known-enclaves record, warnings to Config.Warn, and what a step is told
+// to write (the files it names and its Streams).
 package clientconf
 
 import (

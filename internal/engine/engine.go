@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,15 @@ func Default() Kind { return defaultKind }
 
 // Kinds returns the backends available in this build, the default first.
 func Kinds() []Kind { return append([]Kind(nil), availableKinds...) }
+
+// KindList is Kinds comma-separated, for help texts and hints.
+func KindList() string {
+	s := make([]string, len(availableKinds))
+	for i, k := range availableKinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
 
 // ParseKind reads a backend name as given on a command line; the empty
 // string means Default.

@@ -4,7 +4,9 @@
 // of evidence files that hold native bytes or hex or base64 text of them
 // (Decode); the offline check of evidence (Check) and the text of what
 // evidence claims and of the steps of an attestation (WriteClaims,
-// WriteSteps, WriteCertificate); and simulated evidence (NewSim).
+// WriteSteps, WriteCertificate); simulated evidence (NewSim); and the
+// commands that check evidence past their flags: VerifyFile ("truce
+// evidence verify") and Explain ("truce attest --explain").
 //
 // It must never import the attestation service (internal/pas), the host
 // or the runtime: it serves clients and offline checks, which verify

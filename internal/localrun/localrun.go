@@ -5,8 +5,11 @@
 // copied back whatever the outcome.
 //
 // It runs no enclave and checks no policy: it is for developing programs.
+// Main is "truce run" past its flags: it checks the limits, reads the
+// program and turns how it ended into the command's exit.
 // It must never be imported by the runtime or the host, and it touches no
-// host file but those under the directories it is given.
+// host file but the program it is given, the cache directory it is given
+// and those under the directories it is given.
 package localrun
 
 import (

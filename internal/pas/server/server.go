@@ -7,7 +7,8 @@
 // It is apart from package pas so that pas links no vendor verifier
 // (which register themselves with package attest when linked) and no HTTP
 // server loop; it must never be imported by the host, the runtime or
-// clients, and it prints nothing: its caller reports what it serves.
+// clients. Only Main, which "truce pas serve" calls, prints: what it
+// serves, to MainConfig.Stdout.
 package server
 
 import (

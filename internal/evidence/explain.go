@@ -1,17 +1,20 @@
-package main
+package evidence
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/client"
-	"github.com/truce-project/truce/internal/evidence"
+	"github.com/truce-project/truce/internal/clientconf"
+	"github.com/truce-project/truce/internal/hint"
 	"github.com/truce-project/truce/policy"
 )
 
-// explainAttestation prints the whole chain of an enclave's attestation,
+// Explain prints the whole chain of an enclave's attestation,
 // evidence → verifier → certificate → client check, one ✓ or ✗ line per
 // step, and returns the first refusal (a *attest.Verdict), if any.
 //
@@ -19,12 +22,13 @@ import (
 // anything is sent (client.PeerChain), and checked as every client command
 // checks it. Only if that passes does it connect as a principal and fetch
 // the evidence, which it checks itself with the platform's verifier when
-// one is at hand (for sim: --device-pub).
-func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
-	if err := cf.check(e); err != nil {
+// one is at hand: verifier returns it for the enclave's platform, or an
+// error that says why not, printed as a note.
+func Explain(ctx context.Context, w io.Writer, cf *clientconf.Config, verifier func(platform string) (attest.Verifier, error)) error {
+	if err := cf.Complete(); err != nil {
 		return err
 	}
-	pol, err := loadPolicy(cf.Policy)
+	pol, err := clientconf.LoadPolicy(cf.Policy)
 	if err != nil {
 		return err
 	}
@@ -36,14 +40,13 @@ func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
 	if addr == "" {
 		addr = pol.Host
 	}
-	w := e.Stdout
 	now := time.Now()
 	fmt.Fprintf(w, "Attestation of the enclave at %s for policy %q (%s), checked at %s:\n", addr, pol.Name, pol.HashHex(), now.UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "evidence → verifier → certificate → client check\n")
 
-	chain, err := client.PeerChain(e.Ctx, pol, opts...)
+	chain, err := client.PeerChain(ctx, pol, opts...)
 	if err != nil {
-		return withHint(err, "no enclave answered with a certificate: check that \"truce host serve\" runs for this policy; its log says why the attestation service refused the enclave's evidence, if it did (claim, expected and actual value)")
+		return hint.With(err, "no enclave answered with a certificate: check that \"truce host serve\" runs for this policy; its log says why the attestation service refused the enclave's evidence, if it did (claim, expected and actual value)")
 	}
 	certSteps, id := attest.ExplainEnclave(chain, pol, now)
 	certErr := attest.Refusal(certSteps)
@@ -53,7 +56,7 @@ func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
 	var fetchErr error
 	if certErr != nil {
 		evNote = "not fetched: the enclave failed the client check below, so nothing was sent to it (the evidence is served only to principals)"
-	} else if evSteps, evNote, fetchErr = fetchEvidence(e, cf, pol, opts, id.Platform, devicePub); fetchErr != nil {
+	} else if evSteps, evNote, fetchErr = fetchEvidence(ctx, cf, pol, verifier, id.Platform); fetchErr != nil {
 		evNote = "not fetched: " + fetchErr.Error()
 	}
 
@@ -61,22 +64,22 @@ func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
 	if evNote != "" {
 		fmt.Fprintf(w, "   – %s\n", evNote)
 	}
-	evidence.WriteSteps(w, evSteps)
+	WriteSteps(w, evSteps)
 
 	fmt.Fprintf(w, "\n3. certificate (issued by the attestation service for the enclave key)\n")
-	evidence.WriteCertificate(w, chain)
+	WriteCertificate(w, chain)
 
 	fmt.Fprintf(w, "\n4. client check (this policy's rules, applied to the certificate)\n")
-	evidence.WriteSteps(w, certSteps)
+	WriteSteps(w, certSteps)
 
 	if certErr != nil {
-		return clientError(fmt.Errorf("the enclave is not one the policy trusts; nothing was sent: %w", certErr))
+		return clientconf.Advise(fmt.Errorf("the enclave is not one the policy trusts; nothing was sent: %w", certErr))
 	}
 	if fetchErr != nil {
 		return fetchErr
 	}
 	if err := attest.Refusal(evSteps); err != nil {
-		return clientError(fmt.Errorf("the enclave's evidence: %w", err))
+		return clientconf.Advise(fmt.Errorf("the enclave's evidence: %w", err))
 	}
 	fmt.Fprintf(w, "\nThe enclave is trusted by this policy.\n")
 	return nil
@@ -84,28 +87,28 @@ func explainAttestation(e *env, cf *clientFlags, devicePub string) error {
 
 // fetchEvidence connects as a principal and checks the enclave's evidence;
 // note says why it was not checked, if it was not.
-func fetchEvidence(e *env, cf *clientFlags, pol *policy.Policy, opts []client.Option, platform, devicePub string) (steps []attest.Step, note string, err error) {
-	v, verr := evidenceVerifier(e, platform, devicePub)
+func fetchEvidence(ctx context.Context, cf *clientconf.Config, pol *policy.Policy, verifier func(string) (attest.Verifier, error), platform string) (steps []attest.Step, note string, err error) {
+	v, verr := verifier(platform)
 	if verr != nil {
-		var he *hintError
+		var he *hint.Error
 		msg := verr.Error()
 		if errors.As(verr, &he) {
 			msg += " (" + he.Hint + ")"
 		}
 		return nil, "not checked here: " + msg + "; the attestation service checked it before issuing the certificate", nil
 	}
-	id, err := cf.conf(e).Identity()
+	id, err := cf.Identity()
 	if err != nil {
 		return nil, "", err
 	}
-	s, err := client.Dial(e.Ctx, pol, id, cf.conf(e).Options()...)
+	s, err := client.Dial(ctx, pol, id, cf.Options()...)
 	if err != nil {
-		return nil, "", clientError(err)
+		return nil, "", clientconf.Advise(err)
 	}
 	defer s.Close()
-	steps, _, err = s.ExplainEvidence(e.Ctx, v)
+	steps, _, err = s.ExplainEvidence(ctx, v)
 	if err != nil {
-		return nil, "", clientError(fmt.Errorf("fetching the enclave's evidence: %w", err))
+		return nil, "", clientconf.Advise(fmt.Errorf("fetching the enclave's evidence: %w", err))
 	}
 	return steps, "", nil
 }
