@@ -264,7 +264,7 @@ func TestAuditFlood(t *testing.T) {
 	long(t)
 	w := startWorld(t, worldOptions{})
 	w.put(t, "alice", "/input/alice.dat", []byte("bid=4217"))
-	rtPid := w.host.Children()[0]
+	rtPid := w.runtimePID(t)
 	before := rss(rtPid)
 	var peak atomic.Int64
 	peak.Store(before)

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,7 +20,6 @@ import (
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/deployment/deploymenttest"
-	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -36,19 +34,8 @@ const (
 	gmSlackMiB = 64
 )
 
-var (
-	guestmemOnce sync.Once
-	guestmemWasm []byte
-)
-
-// guestmem is the guest of testdata/guestmem, built once.
-func guestmem(t testing.TB) []byte {
-	guestmemOnce.Do(func() { guestmemWasm = trucetest.BuildGo(t, "testdata/guestmem") })
-	if guestmemWasm == nil {
-		t.Fatal("the guestmem guest did not build")
-	}
-	return guestmemWasm
-}
+// guestmem is the guest of testdata/guestmem.
+func guestmem(t testing.TB) []byte { return guestmemGuest.get(t) }
 
 // wasmMod is a module written by hand for the memory attacks: memories
 // and tables of the given minimum (and maximum, if max > 0), and a
@@ -210,31 +197,6 @@ func gmWorld(t *testing.T) *world {
 	return w
 }
 
-// procStatus reads a field of /proc/PID/status in bytes (VmRSS, VmHWM).
-func procStatus(pid int, field string) int64 {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == field+":" {
-			k, _ := strconv.ParseInt(f[1], 10, 64)
-			return k << 10
-		}
-	}
-	return -1
-}
-
-// runtimePid is the pid of the world's runtime: the host's child.
-func (w *world) runtimePid(t testing.TB) int {
-	t.Helper()
-	kids := w.host.Children()
-	if len(kids) != 1 {
-		t.Fatalf("the host has %d children, want its one runtime", len(kids))
-	}
-	return kids[0]
-}
-
 // TestGuestMemoryAttacks: guests that attack the runtime's memory through
 // WASI (1024 iovecs over a 64 MiB buffer to fd_write, fd_pwrite,
 // fd_read, fd_pread, fd_readdir, random_get), through many linear
@@ -244,7 +206,7 @@ func (w *world) runtimePid(t testing.TB) int {
 // its limits (memory_mib + total_mib) and 64 MiB above where it started.
 func TestGuestMemoryAttacks(t *testing.T) {
 	w := gmWorld(t)
-	pid := w.runtimePid(t)
+	pid := w.runtimePID(t)
 	dave := w.dial(t, "dave")
 	ctx := context.Background()
 	base := procStatus(pid, "VmRSS")
@@ -296,7 +258,7 @@ func TestGuestMemoryAttacks(t *testing.T) {
 				t.Fatalf("the host exited: %s", w.host.Output())
 			}
 			c.check(t, res, err)
-			if got := w.runtimePid(t); got != pid {
+			if got := w.runtimePID(t); got != pid {
 				t.Fatalf("the runtime was restarted (pid %d, was %d)", got, pid)
 			}
 			w.works(t, "after "+c.prog)

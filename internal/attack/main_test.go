@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -84,18 +85,29 @@ const (
 	totalMiB = 48
 )
 
+// guestProgram is a Go guest program of testdata, built once per run.
+type guestProgram struct {
+	dir  string
+	once sync.Once
+	wasm []byte
+}
+
+func (g *guestProgram) get(t testing.TB) []byte {
+	g.once.Do(func() { g.wasm = trucetest.BuildGo(t, g.dir) })
+	if g.wasm == nil {
+		t.Fatalf("the guest of %s did not build", g.dir)
+	}
+	return g.wasm
+}
+
 var (
-	hostileOnce sync.Once
-	hostileWasm []byte
+	hostileGuest  = &guestProgram{dir: "testdata/hostile"}
+	guestmemGuest = &guestProgram{dir: "testdata/guestmem"}
+	vfsGuestProg  = &guestProgram{dir: "testdata/vfsguest"}
 )
 
-func hostile(t testing.TB) []byte {
-	hostileOnce.Do(func() { hostileWasm = trucetest.BuildGo(t, "testdata/hostile") })
-	if hostileWasm == nil {
-		t.Fatal("the hostile guest did not build")
-	}
-	return hostileWasm
-}
+// hostile is the hostile guest of testdata/hostile.
+func hostile(t testing.TB) []byte { return hostileGuest.get(t) }
 
 // world is a policy with its parties, and (once started) the PAS and the
 // host serving it.
@@ -318,4 +330,46 @@ func (w *world) base() string { return "https://" + w.pol.ServerName() }
 func readAll(r io.Reader) string {
 	b, _ := io.ReadAll(io.LimitReader(r, 1<<20))
 	return string(b)
+}
+
+// procStatus reads a field of /proc/PID/status in bytes (VmRSS, VmHWM).
+func procStatus(pid int, field string) int64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == field+":" {
+			k, _ := strconv.ParseInt(f[1], 10, 64)
+			return k << 10
+		}
+	}
+	return -1
+}
+
+// rss returns a process's resident memory from /proc, in bytes (-1 if
+// unknown).
+func rss(pid int) int64 { return procStatus(pid, "VmRSS") }
+
+// procMem is procStatus for a process that must be there.
+func procMem(t testing.TB, pid int, field string) int64 {
+	t.Helper()
+	v := procStatus(pid, field)
+	if v < 0 {
+		t.Fatalf("no %s in /proc/%d/status", field, pid)
+	}
+	return v
+}
+
+// runtimePID is the process id of the world's runtime (the host's child).
+func (w *world) runtimePID(t testing.TB) int {
+	t.Helper()
+	for _, pid := range w.host.Children() {
+		b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		if bytes.Contains(b, []byte("runtime")) {
+			return pid
+		}
+	}
+	t.Fatal("no runtime process under the host")
+	return 0
 }

@@ -9,9 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -82,21 +79,6 @@ func TestMalformedHTTP(t *testing.T) {
 		})
 	}
 	w.unchanged(t, before)
-}
-
-// rss returns a process's resident memory from /proc, in bytes.
-func rss(pid int) int64 {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			k, _ := strconv.ParseInt(f[1], 10, 64)
-			return k << 10
-		}
-	}
-	return -1
 }
 
 // works checks that alice can still write and read back, within 30 s.

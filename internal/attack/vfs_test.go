@@ -11,16 +11,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/deployment/deploymenttest"
-	"github.com/truce-project/truce/internal/trucetest"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -32,18 +29,8 @@ const (
 	pDirs    = "/program/dirs.wasm"
 )
 
-var (
-	vfsGuestOnce sync.Once
-	vfsGuestWasm []byte
-)
-
-func vfsGuest(t testing.TB) []byte {
-	vfsGuestOnce.Do(func() { vfsGuestWasm = trucetest.BuildGo(t, "testdata/vfsguest") })
-	if vfsGuestWasm == nil {
-		t.Fatal("the vfs guest did not build")
-	}
-	return vfsGuestWasm
-}
+// vfsGuest is the guest of testdata/vfsguest.
+func vfsGuest(t testing.TB) []byte { return vfsGuestProg.get(t) }
 
 // vfsLimits are the limits of a file system attack's policy.
 type vfsLimits struct{ memoryMiB, fileMiB, totalMiB, execSeconds int }
@@ -107,39 +94,6 @@ func startVFSWorld(t *testing.T, lim vfsLimits) *world {
 		}
 	}
 	return w
-}
-
-// runtimePID is the process id of the world's runtime (the host's child).
-func (w *world) runtimePID(t testing.TB) int {
-	t.Helper()
-	for _, pid := range w.host.Children() {
-		b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-		if bytes.Contains(b, []byte("runtime")) {
-			return pid
-		}
-	}
-	t.Fatal("no runtime process under the host")
-	return 0
-}
-
-// procMem reads a memory figure (VmRSS, VmHWM) of a process, in bytes.
-func procMem(t testing.TB, pid int, field string) int64 {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
 }
 
 // stalledRead starts a GET of p as n and stops reading once the response
