@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/truce-project/truce/internal/clientconf"
 	"github.com/truce-project/truce/internal/host"
 	"github.com/truce-project/truce/internal/pas"
+	"github.com/truce-project/truce/internal/policyspec"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -67,4 +67,4 @@ func hostCommands() (cs []*command) {
 }
 
 // loadPolicy reads and checks a policy file as of now.
-func loadPolicy(file string) (*policy.Policy, error) { return clientconf.LoadPolicy(file) }
+func loadPolicy(file string) (*policy.Policy, error) { return policyspec.Load(file) }

@@ -19,12 +19,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/hint"
+	"github.com/truce-project/truce/internal/policyspec"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -128,7 +128,7 @@ func Dial(ctx context.Context, c *Config) (*client.Session, *policy.Policy, erro
 	if err := c.Complete(); err != nil {
 		return nil, nil, err
 	}
-	pol, err := LoadPolicy(c.Policy)
+	pol, err := policyspec.Load(c.Policy)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,19 +141,6 @@ func Dial(ctx context.Context, c *Config) (*client.Session, *policy.Policy, erro
 		return nil, nil, Advise(err)
 	}
 	return s, pol, nil
-}
-
-// LoadPolicy reads and validates a policy file as of now.
-func LoadPolicy(file string) (*policy.Policy, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, hint.With(fmt.Errorf("reading the policy: %w", err), "give the policy file with --policy or $TRUCE_POLICY")
-	}
-	pol, err := policy.Parse(b, time.Now())
-	if err != nil {
-		return nil, hint.With(fmt.Errorf("policy %s: %w", file, err), "check it with \"truce policy check %s\"", file)
-	}
-	return pol, nil
 }
 
 // Advise attaches what to do to an error of the client SDK: the hint of

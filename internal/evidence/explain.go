@@ -11,6 +11,7 @@ import (
 	"github.com/truce-project/truce/client"
 	"github.com/truce-project/truce/internal/clientconf"
 	"github.com/truce-project/truce/internal/hint"
+	"github.com/truce-project/truce/internal/policyspec"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -28,7 +29,7 @@ func Explain(ctx context.Context, w io.Writer, cf *clientconf.Config, verifier f
 	if err := cf.Complete(); err != nil {
 		return err
 	}
-	pol, err := clientconf.LoadPolicy(cf.Policy)
+	pol, err := policyspec.Load(cf.Policy)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/truce-project/truce/attest"
 	"github.com/truce-project/truce/internal/clientconf"
 	"github.com/truce-project/truce/internal/hint"
+	"github.com/truce-project/truce/internal/policyspec"
 )
 
 // VerifierFor is Verifier with what to do attached: noKey is the error
@@ -58,7 +59,7 @@ func VerifyFile(w io.Writer, file string, v attest.Verifier, opts attest.VerifyO
 	if policyFile == "" {
 		return nil
 	}
-	pol, err := clientconf.LoadPolicy(policyFile)
+	pol, err := policyspec.Load(policyFile)
 	if err != nil {
 		return err
 	}

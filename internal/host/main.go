@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/truce-project/truce/identity"
 	"github.com/truce-project/truce/internal/hint"
 	"github.com/truce-project/truce/internal/paswire"
+	"github.com/truce-project/truce/internal/policyspec"
 	"github.com/truce-project/truce/policy"
 )
 
@@ -80,7 +80,7 @@ func Main(ctx context.Context, cfg MainConfig) error {
 	var enclaves []Enclave
 	var pols []*policy.Policy
 	for _, f := range policies {
-		pol, err := loadPolicy(f)
+		pol, err := policyspec.Load(f)
 		if err != nil {
 			return err
 		}
@@ -163,18 +163,4 @@ func serveHint(err error, pasURL string) string {
 		return "the policy allows one enclave instance (attestation.single_instance) and the attestation service certified another one already: an enclave that stopped cannot be started again under this policy; agree on a new policy"
 	}
 	return "read the runtime's log above; start the host again once the cause is fixed"
-}
-
-// loadPolicy reads and checks a policy file as of now (the same messages
-// as clientconf.LoadPolicy, which the host may not link).
-func loadPolicy(file string) (*policy.Policy, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, hint.With(fmt.Errorf("reading the policy: %w", err), "give the policy file with --policy or $TRUCE_POLICY")
-	}
-	pol, err := policy.Parse(b, time.Now())
-	if err != nil {
-		return nil, hint.With(fmt.Errorf("policy %s: %w", file, err), "check it with \"truce policy check %s\"", file)
-	}
-	return pol, nil
 }
