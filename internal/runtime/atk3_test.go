@@ -1,0 +1,132 @@
+package runtime
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/truce-project/truce/api"
+)
+
+// rawDo sends method with the request-URI uri exactly as given, without
+// following redirects.
+func (c *client) rawDo(t *testing.T, method, uri string) *response {
+	t.Helper()
+	hc := *c.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, err := http.NewRequest(method, "https://enclave/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL = &url.URL{Scheme: "https", Host: "enclave", Opaque: uri}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, uri, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := &response{status: resp.StatusCode, body: b, header: resp.Header, proto: resp.ProtoMajor}
+	if resp.Header.Get("Content-Type") == api.ContentTypeProblem && method != http.MethodHead {
+		r.problem = new(api.Problem)
+		if err := json.Unmarshal(b, r.problem); err != nil {
+			t.Fatalf("%s %s: problem body: %v: %s", method, uri, err, b)
+		}
+	}
+	return r
+}
+
+// TestAttack3Routes: odd request-URIs and methods never redirect, never
+// fail inside the runtime, never read a file, and answer a problem.
+func TestAttack3Routes(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	w.start()
+	for _, h2 := range []bool{false, true} {
+		attack3Routes(t, w.client("rita", h2), h2)
+	}
+	// Every request is audited with an action.
+	alice := w.client("alice", true)
+	for after, n := int64(-1), 0; ; n++ {
+		var log api.AuditLog
+		q := api.PathAudit
+		if after >= 0 {
+			q += "?" + api.QueryAfter + "=" + strconv.FormatInt(after, 10)
+		}
+		if err := json.Unmarshal(alice.must(http.MethodGet, q, nil, http.StatusOK).body, &log); err != nil {
+			t.Fatal(err)
+		}
+		if len(log.Entries) == 0 || n > 10 {
+			break
+		}
+		for _, e := range log.Entries {
+			if e.Action == "" {
+				t.Errorf("audit entry %d (%s %s %s) has no action", e.Seq, e.Principal, e.Path, e.Outcome)
+			}
+			after = int64(e.Seq)
+		}
+	}
+}
+
+func attack3Routes(t *testing.T, rita *client, h2 bool) {
+	long := "/v1/files/" + strings.Repeat("a/", 3000) + "x"
+	uris := []string{
+		"/v1/files/%2e%2e/input/shamir-0.dat",
+		"/v1/files/output/%2e%2e/input/shamir-0.dat",
+		"/v1/files/output/%252e%252e/input/shamir-0.dat",
+		"/v1/files/output%2F..%2Finput%2Fshamir-0.dat",
+		"/v1/files/output%2f%2e%2e%2finput%2fshamir-0.dat",
+		"/v1/files/output/x%00y",
+		"/v1/files/%00",
+		"/v1/files/output/.",
+		"/v1/files/output/..",
+		"/v1/files/.",
+		"/v1/files/..",
+		"/v1/%66iles/input/shamir-0.dat",
+		"/v1/files%2Finput/shamir-0.dat",
+		"/v1/run/program%2Fshamir.wasm",
+		"/v1/pipelines/%2e%2e",
+		"/v1/pipelines/a/../b",
+		"/v1/pipelines",
+		"/v1/release",
+		"/v1/files/output/x?y=%2e%2e",
+		"/v1/audit/",
+		"/v1/../v1/policy",
+		"/v1/policy/.",
+		"/V1/policy",
+		"//v1/policy",
+		"/v1/files/input/shamir-0.dat/",
+		"/v1/files/input/shamir-0.dat/.",
+		"*",
+		"v1/policy",
+		long,
+	}
+	methods := []string{"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "TRACE", "PATCH", "CONNECT", "FOO"}
+	for _, m := range methods {
+		for _, u := range uris {
+			if h2 && (m == "CONNECT" || !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//")) {
+				continue // not an HTTP/2 request the client can send
+			}
+			r := rita.rawDo(t, m, u)
+			switch {
+			case r.status >= 300 && r.status < 400:
+				t.Errorf("%s %s redirected: %d %s", m, u, r.status, r.header.Get("Location"))
+			case r.status >= 500:
+				t.Errorf("%s %s = %d: %s", m, u, r.status, r.body)
+			case r.status < 300 && !(u == "/v1/audit/" || strings.HasPrefix(u, "/v1/files/output/x?")):
+				t.Errorf("%s %s = %d (want a refusal): %.200s", m, u, r.status, r.body)
+			case r.status >= 400 && m != "HEAD" && r.problem == nil && !netHTTPRefuses(m, u, r.status):
+				t.Errorf("%s %s = %d without a problem body: %.200s", m, u, r.status, r.body)
+			}
+		}
+	}
+}
+
+// netHTTPRefuses reports a request net/http itself refuses before the
+// runtime sees it (a request-URI not starting with "/", too long a header).
+func netHTTPRefuses(method, uri string, status int) bool {
+	return status == http.StatusRequestHeaderFieldsTooLarge ||
+		status == http.StatusBadRequest && !strings.HasPrefix(uri, "/") && uri != "*"
+}
