@@ -1,13 +1,19 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/truce-project/truce/api"
 )
@@ -129,4 +135,87 @@ func attack3Routes(t *testing.T, rita *client, h2 bool) {
 func netHTTPRefuses(method, uri string, status int) bool {
 	return status == http.StatusRequestHeaderFieldsTooLarge ||
 		status == http.StatusBadRequest && !strings.HasPrefix(uri, "/") && uri != "*"
+}
+
+// TestAttack3QueueCancelRace: runs that wait and give up as they are
+// granted neither lose the queue nor leave entries behind; the queue ends
+// idle.
+func TestAttack3QueueCancelRace(t *testing.T) {
+	var q progQueue
+	if err := q.acquire(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var ran atomic.Int64
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*100*time.Microsecond)
+			defer cancel()
+			if q.acquire(ctx, fmt.Sprint("p", i%5)) == nil {
+				ran.Add(1)
+				q.release()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Microsecond)
+	q.release()
+	wg.Wait()
+	if !q.tryAcquire() {
+		t.Fatalf("queue still busy after every run ended (%d ran)", ran.Load())
+	}
+	q.release()
+	if n := q.waiters(); n != 0 || len(q.turns) != 0 || len(q.waiting) != 0 {
+		t.Fatalf("queue left %d waiters, turns %v", n, q.turns)
+	}
+}
+
+// TestAttack3QueueNoStarve: a principal queueing many runs of a program
+// delays another's run by at most one of its own.
+func TestAttack3QueueNoStarve(t *testing.T) {
+	var q progQueue
+	if !q.tryAcquire() {
+		t.Fatal("idle queue refused")
+	}
+	order := make(chan string, 20)
+	var wg sync.WaitGroup
+	queued := map[string]int{}
+	wait := func(who string) {
+		queued[who]++
+		want := queued[who]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := q.acquire(context.Background(), who); err != nil {
+				t.Error(err)
+				return
+			}
+			order <- who
+			q.release()
+		}()
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			q.mu.Lock()
+			n := len(q.waiting[who])
+			q.mu.Unlock()
+			if n >= want || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for range 10 {
+		wait("mallory")
+	}
+	wait("alice")
+	q.release()
+	wg.Wait()
+	close(order)
+	var got []string
+	for w := range order {
+		got = append(got, w)
+	}
+	if i := slices.Index(got, "alice"); i < 0 || i > 1 {
+		t.Fatalf("alice served at %d: %v", i, got)
+	}
 }
