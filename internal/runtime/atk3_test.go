@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/truce-project/truce/api"
+	"github.com/truce-project/truce/internal/vfs"
 )
 
 // rawDo sends method with the request-URI uri exactly as given, without
@@ -217,5 +218,37 @@ func TestAttack3QueueNoStarve(t *testing.T) {
 	}
 	if i := slices.Index(got, "alice"); i < 0 || i > 1 {
 		t.Fatalf("alice served at %d: %v", i, got)
+	}
+}
+
+// TestAttack3PresentEmptyTree: a directory input that holds only empty
+// directories, deep or wide (a program may make them), is not present,
+// and finding that out takes time linear in the tree, not more.
+func TestAttack3PresentEmptyTree(t *testing.T) {
+	v := vfs.New(vfs.Limits{}, time.Now).Unchecked()
+	deep := "/input/extra"
+	for len(deep) < vfs.MaxPath-8 {
+		deep += "/d"
+	}
+	if err := v.MkdirAll(deep); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20000 {
+		if err := v.MkdirAll(fmt.Sprintf("/input/extra/w%d/x", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if present(v, "/input/extra/") {
+		t.Fatal("a tree of empty directories is present")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("present took %v over ~22000 empty directories", d)
+	}
+	if _, err := v.WriteFile(deep+"/f", strings.NewReader("x")); err != nil {
+		t.Fatalf("WriteFile: %v", err)
+	}
+	if !present(v, "/input/extra/") {
+		t.Fatal("a file at the bottom of the tree is not present")
 	}
 }
