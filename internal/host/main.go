@@ -132,7 +132,9 @@ func Main(ctx context.Context, cfg MainConfig) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", h.MetricsHandler())
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		// An idle connection is closed after a minute: without IdleTimeout
+		// (nor ReadTimeout) one that sends nothing is kept for good.
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, WriteTimeout: time.Minute}
 		go srv.Serve(mln)
 		defer srv.Close()
 		logger.Info("metrics", "url", "http://"+mln.Addr().String()+"/metrics")

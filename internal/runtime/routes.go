@@ -106,6 +106,12 @@ func (r *Runtime) newMux() *http.ServeMux {
 // not clean is refused here, before ServeMux would redirect it.
 func (r *Runtime) dispatch(rq *request) error {
 	p := rq.req.URL.Path
+	if !strings.HasPrefix(p, "/") {
+		// "*" (OPTIONS and any other method), which ServeMux answers
+		// with a bare 400 without calling a route.
+		rq.action = "unknown"
+		return newProblem(http.StatusNotFound, api.ProblemNotFound, "no API at %q: see the paths under /v1/", p)
+	}
 	if ep := rq.req.URL.EscapedPath(); !isClean(ep) {
 		for _, g := range guestRoutes {
 			if strings.HasPrefix(p, g.prefix) {

@@ -213,7 +213,10 @@ func (r *Runtime) newServer() *http.Server {
 		IdleTimeout:       lim.Idle,
 		MaxHeaderBytes:    64 << 10,
 		ConnContext:       connContext,
-		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
+		// "OPTIONS *" goes to the API as any request does (a problem,
+		// audited), not to net/http's answer for it.
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: lim.RequestsPerPrincipal,
 			WriteByteTimeout:     lim.Stall,
