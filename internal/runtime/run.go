@@ -263,19 +263,16 @@ func (r *Runtime) writtenUnder(d string) []string {
 }
 
 // present reports whether the input at grant path g is there: the file,
-// or, for a directory, some file under it. For a directory it searches
-// the file system's files (sorted by path, listed in one walk), not the
-// tree itself: resolving each directory of a deep tree again from the
-// root would cost the tree's depth squared, and a program may make such
-// a tree. admin sees every file.
+// or, for a directory, some file under it (vfs.FS.HasFile walks the
+// subtree once: resolving each directory of a deep tree again from the
+// root would cost the tree's depth squared, and a program may make such a
+// tree). admin sees every file.
 func present(admin *vfs.View, g string) bool {
 	if !strings.HasSuffix(g, "/") {
 		_, err := admin.Stat(g)
 		return err == nil
 	}
-	files := admin.FS().Files()
-	i := sort.Search(len(files), func(i int) bool { return files[i].Path >= g })
-	return i < len(files) && strings.HasPrefix(files[i].Path, g)
+	return admin.FS().HasFile(g)
 }
 
 // makeDirs makes the directories the program's grants name (a directory

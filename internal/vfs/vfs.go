@@ -378,6 +378,30 @@ func (f *FS) View(caps capability.Set) *View {
 	return &View{fs: f, caps: c}
 }
 
+// HasFile reports whether directory p holds a file at any depth (false
+// if p is not a directory). It walks the directory's subtree once and
+// builds no paths, so a deep or wide tree costs its size, not more.
+func (f *FS) HasFile(p string) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	l, err := f.walk(p, nil)
+	if err != nil || l.n == nil || !l.n.dir {
+		return false
+	}
+	stack := []*node{l.n}
+	for len(stack) > 0 {
+		d := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, e := range d.entries {
+			if !e.n.dir {
+				return true
+			}
+			stack = append(stack, e.n)
+		}
+	}
+	return false
+}
+
 // Files returns every regular file, sorted by path. A file with several
 // names appears once per name. It checks no capability: it is for the
 // runtime itself (hashing inputs and outputs), never for a principal.
